@@ -1,0 +1,205 @@
+/**
+ * The interfaces phases implement. They live in core/ so that a phase folder (providers/, tasks/,
+ * sandbox/, scoring/) depends on core/ only; pipeline/ wires implementations together.
+ */
+import type { z } from "zod";
+import type { Execution, Message, Sample, StepResult, Usage } from "./records.js";
+
+// ---------------------------------------------------------------- providers
+
+export interface GenerateRequest {
+  /** Chat messages (system + user). */
+  messages: Message[];
+  /** The same prompt flattened to text, for raw completion endpoints. */
+  prompt: string;
+  /** How many completions are wanted; they become samples `sampleIndices[i]`. */
+  n: number;
+  sampleIndices: number[];
+  temperature?: number;
+  top_p?: number;
+  max_tokens?: number;
+  stop?: string[];
+  seed?: number;
+  top_logprobs?: number;
+}
+
+export interface Completion {
+  text: string;
+  finish_reason?: string;
+  /** Anything else the provider wants stored on the prediction row (logprobs, ...). */
+  extras?: Record<string, unknown>;
+}
+
+export interface Generation {
+  /** One per requested sample, in `sampleIndices` order. */
+  completions: Completion[];
+  /** Usage for the whole request; split evenly across its completions when recorded. */
+  usage?: Usage;
+  cost_usd?: number;
+  attempts?: number;
+  cached?: boolean;
+}
+
+export interface GenerateContext {
+  signal: AbortSignal;
+  /** The reference answer as text (from the task), for the `gold` provider. */
+  reference?: string;
+  sample: Sample;
+}
+
+export interface Provider {
+  /** The model label recorded on every prediction, e.g. `gold` or `openai:gpt-4o-mini`. */
+  readonly id: string;
+  generate(request: GenerateRequest, context: GenerateContext): Promise<Generation>;
+  close?(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- sandboxes
+
+export interface SandboxStep {
+  name: string;
+  command: string;
+  /** Per-step timeout; defaults to the run's timeout. */
+  timeoutMs?: number;
+}
+
+export interface SandboxLimits {
+  memoryMb?: number;
+  pids?: number;
+  cpuSeconds?: number;
+  fileSizeMb?: number;
+  /** Cap on captured stdout/stderr per step; the excess is dropped and the truncation recorded. */
+  outputBytes?: number;
+}
+
+export interface SandboxRunOptions {
+  /** Files to write into the work dir before the first step (relative path -> content). */
+  files?: Record<string, string>;
+  env?: Record<string, string>;
+  timeoutMs: number;
+  limits?: SandboxLimits;
+  /** Stop at the first step whose exit code is not 0 (default false: run every step). */
+  stopOnFailure?: boolean;
+  /** Files to read back from the work dir after the last step. */
+  collect?: string[];
+  signal?: AbortSignal;
+}
+
+export interface SandboxResult {
+  steps: StepResult[];
+  files?: Record<string, string>;
+}
+
+export interface Sandbox {
+  readonly name: string;
+  /** Runs steps in one fresh sandbox that is destroyed afterwards. */
+  run(steps: SandboxStep[], options: SandboxRunOptions): Promise<SandboxResult>;
+  close?(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- tasks
+
+export interface PromptTemplate {
+  system?: string;
+  user: string;
+}
+
+export interface ExecutionOutcome {
+  steps: StepResult[];
+  passed: boolean;
+  /** Task-specific fields stored on the execution row. */
+  extras?: Record<string, unknown>;
+}
+
+export interface ExecuteContext<Options> {
+  sandbox: Sandbox;
+  options: Options;
+  timeoutMs: number;
+  limits?: SandboxLimits;
+  signal?: AbortSignal;
+}
+
+/**
+ * A benchmark: how dataset rows become samples, prompts, artifacts and (optionally) executions.
+ * Declare with `defineTask`.
+ */
+export interface Task<Row = unknown, Options = Record<string, never>, Artifact = unknown> {
+  readonly name: string;
+  readonly description: string;
+  /** Schema of one dataset row. */
+  readonly row: z.ZodType<Row>;
+  /** Schema of the task's options in the experiment file (`task: {name, ...options}`). */
+  readonly options?: z.ZodType<Options>;
+  /** Prompt sets used when the experiment file declares none. */
+  readonly defaultPrompts: Record<string, PromptTemplate>;
+  /** Scorers used when the experiment file names none. */
+  readonly defaultScorers: string[];
+  /** A dataset row (and its 1-based line) to a sample. Ids come from the row, else a content hash. */
+  toSample(row: Row, line: number): Sample;
+  /** What the `gold` provider answers: a completion that must score 100%. */
+  reference(sample: Sample): string | undefined;
+  /** Variables available to `{{field}}` placeholders (default: id, input fields, metadata). */
+  promptVars?(sample: Sample): Record<string, unknown>;
+  /** A completion to the artifact that is scored or executed. */
+  parse(completion: string, sample: Sample, options: Options): Artifact;
+  execute?(artifact: Artifact, sample: Sample, context: ExecuteContext<Options>): Promise<ExecutionOutcome>;
+}
+
+// ---------------------------------------------------------------- scorers
+
+export interface ScoreInput {
+  sample: Sample;
+  completion: string;
+  artifact: unknown;
+  execution?: Execution;
+}
+
+export interface ScoreResult {
+  value: number;
+  passed: boolean;
+  detail?: unknown;
+}
+
+export interface Scorer<Options = unknown> {
+  readonly name: string;
+  readonly description: string;
+  readonly options?: z.ZodType<Options>;
+  score(input: ScoreInput, options: Options): ScoreResult | Promise<ScoreResult>;
+}
+
+// ---------------------------------------------------------------- model specs
+
+/** Sampling parameters a model entry may set; they are part of the trial's identity. */
+export interface SamplingParams {
+  temperature?: number;
+  top_p?: number;
+  max_tokens?: number;
+  stop?: string[];
+  seed?: number;
+  top_logprobs?: number;
+}
+
+/**
+ * A model entry resolved from the experiment file or a `--model` spec string.
+ * `options` holds provider-specific settings (base_url, api keys, timeouts, rate limits, paths,
+ * prices); which keys a provider accepts is the provider's business.
+ */
+export interface ModelSpec {
+  /** Label recorded on predictions and used for the trial directory slug. */
+  id: string;
+  /** Registry name: gold, echo, openai, vllm, ollama, llamacpp-server, llamacpp, command, import. */
+  provider: string;
+  /** Model name / path / URL part of the spec, as the provider understands it. */
+  model?: string;
+  params: SamplingParams;
+  options: Record<string, unknown>;
+}
+
+export interface ProviderEnv {
+  /** Directory of the experiment file: relative paths in options resolve against it. */
+  baseDir: string;
+  /** Environment variables (normally process.env); never written anywhere. */
+  env: Record<string, string | undefined>;
+}
+
+export type ProviderFactory = (spec: ModelSpec, env: ProviderEnv) => Provider;

@@ -1,0 +1,191 @@
+import { closeSync, createReadStream, existsSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
+import { StringDecoder } from "node:string_decoder";
+import type { z } from "zod";
+import { BenchlineError } from "./errors.js";
+
+export interface JsonlLine<T> {
+  value: T;
+  /** 1-based line number in the file. */
+  line: number;
+}
+
+export interface ReadJsonlOptions<T> {
+  /** Validate each row; a failure is an `input` error naming `file:line` and the field. */
+  schema?: z.ZodType<T>;
+  /** Called when the final line is torn (no newline and not valid JSON): it is skipped. */
+  onTorn?: (line: number) => void;
+  /** Display name for error messages (defaults to the path). */
+  label?: string;
+}
+
+/**
+ * Streams a JSON Lines file row by row in constant memory. Blank lines are skipped. A malformed
+ * line is an error naming `file:line`, except a torn final line (a crash mid-write), which is
+ * skipped and reported through `onTorn`.
+ */
+export async function* readJsonl<T = unknown>(
+  path: string,
+  options: ReadJsonlOptions<T> = {},
+): AsyncGenerator<JsonlLine<T>> {
+  const label = options.label ?? path;
+  if (!existsSync(path)) throw new BenchlineError("not_found", `${label}: file not found`);
+  const decoder = new StringDecoder("utf8");
+  let pending = "";
+  let lineNo = 0;
+  const stream = createReadStream(path, { highWaterMark: 1 << 16 });
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    pending += decoder.write(chunk);
+    let start = 0;
+    for (let nl = pending.indexOf("\n", start); nl !== -1; nl = pending.indexOf("\n", start)) {
+      lineNo++;
+      const text = pending.slice(start, nl);
+      start = nl + 1;
+      const row = parseLine<T>(text, lineNo, label, options.schema);
+      if (row !== undefined) yield { value: row, line: lineNo };
+    }
+    pending = pending.slice(start);
+  }
+  pending += decoder.end();
+  if (pending.trim() !== "") {
+    lineNo++;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(pending);
+    } catch {
+      options.onTorn?.(lineNo);
+      return;
+    }
+    yield { value: validate(parsed, lineNo, label, options.schema), line: lineNo };
+  }
+}
+
+function parseLine<T>(text: string, line: number, label: string, schema?: z.ZodType<T>): T | undefined {
+  const trimmed = text.endsWith("\r") ? text.slice(0, -1) : text;
+  if (trimmed.trim() === "") return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(trimmed);
+  } catch (error) {
+    throw new BenchlineError("input", `${label}:${line}: not valid JSON (${(error as Error).message})`, {
+      cause: error,
+    });
+  }
+  return validate(parsed, line, label, schema);
+}
+
+function validate<T>(value: unknown, line: number, label: string, schema?: z.ZodType<T>): T {
+  if (!schema) return value as T;
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new BenchlineError("input", `${label}:${line}: ${formatIssues(result.error.issues)}`, {
+    cause: result.error,
+  });
+}
+
+/** `models[1].temperature: expected number` — zod issues as one line. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .slice(0, 3)
+    .map((issue) => {
+      const path = formatPath(issue.path);
+      let message = issue.message.replace(/^Invalid input: /, "");
+      if (issue.code === "unrecognized_keys") message = `unknown field ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+      return path ? `${path}: ${message}` : message;
+    })
+    .join("; ");
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out;
+}
+
+/**
+ * An append-only JSONL file. `write` returns once the row is in the operating system (a
+ * synchronous write), so an acknowledged row survives the process being killed at any moment.
+ * Opening repairs a torn final line left by a crash mid-write.
+ */
+export class JsonlWriter {
+  private fd: number | undefined;
+  readonly path: string;
+  count = 0;
+
+  private constructor(path: string, fd: number) {
+    this.path = path;
+    this.fd = fd;
+    openWriters.add(this);
+  }
+
+  static open(path: string): JsonlWriter {
+    repairTail(path);
+    return new JsonlWriter(path, openSync(path, "a"));
+  }
+
+  write(row: unknown): void {
+    if (this.fd === undefined) throw new BenchlineError("internal", `${this.path}: write after close`);
+    writeSync(this.fd, `${JSON.stringify(row)}\n`);
+    this.count++;
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+    openWriters.delete(this);
+  }
+}
+
+const openWriters = new Set<JsonlWriter>();
+process.once("exit", () => {
+  for (const writer of openWriters) writer.close();
+});
+
+/**
+ * Makes the file end in a newline: a final fragment that parses as JSON gets its newline; one
+ * that does not (a torn write) is cut off. Returns what it did.
+ */
+export function repairTail(path: string): "none" | "newline" | "truncated" {
+  if (!existsSync(path)) return "none";
+  const fd = openSync(path, "r+");
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return "none";
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    if (last[0] === 0x0a) return "none";
+    // Walk back to the previous newline (block by block) to find the torn fragment.
+    const block = 1 << 16;
+    let end = size;
+    let fragmentStart = 0;
+    const chunks: Buffer[] = [];
+    search: while (end > 0) {
+      const start = Math.max(0, end - block);
+      const buf = Buffer.alloc(end - start);
+      readSync(fd, buf, 0, buf.length, start);
+      for (let i = buf.length - 1; i >= 0; i--) {
+        if (buf[i] === 0x0a) {
+          fragmentStart = start + i + 1;
+          chunks.unshift(buf.subarray(i + 1));
+          break search;
+        }
+      }
+      chunks.unshift(buf);
+      end = start;
+    }
+    const fragment = Buffer.concat(chunks).toString("utf8");
+    try {
+      JSON.parse(fragment);
+      writeSync(fd, "\n", size);
+      return "newline";
+    } catch {
+      ftruncateSync(fd, fragmentStart);
+      return "truncated";
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
