@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const main = new URL("../dist/cli/main.js", import.meta.url);
+const main = new URL("../dist/cli/bin.js", import.meta.url);
 if (!existsSync(fileURLToPath(main))) {
   process.stderr.write("benchline: dist/ is missing; run `npm run build` (npm ci does this) first\n");
   process.exit(1);

@@ -100,7 +100,7 @@ export interface Sandbox {
 // ---------------------------------------------------------------- tasks
 
 export interface PromptTemplate {
-  system?: string;
+  system?: string | undefined;
   user: string;
 }
 
@@ -144,6 +144,10 @@ export interface Task<Row = unknown, Options = Record<string, never>, Artifact =
   parse(completion: string, sample: Sample, options: Options): Artifact;
   execute?(artifact: Artifact, sample: Sample, context: ExecuteContext<Options>): Promise<ExecutionOutcome>;
 }
+
+/** Any task, whatever its row, option and artifact types (for registries). */
+// biome-ignore lint/suspicious/noExplicitAny: registries hold tasks of every type
+export type AnyTask = Task<any, any, any>;
 
 // ---------------------------------------------------------------- scorers
 
@@ -203,3 +207,7 @@ export interface ProviderEnv {
 }
 
 export type ProviderFactory = (spec: ModelSpec, env: ProviderEnv) => Provider;
+
+/** Any scorer, whatever its options type (for registries). */
+// biome-ignore lint/suspicious/noExplicitAny: registries hold scorers of every options type
+export type AnyScorer = Scorer<any>;

@@ -29,6 +29,8 @@ export const promptRecordSchema = z.object({
   prompt: z.string(),
   system: z.string().optional(),
   user: z.string().optional(),
+  /** The sample's metadata (category, ...), so reports can be rebuilt from the run files alone. */
+  metadata: z.record(z.string(), z.unknown()).optional(),
 });
 export type PromptRecord = z.infer<typeof promptRecordSchema>;
 

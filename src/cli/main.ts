@@ -1,0 +1,42 @@
+import { Command, CommanderError } from "commander";
+import { BenchlineError, exitCodeFor } from "../core/index.js";
+import { VERSION } from "../pipeline/index.js";
+import { reportCommand } from "./commands/report.js";
+import { runCommand } from "./commands/run.js";
+
+export function buildProgram(): Command {
+  const program = new Command("benchline")
+    .description(
+      `Evaluate language models with inference and evaluation as separate, resumable phases.
+
+Every phase writes JSON Lines under runs/<experiment>/<trial>/ (prompts, predictions,
+executions, scores) and a rerun resumes where it stopped.`,
+    )
+    .version(VERSION)
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  for (const command of [runCommand(), reportCommand()]) {
+    program.addCommand(command.exitOverride().showHelpAfterError("(run with --help for usage)"));
+  }
+  return program;
+}
+
+/** The one place that decides how errors print and which exit code a run ends with. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed its message (or the help/version) already.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof BenchlineError) {
+      process.stderr.write(`benchline: ${error.message}\n`);
+      if (process.env.BENCHLINE_DEBUG && error.stack) process.stderr.write(`${error.stack}\n`);
+      return exitCodeFor(error);
+    }
+    process.stderr.write(`benchline: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,4 @@
+export * from "./load.js";
+export * from "./parse.js";
+export * from "./schema.js";
+export * from "./trials.js";

@@ -1,0 +1,69 @@
+import { z } from "zod";
+
+/** A named value with options: `exact`, or `{name: numeric, tolerance: 0.01}`. */
+const namedWithOptions = z.union([z.string().min(1), z.looseObject({ name: z.string().min(1) })]);
+
+const samplingParams = {
+  temperature: z.number().min(0).max(5).optional(),
+  top_p: z.number().min(0).max(1).optional(),
+  max_tokens: z.number().int().positive().optional(),
+  stop: z.array(z.string()).optional(),
+  seed: z.number().int().optional(),
+  top_logprobs: z.number().int().min(0).max(20).optional(),
+};
+
+/** Provider-specific settings; each provider reads the ones it knows. */
+const providerOptions = {
+  base_url: z.string().optional(),
+  api_key_env: z.string().optional(),
+  api_keys: z.array(z.string()).optional(),
+  mode: z.enum(["chat", "completion"]).optional(),
+  timeout: z.number().positive().optional(),
+  concurrency: z.number().int().positive().optional(),
+  rpm: z.number().positive().optional(),
+  tpm: z.number().positive().optional(),
+  max_attempts: z.number().int().positive().optional(),
+  context_length: z.number().int().positive().optional(),
+  price: z.strictObject({ input: z.number().min(0), output: z.number().min(0) }).optional(),
+  threads: z.number().int().positive().optional(),
+  path: z.string().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+};
+
+export const modelEntrySchema = z.union([
+  z.string().min(1),
+  z.strictObject({
+    id: z.string().min(1).optional(),
+    provider: z.string().min(1),
+    model: z.string().optional(),
+    ...samplingParams,
+    ...providerOptions,
+  }),
+]);
+export type ModelEntry = z.infer<typeof modelEntrySchema>;
+
+export const promptSetSchema = z.strictObject({
+  system: z.string().optional(),
+  user: z.string().min(1),
+});
+
+export const experimentSchema = z.strictObject({
+  name: z
+    .string()
+    .min(1)
+    .regex(/^[\w.-]+$/, "use letters, digits, '.', '_' or '-' (it names a directory)"),
+  description: z.string().optional(),
+  task: namedWithOptions,
+  dataset: z.string().min(1),
+  limit: z.number().int().positive().optional(),
+  samples: z.number().int().positive().default(1),
+  models: z.array(modelEntrySchema).min(1),
+  prompts: z.record(z.string().regex(/^[\w.-]+$/, "prompt set names use letters, digits, '.', '_' or '-'"), promptSetSchema).optional(),
+  scorers: z.array(namedWithOptions).optional(),
+  concurrency: z.number().int().positive().default(8),
+  execution: z.record(z.string(), z.unknown()).optional(),
+  out: z.string().optional(),
+});
+
+/** The experiment file as written (after defaults). */
+export type ExperimentFile = z.infer<typeof experimentSchema>;

@@ -1,0 +1,17 @@
+/**
+ * What a run reports as it goes. The progress bar, the plain CI log and the JSON log all consume
+ * these; nothing in the pipeline prints.
+ */
+export type PhaseName = "prompts" | "inference" | "execution" | "score" | "report";
+
+export type RunEvent =
+  | { type: "experiment:start"; name: string; dir: string; trials: number; items: number; samples: number }
+  | { type: "trial:start"; trial: string; index: number }
+  | { type: "phase:start"; trial: string; phase: PhaseName; total: number; done: number }
+  | { type: "row"; trial: string; phase: PhaseName; status: "ok" | "error"; cached?: boolean; cost_usd?: number }
+  | { type: "phase:end"; trial: string; phase: PhaseName; written: number; errors: number; ms: number }
+  | { type: "trial:end"; trial: string; summary: { mean?: number | null; errors: number } }
+  | { type: "warning"; message: string; trial?: string }
+  | { type: "experiment:end"; dir: string; report: string; interrupted: boolean };
+
+export type EventSink = (event: RunEvent) => void;

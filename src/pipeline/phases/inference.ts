@@ -1,0 +1,154 @@
+import {
+  forEachConcurrent,
+  type Generation,
+  JsonlWriter,
+  type Prediction,
+  type PromptRecord,
+  predictionSchema,
+  promptRecordSchema,
+  type Provider,
+  readJsonl,
+  rowKey,
+  toRowError,
+} from "../../core/index.js";
+import type { TrialContext } from "../context.js";
+import { lastByKey } from "../files.js";
+
+interface Job {
+  prompt: PromptRecord;
+  sampleIndices: number[];
+}
+
+/**
+ * Phase 2: for every prompt, the samples 0..n-1 that have no `ok` prediction yet (errors are
+ * retried unless `retryErrors` is false) are requested in one call and appended as they finish.
+ */
+export async function runInferencePhase(ctx: TrialContext, provider: Provider): Promise<number> {
+  const { exp, trial, files } = ctx;
+  const n = exp.samplesPerItem;
+  const status = await lastByKey(files.predictions, predictionSchema, (row) => row.status);
+  const samples = new Map(exp.dataset.samples.map((s) => [s.id, s]));
+  const isDone = (id: string, s: number): boolean => {
+    const st = status.get(rowKey(id, s));
+    return st === "ok" || (st === "error" && !ctx.retryErrors);
+  };
+  let doneCount = 0;
+  for (const s of exp.dataset.samples) for (let i = 0; i < n; i++) if (isDone(s.id, i)) doneCount++;
+  const total = exp.dataset.samples.length * n;
+  ctx.emit({ type: "phase:start", trial: trial.name, phase: "inference", total, done: doneCount });
+  if (doneCount === total) return 0;
+
+  async function* jobs(): AsyncGenerator<Job> {
+    for await (const { value: prompt } of readJsonl(files.prompts, { schema: promptRecordSchema })) {
+      if (!samples.has(prompt.id)) continue;
+      const sampleIndices: number[] = [];
+      for (let i = 0; i < n; i++) if (!isDone(prompt.id, i)) sampleIndices.push(i);
+      if (sampleIndices.length > 0) yield { prompt, sampleIndices };
+    }
+  }
+
+  const params = trial.spec.model.params;
+  const writer = JsonlWriter.open(files.predictions);
+  try {
+    await forEachConcurrent(
+      jobs(),
+      exp.concurrency,
+      async ({ prompt, sampleIndices }) => {
+        const sample = samples.get(prompt.id)!;
+        const reference = exp.task.reference(sample);
+        const started = performance.now();
+        let generation: Generation | undefined;
+        let failure: unknown;
+        try {
+          generation = await provider.generate(
+            {
+              messages: prompt.messages,
+              prompt: prompt.prompt,
+              n: sampleIndices.length,
+              sampleIndices,
+              ...params,
+            },
+            { signal: ctx.signal, sample, ...(reference !== undefined ? { reference } : {}) },
+          );
+          if (generation.completions.length !== sampleIndices.length) {
+            throw Object.assign(
+              new Error(`provider returned ${generation.completions.length} completions for ${sampleIndices.length} samples`),
+              { code: "bad_response" },
+            );
+          }
+        } catch (error) {
+          if (ctx.signal.aborted) return; // interrupted: nothing to record, a rerun does it
+          failure = error;
+        }
+        const latency = Math.round(performance.now() - started);
+        const base = {
+          id: prompt.id,
+          model: provider.id,
+          prompt_hash: prompt.prompt_hash,
+          latency_ms: latency,
+          created_at: new Date().toISOString(),
+        };
+        sampleIndices.forEach((sampleIndex, i) => {
+          const row: Prediction = generation
+            ? successRow(base, sampleIndex, generation, i)
+            : { ...base, sample: sampleIndex, completion: "", status: "error", error: toRowError(failure), attempts: attemptsOf(failure), cached: false };
+          writer.write(orderFields(row));
+          ctx.emit({
+            type: "row",
+            trial: trial.name,
+            phase: "inference",
+            status: row.status,
+            cached: row.cached,
+            ...(row.cost_usd !== undefined ? { cost_usd: row.cost_usd } : {}),
+          });
+        });
+      },
+      ctx.signal,
+    );
+  } finally {
+    writer.close();
+  }
+  return writer.count;
+}
+
+function successRow(
+  base: { id: string; model: string; prompt_hash: string; latency_ms: number; created_at: string },
+  sample: number,
+  generation: Generation,
+  index: number,
+): Prediction {
+  const completion = generation.completions[index]!;
+  const share = generation.completions.length;
+  const row: Prediction = {
+    ...base,
+    sample,
+    completion: completion.text,
+    status: "ok",
+    attempts: generation.attempts ?? 1,
+    cached: generation.cached ?? false,
+  };
+  if (completion.finish_reason !== undefined) row.finish_reason = completion.finish_reason;
+  if (generation.usage) {
+    row.usage = {
+      prompt_tokens: Math.round(generation.usage.prompt_tokens / share),
+      completion_tokens: Math.round(generation.usage.completion_tokens / share),
+    };
+  }
+  if (generation.cost_usd !== undefined) row.cost_usd = generation.cost_usd / share;
+  return completion.extras ? { ...completion.extras, ...row } : row;
+}
+
+function attemptsOf(error: unknown): number {
+  const attempts = (error as { attempts?: unknown } | undefined)?.attempts;
+  return typeof attempts === "number" ? attempts : 1;
+}
+
+const FIELD_ORDER = ["id", "sample", "model", "prompt_hash", "status", "completion", "error", "finish_reason", "usage", "cost_usd", "latency_ms", "attempts", "cached", "created_at"];
+
+/** Stable field order on disk: the record fields first, provider extras after. */
+function orderFields(row: Prediction): Prediction {
+  const out: Record<string, unknown> = {};
+  for (const key of FIELD_ORDER) if (key in row && (row as Record<string, unknown>)[key] !== undefined) out[key] = (row as Record<string, unknown>)[key];
+  for (const [key, value] of Object.entries(row)) if (!(key in out) && value !== undefined) out[key] = value;
+  return out as Prediction;
+}

@@ -1,0 +1,63 @@
+import { existsSync } from "node:fs";
+import {
+  contentHash,
+  flattenMessages,
+  JsonlWriter,
+  type Message,
+  type PromptRecord,
+  promptRecordSchema,
+  readJsonl,
+  renderTemplate,
+  type Sample,
+  type Task,
+} from "../../core/index.js";
+import type { PromptTemplate } from "../../core/index.js";
+import type { TrialContext } from "../context.js";
+import { promptVars } from "../resolve.js";
+
+/** Renders a sample's prompt record: messages, flattened prompt and its hash. */
+export function buildPrompt(task: Task<unknown, unknown>, template: PromptTemplate, sample: Sample): PromptRecord {
+  const vars = promptVars(task, sample);
+  const render = (text: string): string => {
+    const r = renderTemplate(text, vars);
+    // resolveExperiment checked every placeholder against every sample before anything ran.
+    if (r.text === undefined) throw new Error(`placeholder {{${r.missing[0]}}} missing for ${sample.id}`);
+    return r.text;
+  };
+  const messages: Message[] = [];
+  const system = template.system === undefined ? undefined : render(template.system);
+  const user = render(template.user);
+  if (system !== undefined) messages.push({ role: "system", content: system });
+  messages.push({ role: "user", content: user });
+  return {
+    id: sample.id,
+    prompt_hash: contentHash(messages, 16),
+    messages,
+    prompt: flattenMessages(messages),
+    ...(system !== undefined ? { system } : {}),
+    user,
+    ...(sample.metadata ? { metadata: sample.metadata } : {}),
+  };
+}
+
+/** Phase 1: one prompt record per sample, appended for ids not written yet. */
+export async function runPromptsPhase(ctx: TrialContext): Promise<number> {
+  const { exp, trial, files } = ctx;
+  const done = new Set<string>();
+  if (existsSync(files.prompts)) {
+    for await (const { value } of readJsonl(files.prompts, { schema: promptRecordSchema })) done.add(value.id);
+  }
+  const todo = exp.dataset.samples.filter((s) => !done.has(s.id));
+  ctx.emit({ type: "phase:start", trial: trial.name, phase: "prompts", total: exp.dataset.samples.length, done: exp.dataset.samples.length - todo.length });
+  if (todo.length === 0) return 0;
+  const writer = JsonlWriter.open(files.prompts);
+  try {
+    for (const sample of todo) {
+      if (ctx.signal.aborted) break;
+      writer.write(buildPrompt(exp.task, trial.spec.prompt_set, sample));
+    }
+  } finally {
+    writer.close();
+  }
+  return writer.count;
+}

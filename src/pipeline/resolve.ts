@@ -1,0 +1,184 @@
+import { createReadStream } from "node:fs";
+import { createHash } from "node:crypto";
+import { isAbsolute, relative, resolve } from "node:path";
+import {
+  type LoadedExperiment,
+  modelSpecFromEntry,
+  splitNamed,
+  type Trial,
+  expandTrials,
+} from "../config/index.js";
+import {
+  BenchlineError,
+  formatIssues,
+  type ModelSpec,
+  type PromptTemplate,
+  placeholders,
+  renderTemplate,
+  type Sample,
+  type Task,
+} from "../core/index.js";
+import { isProviderName } from "../providers/index.js";
+import { type ResolvedScorer, resolveScorer } from "../scoring/index.js";
+import { type Dataset, getTask, loadSamples } from "../tasks/index.js";
+
+/** Command-line overrides of the experiment file; nothing here edits the file. */
+export interface Overrides {
+  /** Select models by id, or add spec strings not in the file. */
+  models?: string[];
+  /** Select prompt sets by name. */
+  promptSets?: string[];
+  limit?: number;
+  samples?: number;
+  concurrency?: number;
+  /** Output root (default: the file's `out`, else `runs`). */
+  out?: string;
+  /** Override the experiment name (the directory under `out`). */
+  name?: string;
+}
+
+export interface ResolvedExperiment {
+  name: string;
+  configPath: string;
+  baseDir: string;
+  /** `<out>/<name>`. */
+  dir: string;
+  task: Task<unknown, unknown>;
+  taskOptions: unknown;
+  dataset: Dataset & { path: string; label: string; sha256: string };
+  samplesPerItem: number;
+  concurrency: number;
+  limit?: number;
+  scorers: ResolvedScorer[];
+  trials: Trial[];
+  execution?: Record<string, unknown>;
+}
+
+/**
+ * Everything that can be checked before any file is written: the task and its options, scorers,
+ * providers, the whole dataset, and every prompt placeholder against every sample.
+ */
+export async function resolveExperiment(loaded: LoadedExperiment, overrides: Overrides = {}): Promise<ResolvedExperiment> {
+  const { file, baseDir } = loaded;
+  const label = relativeLabel(loaded.path);
+
+  const taskEntry = splitNamed(file.task);
+  const task = getTask(taskEntry.name);
+  let taskOptions: unknown = taskEntry.options;
+  if (task.options) {
+    const parsed = task.options.safeParse(taskEntry.options);
+    if (!parsed.success) throw new BenchlineError("config", `${label}: task: ${formatIssues(parsed.error.issues)}`);
+    taskOptions = parsed.data;
+  } else if (Object.keys(taskEntry.options).length > 0) {
+    throw new BenchlineError("config", `${label}: task: "${task.name}" takes no options (got ${Object.keys(taskEntry.options).join(", ")})`);
+  }
+
+  const scorerEntries = (file.scorers ?? task.defaultScorers).map(splitNamed);
+  const scorers = scorerEntries.map((s, i) => resolveScorer(s.name, s.options, `${label}: scorers[${i}]`));
+
+  const models = selectModels(file.models.map(modelSpecFromEntry), overrides.models, label);
+  const prompts = selectPrompts(file.prompts ?? task.defaultPrompts, overrides.promptSets, label);
+
+  const datasetPath = resolve(baseDir, file.dataset);
+  const datasetLabel = relativeLabel(datasetPath);
+  const limit = overrides.limit ?? file.limit;
+  const dataset = await loadSamples(task, datasetPath, { label: datasetLabel, ...(limit !== undefined ? { limit } : {}) });
+  checkPlaceholders(task, prompts, dataset, label, datasetLabel);
+  const sha256 = await hashFile(datasetPath);
+
+  const base = {
+    task: { name: task.name, options: taskOptions as Record<string, unknown> },
+    dataset: { path: datasetPath, sha256 },
+    scorers: scorerEntries,
+    ...(file.execution ? { execution: file.execution } : {}),
+  };
+  const trials = expandTrials(base, models, prompts);
+  const name = overrides.name ?? file.name;
+  const out = resolve(overrides.out ?? (file.out !== undefined ? resolve(baseDir, file.out) : "runs"));
+  return {
+    name,
+    configPath: loaded.path,
+    baseDir,
+    dir: resolve(out, name),
+    task,
+    taskOptions,
+    dataset: { ...dataset, path: datasetPath, label: datasetLabel, sha256 },
+    samplesPerItem: overrides.samples ?? file.samples,
+    concurrency: overrides.concurrency ?? file.concurrency,
+    ...(limit !== undefined ? { limit } : {}),
+    scorers,
+    trials,
+    ...(file.execution ? { execution: file.execution } : {}),
+  };
+}
+
+function selectModels(fromFile: ModelSpec[], wanted: string[] | undefined, label: string): ModelSpec[] {
+  const ids = new Set<string>();
+  for (const m of fromFile) {
+    if (ids.has(m.id)) throw new BenchlineError("config", `${label}: models: two models have the id "${m.id}" (give one an "id")`);
+    ids.add(m.id);
+  }
+  const chosen = wanted && wanted.length > 0
+    ? [...new Set(wanted)].map((w) => fromFile.find((m) => m.id === w) ?? modelSpecFromEntry(w))
+    : fromFile;
+  for (const m of chosen) {
+    if (!isProviderName(m.provider)) {
+      throw new BenchlineError("not_found", `${label}: model "${m.id}": unknown provider "${m.provider}"`);
+    }
+  }
+  return chosen;
+}
+
+function selectPrompts(all: Record<string, PromptTemplate>, wanted: string[] | undefined, label: string): Record<string, PromptTemplate> {
+  if (!wanted || wanted.length === 0) return all;
+  const out: Record<string, PromptTemplate> = {};
+  for (const name of wanted) {
+    const template = all[name];
+    if (!template) {
+      throw new BenchlineError("usage", `${label}: no prompt set "${name}" (available: ${Object.keys(all).join(", ")})`);
+    }
+    out[name] = template;
+  }
+  return out;
+}
+
+/** Variables a prompt template sees for a sample. */
+export function promptVars(task: Task<unknown, unknown>, sample: Sample): Record<string, unknown> {
+  return task.promptVars?.(sample) ?? { ...sample.metadata, ...sample.input, id: sample.id };
+}
+
+function checkPlaceholders(
+  task: Task<unknown, unknown>,
+  prompts: Record<string, PromptTemplate>,
+  dataset: Dataset,
+  label: string,
+  datasetLabel: string,
+): void {
+  for (const [name, template] of Object.entries(prompts)) {
+    for (const field of ["system", "user"] as const) {
+      const text = template[field];
+      if (text === undefined || placeholders(text).length === 0) continue;
+      for (const sample of dataset.samples) {
+        const rendered = renderTemplate(text, promptVars(task, sample));
+        if (rendered.missing.length > 0) {
+          throw new BenchlineError(
+            "config",
+            `${label}: prompts.${name}.${field}: {{${rendered.missing[0]}}} has no value in ${datasetLabel}:${dataset.lines.get(sample.id)} (id "${sample.id}")`,
+          );
+        }
+      }
+    }
+  }
+}
+
+async function hashFile(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** A path as the user would write it: relative to the working directory when inside it. */
+export function relativeLabel(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
+}

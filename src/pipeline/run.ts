@@ -1,0 +1,133 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Trial } from "../config/index.js";
+import { BenchlineError, type Provider } from "../core/index.js";
+import { createProvider } from "../providers/index.js";
+import type { RunOptions, TrialContext } from "./context.js";
+import type { EventSink, PhaseName } from "./events.js";
+import { trialFiles } from "./files.js";
+import { runExecutionPhase } from "./phases/execution.js";
+import { runInferencePhase } from "./phases/inference.js";
+import { runPromptsPhase } from "./phases/prompts.js";
+import { type ExperimentManifest, readJson, type TrialManifest, writeJsonIfChanged, writeReports } from "./phases/report.js";
+import { runScoringPhase } from "./phases/scoring.js";
+import type { ResolvedExperiment } from "./resolve.js";
+import { VERSION } from "./version.js";
+
+export type PhaseSelection = PhaseName | "all";
+export const PHASES: readonly PhaseSelection[] = ["prompts", "inference", "execution", "score", "report", "all"];
+
+export interface RunResult {
+  dir: string;
+  report: string;
+  interrupted: boolean;
+}
+
+/**
+ * Runs the selected phases of every trial, then the reports. Each phase reads the previous
+ * phase's file and appends to its own, so any phase can be run alone and a rerun resumes.
+ */
+export async function runExperiment(
+  exp: ResolvedExperiment,
+  options: RunOptions & { phase?: PhaseSelection } = {},
+): Promise<RunResult> {
+  const phase = options.phase ?? "all";
+  const wants = (p: PhaseName): boolean => phase === "all" || phase === p;
+  const emit: EventSink = options.onEvent ?? (() => {});
+  const signal = options.signal ?? new AbortController().signal;
+
+  mkdirSync(exp.dir, { recursive: true });
+  writeManifest(exp);
+  emit({ type: "experiment:start", name: exp.name, dir: exp.dir, trials: exp.trials.length, items: exp.dataset.samples.length, samples: exp.samplesPerItem });
+
+  for (const [index, trial] of exp.trials.entries()) {
+    if (signal.aborted) break;
+    const ctx: TrialContext = {
+      exp,
+      trial,
+      files: trialFiles(join(exp.dir, trial.name)),
+      emit,
+      signal,
+      retryErrors: options.retryErrors ?? true,
+    };
+    prepareTrialDir(ctx);
+    emit({ type: "trial:start", trial: trial.name, index });
+    await timed(ctx, "prompts", wants("prompts") || wants("inference"), () => runPromptsPhase(ctx));
+    if (wants("inference")) {
+      const provider: Provider = options.createProvider?.(trial) ?? createProvider(trial.spec.model, { baseDir: exp.baseDir, env: process.env });
+      try {
+        await timed(ctx, "inference", true, () => runInferencePhase(ctx, provider));
+      } finally {
+        await provider.close?.();
+      }
+    }
+    if (wants("execution") && exp.task.execute) {
+      if (!options.sandbox) throw new BenchlineError("usage", `task "${exp.task.name}" executes code but no sandbox was configured`);
+      const sandbox = options.sandbox;
+      await timed(ctx, "execution", true, () => runExecutionPhase(ctx, { sandbox, timeoutMs: 60_000, concurrency: 2 }));
+    }
+    if (wants("score")) await timed(ctx, "score", true, () => runScoringPhase(ctx));
+  }
+
+  const { report, summaries } = await writeReports(exp.dir);
+  for (const s of summaries) {
+    if (exp.trials.some((t) => t.name === s.trial)) emit({ type: "trial:end", trial: s.trial, summary: { mean: s.mean_score, errors: s.errors.count } });
+  }
+  emit({ type: "experiment:end", dir: exp.dir, report, interrupted: signal.aborted });
+  return { dir: exp.dir, report, interrupted: signal.aborted };
+}
+
+async function timed(ctx: TrialContext, phase: PhaseName, run: boolean, fn: () => Promise<number>): Promise<void> {
+  if (!run || ctx.signal.aborted) return;
+  const started = performance.now();
+  const written = await fn();
+  ctx.emit({ type: "phase:end", trial: ctx.trial.name, phase, written, errors: 0, ms: Math.round(performance.now() - started) });
+}
+
+/** Creates the trial directory and its trial.json; refuses a directory that belongs to another spec. */
+function prepareTrialDir(ctx: TrialContext): void {
+  const { trial, files } = ctx;
+  mkdirSync(files.dir, { recursive: true });
+  if (existsSync(files.trial)) {
+    const existing = readJson<TrialManifest>(files.trial);
+    if (existing.hash !== trial.hash) {
+      throw new BenchlineError("internal", `${files.trial}: directory belongs to another trial (hash ${existing.hash}, expected ${trial.hash})`);
+    }
+  }
+  const manifest: TrialManifest = { name: trial.name, hash: trial.hash, spec: trial.spec };
+  writeJsonIfChanged(files.trial, manifest);
+}
+
+/**
+ * experiment.json lists this run's trials plus earlier ones still current: an earlier trial is
+ * dropped when this run has a trial with the same model and prompt set (its spec changed).
+ */
+function writeManifest(exp: ResolvedExperiment): void {
+  const path = join(exp.dir, "experiment.json");
+  const current = exp.trials.map(describe);
+  let trials = current;
+  if (existsSync(path)) {
+    const previous = readJson<ExperimentManifest>(path).trials ?? [];
+    const kept = previous.filter(
+      (p) => !current.some((c) => c.name === p.name || (c.model === p.model && c.prompt_set === p.prompt_set)),
+    );
+    trials = [...kept, ...current];
+  }
+  const manifest: ExperimentManifest = {
+    name: exp.name,
+    tool: { name: "benchline", version: VERSION },
+    config: exp.configPath,
+    task: { name: exp.task.name, options: (exp.taskOptions ?? {}) as Record<string, unknown> },
+    dataset: { path: exp.dataset.path, sha256: exp.dataset.sha256, rows: exp.dataset.total },
+    limit: exp.limit ?? null,
+    samples: exp.samplesPerItem,
+    concurrency: exp.concurrency,
+    scorers: exp.scorers.map((s) => s.name),
+    trials,
+  };
+  writeJsonIfChanged(path, manifest);
+}
+
+function describe(t: Trial): ExperimentManifest["trials"][number] {
+  return { name: t.name, hash: t.hash, model: t.spec.model.id, prompt_set: t.spec.prompt_set.name };
+}

@@ -1,0 +1,26 @@
+import { type AnyScorer, BenchlineError, formatIssues, type Scorer } from "../core/index.js";
+import { exact, includes, numeric, regex } from "./scorers.js";
+
+export { normalize, outputText, targetText } from "./text.js";
+
+/** Built-in scorers by name. */
+export const scorers = { exact, includes, regex, numeric } satisfies Record<string, AnyScorer>;
+export type ScorerName = keyof typeof scorers;
+
+export interface ResolvedScorer {
+  name: string;
+  scorer: Scorer<unknown>;
+  options: unknown;
+}
+
+/** Looks a scorer up and validates its options; `label` names where it was configured. */
+export function resolveScorer(name: string, options: Record<string, unknown>, label: string): ResolvedScorer {
+  const scorer = (scorers as Record<string, AnyScorer>)[name] as Scorer<unknown> | undefined;
+  if (!scorer) {
+    throw new BenchlineError("not_found", `${label}: unknown scorer "${name}" (available: ${Object.keys(scorers).join(", ")})`);
+  }
+  if (!scorer.options) return { name, scorer, options };
+  const parsed = scorer.options.safeParse(options);
+  if (!parsed.success) throw new BenchlineError("config", `${label}: ${formatIssues(parsed.error.issues)}`);
+  return { name, scorer, options: parsed.data };
+}

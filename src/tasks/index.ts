@@ -1,0 +1,20 @@
+import { type AnyTask, BenchlineError, type Task } from "../core/index.js";
+import { qaTask } from "./qa.js";
+
+export { defineTask, idFor } from "./define.js";
+export { type Dataset, loadSamples } from "./load.js";
+
+/** Built-in tasks by name. */
+export const tasks = {
+  qa: qaTask,
+} satisfies Record<string, AnyTask>;
+
+export type TaskName = keyof typeof tasks;
+
+export function getTask(name: string): Task<unknown, unknown> {
+  const task = (tasks as Record<string, AnyTask>)[name];
+  if (!task) {
+    throw new BenchlineError("not_found", `unknown task "${name}" (available: ${Object.keys(tasks).join(", ")})`);
+  }
+  return task as Task<unknown, unknown>;
+}
