@@ -36,7 +36,9 @@ export async function main(argv: string[]): Promise<number> {
       if (process.env.BENCHLINE_DEBUG && error.stack) process.stderr.write(`${error.stack}\n`);
       return exitCodeFor(error);
     }
-    process.stderr.write(`benchline: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `benchline: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     return 1;
   }
 }

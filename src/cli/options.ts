@@ -12,7 +12,10 @@ export function collect(value: string, previous: string[] = []): string[] {
 }
 
 export const logOption = () =>
-  new Option("--log <format>", "progress output: a live line on a terminal, periodic lines otherwise, or JSON events")
+  new Option(
+    "--log <format>",
+    "progress output: a live line on a terminal, periodic lines otherwise, or JSON events",
+  )
     .choices(["auto", "tty", "plain", "json"] satisfies LogFormat[])
     .default("auto");
 

@@ -18,7 +18,11 @@ interface PhaseState {
  * Turns run events into output on stderr: a redrawn progress line on a terminal, a line every few
  * seconds otherwise (CI logs), or one JSON object per event.
  */
-export function createReporter(format: LogFormat, stream: NodeJS.WriteStream = process.stderr, intervalMs = 5000) {
+export function createReporter(
+  format: LogFormat,
+  stream: NodeJS.WriteStream = process.stderr,
+  intervalMs = 5000,
+) {
   const mode = format === "auto" ? (stream.isTTY ? "tty" : "plain") : format;
   let state: PhaseState | undefined;
   let trialCount = 0;
@@ -66,13 +70,25 @@ export function createReporter(format: LogFormat, stream: NodeJS.WriteStream = p
     switch (event.type) {
       case "experiment:start":
         trialCount = event.trials;
-        stream.write(`${event.name}: ${event.trials} trial(s), ${event.items} item(s) × ${event.samples} sample(s) → ${event.dir}\n`);
+        stream.write(
+          `${event.name}: ${event.trials} trial(s), ${event.items} item(s) × ${event.samples} sample(s) → ${event.dir}\n`,
+        );
         break;
       case "trial:start":
         trialIndex = event.index;
         break;
       case "phase:start":
-        state = { trial: event.trial, phase: event.phase, total: event.total, done: event.done, errors: 0, cached: 0, cost: 0, started: Date.now(), startDone: event.done };
+        state = {
+          trial: event.trial,
+          phase: event.phase,
+          total: event.total,
+          done: event.done,
+          errors: 0,
+          cached: 0,
+          cost: 0,
+          started: Date.now(),
+          startDone: event.done,
+        };
         lastPlain = Date.now();
         if (mode === "tty" && event.total > 0 && event.done < event.total) draw(true);
         break;
@@ -97,7 +113,9 @@ export function createReporter(format: LogFormat, stream: NodeJS.WriteStream = p
         break;
       case "trial:end": {
         const mean = event.summary.mean;
-        stream.write(`  ${event.trial}: ${mean === null || mean === undefined ? "–" : `${(mean * 100).toFixed(1)}%`}${event.summary.errors ? `, ${event.summary.errors} error(s)` : ""}\n`);
+        stream.write(
+          `  ${event.trial}: ${mean === null || mean === undefined ? "–" : `${(mean * 100).toFixed(1)}%`}${event.summary.errors ? `, ${event.summary.errors} error(s)` : ""}\n`,
+        );
         break;
       }
       case "warning":

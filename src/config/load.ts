@@ -20,7 +20,8 @@ export function loadExperiment(path: string): LoadedExperiment {
     text = readFileSync(absolute, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === "ENOENT" ? "file not found" : code === "EISDIR" ? "is a directory" : String(error);
+    const reason =
+      code === "ENOENT" ? "file not found" : code === "EISDIR" ? "is a directory" : String(error);
     throw new BenchlineError("not_found", `${path}: ${reason}`, { cause: error });
   }
   return { file: parseExperimentText(text, path), path: absolute, baseDir: dirname(absolute) };

@@ -9,7 +9,9 @@ import { type ExperimentFile, experimentSchema, type ModelEntry } from "./schema
 export function parseExperiment(value: unknown, label: string): ExperimentFile {
   const result = experimentSchema.safeParse(value);
   if (!result.success) {
-    throw new BenchlineError("config", `${label}: ${formatIssues(result.error.issues)}`, { cause: result.error });
+    throw new BenchlineError("config", `${label}: ${formatIssues(result.error.issues)}`, {
+      cause: result.error,
+    });
   }
   return result.data;
 }
@@ -53,13 +55,21 @@ export function modelSpecFromEntry(entry: ModelEntry): ModelSpec {
     if ((SAMPLING_KEYS as readonly string[]).includes(key)) (params as Record<string, unknown>)[key] = value;
     else options[key] = value;
   }
-  const spec: ModelSpec = { id: id ?? (model ? `${provider}:${model}` : provider), provider, params, options };
+  const spec: ModelSpec = {
+    id: id ?? (model ? `${provider}:${model}` : provider),
+    provider,
+    params,
+    options,
+  };
   if (model !== undefined) spec.model = model;
   return spec;
 }
 
 /** `{name, ...options}` or a bare name, as `[name, options]`. */
-export function splitNamed(entry: string | { name: string }): { name: string; options: Record<string, unknown> } {
+export function splitNamed(entry: string | { name: string }): {
+  name: string;
+  options: Record<string, unknown>;
+} {
   if (typeof entry === "string") return { name: entry, options: {} };
   const { name, ...options } = entry;
   return { name, options };

@@ -58,7 +58,12 @@ export const experimentSchema = z.strictObject({
   limit: z.number().int().positive().optional(),
   samples: z.number().int().positive().default(1),
   models: z.array(modelEntrySchema).min(1),
-  prompts: z.record(z.string().regex(/^[\w.-]+$/, "prompt set names use letters, digits, '.', '_' or '-'"), promptSetSchema).optional(),
+  prompts: z
+    .record(
+      z.string().regex(/^[\w.-]+$/, "prompt set names use letters, digits, '.', '_' or '-'"),
+      promptSetSchema,
+    )
+    .optional(),
   scorers: z.array(namedWithOptions).optional(),
   concurrency: z.number().int().positive().default(8),
   execution: z.record(z.string(), z.unknown()).optional(),

@@ -18,7 +18,17 @@ export interface Trial {
 }
 
 /** Options that only say where secrets or endpoints live are not part of a trial's identity. */
-const NON_IDENTITY_OPTIONS = new Set(["api_key_env", "api_keys", "timeout", "concurrency", "rpm", "tpm", "max_attempts", "headers", "threads"]);
+const NON_IDENTITY_OPTIONS = new Set([
+  "api_key_env",
+  "api_keys",
+  "timeout",
+  "concurrency",
+  "rpm",
+  "tpm",
+  "max_attempts",
+  "headers",
+  "threads",
+]);
 
 /**
  * The part of a spec that is hashed: how much work is done (limit, samples, shards, concurrency)
@@ -26,7 +36,9 @@ const NON_IDENTITY_OPTIONS = new Set(["api_key_env", "api_keys", "timeout", "con
  * extends the same trial; anything that changes what a row contains is.
  */
 export function trialIdentity(spec: TrialSpec): unknown {
-  const options = Object.fromEntries(Object.entries(spec.model.options).filter(([k]) => !NON_IDENTITY_OPTIONS.has(k)));
+  const options = Object.fromEntries(
+    Object.entries(spec.model.options).filter(([k]) => !NON_IDENTITY_OPTIONS.has(k)),
+  );
   return {
     ...spec,
     dataset: { sha256: spec.dataset.sha256 },
@@ -44,7 +56,11 @@ export function slug(text: string, max = 48): string {
 }
 
 /** Models × prompt sets, in file order (models outer). */
-export function expandTrials(base: Omit<TrialSpec, "model" | "prompt_set">, models: ModelSpec[], prompts: Record<string, PromptTemplate>): Trial[] {
+export function expandTrials(
+  base: Omit<TrialSpec, "model" | "prompt_set">,
+  models: ModelSpec[],
+  prompts: Record<string, PromptTemplate>,
+): Trial[] {
   const trials: Trial[] = [];
   for (const model of models) {
     for (const [name, template] of Object.entries(prompts)) {

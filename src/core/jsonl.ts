@@ -1,4 +1,13 @@
-import { closeSync, createReadStream, existsSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  writeSync,
+} from "node:fs";
 import { StringDecoder } from "node:string_decoder";
 import type { z } from "zod";
 import { BenchlineError } from "./errors.js";
@@ -86,13 +95,40 @@ function validate<T>(value: unknown, line: number, label: string, schema?: z.Zod
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
   return issues
     .slice(0, 3)
-    .map((issue) => {
-      const path = formatPath(issue.path);
-      let message = issue.message.replace(/^Invalid input: /, "");
-      if (issue.code === "unrecognized_keys") message = `unknown field ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
-      return path ? `${path}: ${message}` : message;
-    })
+    .map((issue) => formatIssue(issue, []))
     .join("; ");
+}
+
+function formatIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): string {
+  const full = [...prefix, ...issue.path];
+  if (issue.code === "invalid_union" && issue.errors.length > 0) {
+    // Report the branch that got furthest (deepest path): for `string | {object}` given an
+    // object, that is the object's own field error, not "expected string".
+    const depth = (branch: readonly z.core.$ZodIssue[]): number =>
+      Math.max(
+        ...branch.map((i) => i.path.length + (i.code === "invalid_type" && i.path.length === 0 ? -1 : 0)),
+      );
+    const best = [...issue.errors].sort((a, b) => depth(b) - depth(a))[0];
+    if (best && best.length > 0 && depth(best) >= 0)
+      return best
+        .slice(0, 2)
+        .map((i) => formatIssue(i, full))
+        .join("; ");
+    const expected = issue.errors.flatMap((b) =>
+      b
+        .filter((i) => i.code === "invalid_type" && i.path.length === 0)
+        .map((i) => (i as { expected: string }).expected),
+    );
+    if (expected.length === issue.errors.length) {
+      const path = formatPath(full);
+      return `${path ? `${path}: ` : ""}expected ${[...new Set(expected)].join(" or ")}`;
+    }
+  }
+  const path = formatPath(full);
+  let message = issue.message.replace(/^Invalid input: /, "");
+  if (issue.code === "unrecognized_keys")
+    message = `unknown field ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+  return path ? `${path}: ${message}` : message;
 }
 
 export function formatPath(path: readonly PropertyKey[]): string {

@@ -8,7 +8,14 @@ export type RunEvent =
   | { type: "experiment:start"; name: string; dir: string; trials: number; items: number; samples: number }
   | { type: "trial:start"; trial: string; index: number }
   | { type: "phase:start"; trial: string; phase: PhaseName; total: number; done: number }
-  | { type: "row"; trial: string; phase: PhaseName; status: "ok" | "error"; cached?: boolean; cost_usd?: number }
+  | {
+      type: "row";
+      trial: string;
+      phase: PhaseName;
+      status: "ok" | "error";
+      cached?: boolean;
+      cost_usd?: number;
+    }
   | { type: "phase:end"; trial: string; phase: PhaseName; written: number; errors: number; ms: number }
   | { type: "trial:end"; trial: string; summary: { mean?: number | null; errors: number } }
   | { type: "warning"; message: string; trial?: string }

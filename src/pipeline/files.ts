@@ -1,7 +1,7 @@
-import { join } from "node:path";
-import { type JsonlLine, readJsonl, rowKey } from "../core/index.js";
-import type { z } from "zod";
 import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { z } from "zod";
+import { type JsonlLine, readJsonl, rowKey } from "../core/index.js";
 
 /** The files of one trial directory (DESIGN.md, Run layout). */
 export function trialFiles(dir: string) {

@@ -1,12 +1,12 @@
-import { createReadStream } from "node:fs";
 import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { isAbsolute, relative, resolve } from "node:path";
 import {
+  expandTrials,
   type LoadedExperiment,
   modelSpecFromEntry,
   splitNamed,
   type Trial,
-  expandTrials,
 } from "../config/index.js";
 import {
   BenchlineError,
@@ -58,7 +58,10 @@ export interface ResolvedExperiment {
  * Everything that can be checked before any file is written: the task and its options, scorers,
  * providers, the whole dataset, and every prompt placeholder against every sample.
  */
-export async function resolveExperiment(loaded: LoadedExperiment, overrides: Overrides = {}): Promise<ResolvedExperiment> {
+export async function resolveExperiment(
+  loaded: LoadedExperiment,
+  overrides: Overrides = {},
+): Promise<ResolvedExperiment> {
   const { file, baseDir } = loaded;
   const label = relativeLabel(loaded.path);
 
@@ -67,10 +70,14 @@ export async function resolveExperiment(loaded: LoadedExperiment, overrides: Ove
   let taskOptions: unknown = taskEntry.options;
   if (task.options) {
     const parsed = task.options.safeParse(taskEntry.options);
-    if (!parsed.success) throw new BenchlineError("config", `${label}: task: ${formatIssues(parsed.error.issues)}`);
+    if (!parsed.success)
+      throw new BenchlineError("config", `${label}: task: ${formatIssues(parsed.error.issues)}`);
     taskOptions = parsed.data;
   } else if (Object.keys(taskEntry.options).length > 0) {
-    throw new BenchlineError("config", `${label}: task: "${task.name}" takes no options (got ${Object.keys(taskEntry.options).join(", ")})`);
+    throw new BenchlineError(
+      "config",
+      `${label}: task: "${task.name}" takes no options (got ${Object.keys(taskEntry.options).join(", ")})`,
+    );
   }
 
   const scorerEntries = (file.scorers ?? task.defaultScorers).map(splitNamed);
@@ -82,7 +89,10 @@ export async function resolveExperiment(loaded: LoadedExperiment, overrides: Ove
   const datasetPath = resolve(baseDir, file.dataset);
   const datasetLabel = relativeLabel(datasetPath);
   const limit = overrides.limit ?? file.limit;
-  const dataset = await loadSamples(task, datasetPath, { label: datasetLabel, ...(limit !== undefined ? { limit } : {}) });
+  const dataset = await loadSamples(task, datasetPath, {
+    label: datasetLabel,
+    ...(limit !== undefined ? { limit } : {}),
+  });
   checkPlaceholders(task, prompts, dataset, label, datasetLabel);
   const sha256 = await hashFile(datasetPath);
 
@@ -115,12 +125,17 @@ export async function resolveExperiment(loaded: LoadedExperiment, overrides: Ove
 function selectModels(fromFile: ModelSpec[], wanted: string[] | undefined, label: string): ModelSpec[] {
   const ids = new Set<string>();
   for (const m of fromFile) {
-    if (ids.has(m.id)) throw new BenchlineError("config", `${label}: models: two models have the id "${m.id}" (give one an "id")`);
+    if (ids.has(m.id))
+      throw new BenchlineError(
+        "config",
+        `${label}: models: two models have the id "${m.id}" (give one an "id")`,
+      );
     ids.add(m.id);
   }
-  const chosen = wanted && wanted.length > 0
-    ? [...new Set(wanted)].map((w) => fromFile.find((m) => m.id === w) ?? modelSpecFromEntry(w))
-    : fromFile;
+  const chosen =
+    wanted && wanted.length > 0
+      ? [...new Set(wanted)].map((w) => fromFile.find((m) => m.id === w) ?? modelSpecFromEntry(w))
+      : fromFile;
   for (const m of chosen) {
     if (!isProviderName(m.provider)) {
       throw new BenchlineError("not_found", `${label}: model "${m.id}": unknown provider "${m.provider}"`);
@@ -129,13 +144,20 @@ function selectModels(fromFile: ModelSpec[], wanted: string[] | undefined, label
   return chosen;
 }
 
-function selectPrompts(all: Record<string, PromptTemplate>, wanted: string[] | undefined, label: string): Record<string, PromptTemplate> {
+function selectPrompts(
+  all: Record<string, PromptTemplate>,
+  wanted: string[] | undefined,
+  label: string,
+): Record<string, PromptTemplate> {
   if (!wanted || wanted.length === 0) return all;
   const out: Record<string, PromptTemplate> = {};
   for (const name of wanted) {
     const template = all[name];
     if (!template) {
-      throw new BenchlineError("usage", `${label}: no prompt set "${name}" (available: ${Object.keys(all).join(", ")})`);
+      throw new BenchlineError(
+        "usage",
+        `${label}: no prompt set "${name}" (available: ${Object.keys(all).join(", ")})`,
+      );
     }
     out[name] = template;
   }

@@ -9,13 +9,26 @@ import { trialFiles } from "./files.js";
 import { runExecutionPhase } from "./phases/execution.js";
 import { runInferencePhase } from "./phases/inference.js";
 import { runPromptsPhase } from "./phases/prompts.js";
-import { type ExperimentManifest, readJson, type TrialManifest, writeJsonIfChanged, writeReports } from "./phases/report.js";
+import {
+  type ExperimentManifest,
+  readJson,
+  type TrialManifest,
+  writeJsonIfChanged,
+  writeReports,
+} from "./phases/report.js";
 import { runScoringPhase } from "./phases/scoring.js";
 import type { ResolvedExperiment } from "./resolve.js";
 import { VERSION } from "./version.js";
 
 export type PhaseSelection = PhaseName | "all";
-export const PHASES: readonly PhaseSelection[] = ["prompts", "inference", "execution", "score", "report", "all"];
+export const PHASES: readonly PhaseSelection[] = [
+  "prompts",
+  "inference",
+  "execution",
+  "score",
+  "report",
+  "all",
+];
 
 export interface RunResult {
   dir: string;
@@ -38,7 +51,14 @@ export async function runExperiment(
 
   mkdirSync(exp.dir, { recursive: true });
   writeManifest(exp);
-  emit({ type: "experiment:start", name: exp.name, dir: exp.dir, trials: exp.trials.length, items: exp.dataset.samples.length, samples: exp.samplesPerItem });
+  emit({
+    type: "experiment:start",
+    name: exp.name,
+    dir: exp.dir,
+    trials: exp.trials.length,
+    items: exp.dataset.samples.length,
+    samples: exp.samplesPerItem,
+  });
 
   for (const [index, trial] of exp.trials.entries()) {
     if (signal.aborted) break;
@@ -54,7 +74,9 @@ export async function runExperiment(
     emit({ type: "trial:start", trial: trial.name, index });
     await timed(ctx, "prompts", wants("prompts") || wants("inference"), () => runPromptsPhase(ctx));
     if (wants("inference")) {
-      const provider: Provider = options.createProvider?.(trial) ?? createProvider(trial.spec.model, { baseDir: exp.baseDir, env: process.env });
+      const provider: Provider =
+        options.createProvider?.(trial) ??
+        createProvider(trial.spec.model, { baseDir: exp.baseDir, env: process.env });
       try {
         await timed(ctx, "inference", true, () => runInferencePhase(ctx, provider));
       } finally {
@@ -62,26 +84,45 @@ export async function runExperiment(
       }
     }
     if (wants("execution") && exp.task.execute) {
-      if (!options.sandbox) throw new BenchlineError("usage", `task "${exp.task.name}" executes code but no sandbox was configured`);
+      if (!options.sandbox)
+        throw new BenchlineError(
+          "usage",
+          `task "${exp.task.name}" executes code but no sandbox was configured`,
+        );
       const sandbox = options.sandbox;
-      await timed(ctx, "execution", true, () => runExecutionPhase(ctx, { sandbox, timeoutMs: 60_000, concurrency: 2 }));
+      await timed(ctx, "execution", true, () =>
+        runExecutionPhase(ctx, { sandbox, timeoutMs: 60_000, concurrency: 2 }),
+      );
     }
     if (wants("score")) await timed(ctx, "score", true, () => runScoringPhase(ctx));
   }
 
   const { report, summaries } = await writeReports(exp.dir);
   for (const s of summaries) {
-    if (exp.trials.some((t) => t.name === s.trial)) emit({ type: "trial:end", trial: s.trial, summary: { mean: s.mean_score, errors: s.errors.count } });
+    if (exp.trials.some((t) => t.name === s.trial))
+      emit({ type: "trial:end", trial: s.trial, summary: { mean: s.mean_score, errors: s.errors.count } });
   }
   emit({ type: "experiment:end", dir: exp.dir, report, interrupted: signal.aborted });
   return { dir: exp.dir, report, interrupted: signal.aborted };
 }
 
-async function timed(ctx: TrialContext, phase: PhaseName, run: boolean, fn: () => Promise<number>): Promise<void> {
+async function timed(
+  ctx: TrialContext,
+  phase: PhaseName,
+  run: boolean,
+  fn: () => Promise<number>,
+): Promise<void> {
   if (!run || ctx.signal.aborted) return;
   const started = performance.now();
   const written = await fn();
-  ctx.emit({ type: "phase:end", trial: ctx.trial.name, phase, written, errors: 0, ms: Math.round(performance.now() - started) });
+  ctx.emit({
+    type: "phase:end",
+    trial: ctx.trial.name,
+    phase,
+    written,
+    errors: 0,
+    ms: Math.round(performance.now() - started),
+  });
 }
 
 /** Creates the trial directory and its trial.json; refuses a directory that belongs to another spec. */
@@ -91,7 +132,10 @@ function prepareTrialDir(ctx: TrialContext): void {
   if (existsSync(files.trial)) {
     const existing = readJson<TrialManifest>(files.trial);
     if (existing.hash !== trial.hash) {
-      throw new BenchlineError("internal", `${files.trial}: directory belongs to another trial (hash ${existing.hash}, expected ${trial.hash})`);
+      throw new BenchlineError(
+        "internal",
+        `${files.trial}: directory belongs to another trial (hash ${existing.hash}, expected ${trial.hash})`,
+      );
     }
   }
   const manifest: TrialManifest = { name: trial.name, hash: trial.hash, spec: trial.spec };
@@ -109,7 +153,8 @@ function writeManifest(exp: ResolvedExperiment): void {
   if (existsSync(path)) {
     const previous = readJson<ExperimentManifest>(path).trials ?? [];
     const kept = previous.filter(
-      (p) => !current.some((c) => c.name === p.name || (c.model === p.model && c.prompt_set === p.prompt_set)),
+      (p) =>
+        !current.some((c) => c.name === p.name || (c.model === p.model && c.prompt_set === p.prompt_set)),
     );
     trials = [...kept, ...current];
   }

@@ -4,6 +4,8 @@ import type { Provider, ProviderFactory } from "../core/index.js";
 export const createEchoProvider: ProviderFactory = (spec): Provider => ({
   id: spec.id,
   async generate(request) {
-    return { completions: request.sampleIndices.map(() => ({ text: request.prompt, finish_reason: "stop" })) };
+    return {
+      completions: request.sampleIndices.map(() => ({ text: request.prompt, finish_reason: "stop" })),
+    };
   },
 });

@@ -8,7 +8,10 @@ export const createGoldProvider: ProviderFactory = (spec): Provider => ({
   id: spec.id,
   async generate(request, context) {
     if (context.reference === undefined) {
-      const error = new BenchlineError("input", `sample "${context.sample.id}" has no reference answer for the gold provider`);
+      const error = new BenchlineError(
+        "input",
+        `sample "${context.sample.id}" has no reference answer for the gold provider`,
+      );
       throw Object.assign(error, { code: "no_reference" });
     }
     const text = context.reference;

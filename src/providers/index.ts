@@ -1,4 +1,10 @@
-import { BenchlineError, type ModelSpec, type Provider, type ProviderEnv, type ProviderFactory } from "../core/index.js";
+import {
+  BenchlineError,
+  type ModelSpec,
+  type Provider,
+  type ProviderEnv,
+  type ProviderFactory,
+} from "../core/index.js";
 import { createEchoProvider } from "./echo.js";
 import { createGoldProvider } from "./gold.js";
 

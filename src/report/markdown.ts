@@ -1,7 +1,9 @@
 import type { TrialSummary } from "./summary.js";
 
-export const fmtPct = (x: number | null | undefined): string => (x === null || x === undefined ? "–" : `${(x * 100).toFixed(1)}%`);
-export const fmtUsd = (x: number): string => (x === 0 ? "$0" : x < 0.01 ? `$${x.toFixed(4)}` : `$${x.toFixed(2)}`);
+export const fmtPct = (x: number | null | undefined): string =>
+  x === null || x === undefined ? "–" : `${(x * 100).toFixed(1)}%`;
+export const fmtUsd = (x: number): string =>
+  x === 0 ? "$0" : x < 0.01 ? `$${x.toFixed(4)}` : `$${x.toFixed(2)}`;
 
 /** A markdown table; cells are escaped for pipes and newlines. */
 export function table(header: string[], rows: (string | number)[][]): string {
@@ -23,7 +25,9 @@ export function renderTrialMarkdown(s: TrialSummary): string {
     `- predictions: ${s.predictions.ok} ok, ${s.predictions.error} error, ${s.predictions.missing} missing, ${s.predictions.cached} cached`,
   ];
   if (s.executions) {
-    lines.push(`- executions: ${s.executions.passed} passed, ${s.executions.failed} failed, ${s.executions.error} sandbox errors`);
+    lines.push(
+      `- executions: ${s.executions.passed} passed, ${s.executions.failed} failed, ${s.executions.error} sandbox errors`,
+    );
   }
   lines.push(
     `- **${s.primary_scorer}: ${fmtPct(s.mean_score)}** (errors excluded; ${fmtPct(s.scorers[s.primary_scorer]?.mean_errors_as_wrong)} counting errors as wrong)`,
@@ -32,7 +36,13 @@ export function renderTrialMarkdown(s: TrialSummary): string {
     "",
     table(
       ["scorer", "scored", "mean", "passed", "mean (errors as wrong)"],
-      Object.entries(s.scorers).map(([name, v]) => [name, v.n, fmtPct(v.mean), v.passed, fmtPct(v.mean_errors_as_wrong)]),
+      Object.entries(s.scorers).map(([name, v]) => [
+        name,
+        v.n,
+        fmtPct(v.mean),
+        v.passed,
+        fmtPct(v.mean_errors_as_wrong),
+      ]),
     ),
   );
   if (Object.keys(s.per_category).length > 0) {
@@ -40,7 +50,10 @@ export function renderTrialMarkdown(s: TrialSummary): string {
       "",
       "## Per category",
       "",
-      table(["category", "n", s.primary_scorer], Object.entries(s.per_category).map(([c, v]) => [c, v.n, fmtPct(v.mean)])),
+      table(
+        ["category", "n", s.primary_scorer],
+        Object.entries(s.per_category).map(([c, v]) => [c, v.n, fmtPct(v.mean)]),
+      ),
     );
   }
   if (s.errors.count > 0) {

@@ -61,7 +61,8 @@ export interface TrialSummary {
 }
 
 const round = (x: number, digits = 6): number => Number(x.toFixed(digits));
-const meanOf = (xs: number[]): number | null => (xs.length === 0 ? null : round(xs.reduce((a, b) => a + b, 0) / xs.length));
+const meanOf = (xs: number[]): number | null =>
+  xs.length === 0 ? null : round(xs.reduce((a, b) => a + b, 0) / xs.length);
 
 function quantile(sorted: number[], q: number): number | null {
   if (sorted.length === 0) return null;
@@ -105,11 +106,17 @@ export function summarizeTrial(input: SummaryInput): TrialSummary {
     if (s.scorer !== primary) continue;
     const c = category.get(s.id);
     if (c === undefined) continue;
-    (perCategory[c] ??= []).push(s.value);
+    const values = perCategory[c] ?? [];
+    values.push(s.value);
+    perCategory[c] = values;
   }
 
-  const latencies = ok.filter((p) => !p.cached).map((p) => p.latency_ms).sort((a, b) => a - b);
-  const sum = (f: (p: (typeof preds)[number]) => number | undefined): number => preds.reduce((a, p) => a + (f(p) ?? 0), 0);
+  const latencies = ok
+    .filter((p) => !p.cached)
+    .map((p) => p.latency_ms)
+    .sort((a, b) => a - b);
+  const sum = (f: (p: (typeof preds)[number]) => number | undefined): number =>
+    preds.reduce((a, p) => a + (f(p) ?? 0), 0);
   const errorCount = errored.length + execErrors;
 
   const summary: TrialSummary = {
@@ -129,7 +136,11 @@ export function summarizeTrial(input: SummaryInput): TrialSummary {
     primary_scorer: primary,
     mean_score: scorers[primary]?.mean ?? null,
     scorers,
-    errors: { count: errorCount, rate: expected === 0 ? 0 : round(errorCount / expected), by_code: sortKeys(byCode) },
+    errors: {
+      count: errorCount,
+      rate: expected === 0 ? 0 : round(errorCount / expected),
+      by_code: sortKeys(byCode),
+    },
     per_category: Object.fromEntries(
       Object.keys(perCategory)
         .sort()
@@ -157,5 +168,9 @@ export function summarizeTrial(input: SummaryInput): TrialSummary {
 }
 
 function sortKeys<T>(record: Record<string, T>): Record<string, T> {
-  return Object.fromEntries(Object.keys(record).sort().map((k) => [k, record[k]!]));
+  return Object.fromEntries(
+    Object.keys(record)
+      .sort()
+      .map((k) => [k, record[k]!]),
+  );
 }

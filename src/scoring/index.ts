@@ -17,7 +17,10 @@ export interface ResolvedScorer {
 export function resolveScorer(name: string, options: Record<string, unknown>, label: string): ResolvedScorer {
   const scorer = (scorers as Record<string, AnyScorer>)[name] as Scorer<unknown> | undefined;
   if (!scorer) {
-    throw new BenchlineError("not_found", `${label}: unknown scorer "${name}" (available: ${Object.keys(scorers).join(", ")})`);
+    throw new BenchlineError(
+      "not_found",
+      `${label}: unknown scorer "${name}" (available: ${Object.keys(scorers).join(", ")})`,
+    );
   }
   if (!scorer.options) return { name, scorer, options };
   const parsed = scorer.options.safeParse(options);

@@ -21,7 +21,22 @@ export const includes: Scorer<Record<string, never>> = {
   },
 };
 
-const regexOptions = z.strictObject({ pattern: z.string().optional(), flags: z.string().optional() });
+const isRegex = (pattern: string): boolean => {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const regexOptions = z.strictObject({
+  pattern: z.string().refine(isRegex, "not a valid regular expression").optional(),
+  flags: z
+    .string()
+    .regex(/^[dgimsuvy]*$/, "unknown regular expression flag")
+    .optional(),
+});
 
 /**
  * With `pattern`: extract from the output (group 1, else the whole match) and compare to the target

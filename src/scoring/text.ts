@@ -21,6 +21,9 @@ export function normalize(text: string): string {
     .trim();
 }
 
-export function result(passed: boolean, detail?: unknown): { value: number; passed: boolean; detail?: unknown } {
+export function result(
+  passed: boolean,
+  detail?: unknown,
+): { value: number; passed: boolean; detail?: unknown } {
   return detail === undefined ? { value: passed ? 1 : 0, passed } : { value: passed ? 1 : 0, passed, detail };
 }

@@ -14,7 +14,10 @@ export type TaskName = keyof typeof tasks;
 export function getTask(name: string): Task<unknown, unknown> {
   const task = (tasks as Record<string, AnyTask>)[name];
   if (!task) {
-    throw new BenchlineError("not_found", `unknown task "${name}" (available: ${Object.keys(tasks).join(", ")})`);
+    throw new BenchlineError(
+      "not_found",
+      `unknown task "${name}" (available: ${Object.keys(tasks).join(", ")})`,
+    );
   }
   return task as Task<unknown, unknown>;
 }

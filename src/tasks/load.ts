@@ -21,9 +21,16 @@ export interface Dataset {
   total: number;
 }
 
-export async function loadSamples(task: Task<unknown, unknown>, path: string, options: LoadSamplesOptions): Promise<Dataset> {
+export async function loadSamples(
+  task: Task<unknown, unknown>,
+  path: string,
+  options: LoadSamplesOptions,
+): Promise<Dataset> {
   if (extname(path) === ".json") {
-    throw new BenchlineError("input", `${options.label}: datasets are JSON Lines (one object per line); convert the JSON array to .jsonl`);
+    throw new BenchlineError(
+      "input",
+      `${options.label}: datasets are JSON Lines (one object per line); convert the JSON array to .jsonl`,
+    );
   }
   const seen = new Map<string, number>();
   const samples: Sample[] = [];

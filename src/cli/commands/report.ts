@@ -7,7 +7,9 @@ import { relativeLabel, writeReports } from "../../pipeline/index.js";
 export function reportCommand(): Command {
   return new Command("report")
     .summary("rebuild summaries and reports of an experiment from its files")
-    .description("Rebuild every trial's summary.json and report.md, and the experiment's report, from the JSONL files alone (no model, no config file needed).")
+    .description(
+      "Rebuild every trial's summary.json and report.md, and the experiment's report, from the JSONL files alone (no model, no config file needed).",
+    )
     .argument("<experiment-dir>", "an experiment directory (holds experiment.json)")
     .action(async (dir: string) => {
       if (!existsSync(join(dir, "experiment.json"))) {

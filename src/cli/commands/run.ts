@@ -1,6 +1,12 @@
 import { Command, Option } from "commander";
 import { loadExperiment } from "../../config/index.js";
-import { PHASES, type PhaseSelection, relativeLabel, resolveExperiment, runExperiment } from "../../pipeline/index.js";
+import {
+  PHASES,
+  type PhaseSelection,
+  relativeLabel,
+  resolveExperiment,
+  runExperiment,
+} from "../../pipeline/index.js";
 import { collect, interruptSignal, logOption, positiveInt } from "../options.js";
 import { createReporter, type LogFormat } from "../progress.js";
 
@@ -13,7 +19,11 @@ export function runCommand(): Command {
 status is "error" are retried. Flags override the file without editing it.`,
     )
     .argument("<config>", "experiment file (.yaml, .yml or .json)")
-    .option("-m, --model <spec>", "select a model by id, or add one by spec string (gold, echo, ...); repeatable", collect)
+    .option(
+      "-m, --model <spec>",
+      "select a model by id, or add one by spec string (gold, echo, ...); repeatable",
+      collect,
+    )
     .option("-p, --prompt-set <name>", "select a prompt set by name; repeatable", collect)
     .option("-l, --limit <n>", "only the first N dataset items", positiveInt)
     .option("-n, --samples <n>", "completions per item (sample 0..n-1)", positiveInt)
@@ -46,7 +56,9 @@ status is "error" are retried. Flags override the file without editing it.`,
           onEvent: report,
         });
         if (result.interrupted) {
-          process.stderr.write(`interrupted: completed rows are saved in ${relativeLabel(result.dir)}; run the same command to resume\n`);
+          process.stderr.write(
+            `interrupted: completed rows are saved in ${relativeLabel(result.dir)}; run the same command to resume\n`,
+          );
           process.exitCode = 130;
           return;
         }

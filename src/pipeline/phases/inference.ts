@@ -4,9 +4,9 @@ import {
   JsonlWriter,
   type Prediction,
   type PromptRecord,
+  type Provider,
   predictionSchema,
   promptRecordSchema,
-  type Provider,
   readJsonl,
   rowKey,
   toRowError,
@@ -72,7 +72,9 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
           );
           if (generation.completions.length !== sampleIndices.length) {
             throw Object.assign(
-              new Error(`provider returned ${generation.completions.length} completions for ${sampleIndices.length} samples`),
+              new Error(
+                `provider returned ${generation.completions.length} completions for ${sampleIndices.length} samples`,
+              ),
               { code: "bad_response" },
             );
           }
@@ -91,7 +93,15 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
         sampleIndices.forEach((sampleIndex, i) => {
           const row: Prediction = generation
             ? successRow(base, sampleIndex, generation, i)
-            : { ...base, sample: sampleIndex, completion: "", status: "error", error: toRowError(failure), attempts: attemptsOf(failure), cached: false };
+            : {
+                ...base,
+                sample: sampleIndex,
+                completion: "",
+                status: "error",
+                error: toRowError(failure),
+                attempts: attemptsOf(failure),
+                cached: false,
+              };
           writer.write(orderFields(row));
           ctx.emit({
             type: "row",
@@ -143,12 +153,29 @@ function attemptsOf(error: unknown): number {
   return typeof attempts === "number" ? attempts : 1;
 }
 
-const FIELD_ORDER = ["id", "sample", "model", "prompt_hash", "status", "completion", "error", "finish_reason", "usage", "cost_usd", "latency_ms", "attempts", "cached", "created_at"];
+const FIELD_ORDER = [
+  "id",
+  "sample",
+  "model",
+  "prompt_hash",
+  "status",
+  "completion",
+  "error",
+  "finish_reason",
+  "usage",
+  "cost_usd",
+  "latency_ms",
+  "attempts",
+  "cached",
+  "created_at",
+];
 
 /** Stable field order on disk: the record fields first, provider extras after. */
 function orderFields(row: Prediction): Prediction {
   const out: Record<string, unknown> = {};
-  for (const key of FIELD_ORDER) if (key in row && (row as Record<string, unknown>)[key] !== undefined) out[key] = (row as Record<string, unknown>)[key];
+  for (const key of FIELD_ORDER)
+    if (key in row && (row as Record<string, unknown>)[key] !== undefined)
+      out[key] = (row as Record<string, unknown>)[key];
   for (const [key, value] of Object.entries(row)) if (!(key in out) && value !== undefined) out[key] = value;
   return out as Prediction;
 }

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import type { PromptTemplate } from "../../core/index.js";
 import {
   contentHash,
   flattenMessages,
@@ -11,12 +12,15 @@ import {
   type Sample,
   type Task,
 } from "../../core/index.js";
-import type { PromptTemplate } from "../../core/index.js";
 import type { TrialContext } from "../context.js";
 import { promptVars } from "../resolve.js";
 
 /** Renders a sample's prompt record: messages, flattened prompt and its hash. */
-export function buildPrompt(task: Task<unknown, unknown>, template: PromptTemplate, sample: Sample): PromptRecord {
+export function buildPrompt(
+  task: Task<unknown, unknown>,
+  template: PromptTemplate,
+  sample: Sample,
+): PromptRecord {
   const vars = promptVars(task, sample);
   const render = (text: string): string => {
     const r = renderTemplate(text, vars);
@@ -45,10 +49,17 @@ export async function runPromptsPhase(ctx: TrialContext): Promise<number> {
   const { exp, trial, files } = ctx;
   const done = new Set<string>();
   if (existsSync(files.prompts)) {
-    for await (const { value } of readJsonl(files.prompts, { schema: promptRecordSchema })) done.add(value.id);
+    for await (const { value } of readJsonl(files.prompts, { schema: promptRecordSchema }))
+      done.add(value.id);
   }
   const todo = exp.dataset.samples.filter((s) => !done.has(s.id));
-  ctx.emit({ type: "phase:start", trial: trial.name, phase: "prompts", total: exp.dataset.samples.length, done: exp.dataset.samples.length - todo.length });
+  ctx.emit({
+    type: "phase:start",
+    trial: trial.name,
+    phase: "prompts",
+    total: exp.dataset.samples.length,
+    done: exp.dataset.samples.length - todo.length,
+  });
   if (todo.length === 0) return 0;
   const writer = JsonlWriter.open(files.prompts);
   try {

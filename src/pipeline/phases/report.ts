@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { TrialSpec } from "../../config/index.js";
 import {
   BenchlineError,
   executionSchema,
@@ -9,10 +10,13 @@ import {
   rowKey,
   scoreSchema,
 } from "../../core/index.js";
-import { renderExperimentMarkdown, renderTrialMarkdown, summarizeTrial, type TrialSummary } from "../../report/index.js";
-import type { TrialSpec } from "../../config/index.js";
-import { lastByKey } from "../files.js";
-import { trialFiles } from "../files.js";
+import {
+  renderExperimentMarkdown,
+  renderTrialMarkdown,
+  summarizeTrial,
+  type TrialSummary,
+} from "../../report/index.js";
+import { lastByKey, trialFiles } from "../files.js";
 
 /** experiment.json: what `benchline report` needs to rebuild every report from the files alone. */
 export interface ExperimentManifest {
@@ -39,7 +43,11 @@ export function readJson<T>(path: string): T {
     return JSON.parse(readFileSync(path, "utf8")) as T;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new BenchlineError(code === "ENOENT" ? "not_found" : "input", `${path}: ${code === "ENOENT" ? "not found" : (error as Error).message}`, { cause: error });
+    throw new BenchlineError(
+      code === "ENOENT" ? "not_found" : "input",
+      `${path}: ${code === "ENOENT" ? "not found" : (error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 
@@ -74,22 +82,42 @@ export async function summarizeTrialDir(dir: string, manifest: ExperimentManifes
       cached: p.cached,
       latency_ms: p.latency_ms,
       ...(p.error ? { error_code: p.error.code } : {}),
-      ...(p.usage ? { prompt_tokens: p.usage.prompt_tokens, completion_tokens: p.usage.completion_tokens } : {}),
+      ...(p.usage
+        ? { prompt_tokens: p.usage.prompt_tokens, completion_tokens: p.usage.completion_tokens }
+        : {}),
       ...(p.cost_usd !== undefined ? { cost_usd: p.cost_usd } : {}),
     }));
   const okKeys = new Set(predictions.filter((p) => p.status === "ok").map((p) => rowKey(p.id, p.sample)));
   const executions = existsSync(files.executions)
     ? [...(await lastByKey(files.executions, executionSchema, (e) => e)).entries()]
         .filter(([k]) => okKeys.has(k))
-        .map(([, e]) => ({ id: e.id, sample: e.sample, status: e.status, passed: e.passed, ...(e.error ? { error_code: e.error.code } : {}) }))
+        .map(([, e]) => ({
+          id: e.id,
+          sample: e.sample,
+          status: e.status,
+          passed: e.passed,
+          ...(e.error ? { error_code: e.error.code } : {}),
+        }))
     : undefined;
   const scorerNames = trial.spec.scorers.map((s) => s.name);
   const scores = [
-    ...(await lastByKey(files.scores, scoreSchema.loose(), (s) => s, (s) => `${rowKey(s.id, s.sample)}\u0000${s.scorer}`)).values(),
+    ...(
+      await lastByKey(
+        files.scores,
+        scoreSchema.loose(),
+        (s) => s,
+        (s) => `${rowKey(s.id, s.sample)}\u0000${s.scorer}`,
+      )
+    ).values(),
   ].filter((s) => okKeys.has(rowKey(s.id, s.sample)) && scorerNames.includes(s.scorer));
 
   return summarizeTrial({
-    trial: { name: trial.name, model: trial.spec.model.id, prompt_set: trial.spec.prompt_set.name, task: trial.spec.task.name },
+    trial: {
+      name: trial.name,
+      model: trial.spec.model.id,
+      prompt_set: trial.spec.prompt_set.name,
+      task: trial.spec.task.name,
+    },
     items,
     samplesPerItem: manifest.samples,
     predictions,
@@ -100,7 +128,9 @@ export async function summarizeTrialDir(dir: string, manifest: ExperimentManifes
 }
 
 /** Rebuilds summary.json and report.md of every trial, then the experiment's report.md. */
-export async function writeReports(experimentDir: string): Promise<{ report: string; summaries: TrialSummary[] }> {
+export async function writeReports(
+  experimentDir: string,
+): Promise<{ report: string; summaries: TrialSummary[] }> {
   const manifest = readJson<ExperimentManifest>(join(experimentDir, "experiment.json"));
   const summaries: TrialSummary[] = [];
   for (const t of manifest.trials) {
@@ -112,6 +142,14 @@ export async function writeReports(experimentDir: string): Promise<{ report: str
     summaries.push(summary);
   }
   const report = join(experimentDir, "report.md");
-  writeFileSync(report, renderExperimentMarkdown({ name: manifest.name, task: manifest.task.name, dataset: manifest.dataset.path, trials: summaries }));
+  writeFileSync(
+    report,
+    renderExperimentMarkdown({
+      name: manifest.name,
+      task: manifest.task.name,
+      dataset: manifest.dataset.path,
+      trials: summaries,
+    }),
+  );
   return { report, summaries };
 }

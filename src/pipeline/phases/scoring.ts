@@ -23,27 +23,49 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
   const { exp, trial, files } = ctx;
   const samples = new Map(exp.dataset.samples.map((s) => [s.id, s]));
   const executes = exp.task.execute !== undefined;
-  const executions = executes ? await lastByKey(files.executions, executionSchema, (row) => row) : new Map<string, Execution>();
+  const executions = executes
+    ? await lastByKey(files.executions, executionSchema, (row) => row)
+    : new Map<string, Execution>();
   const scored = new Map<string, string | undefined>();
   if (existsSync(files.scores)) {
     for await (const { value } of readJsonl(files.scores, { schema: scoreSchema.loose() })) {
-      scored.set(`${rowKey(value.id, value.sample)}\u0000${value.scorer}`, (value as { basis?: string }).basis);
+      scored.set(
+        `${rowKey(value.id, value.sample)}\u0000${value.scorer}`,
+        (value as { basis?: string }).basis,
+      );
     }
   }
 
   let total = 0;
   let already = 0;
-  const work: { key: string; basis: string; prediction: { id: string; sample: number; completion: string }; execution?: Execution }[] = [];
+  const work: {
+    key: string;
+    basis: string;
+    prediction: { id: string; sample: number; completion: string };
+    execution?: Execution;
+  }[] = [];
   for await (const p of latestRows(files.predictions, predictionSchema)) {
     if (p.status !== "ok" || !samples.has(p.id) || p.sample >= exp.samplesPerItem) continue;
     const key = rowKey(p.id, p.sample);
     const execution = executions.get(key);
-    if (executes && (!execution || execution.status !== "ok")) continue; // not executed yet, or the sandbox failed
+    if (executes && execution?.status !== "ok") continue; // not executed yet, or the sandbox failed
     total++;
-    const basis = contentHash({ completion: p.completion, execution: execution ? { passed: execution.passed, ended_at: execution.ended_at } : null }, 12);
+    const basis = contentHash(
+      {
+        completion: p.completion,
+        execution: execution ? { passed: execution.passed, ended_at: execution.ended_at } : null,
+      },
+      12,
+    );
     const fresh = exp.scorers.every((s) => scored.get(`${key}\u0000${s.name}`) === basis);
     if (fresh) already++;
-    else work.push({ key, basis, prediction: { id: p.id, sample: p.sample, completion: p.completion }, ...(execution ? { execution } : {}) });
+    else
+      work.push({
+        key,
+        basis,
+        prediction: { id: p.id, sample: p.sample, completion: p.completion },
+        ...(execution ? { execution } : {}),
+      });
   }
   ctx.emit({ type: "phase:start", trial: trial.name, phase: "score", total, done: already });
   if (work.length === 0) return 0;
@@ -56,20 +78,41 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
       let artifact: unknown;
       let parseError: unknown;
       try {
-        artifact = item.execution ? item.execution.artifact : exp.task.parse(item.prediction.completion, sample, exp.taskOptions);
+        artifact = item.execution
+          ? item.execution.artifact
+          : exp.task.parse(item.prediction.completion, sample, exp.taskOptions);
       } catch (error) {
         parseError = error;
       }
       for (const { name, scorer, options } of exp.scorers) {
         let score: Score;
         if (parseError !== undefined) {
-          score = { id: sample.id, sample: item.prediction.sample, scorer: name, value: 0, passed: false, detail: { parse_error: toRowError(parseError).message } };
+          score = {
+            id: sample.id,
+            sample: item.prediction.sample,
+            scorer: name,
+            value: 0,
+            passed: false,
+            detail: { parse_error: toRowError(parseError).message },
+          };
         } else {
           const r = await scorer.score(
-            { sample, completion: item.prediction.completion, artifact, ...(item.execution ? { execution: item.execution } : {}) },
+            {
+              sample,
+              completion: item.prediction.completion,
+              artifact,
+              ...(item.execution ? { execution: item.execution } : {}),
+            },
             options,
           );
-          score = { id: sample.id, sample: item.prediction.sample, scorer: name, value: r.value, passed: r.passed, ...(r.detail !== undefined ? { detail: r.detail } : {}) };
+          score = {
+            id: sample.id,
+            sample: item.prediction.sample,
+            scorer: name,
+            value: r.value,
+            passed: r.passed,
+            ...(r.detail !== undefined ? { detail: r.detail } : {}),
+          };
         }
         writer.write({ ...score, basis: item.basis });
       }

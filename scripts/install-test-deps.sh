@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Debian packages the test suite needs (run as root on a fresh Debian 12 machine):
+#   bubblewrap      the bwrap sandbox
+#   docker.io       dockerd for the docker sandbox tests (started by the tests themselves)
+#   busybox-static  a tiny rootfs the docker tests import as an image (no registry pulls)
+#   chromium        headless browser that checks report.html renders
+set -euo pipefail
+packages=(bubblewrap docker.io busybox-static chromium)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-test-deps: need root to apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "install-test-deps: ${packages[*]} present"
