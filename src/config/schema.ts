@@ -26,6 +26,7 @@ const providerOptions = {
   context_length: z.number().int().positive().optional(),
   price: z.strictObject({ input: z.number().min(0), output: z.number().min(0) }).optional(),
   threads: z.number().int().positive().optional(),
+  context_size: z.number().int().positive().optional(),
   path: z.string().optional(),
   headers: z.record(z.string(), z.string()).optional(),
 };
@@ -66,6 +67,17 @@ export const experimentSchema = z.strictObject({
     .optional(),
   scorers: z.array(namedWithOptions).optional(),
   concurrency: z.number().int().positive().default(8),
+  /** Trials run at the same time (each still limited by `concurrency`). */
+  trial_concurrency: z.number().int().positive().default(1),
+  stats: z
+    .strictObject({
+      iterations: z.number().int().min(100).max(1_000_000).optional(),
+      confidence: z.number().gt(0).lt(1).optional(),
+      seed: z.number().int().optional(),
+      alpha: z.number().gt(0).lt(1).optional(),
+      pass_at_k: z.array(z.number().int().positive()).optional(),
+    })
+    .optional(),
   execution: z.record(z.string(), z.unknown()).optional(),
   out: z.string().optional(),
 });

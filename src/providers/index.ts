@@ -7,11 +7,13 @@ import {
 } from "../core/index.js";
 import { createEchoProvider } from "./echo.js";
 import { createGoldProvider } from "./gold.js";
+import { createLlamaCppProvider } from "./llamacpp.js";
 
 /** Providers by registry name (the part of a spec string before the first colon). */
 export const providers = {
   gold: createGoldProvider,
   echo: createEchoProvider,
+  llamacpp: createLlamaCppProvider,
 } satisfies Record<string, ProviderFactory>;
 
 export type ProviderName = keyof typeof providers;
