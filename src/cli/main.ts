@@ -1,6 +1,8 @@
 import { Command, CommanderError } from "commander";
 import { BenchlineError, exitCodeFor } from "../core/index.js";
 import { VERSION } from "../pipeline/index.js";
+import { compareCommand } from "./commands/compare.js";
+import { mergeCommand } from "./commands/merge.js";
 import { reportCommand } from "./commands/report.js";
 import { runCommand } from "./commands/run.js";
 
@@ -15,7 +17,7 @@ executions, scores) and a rerun resumes where it stopped.`,
     .version(VERSION)
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
-  for (const command of [runCommand(), reportCommand()]) {
+  for (const command of [runCommand(), reportCommand(), compareCommand(), mergeCommand()]) {
     program.addCommand(command.exitOverride().showHelpAfterError("(run with --help for usage)"));
   }
   return program;

@@ -2,8 +2,8 @@ import type { RunEvent } from "../pipeline/index.js";
 
 export type LogFormat = "auto" | "tty" | "plain" | "json";
 
-interface PhaseState {
-  trial: string;
+interface TrialState {
+  name: string;
   phase: string;
   total: number;
   done: number;
@@ -12,11 +12,14 @@ interface PhaseState {
   cost: number;
   started: number;
   startDone: number;
+  finished: boolean;
+  result?: string;
 }
 
 /**
- * Turns run events into output on stderr: a redrawn progress line on a terminal, a line every few
- * seconds otherwise (CI logs), or one JSON object per event.
+ * Turns run events into output on stderr. On a terminal: a live block with one line per trial
+ * (phase, done/total, rate, errors, cost) and a run line with the ETA. Otherwise (CI logs): a
+ * line per active trial every few seconds and a line per finished phase. `json`: one event per line.
  */
 export function createReporter(
   format: LogFormat,
@@ -24,42 +27,72 @@ export function createReporter(
   intervalMs = 5000,
 ) {
   const mode = format === "auto" ? (stream.isTTY ? "tty" : "plain") : format;
-  let state: PhaseState | undefined;
-  let trialCount = 0;
-  let trialIndex = 0;
-  let lastPlain = 0;
+  const trials = new Map<string, TrialState>();
+  const runStarted = Date.now();
+  let drawnLines = 0;
   let lastDraw = 0;
+  let lastPlain = Date.now();
 
-  const line = (s: PhaseState): string => {
-    const elapsed = (Date.now() - s.started) / 1000;
-    const rate = elapsed > 0 ? (s.done - s.startDone) / elapsed : 0;
-    const remaining = s.total - s.done;
-    const eta = rate > 0 ? `${formatDuration(remaining / rate)}` : "–";
-    const pct = s.total === 0 ? 100 : Math.floor((s.done / s.total) * 100);
-    const extras = [`${rate.toFixed(1)}/s`, `errors ${s.errors}`];
-    if (s.cached) extras.push(`cached ${s.cached}`);
-    if (s.cost) extras.push(`$${s.cost.toFixed(4)}`);
-    return `[${trialIndex + 1}/${trialCount}] ${s.trial} ${s.phase} ${s.done}/${s.total} ${pct}% ${extras.join(" ")} ETA ${eta}`;
+  const rateOf = (t: TrialState): number => {
+    const elapsed = (Date.now() - t.started) / 1000;
+    return elapsed > 0.2 ? (t.done - t.startDone) / elapsed : 0;
   };
-  const bar = (s: PhaseState): string => {
-    const width = 24;
-    const filled = s.total === 0 ? width : Math.round((s.done / s.total) * width);
-    return `${"█".repeat(filled)}${"░".repeat(width - filled)} ${line(s)}`;
+  const describe = (t: TrialState): string => {
+    if (t.finished) return `${t.name}  done${t.result ? `  ${t.result}` : ""}`;
+    if (!t.phase) return `${t.name}  waiting`;
+    const rate = rateOf(t);
+    const pct = t.total === 0 ? 100 : Math.floor((t.done / t.total) * 100);
+    const parts = [
+      `${t.name}  ${t.phase} ${t.done}/${t.total} (${pct}%)`,
+      `${rate.toFixed(1)}/s`,
+      `errors ${t.errors}`,
+    ];
+    if (t.cached) parts.push(`cached ${t.cached}`);
+    if (t.cost) parts.push(`$${t.cost.toFixed(4)}`);
+    const remaining = t.total - t.done;
+    if (rate > 0 && remaining > 0) parts.push(`ETA ${formatDuration(remaining / rate)}`);
+    return parts.join("  ");
+  };
+  const runLine = (): string => {
+    const all = [...trials.values()];
+    const finished = all.filter((t) => t.finished).length;
+    const cost = all.reduce((a, t) => a + t.cost, 0);
+    // ETA: the slowest active trial's remaining time, plus waiting trials at the mean trial time.
+    const active = all.filter((t) => !t.finished && t.phase);
+    const waiting = all.filter((t) => !t.finished && !t.phase).length;
+    const etas = active.map((t) => {
+      const r = rateOf(t);
+      return r > 0 ? (t.total - t.done) / r : Number.NaN;
+    });
+    const elapsed = (Date.now() - runStarted) / 1000;
+    const perTrial = finished > 0 ? elapsed / finished : Number.NaN;
+    const eta = Math.max(0, ...etas.filter(Number.isFinite)) + (waiting > 0 ? waiting * perTrial : 0);
+    return `run: ${finished}/${all.length} trials done  elapsed ${formatDuration(elapsed)}${cost ? `  $${cost.toFixed(4)}` : ""}${Number.isFinite(eta) && eta > 0 ? `  ETA ${formatDuration(eta)}` : ""}`;
   };
   const draw = (force = false): void => {
-    if (!state) return;
     const now = Date.now();
-    if (mode === "tty" && (force || now - lastDraw > 80)) {
+    if (mode === "tty") {
+      if (!force && now - lastDraw < 100) return;
       lastDraw = now;
-      const cols = stream.columns ?? 120;
-      stream.write(`\r\x1b[2K${bar(state).slice(0, cols - 1)}`);
-    } else if (mode === "plain" && (force || now - lastPlain >= intervalMs)) {
+      const cols = (stream.columns ?? 120) - 1;
+      const shown = [...trials.values()].filter((t) => t.phase || t.finished).slice(-20);
+      const lines = [...shown.map(describe), runLine()].map((l) => l.slice(0, cols));
+      let out = drawnLines > 0 ? `\x1b[${drawnLines}A` : "";
+      for (const l of lines) out += `\r\x1b[2K${l}\n`;
+      stream.write(out);
+      drawnLines = lines.length;
+    } else if (mode === "plain" && now - lastPlain >= intervalMs) {
       lastPlain = now;
-      stream.write(`${line(state)}\n`);
+      for (const t of trials.values())
+        if (!t.finished && t.phase && t.done < t.total) stream.write(`${describe(t)}\n`);
     }
   };
-  const clear = (): void => {
-    if (mode === "tty") stream.write("\r\x1b[2K");
+  const print = (text: string): void => {
+    if (mode === "tty" && drawnLines > 0) {
+      stream.write(`\x1b[${drawnLines}A\x1b[0J`);
+      drawnLines = 0;
+    }
+    stream.write(text);
   };
 
   return (event: RunEvent): void => {
@@ -69,61 +102,81 @@ export function createReporter(
     }
     switch (event.type) {
       case "experiment:start":
-        trialCount = event.trials;
-        stream.write(
+        for (const name of event.trial_names) {
+          trials.set(name, {
+            name,
+            phase: "",
+            total: 0,
+            done: 0,
+            errors: 0,
+            cached: 0,
+            cost: 0,
+            started: Date.now(),
+            startDone: 0,
+            finished: false,
+          });
+        }
+        print(
           `${event.name}: ${event.trials} trial(s), ${event.items} item(s) × ${event.samples} sample(s) → ${event.dir}\n`,
         );
         break;
-      case "trial:start":
-        trialIndex = event.index;
-        break;
-      case "phase:start":
-        state = {
-          trial: event.trial,
+      case "phase:start": {
+        const t = trials.get(event.trial);
+        if (!t) break;
+        Object.assign(t, {
           phase: event.phase,
           total: event.total,
           done: event.done,
-          errors: 0,
-          cached: 0,
-          cost: 0,
-          started: Date.now(),
           startDone: event.done,
-        };
-        lastPlain = Date.now();
-        if (mode === "tty" && event.total > 0 && event.done < event.total) draw(true);
+          started: Date.now(),
+        });
+        draw(true);
         break;
-      case "row":
-        if (!state) break;
-        state.done++;
-        if (event.status === "error") state.errors++;
-        if (event.cached) state.cached++;
-        if (event.cost_usd) state.cost += event.cost_usd;
+      }
+      case "row": {
+        const t = trials.get(event.trial);
+        if (!t) break;
+        t.done++;
+        if (event.status === "error") t.errors++;
+        if (event.cached) t.cached++;
+        if (event.cost_usd) t.cost += event.cost_usd;
         draw();
         break;
-      case "phase:end":
-        if (state && event.written > 0) {
-          clear();
-          const errors = state.errors ? `, ${state.errors} error(s)` : "";
-          const cached = state.cached ? `, ${state.cached} cached` : "";
-          stream.write(
-            `[${trialIndex + 1}/${trialCount}] ${state.trial} ${state.phase}: ${event.written} row(s) written${errors}${cached} in ${formatDuration(event.ms / 1000)}\n`,
+      }
+      case "phase:end": {
+        const t = trials.get(event.trial);
+        if (!t || event.written === 0) break;
+        if (mode === "plain") {
+          const extra = [t.errors ? `${t.errors} error(s)` : "", t.cached ? `${t.cached} cached` : ""]
+            .filter(Boolean)
+            .join(", ");
+          print(
+            `${t.name} ${t.phase}: ${event.written} row(s) written${extra ? `, ${extra}` : ""} in ${formatDuration(event.ms / 1000)}\n`,
           );
         }
-        state = undefined;
+        t.errors = 0;
+        t.cached = 0;
         break;
+      }
+      case "trial:done": {
+        const t = trials.get(event.trial);
+        if (t) t.finished = true;
+        draw(true);
+        break;
+      }
       case "trial:end": {
         const mean = event.summary.mean;
-        stream.write(
-          `  ${event.trial}: ${mean === null || mean === undefined ? "–" : `${(mean * 100).toFixed(1)}%`}${event.summary.errors ? `, ${event.summary.errors} error(s)` : ""}\n`,
-        );
+        const text = `${mean === null || mean === undefined ? "–" : `${(mean * 100).toFixed(1)}%`}${event.summary.errors ? `, ${event.summary.errors} error(s)` : ""}`;
+        print(`  ${event.trial}: ${text}\n`);
         break;
       }
       case "warning":
-        clear();
-        stream.write(`warning: ${event.message}\n`);
+        print(`warning: ${event.message}\n`);
         break;
       case "experiment:end":
-        clear();
+        if (mode === "tty" && drawnLines > 0) print("");
+        break;
+      case "trial:start":
         break;
     }
   };

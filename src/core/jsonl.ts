@@ -218,6 +218,12 @@ export function repairTail(path: string): "none" | "newline" | "truncated" {
       writeSync(fd, "\n", size);
       return "newline";
     } catch {
+      // Another process may be appending right now (shards sharing a directory): a fragment
+      // that is still growing is not torn. Only a fragment left unchanged is cut.
+      if (Date.now() - fstatSync(fd).mtimeMs < 2000) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+        if (fstatSync(fd).size !== size) return "none";
+      }
       ftruncateSync(fd, fragmentStart);
       return "truncated";
     }

@@ -5,7 +5,15 @@
 export type PhaseName = "prompts" | "inference" | "execution" | "score" | "report";
 
 export type RunEvent =
-  | { type: "experiment:start"; name: string; dir: string; trials: number; items: number; samples: number }
+  | {
+      type: "experiment:start";
+      name: string;
+      dir: string;
+      trials: number;
+      trial_names: string[];
+      items: number;
+      samples: number;
+    }
   | { type: "trial:start"; trial: string; index: number }
   | { type: "phase:start"; trial: string; phase: PhaseName; total: number; done: number }
   | {
@@ -17,6 +25,7 @@ export type RunEvent =
       cost_usd?: number;
     }
   | { type: "phase:end"; trial: string; phase: PhaseName; written: number; errors: number; ms: number }
+  | { type: "trial:done"; trial: string }
   | { type: "trial:end"; trial: string; summary: { mean?: number | null; errors: number } }
   | { type: "warning"; message: string; trial?: string }
   | { type: "experiment:end"; dir: string; report: string; interrupted: boolean };

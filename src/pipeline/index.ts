@@ -1,8 +1,12 @@
+export { type CompareOptions, compareTrialDirs } from "./compare.js";
 export type { RunOptions } from "./context.js";
 export type { EventSink, PhaseName, RunEvent } from "./events.js";
 export { trialFiles } from "./files.js";
+export { readJson } from "./json.js";
+export { type MergeResult, mergeExperiments } from "./merge.js";
 export { buildPrompt } from "./phases/prompts.js";
-export { type ExperimentManifest, summarizeTrialDir, writeReports } from "./phases/report.js";
+export { type ExperimentManifest, writeReports } from "./phases/report.js";
 export { type Overrides, type ResolvedExperiment, relativeLabel, resolveExperiment } from "./resolve.js";
 export { PHASES, type PhaseSelection, type RunResult, runExperiment } from "./run.js";
+export { loadTrialData, type Scope, type TrialData, type TrialManifest } from "./trial-data.js";
 export { VERSION } from "./version.js";

@@ -19,6 +19,7 @@ import {
   type Task,
 } from "../core/index.js";
 import { isProviderName } from "../providers/index.js";
+import { DEFAULT_STATS, type StatsSettings } from "../report/index.js";
 import { type ResolvedScorer, resolveScorer } from "../scoring/index.js";
 import { type Dataset, getTask, loadSamples } from "../tasks/index.js";
 
@@ -35,6 +36,10 @@ export interface Overrides {
   out?: string;
   /** Override the experiment name (the directory under `out`). */
   name?: string;
+  /** Run shard `part` (1-based) of `parts` disjoint shards of the dataset. */
+  parts?: number;
+  part?: number;
+  trialConcurrency?: number;
 }
 
 export interface ResolvedExperiment {
@@ -48,7 +53,11 @@ export interface ResolvedExperiment {
   dataset: Dataset & { path: string; label: string; sha256: string };
   samplesPerItem: number;
   concurrency: number;
+  trialConcurrency: number;
   limit?: number;
+  /** This run's shard, when the dataset is split with --parts/--part. */
+  shard?: { part: number; parts: number };
+  stats: StatsSettings;
   scorers: ResolvedScorer[];
   trials: Trial[];
   execution?: Record<string, unknown>;
@@ -93,6 +102,11 @@ export async function resolveExperiment(
     label: datasetLabel,
     ...(limit !== undefined ? { limit } : {}),
   });
+  const shard = shardOf(overrides);
+  if (shard) {
+    // Round-robin over the (limited) dataset order: disjoint, balanced, and stable for a dataset.
+    dataset.samples = dataset.samples.filter((_, i) => i % shard.parts === shard.part - 1);
+  }
   checkPlaceholders(task, prompts, dataset, label, datasetLabel);
   const sha256 = await hashFile(datasetPath);
 
@@ -115,10 +129,29 @@ export async function resolveExperiment(
     dataset: { ...dataset, path: datasetPath, label: datasetLabel, sha256 },
     samplesPerItem: overrides.samples ?? file.samples,
     concurrency: overrides.concurrency ?? file.concurrency,
+    trialConcurrency: overrides.trialConcurrency ?? file.trial_concurrency,
     ...(limit !== undefined ? { limit } : {}),
+    ...(shard ? { shard } : {}),
+    stats: { ...DEFAULT_STATS, ...stripUndefined(file.stats ?? {}) },
     scorers,
     trials,
     ...(file.execution ? { execution: file.execution } : {}),
+  };
+}
+
+function shardOf(overrides: Overrides): { part: number; parts: number } | undefined {
+  const { parts, part } = overrides;
+  if (parts === undefined && part === undefined) return undefined;
+  if (parts === undefined || part === undefined)
+    throw new BenchlineError("usage", "--parts and --part go together (e.g. --parts 4 --part 1)");
+  if (part < 1 || part > parts)
+    throw new BenchlineError("usage", `--part must be between 1 and --parts (${parts}), got ${part}`);
+  return { part, parts };
+}
+
+function stripUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
   };
 }
 

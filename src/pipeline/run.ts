@@ -1,23 +1,19 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Trial } from "../config/index.js";
-import { BenchlineError, type Provider } from "../core/index.js";
+import { BenchlineError, forEachConcurrent, type Provider } from "../core/index.js";
 import { createProvider } from "../providers/index.js";
 import type { RunOptions, TrialContext } from "./context.js";
 import type { EventSink, PhaseName } from "./events.js";
 import { trialFiles } from "./files.js";
+import { readJson, writeJsonIfChanged } from "./json.js";
 import { runExecutionPhase } from "./phases/execution.js";
 import { runInferencePhase } from "./phases/inference.js";
 import { runPromptsPhase } from "./phases/prompts.js";
-import {
-  type ExperimentManifest,
-  readJson,
-  type TrialManifest,
-  writeJsonIfChanged,
-  writeReports,
-} from "./phases/report.js";
+import { type ExperimentManifest, writeReports } from "./phases/report.js";
 import { runScoringPhase } from "./phases/scoring.js";
 import type { ResolvedExperiment } from "./resolve.js";
+import type { TrialManifest } from "./trial-data.js";
 import { VERSION } from "./version.js";
 
 export type PhaseSelection = PhaseName | "all";
@@ -53,6 +49,7 @@ export async function runExperiment(
   writeManifest(exp);
   emit({
     type: "experiment:start",
+    trial_names: exp.trials.map((t) => t.name),
     name: exp.name,
     dir: exp.dir,
     trials: exp.trials.length,
@@ -60,8 +57,7 @@ export async function runExperiment(
     samples: exp.samplesPerItem,
   });
 
-  for (const [index, trial] of exp.trials.entries()) {
-    if (signal.aborted) break;
+  const runTrial = async ({ trial, index }: { trial: Trial; index: number }): Promise<void> => {
     const ctx: TrialContext = {
       exp,
       trial,
@@ -84,18 +80,27 @@ export async function runExperiment(
       }
     }
     if (wants("execution") && exp.task.execute) {
-      if (!options.sandbox)
+      if (!options.sandbox) {
         throw new BenchlineError(
           "usage",
           `task "${exp.task.name}" executes code but no sandbox was configured`,
         );
+      }
       const sandbox = options.sandbox;
       await timed(ctx, "execution", true, () =>
         runExecutionPhase(ctx, { sandbox, timeoutMs: 60_000, concurrency: 2 }),
       );
     }
     if (wants("score")) await timed(ctx, "score", true, () => runScoringPhase(ctx));
-  }
+    emit({ type: "trial:done", trial: trial.name });
+  };
+  // Each trial reads and writes only its own directory, so trials can run side by side.
+  await forEachConcurrent(
+    exp.trials.map((trial, index) => ({ trial, index })),
+    exp.trialConcurrency,
+    runTrial,
+    signal,
+  );
 
   const { report, summaries } = await writeReports(exp.dir);
   for (const s of summaries) {
@@ -168,6 +173,7 @@ function writeManifest(exp: ResolvedExperiment): void {
     samples: exp.samplesPerItem,
     concurrency: exp.concurrency,
     scorers: exp.scorers.map((s) => s.name),
+    stats: exp.stats,
     trials,
   };
   writeJsonIfChanged(path, manifest);

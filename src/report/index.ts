@@ -1,2 +1,4 @@
+export * from "./csv.js";
+export * from "./experiment.js";
 export * from "./markdown.js";
 export * from "./summary.js";

@@ -1,3 +1,4 @@
+import type { ExperimentReportData } from "./experiment.js";
 import type { TrialSummary } from "./summary.js";
 
 export const fmtPct = (x: number | null | undefined): string =>
@@ -30,7 +31,10 @@ export function renderTrialMarkdown(s: TrialSummary): string {
     );
   }
   lines.push(
-    `- **${s.primary_scorer}: ${fmtPct(s.mean_score)}** (errors excluded; ${fmtPct(s.scorers[s.primary_scorer]?.mean_errors_as_wrong)} counting errors as wrong)`,
+    `- **${s.primary_scorer}: ${ciText(s)}** (errors excluded; ${fmtPct(s.scorers[s.primary_scorer]?.mean_errors_as_wrong)} counting errors as wrong)`,
+    ...(s.pass_at_k.length > 1
+      ? [`- pass@k: ${s.pass_at_k.map((r) => `pass@${r.k} ${fmtPct(r.pass_at_k)}`).join(", ")}`]
+      : []),
     "",
     "## Scorers",
     "",
@@ -69,30 +73,120 @@ export function renderTrialMarkdown(s: TrialSummary): string {
   return lines.join("\n");
 }
 
-export interface ExperimentReportInput {
-  name: string;
-  task: string;
-  dataset: string;
-  trials: TrialSummary[];
-}
+const ciText = (t: TrialSummary): string =>
+  t.mean_ci
+    ? `${fmtPct(t.mean_score)} [${fmtPct(t.mean_ci.low)}, ${fmtPct(t.mean_ci.high)}]`
+    : fmtPct(t.mean_score);
 
-export function renderExperimentMarkdown(input: ExperimentReportInput): string {
-  const primary = input.trials[0]?.primary_scorer ?? "score";
-  const rows = input.trials.map((t) => [
-    `[${t.trial}](${t.trial}/report.md)`,
-    `\`${t.model}\``,
-    t.prompt_set,
-    t.items * t.samples_per_item,
-    fmtPct(t.mean_score),
-    t.errors.count,
-    fmtUsd(t.usage.cost_usd),
-  ]);
-  return [
-    `# ${input.name}`,
+const fmtP = (p: number | null): string => (p === null ? "–" : p < 0.001 ? "<0.001" : p.toFixed(3));
+const fmtDiff = (d: number | null): string =>
+  d === null ? "–" : `${d >= 0 ? "+" : ""}${(d * 100).toFixed(1)} pp`;
+
+export function renderExperimentMarkdown(data: ExperimentReportData): string {
+  const primary = data.primary_scorer;
+  const confidence = data.trials.find((t) => t.mean_ci)?.mean_ci?.confidence ?? 0.95;
+  const lines = [
+    `# ${data.name}`,
     "",
-    `Task \`${input.task}\` on \`${input.dataset}\`; ${input.trials.length} trial(s). Scores are means over scored predictions; errors are counted apart.`,
+    `Task \`${data.task}\` on \`${data.dataset}\`; ${data.trials.length} trial(s); benchline ${data.tool_version}.`,
+    `Scores are means of \`${primary}\` over scored predictions with ${Math.round(confidence * 100)}% bootstrap CIs over items; errors are counted apart, never as wrong answers.`,
     "",
-    table(["trial", "model", "prompt set", "predictions", primary, "errors", "cost"], rows),
+    "## Trials",
     "",
-  ].join("\n");
+    table(
+      ["trial", "model", "prompt set", "items × samples", `${primary} [CI]`, "errors", "cost"],
+      data.trials.map((t) => [
+        `[${t.trial}](${t.trial}/report.md)`,
+        `\`${t.model}\``,
+        t.prompt_set,
+        `${t.items} × ${t.samples_per_item}`,
+        ciText(t),
+        t.errors.count,
+        fmtUsd(t.usage.cost_usd),
+      ]),
+    ),
+  ];
+  const ks = [...new Set(data.trials.flatMap((t) => t.pass_at_k.map((r) => r.k)))].sort((a, b) => a - b);
+  if (ks.some((k) => k > 1)) {
+    lines.push(
+      "",
+      "## pass@k",
+      "",
+      "Unbiased estimator of Chen et al. (2021) over each item's samples; errors count as failures.",
+      "",
+      table(
+        ["trial", ...ks.map((k) => `pass@${k}`)],
+        data.trials.map((t) => [
+          t.trial,
+          ...ks.map((k) => fmtPct(t.pass_at_k.find((r) => r.k === k)?.pass_at_k)),
+        ]),
+      ),
+    );
+  }
+  if (data.comparisons.length > 0) {
+    const significant = data.comparisons.filter((c) => c.significant);
+    lines.push(
+      "",
+      "## Significant differences",
+      "",
+      `Paired on shared items: B − A with a paired bootstrap CI; exact McNemar for pass/fail, permutation test otherwise; Holm-corrected across all ${data.comparisons.length} comparison(s) at alpha = ${data.alpha}.`,
+      "",
+    );
+    if (significant.length === 0) lines.push("No difference is significant after correction.");
+    else {
+      lines.push(
+        table(
+          ["B", "A", "B − A", "CI", "test", "p", "p (Holm)"],
+          significant.map((c) => [
+            c.trial_b,
+            c.trial_a,
+            fmtDiff(c.diff),
+            `[${fmtDiff(c.ci_low)}, ${fmtDiff(c.ci_high)}]`,
+            c.test,
+            fmtP(c.p_value),
+            fmtP(c.p_adjusted),
+          ]),
+        ),
+      );
+    }
+    lines.push("", "All comparisons are in `comparison.json`.");
+  }
+  lines.push(
+    "",
+    "## Costs",
+    "",
+    table(
+      ["trial", "prompt tokens", "completion tokens", "cost", "per prediction", "per pass"],
+      data.costs.trials.map((c) => [
+        c.trial,
+        c.prompt_tokens,
+        c.completion_tokens,
+        fmtUsd(c.cost_usd),
+        c.cost_per_prediction === null ? "–" : fmtUsd(c.cost_per_prediction),
+        c.cost_per_pass === null ? "–" : fmtUsd(c.cost_per_pass),
+      ]),
+    ),
+    "",
+    `Total: ${fmtUsd(data.costs.total_usd)}`,
+  );
+  const withErrors = data.trials.filter((t) => t.errors.count > 0);
+  lines.push("", "## Errors", "");
+  if (withErrors.length === 0) lines.push("No errors.");
+  else {
+    lines.push(
+      table(
+        ["trial", "errors", "rate", "by code"],
+        withErrors.map((t) => [
+          t.trial,
+          t.errors.count,
+          fmtPct(t.errors.rate),
+          Object.entries(t.errors.by_code)
+            .map(([c, n]) => `${c}: ${n}`)
+            .join(", "),
+        ]),
+      ),
+    );
+  }
+  lines.push("");
+  return lines.join("\n");
 }

@@ -1,3 +1,17 @@
+import { bootstrapCI, type PassAtKRow, passAtKTable } from "../stats/index.js";
+
+/** Settings of the statistics in summaries and comparisons (`stats:` in the experiment file). */
+export interface StatsSettings {
+  iterations: number;
+  confidence: number;
+  seed: number;
+  alpha: number;
+  /** k values for pass@k; default every k ≤ n. */
+  pass_at_k?: number[];
+}
+
+export const DEFAULT_STATS: StatsSettings = { iterations: 10_000, confidence: 0.95, seed: 0, alpha: 0.05 };
+
 /**
  * Per-trial summary (summary.json): a pure function of the trial's final rows. Deterministic —
  * no timestamps — so rebuilding it from unchanged files gives identical bytes.
@@ -24,6 +38,7 @@ export interface SummaryInput {
   /** Final score per (id, sample, scorer). */
   scores: { id: string; sample: number; scorer: string; value: number; passed: boolean }[];
   scorers: string[];
+  stats?: StatsSettings;
 }
 
 export interface ScorerSummary {
@@ -47,6 +62,13 @@ export interface TrialSummary {
   executions?: { total: number; passed: number; failed: number; error: number };
   primary_scorer: string;
   mean_score: number | null;
+  /**
+   * Bootstrap CI of the primary scorer's mean, resampling items (each item's value is the mean
+   * over its scored samples); seeded, so it is reproducible.
+   */
+  mean_ci: { low: number; high: number; confidence: number; iterations: number; n_items: number } | null;
+  /** Unbiased pass@k (Chen et al. 2021) on the primary scorer's `passed`; errors count as failures. */
+  pass_at_k: PassAtKRow[];
   scorers: Record<string, ScorerSummary>;
   errors: { count: number; rate: number; by_code: Record<string, number> };
   per_category: Record<string, { n: number; mean: number | null }>;
@@ -111,6 +133,40 @@ export function summarizeTrial(input: SummaryInput): TrialSummary {
     perCategory[c] = values;
   }
 
+  const stats = input.stats ?? DEFAULT_STATS;
+  const perItem = new Map<string, number[]>();
+  const passedPerItem = new Map<string, number>();
+  for (const s of input.scores) {
+    if (s.scorer !== primary) continue;
+    const values = perItem.get(s.id) ?? [];
+    values.push(s.value);
+    perItem.set(s.id, values);
+    if (s.passed) passedPerItem.set(s.id, (passedPerItem.get(s.id) ?? 0) + 1);
+  }
+  const itemMeans = [...perItem.values()].map((v) => v.reduce((a, b) => a + b, 0) / v.length);
+  let meanCi: TrialSummary["mean_ci"] = null;
+  if (itemMeans.length > 0) {
+    const ci = bootstrapCI(itemMeans, {
+      iterations: stats.iterations,
+      confidence: stats.confidence,
+      seed: stats.seed,
+    });
+    meanCi = {
+      low: round(ci.low),
+      high: round(ci.high),
+      confidence: stats.confidence,
+      iterations: stats.iterations,
+      n_items: itemMeans.length,
+    };
+  }
+  const passAtK =
+    primary && input.items.length > 0
+      ? passAtKTable(
+          input.items.map((i) => ({ n: input.samplesPerItem, c: passedPerItem.get(i.id) ?? 0 })),
+          stats.pass_at_k,
+        ).map((r) => ({ ...r, pass_at_k: round(r.pass_at_k) }))
+      : [];
+
   const latencies = ok
     .filter((p) => !p.cached)
     .map((p) => p.latency_ms)
@@ -135,6 +191,8 @@ export function summarizeTrial(input: SummaryInput): TrialSummary {
     },
     primary_scorer: primary,
     mean_score: scorers[primary]?.mean ?? null,
+    mean_ci: meanCi,
+    pass_at_k: passAtK,
     scorers,
     errors: {
       count: errorCount,

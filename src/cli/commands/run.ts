@@ -31,6 +31,17 @@ status is "error" are retried. Flags override the file without editing it.`,
     .option("-o, --out <dir>", "output root (default: the file's `out`, else ./runs)")
     .option("--name <name>", "experiment name (directory under --out); default: the file's `name`")
     .option("-c, --concurrency <n>", "requests in flight per trial", positiveInt)
+    .option(
+      "--trial-concurrency <n>",
+      "trials run at the same time (default: the file's trial_concurrency, else 1)",
+      positiveInt,
+    )
+    .option("--parts <k>", "split the dataset into K disjoint shards (with --part)", positiveInt)
+    .option(
+      "--part <i>",
+      "run shard i of --parts (1-based); shards land in the same experiment directory",
+      positiveInt,
+    )
     .option("--no-retry-errors", "keep rows whose last status is error instead of retrying them")
     .addOption(logOption())
     .action(async (config: string, flags: RunFlags) => {
@@ -43,6 +54,9 @@ status is "error" are retried. Flags override the file without editing it.`,
         ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
         ...(flags.out !== undefined ? { out: flags.out } : {}),
         ...(flags.name !== undefined ? { name: flags.name } : {}),
+        ...(flags.trialConcurrency !== undefined ? { trialConcurrency: flags.trialConcurrency } : {}),
+        ...(flags.parts !== undefined ? { parts: flags.parts } : {}),
+        ...(flags.part !== undefined ? { part: flags.part } : {}),
       });
       const report = createReporter(flags.log);
       const interrupt = interruptSignal(() =>
@@ -78,6 +92,9 @@ interface RunFlags {
   out?: string;
   name?: string;
   concurrency?: number;
+  trialConcurrency?: number;
+  parts?: number;
+  part?: number;
   retryErrors: boolean;
   log: LogFormat;
 }

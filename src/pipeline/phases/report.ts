@@ -1,22 +1,18 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { TrialSpec } from "../../config/index.js";
 import {
-  BenchlineError,
-  executionSchema,
-  predictionSchema,
-  promptRecordSchema,
-  readJsonl,
-  rowKey,
-  scoreSchema,
-} from "../../core/index.js";
-import {
+  buildCosts,
+  csvLine,
+  type ExperimentReportData,
   renderExperimentMarkdown,
   renderTrialMarkdown,
-  summarizeTrial,
+  type StatsSettings,
   type TrialSummary,
 } from "../../report/index.js";
-import { lastByKey, trialFiles } from "../files.js";
+import { compareAll, type TrialComparison } from "../../stats/index.js";
+import { readJson, writeIfChanged, writeJsonIfChanged } from "../json.js";
+import { loadTrialData, type TrialData } from "../trial-data.js";
+import { VERSION } from "../version.js";
 
 /** experiment.json: what `benchline report` needs to rebuild every report from the files alone. */
 export interface ExperimentManifest {
@@ -29,127 +25,171 @@ export interface ExperimentManifest {
   samples: number;
   concurrency: number;
   scorers: string[];
+  stats: StatsSettings;
   trials: { name: string; hash: string; model: string; prompt_set: string }[];
 }
 
-export interface TrialManifest {
-  name: string;
-  hash: string;
-  spec: TrialSpec;
-}
+const PREDICTION_COLUMNS = [
+  "trial",
+  "model",
+  "prompt_set",
+  "id",
+  "sample",
+  "status",
+  "completion",
+  "error_code",
+  "error_message",
+  "finish_reason",
+  "prompt_tokens",
+  "completion_tokens",
+  "cost_usd",
+  "latency_ms",
+  "attempts",
+  "cached",
+];
+const SCORE_COLUMNS = [
+  "trial",
+  "model",
+  "prompt_set",
+  "id",
+  "sample",
+  "category",
+  "scorer",
+  "value",
+  "passed",
+];
 
-export function readJson<T>(path: string): T {
-  try {
-    return JSON.parse(readFileSync(path, "utf8")) as T;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new BenchlineError(
-      code === "ENOENT" ? "not_found" : "input",
-      `${path}: ${code === "ENOENT" ? "not found" : (error as Error).message}`,
-      { cause: error },
-    );
-  }
-}
-
-/** Writes JSON (2-space, trailing newline) only when the content changed. */
-export function writeJsonIfChanged(path: string, value: unknown): void {
-  const text = `${JSON.stringify(value, null, 2)}\n`;
-  if (existsSync(path) && readFileSync(path, "utf8") === text) return;
-  writeFileSync(path, text);
-}
-
-/** Reads one trial's files and computes its summary. Items: the first `limit` prompt records. */
-export async function summarizeTrialDir(dir: string, manifest: ExperimentManifest): Promise<TrialSummary> {
-  const files = trialFiles(dir);
-  const trial = readJson<TrialManifest>(files.trial);
-  const items: { id: string; category?: string }[] = [];
-  if (existsSync(files.prompts)) {
-    for await (const { value } of readJsonl(files.prompts, { schema: promptRecordSchema })) {
-      if (manifest.limit !== null && items.length >= manifest.limit) break;
-      const category = value.metadata?.category;
-      items.push(typeof category === "string" ? { id: value.id, category } : { id: value.id });
-    }
-  }
-  const wanted = new Set<string>();
-  for (const item of items) for (let s = 0; s < manifest.samples; s++) wanted.add(rowKey(item.id, s));
-
-  const predictions = [...(await lastByKey(files.predictions, predictionSchema, (p) => p)).entries()]
-    .filter(([k]) => wanted.has(k))
-    .map(([, p]) => ({
-      id: p.id,
-      sample: p.sample,
-      status: p.status,
-      cached: p.cached,
-      latency_ms: p.latency_ms,
-      ...(p.error ? { error_code: p.error.code } : {}),
-      ...(p.usage
-        ? { prompt_tokens: p.usage.prompt_tokens, completion_tokens: p.usage.completion_tokens }
-        : {}),
-      ...(p.cost_usd !== undefined ? { cost_usd: p.cost_usd } : {}),
-    }));
-  const okKeys = new Set(predictions.filter((p) => p.status === "ok").map((p) => rowKey(p.id, p.sample)));
-  const executions = existsSync(files.executions)
-    ? [...(await lastByKey(files.executions, executionSchema, (e) => e)).entries()]
-        .filter(([k]) => okKeys.has(k))
-        .map(([, e]) => ({
-          id: e.id,
-          sample: e.sample,
-          status: e.status,
-          passed: e.passed,
-          ...(e.error ? { error_code: e.error.code } : {}),
-        }))
-    : undefined;
-  const scorerNames = trial.spec.scorers.map((s) => s.name);
-  const scores = [
-    ...(
-      await lastByKey(
-        files.scores,
-        scoreSchema.loose(),
-        (s) => s,
-        (s) => `${rowKey(s.id, s.sample)}\u0000${s.scorer}`,
-      )
-    ).values(),
-  ].filter((s) => okKeys.has(rowKey(s.id, s.sample)) && scorerNames.includes(s.scorer));
-
-  return summarizeTrial({
-    trial: {
-      name: trial.name,
-      model: trial.spec.model.id,
-      prompt_set: trial.spec.prompt_set.name,
-      task: trial.spec.task.name,
-    },
-    items,
-    samplesPerItem: manifest.samples,
-    predictions,
-    ...(executions ? { executions } : {}),
-    scores,
-    scorers: scorerNames,
-  });
-}
-
-/** Rebuilds summary.json and report.md of every trial, then the experiment's report.md. */
+/**
+ * Rebuilds every trial's summary.json and report.md, then the experiment's comparison.json
+ * (also as significance.json), costs.json, predictions.csv, per_item_scores.csv, report.md and
+ * report.html — from the run files alone.
+ */
 export async function writeReports(
   experimentDir: string,
-): Promise<{ report: string; summaries: TrialSummary[] }> {
+): Promise<{ report: string; summaries: TrialSummary[]; comparisons: TrialComparison[] }> {
   const manifest = readJson<ExperimentManifest>(join(experimentDir, "experiment.json"));
+  const scope = { limit: manifest.limit, samples: manifest.samples, stats: manifest.stats };
+  const predictionsCsv = new CsvFile(join(experimentDir, "predictions.csv"), PREDICTION_COLUMNS);
+  const scoresCsv = new CsvFile(join(experimentDir, "per_item_scores.csv"), SCORE_COLUMNS);
   const summaries: TrialSummary[] = [];
-  for (const t of manifest.trials) {
-    const dir = join(experimentDir, t.name);
-    if (!existsSync(join(dir, "trial.json"))) continue;
-    const summary = await summarizeTrialDir(dir, manifest);
-    writeJsonIfChanged(join(dir, "summary.json"), summary);
-    writeFileSync(join(dir, "report.md"), renderTrialMarkdown(summary));
-    summaries.push(summary);
+  const perItem: { name: string; values: Map<string, number> }[] = [];
+  try {
+    for (const t of manifest.trials) {
+      const dir = join(experimentDir, t.name);
+      if (!existsSync(join(dir, "trial.json"))) continue;
+      const data = await loadTrialData(dir, scope);
+      writeJsonIfChanged(join(dir, "summary.json"), data.summary);
+      writeIfChanged(join(dir, "report.md"), renderTrialMarkdown(data.summary));
+      summaries.push(data.summary);
+      perItem.push({ name: t.name, values: data.perItem });
+      writeCsvRows(data, predictionsCsv, scoresCsv);
+    }
+    predictionsCsv.commit();
+    scoresCsv.commit();
+  } finally {
+    predictionsCsv.close();
+    scoresCsv.close();
   }
+
+  const comparisons = compareAll(
+    perItem.filter((p) => p.values.size > 0),
+    {
+      alpha: manifest.stats.alpha,
+      iterations: manifest.stats.iterations,
+      seed: manifest.stats.seed,
+      confidence: manifest.stats.confidence,
+    },
+  ).map(roundComparison);
+  const costs = buildCosts(summaries);
+  const data: ExperimentReportData = {
+    name: manifest.name,
+    task: manifest.task.name,
+    dataset: manifest.dataset.path,
+    tool_version: VERSION,
+    primary_scorer: summaries[0]?.primary_scorer ?? manifest.scorers[0] ?? "score",
+    alpha: manifest.stats.alpha,
+    trials: summaries,
+    comparisons,
+    costs,
+  };
+  const comparison = {
+    alpha: manifest.stats.alpha,
+    correction: "holm",
+    unit: "item",
+    difference: "b_minus_a",
+    comparisons,
+  };
+  writeJsonIfChanged(join(experimentDir, "comparison.json"), comparison);
+  writeJsonIfChanged(join(experimentDir, "significance.json"), comparison);
+  writeJsonIfChanged(join(experimentDir, "costs.json"), costs);
   const report = join(experimentDir, "report.md");
-  writeFileSync(
-    report,
-    renderExperimentMarkdown({
-      name: manifest.name,
-      task: manifest.task.name,
-      dataset: manifest.dataset.path,
-      trials: summaries,
-    }),
-  );
-  return { report, summaries };
+  writeIfChanged(report, renderExperimentMarkdown(data));
+  return { report, summaries, comparisons };
+}
+
+function writeCsvRows(data: TrialData, predictions: CsvFile, scores: CsvFile): void {
+  const { manifest } = data;
+  const head = [manifest.name, manifest.spec.model.id, manifest.spec.prompt_set.name];
+  for (const p of data.predictions) {
+    predictions.write([
+      ...head,
+      p.id,
+      p.sample,
+      p.status,
+      p.completion,
+      p.error?.code,
+      p.error?.message,
+      p.finish_reason,
+      p.usage?.prompt_tokens,
+      p.usage?.completion_tokens,
+      p.cost_usd,
+      p.latency_ms,
+      p.attempts,
+      p.cached,
+    ]);
+  }
+  const category = new Map(data.items.map((i) => [i.id, i.category]));
+  for (const s of data.scores)
+    scores.write([...head, s.id, s.sample, category.get(s.id), s.scorer, s.value, s.passed]);
+}
+
+/** A CSV written to a temp file and renamed into place, so readers never see half a file. */
+class CsvFile {
+  private readonly tmp: string;
+  private fd: number | undefined;
+
+  constructor(
+    private readonly path: string,
+    columns: string[],
+  ) {
+    this.tmp = `${path}.tmp-${process.pid}`;
+    this.fd = openSync(this.tmp, "w");
+    this.write(columns);
+  }
+
+  write(values: readonly unknown[]): void {
+    if (this.fd !== undefined) writeSync(this.fd, csvLine(values));
+  }
+
+  commit(): void {
+    this.close();
+    renameSync(this.tmp, this.path);
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+const r6 = (x: number): number | null => (Number.isFinite(x) ? Number(x.toFixed(6)) : null);
+
+/** JSON-friendly numbers: means and CIs to 6 decimals, NaN as null. */
+function roundComparison(c: TrialComparison): TrialComparison {
+  const out: Record<string, unknown> = { ...c };
+  for (const key of ["mean_a", "mean_b", "diff", "ci_low", "ci_high"] as const) out[key] = r6(c[key]);
+  // p-values keep full precision: rounding would turn 2^-39 into 0.
+  for (const key of ["p_value", "p_adjusted"] as const) out[key] = Number.isFinite(c[key]) ? c[key] : null;
+  return out as unknown as TrialComparison;
 }

@@ -1,0 +1,113 @@
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { basename, join } from "node:path";
+import type { z } from "zod";
+import {
+  BenchlineError,
+  executionSchema,
+  JsonlWriter,
+  predictionSchema,
+  promptRecordSchema,
+  readJsonl,
+  rowKey,
+  scoreSchema,
+} from "../core/index.js";
+import { trialFiles } from "./files.js";
+import { readJson, writeJsonIfChanged } from "./json.js";
+import type { ExperimentManifest } from "./phases/report.js";
+import type { TrialManifest } from "./trial-data.js";
+
+export interface MergeResult {
+  trials: number;
+  /** Rows appended per file kind. */
+  appended: Record<"prompts" | "predictions" | "executions" | "scores", number>;
+}
+
+type Row = { id: string; sample?: number; scorer?: string; status?: string };
+
+const KINDS = [
+  { kind: "prompts", schema: promptRecordSchema, key: (r: Row) => r.id },
+  { kind: "predictions", schema: predictionSchema, key: (r: Row) => rowKey(r.id, r.sample ?? 0) },
+  { kind: "executions", schema: executionSchema, key: (r: Row) => rowKey(r.id, r.sample ?? 0) },
+  {
+    kind: "scores",
+    schema: scoreSchema.loose(),
+    key: (r: Row) => `${rowKey(r.id, r.sample ?? 0)}\u0000${r.scorer}`,
+  },
+] as const;
+
+/**
+ * Combines experiment directories (shards run on different machines, or runs split by
+ * repository) into `into`. Trials are matched by directory name — the same name means the same
+ * spec hash. For each key the destination keeps its row unless it is missing or an error and a
+ * source has a better one; rows are appended, never rewritten.
+ */
+export async function mergeExperiments(sources: string[], into: string): Promise<MergeResult> {
+  const manifests = sources.map((dir) => {
+    const path = join(dir, "experiment.json");
+    if (!existsSync(path))
+      throw new BenchlineError("usage", `${dir}: not an experiment directory (no experiment.json)`);
+    return { dir, manifest: readJson<ExperimentManifest>(path) };
+  });
+  const first = manifests[0];
+  if (!first) throw new BenchlineError("usage", "merge: name at least one source experiment directory");
+  for (const m of manifests) {
+    if (m.manifest.samples !== first.manifest.samples || m.manifest.limit !== first.manifest.limit) {
+      throw new BenchlineError(
+        "input",
+        `${m.dir}: samples/limit (${m.manifest.samples}/${m.manifest.limit}) differ from ${first.dir} (${first.manifest.samples}/${first.manifest.limit})`,
+      );
+    }
+  }
+  mkdirSync(into, { recursive: true });
+  const destManifestPath = join(into, "experiment.json");
+  const dest: ExperimentManifest = existsSync(destManifestPath)
+    ? readJson<ExperimentManifest>(destManifestPath)
+    : { ...first.manifest, trials: [] };
+
+  const appended: MergeResult["appended"] = { prompts: 0, predictions: 0, executions: 0, scores: 0 };
+  for (const { dir, manifest } of manifests) {
+    if (dir === into) continue;
+    for (const t of manifest.trials) {
+      const src = trialFiles(join(dir, t.name));
+      if (!existsSync(src.trial)) continue;
+      const dst = trialFiles(join(into, t.name));
+      mkdirSync(dst.dir, { recursive: true });
+      if (existsSync(dst.trial)) {
+        if (readJson<TrialManifest>(dst.trial).hash !== t.hash)
+          throw new BenchlineError("input", `${dst.trial}: a different trial has this directory name`);
+      } else copyFileSync(src.trial, dst.trial);
+      if (!dest.trials.some((d) => d.name === t.name)) dest.trials.push(t);
+      for (const { kind, schema, key } of KINDS) {
+        appended[kind] += await mergeFile(src[kind], dst[kind], schema as z.ZodType<Row>, key);
+      }
+    }
+  }
+  writeJsonIfChanged(destManifestPath, dest);
+  return { trials: dest.trials.length, appended };
+}
+
+async function mergeFile(
+  source: string,
+  target: string,
+  schema: z.ZodType<Row>,
+  key: (r: Row) => string,
+): Promise<number> {
+  if (!existsSync(source)) return 0;
+  const have = new Map<string, string | undefined>();
+  if (existsSync(target))
+    for await (const { value } of readJsonl(target, { schema })) have.set(key(value), value.status);
+  const label = `${basename(source)}`;
+  const incoming = new Map<string, Row>();
+  for await (const { value } of readJsonl(source, { schema, label })) incoming.set(key(value), value);
+  const writer = JsonlWriter.open(target);
+  try {
+    for (const [k, row] of incoming) {
+      const mine = have.get(k);
+      const better = !have.has(k) || (mine === "error" && row.status === "ok");
+      if (better) writer.write(row);
+    }
+  } finally {
+    writer.close();
+  }
+  return writer.count;
+}

@@ -1,0 +1,127 @@
+import { existsSync } from "node:fs";
+import type { TrialSpec } from "../config/index.js";
+import {
+  BenchlineError,
+  type Execution,
+  executionSchema,
+  type Prediction,
+  predictionSchema,
+  promptRecordSchema,
+  readJsonl,
+  rowKey,
+  type Score,
+  scoreSchema,
+} from "../core/index.js";
+import { type StatsSettings, type SummaryInput, summarizeTrial, type TrialSummary } from "../report/index.js";
+import { lastByKey, trialFiles } from "./files.js";
+import { readJson } from "./json.js";
+
+export interface TrialManifest {
+  name: string;
+  hash: string;
+  spec: TrialSpec;
+}
+
+export interface TrialData {
+  dir: string;
+  manifest: TrialManifest;
+  items: { id: string; category?: string }[];
+  /** Final prediction per (id, sample) of the items. */
+  predictions: Prediction[];
+  executions: Execution[];
+  /** Final score per (id, sample, scorer) of ok predictions, for the trial's scorers. */
+  scores: Score[];
+  summary: TrialSummary;
+  /** Primary scorer's per-item mean over scored samples: the unit compared between trials. */
+  perItem: Map<string, number>;
+}
+
+export interface Scope {
+  /** Items: the first `limit` prompt records (prompts.jsonl is in dataset order); null = all. */
+  limit: number | null;
+  /** Samples per item; null = every sample present in the files. */
+  samples: number | null;
+  stats?: StatsSettings;
+}
+
+/** Reads a trial directory's final rows and summarises them (no config file needed). */
+export async function loadTrialData(dir: string, scope: Scope): Promise<TrialData> {
+  const files = trialFiles(dir);
+  if (!existsSync(files.trial))
+    throw new BenchlineError("usage", `${dir}: not a trial directory (no trial.json)`);
+  const manifest = readJson<TrialManifest>(files.trial);
+  const items: TrialData["items"] = [];
+  const seen = new Set<string>();
+  if (existsSync(files.prompts)) {
+    for await (const { value } of readJsonl(files.prompts, { schema: promptRecordSchema })) {
+      if (scope.limit !== null && items.length >= scope.limit) break;
+      if (seen.has(value.id)) continue;
+      seen.add(value.id);
+      const category = value.metadata?.category;
+      items.push(typeof category === "string" ? { id: value.id, category } : { id: value.id });
+    }
+  }
+  const allPredictions = await lastByKey(files.predictions, predictionSchema, (p) => p);
+  const samples = scope.samples ?? Math.max(1, ...[...allPredictions.values()].map((p) => p.sample + 1));
+  const wanted = new Set<string>();
+  for (const item of items) for (let s = 0; s < samples; s++) wanted.add(rowKey(item.id, s));
+  const predictions = [...allPredictions.entries()].filter(([k]) => wanted.has(k)).map(([, p]) => p);
+  const okKeys = new Set(predictions.filter((p) => p.status === "ok").map((p) => rowKey(p.id, p.sample)));
+  const executions = [...(await lastByKey(files.executions, executionSchema, (e) => e)).entries()]
+    .filter(([k]) => okKeys.has(k))
+    .map(([, e]) => e);
+  const scorerNames = manifest.spec.scorers.map((s) => s.name);
+  const scoreKey = (s: Score): string => `${rowKey(s.id, s.sample)}\u0000${s.scorer}`;
+  const scores = [
+    ...(await lastByKey(files.scores, scoreSchema.loose(), (s) => s, scoreKey)).values(),
+  ].filter((s) => okKeys.has(rowKey(s.id, s.sample)) && scorerNames.includes(s.scorer));
+
+  const input: SummaryInput = {
+    trial: {
+      name: manifest.name,
+      model: manifest.spec.model.id,
+      prompt_set: manifest.spec.prompt_set.name,
+      task: manifest.spec.task.name,
+    },
+    items,
+    samplesPerItem: samples,
+    predictions: predictions.map((p) => ({
+      id: p.id,
+      sample: p.sample,
+      status: p.status,
+      cached: p.cached,
+      latency_ms: p.latency_ms,
+      ...(p.error ? { error_code: p.error.code } : {}),
+      ...(p.usage
+        ? { prompt_tokens: p.usage.prompt_tokens, completion_tokens: p.usage.completion_tokens }
+        : {}),
+      ...(p.cost_usd !== undefined ? { cost_usd: p.cost_usd } : {}),
+    })),
+    ...(existsSync(files.executions)
+      ? {
+          executions: executions.map((e) => ({
+            id: e.id,
+            sample: e.sample,
+            status: e.status,
+            passed: e.passed,
+            ...(e.error ? { error_code: e.error.code } : {}),
+          })),
+        }
+      : {}),
+    scores,
+    scorers: scorerNames,
+    ...(scope.stats ? { stats: scope.stats } : {}),
+  };
+  const summary = summarizeTrial(input);
+
+  const sums = new Map<string, { total: number; n: number }>();
+  for (const s of scores) {
+    if (s.scorer !== summary.primary_scorer) continue;
+    const acc = sums.get(s.id) ?? { total: 0, n: 0 };
+    acc.total += s.value;
+    acc.n++;
+    sums.set(s.id, acc);
+  }
+  const perItem = new Map([...sums].map(([id, { total, n }]) => [id, total / n]));
+  return { dir, manifest, items, predictions, executions, scores, summary, perItem };
+}

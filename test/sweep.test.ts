@@ -1,0 +1,185 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { qaRows, runCli, spawnCli, testdir } from "./helpers.js";
+
+const config = (extra = "") => `
+name: sweep
+task: qa
+dataset: data.jsonl
+models: [gold, echo]
+prompts:
+  a: {user: "{{question}}"}
+  b: {user: "Q: {{question}}"}
+scorers: [exact]
+${extra}`;
+
+const trialDirs = (exp: string) =>
+  readdirSync(exp)
+    .filter((d) => d.includes("__"))
+    .sort();
+const jsonl = (path: string) =>
+  readFileSync(path, "utf8")
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+const json = (path: string) => JSON.parse(readFileSync(path, "utf8"));
+
+describe("sweeps", () => {
+  it("runs trials in parallel, each doing its own work in its own folder (regression: later trials must not find the first trial's results folder and skip)", () => {
+    const dir = testdir({ "exp.yaml": config("trial_concurrency: 4"), "data.jsonl": qaRows(25) });
+    expect(runCli(["run", "exp.yaml"], dir).code).toBe(0);
+    const exp = join(dir, "runs/sweep");
+    const trials = trialDirs(exp);
+    expect(trials).toHaveLength(4);
+    for (const t of trials) {
+      const preds = jsonl(join(exp, t, "predictions.jsonl"));
+      const spec = json(join(exp, t, "trial.json")).spec;
+      expect(preds).toHaveLength(25);
+      expect(new Set(preds.map((p) => p.model))).toEqual(new Set([spec.model.id]));
+      const prompts = jsonl(join(exp, t, "prompts.jsonl"));
+      expect(prompts[0].prompt).toBe(
+        spec.prompt_set.name === "a" ? "What is 0 plus one?" : "Q: What is 0 plus one?",
+      );
+    }
+  });
+
+  it("writes the experiment outputs: comparison/significance, costs, CSVs, CIs and pass@k", () => {
+    const dir = testdir({
+      "exp.yaml": config("samples: 3\nstats: {iterations: 2000, seed: 7}"),
+      "data.jsonl": qaRows(10),
+    });
+    expect(runCli(["run", "exp.yaml"], dir).code).toBe(0);
+    const exp = join(dir, "runs/sweep");
+    const comparison = json(join(exp, "comparison.json"));
+    expect(comparison).toEqual(json(join(exp, "significance.json")));
+    expect(comparison.comparisons).toHaveLength(6); // 4 trials → 6 pairs
+    const goldVsEcho = comparison.comparisons.find(
+      (c: { trial_a: string; trial_b: string }) =>
+        c.trial_a.startsWith("gold__a") && c.trial_b.startsWith("echo__a"),
+    );
+    expect(goldVsEcho).toMatchObject({
+      n_shared: 10,
+      mean_a: 1,
+      mean_b: 0,
+      diff: -1,
+      test: "mcnemar",
+      b10: 10,
+      b01: 0,
+      significant: true,
+    });
+    expect(goldVsEcho.p_value).toBeCloseTo(2 / 1024, 10);
+
+    const gold = json(join(exp, trialDirs(exp).find((t) => t.startsWith("gold__a"))!, "summary.json"));
+    expect(gold.mean_ci).toMatchObject({ low: 1, high: 1, iterations: 2000, n_items: 10 });
+    expect(gold.pass_at_k.map((r: { k: number }) => r.k)).toEqual([1, 2, 3]);
+    expect(json(join(exp, "costs.json"))).toMatchObject({ currency: "USD", total_usd: 0 });
+    const predCsv = readFileSync(join(exp, "predictions.csv"), "utf8").trim().split("\n");
+    expect(predCsv).toHaveLength(1 + 4 * 10 * 3);
+    expect(predCsv[0]).toMatch(/^trial,model,prompt_set,id,sample,status,completion/);
+    const scoreCsv = readFileSync(join(exp, "per_item_scores.csv"), "utf8").trim().split("\n");
+    expect(scoreCsv).toHaveLength(1 + 4 * 10 * 3);
+    const report = readFileSync(join(exp, "report.md"), "utf8");
+    expect(report).toContain("## pass@k");
+    expect(report).toContain("## Significant differences");
+    expect(report).toMatch(/100\.0% \[100\.0%, 100\.0%\]/);
+  });
+
+  it("--parts K --part i shards the dataset disjointly into one experiment directory, even side by side", async () => {
+    const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(30) });
+    const run = (part: number) =>
+      new Promise<number | null>((resolve) =>
+        spawnCli(
+          [
+            "run",
+            "exp.yaml",
+            "-m",
+            "gold",
+            "-p",
+            "a",
+            "--parts",
+            "3",
+            "--part",
+            String(part),
+            "--log",
+            "plain",
+          ],
+          dir,
+        ).on("exit", resolve),
+      );
+    expect(await Promise.all([run(1), run(2), run(3)])).toEqual([0, 0, 0]);
+    const exp = join(dir, "runs/sweep");
+    const [trial] = trialDirs(exp);
+    const preds = jsonl(join(exp, trial!, "predictions.jsonl"));
+    expect(preds).toHaveLength(30);
+    expect(new Set(preds.map((p) => p.id)).size).toBe(30);
+    const report = runCli(["report", "runs/sweep"], dir);
+    expect(report.stdout).toMatch(/gold__a__[0-9a-f]{8}: exact 100\.0%, 0 error\(s\)/);
+    expect(json(join(exp, trial!, "summary.json")).items).toBe(30);
+
+    const bad = runCli(["run", "exp.yaml", "--parts", "3", "--part", "4"], dir);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--part must be between 1 and --parts (3)");
+  });
+
+  it("merge combines shards run into separate directories; compare works across experiments", () => {
+    const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(12) });
+    for (const part of [1, 2]) {
+      expect(
+        runCli(
+          [
+            "run",
+            "exp.yaml",
+            "-m",
+            "gold",
+            "-m",
+            "echo",
+            "-p",
+            "a",
+            "--parts",
+            "2",
+            "--part",
+            String(part),
+            "--out",
+            `machine${part}`,
+          ],
+          dir,
+        ).code,
+      ).toBe(0);
+    }
+    const merged = runCli(["merge", "machine1/sweep", "machine2/sweep", "--into", "all/sweep"], dir);
+    expect(merged.code).toBe(0);
+    expect(merged.stdout).toContain("appended 24 prompts, 24 predictions");
+    const exp = join(dir, "all/sweep");
+    for (const t of trialDirs(exp)) expect(jsonl(join(exp, t, "predictions.jsonl"))).toHaveLength(12);
+    // Merging again adds nothing.
+    expect(
+      runCli(["merge", "machine1/sweep", "machine2/sweep", "--into", "all/sweep"], dir).stdout,
+    ).toContain("appended 0 prompts, 0 predictions");
+
+    const [echo, gold] = trialDirs(exp);
+    expect(runCli(["run", "exp.yaml", "-m", "gold", "-p", "b", "--out", "other"], dir).code).toBe(0);
+    const [otherGold] = trialDirs(join(dir, "other/sweep"));
+    const cmp = runCli(
+      [
+        "compare",
+        join("all/sweep", gold!),
+        join("all/sweep", echo!),
+        join("other/sweep", otherGold!),
+        "--json",
+      ],
+      dir,
+    );
+    expect(cmp.code).toBe(0);
+    const out = JSON.parse(cmp.stdout);
+    expect(out.comparisons).toHaveLength(3);
+    const ge = out.comparisons.find(
+      (c: { trial_a: string; trial_b: string }) => c.trial_a === gold && c.trial_b === echo,
+    );
+    expect(ge).toMatchObject({ n_shared: 12, diff: -1, test: "mcnemar", significant: true });
+    const text = runCli(["compare", join("all/sweep", gold!), join("other/sweep", otherGold!)], dir);
+    expect(text.stdout).toMatch(/\| B \| A \| shared/);
+    expect(text.stdout).toMatch(/\| no \|/);
+  });
+});
