@@ -2,6 +2,8 @@ import { Command, CommanderError } from "commander";
 import { BenchlineError, exitCodeFor } from "../core/index.js";
 import { VERSION } from "../pipeline/index.js";
 import { compareCommand } from "./commands/compare.js";
+import { exportCommand } from "./commands/export.js";
+import { importCommand } from "./commands/import.js";
 import { mergeCommand } from "./commands/merge.js";
 import { reportCommand } from "./commands/report.js";
 import { runCommand } from "./commands/run.js";
@@ -17,7 +19,14 @@ executions, scores) and a rerun resumes where it stopped.`,
     .version(VERSION)
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
-  for (const command of [runCommand(), reportCommand(), compareCommand(), mergeCommand()]) {
+  for (const command of [
+    runCommand(),
+    exportCommand(),
+    importCommand(),
+    reportCommand(),
+    compareCommand(),
+    mergeCommand(),
+  ]) {
     program.addCommand(command.exitOverride().showHelpAfterError("(run with --help for usage)"));
   }
   return program;

@@ -1,6 +1,7 @@
 export { type CompareOptions, compareTrialDirs } from "./compare.js";
 export type { RunOptions } from "./context.js";
 export type { EventSink, PhaseName, RunEvent } from "./events.js";
+export { exportPrompts } from "./export.js";
 export { trialFiles } from "./files.js";
 export { readJson } from "./json.js";
 export { type MergeResult, mergeExperiments } from "./merge.js";

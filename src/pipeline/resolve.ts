@@ -18,7 +18,7 @@ import {
   type Sample,
   type Task,
 } from "../core/index.js";
-import { isProviderName } from "../providers/index.js";
+import { checkResponses, isProviderName, loadResponses } from "../providers/index.js";
 import { DEFAULT_STATS, type StatsSettings } from "../report/index.js";
 import { type ResolvedScorer, resolveScorer } from "../scoring/index.js";
 import { type Dataset, getTask, loadSamples } from "../tasks/index.js";
@@ -40,6 +40,10 @@ export interface Overrides {
   parts?: number;
   part?: number;
   trialConcurrency?: number;
+  /** Use exactly these models (e.g. the import command's `import:` model). */
+  modelSpecs?: ModelSpec[];
+  /** `import:` models: record dataset ids without a response as error rows instead of failing. */
+  allowMissing?: boolean;
 }
 
 export interface ResolvedExperiment {
@@ -58,6 +62,8 @@ export interface ResolvedExperiment {
   /** This run's shard, when the dataset is split with --parts/--part. */
   shard?: { part: number; parts: number };
   stats: StatsSettings;
+  /** Problems worth telling the user that do not stop the run. */
+  warnings: string[];
   scorers: ResolvedScorer[];
   trials: Trial[];
   execution?: Record<string, unknown>;
@@ -92,7 +98,8 @@ export async function resolveExperiment(
   const scorerEntries = (file.scorers ?? task.defaultScorers).map(splitNamed);
   const scorers = scorerEntries.map((s, i) => resolveScorer(s.name, s.options, `${label}: scorers[${i}]`));
 
-  const models = selectModels(file.models.map(modelSpecFromEntry), overrides.models, label);
+  const models =
+    overrides.modelSpecs ?? selectModels(file.models.map(modelSpecFromEntry), overrides.models, label);
   const prompts = selectPrompts(file.prompts ?? task.defaultPrompts, overrides.promptSets, label);
 
   const datasetPath = resolve(baseDir, file.dataset);
@@ -109,6 +116,12 @@ export async function resolveExperiment(
   }
   checkPlaceholders(task, prompts, dataset, label, datasetLabel);
   const sha256 = await hashFile(datasetPath);
+  const samplesPerItem = overrides.samples ?? file.samples;
+  const warnings: string[] = [];
+  for (const model of models) {
+    if (model.provider === "import")
+      await checkImport(model, baseDir, dataset, samplesPerItem, overrides.allowMissing ?? false, warnings);
+  }
 
   const base = {
     task: { name: task.name, options: taskOptions as Record<string, unknown> },
@@ -127,7 +140,7 @@ export async function resolveExperiment(
     task,
     taskOptions,
     dataset: { ...dataset, path: datasetPath, label: datasetLabel, sha256 },
-    samplesPerItem: overrides.samples ?? file.samples,
+    samplesPerItem,
     concurrency: overrides.concurrency ?? file.concurrency,
     trialConcurrency: overrides.trialConcurrency ?? file.trial_concurrency,
     ...(limit !== undefined ? { limit } : {}),
@@ -136,7 +149,55 @@ export async function resolveExperiment(
     scorers,
     trials,
     ...(file.execution ? { execution: file.execution } : {}),
+    warnings,
   };
+}
+
+/**
+ * An `import:` model is checked before anything runs: every dataset id needs `samples`
+ * completions (missing ids fail unless allowed, then they become error rows); ids the dataset
+ * does not have are a warning. The file's content hash joins the trial's identity.
+ */
+async function checkImport(
+  model: ModelSpec,
+  baseDir: string,
+  dataset: Dataset,
+  samples: number,
+  allowMissing: boolean,
+  warnings: string[],
+): Promise<void> {
+  if (!model.model)
+    throw new BenchlineError("config", `model "${model.id}": import needs a file (import:<responses.jsonl>)`);
+  const path = resolve(baseDir, model.model);
+  const label = relativeLabel(path);
+  const responses = await loadResponses(path, label);
+  const check = checkResponses(
+    responses,
+    dataset.samples.map((s) => s.id),
+    samples,
+  );
+  const list = (ids: string[]) =>
+    `${ids.slice(0, 20).join(", ")}${ids.length > 20 ? `, … (${ids.length - 20} more)` : ""}`;
+  if (check.missing.length > 0) {
+    if (!allowMissing) {
+      throw new BenchlineError(
+        "input",
+        `${label}: no response for ${check.missing.length} dataset id(s): ${list(check.missing)} (--allow-missing records them as errors)`,
+      );
+    }
+    warnings.push(`${label}: ${check.missing.length} dataset id(s) have no response; recorded as errors`);
+  }
+  const [first] = check.short;
+  if (first) {
+    const more = check.short.length > 1 ? ` (and ${check.short.length - 1} more id(s))` : "";
+    throw new BenchlineError(
+      "input",
+      `${label}: id "${first[0]}" needs ${first[1]} completion(s) (samples: ${first[1]}), got ${first[2]}${more}`,
+    );
+  }
+  if (check.unknown > 0)
+    warnings.push(`${label}: ${check.unknown} response id(s) are not in the dataset; ignored`);
+  model.options = { ...model.options, sha256: await hashFile(path) };
 }
 
 function shardOf(overrides: Overrides): { part: number; parts: number } | undefined {

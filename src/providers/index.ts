@@ -7,6 +7,7 @@ import {
 } from "../core/index.js";
 import { createEchoProvider } from "./echo.js";
 import { createGoldProvider } from "./gold.js";
+import { createImportProvider } from "./import.js";
 import { createLlamaCppProvider } from "./llamacpp.js";
 
 /** Providers by registry name (the part of a spec string before the first colon). */
@@ -14,6 +15,7 @@ export const providers = {
   gold: createGoldProvider,
   echo: createEchoProvider,
   llamacpp: createLlamaCppProvider,
+  import: createImportProvider,
 } satisfies Record<string, ProviderFactory>;
 
 export type ProviderName = keyof typeof providers;
@@ -32,3 +34,5 @@ export function createProvider(spec: ModelSpec, env: ProviderEnv): Provider {
   }
   return providers[spec.provider](spec, env);
 }
+
+export { checkResponses, loadResponses, type ResponseCheck, type Responses } from "./import.js";

@@ -58,6 +58,7 @@ status is "error" are retried. Flags override the file without editing it.`,
         ...(flags.parts !== undefined ? { parts: flags.parts } : {}),
         ...(flags.part !== undefined ? { part: flags.part } : {}),
       });
+      for (const warning of exp.warnings) process.stderr.write(`warning: ${warning}\n`);
       const report = createReporter(flags.log);
       const interrupt = interruptSignal(() =>
         process.stderr.write("\ninterrupting: finishing in-flight rows… (Ctrl-C again to quit at once)\n"),
