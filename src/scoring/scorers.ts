@@ -85,3 +85,15 @@ export const numeric: Scorer<z.infer<typeof numericOptions>> = {
     return result(Math.abs(value - target) <= bound, { extracted: value });
   },
 };
+
+/** Passed when the execution passed (the task's tests / success condition). */
+export const exec: Scorer<Record<string, never>> = {
+  name: "exec",
+  description: "1 when the sandboxed execution passed (tests or success condition), else 0",
+  options: z.strictObject({}),
+  score: (input) => {
+    if (!input.execution) return result(false, { reason: "not executed" });
+    const reason = (input.execution as { failure_reason?: unknown }).failure_reason;
+    return result(input.execution.passed, typeof reason === "string" ? { reason } : undefined);
+  },
+};

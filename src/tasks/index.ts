@@ -1,12 +1,15 @@
 import { type AnyTask, BenchlineError, type Task } from "../core/index.js";
 import { qaTask } from "./qa.js";
+import { shellTask } from "./shell.js";
 
 export { defineTask, idFor } from "./define.js";
 export { type Dataset, loadSamples } from "./load.js";
+export { type ParseMethod, parseShellCommand, type ShellArtifact } from "./shell.js";
 
 /** Built-in tasks by name. */
 export const tasks = {
   qa: qaTask,
+  shell: shellTask,
 } satisfies Record<string, AnyTask>;
 
 export type TaskName = keyof typeof tasks;
