@@ -2,3 +2,4 @@ export * from "./csv.js";
 export * from "./experiment.js";
 export * from "./markdown.js";
 export * from "./summary.js";
+export { renderExperimentHtml } from "./html.js";

@@ -4,6 +4,7 @@ import {
   buildCosts,
   csvLine,
   type ExperimentReportData,
+  renderExperimentHtml,
   renderExperimentMarkdown,
   renderTrialMarkdown,
   type StatsSettings,
@@ -124,6 +125,7 @@ export async function writeReports(
   writeJsonIfChanged(join(experimentDir, "costs.json"), costs);
   const report = join(experimentDir, "report.md");
   writeIfChanged(report, renderExperimentMarkdown(data));
+  writeIfChanged(join(experimentDir, "report.html"), renderExperimentHtml(data));
   return { report, summaries, comparisons };
 }
 
