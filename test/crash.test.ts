@@ -31,6 +31,7 @@ function essence(dir: string) {
     summary: {
       ...JSON.parse(readFileSync(join(dir, "runs/big", trial!, "summary.json"), "utf8")),
       usage: undefined,
+      timing: undefined,
     },
   };
 }

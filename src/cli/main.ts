@@ -3,7 +3,7 @@ import { BenchlineError, exitCodeFor } from "../core/index.js";
 import { VERSION } from "../pipeline/index.js";
 import { compareCommand } from "./commands/compare.js";
 import { exportCommand } from "./commands/export.js";
-import { importCommand } from "./commands/import.js";
+import { executeCommand, importCommand } from "./commands/import.js";
 import { mergeCommand } from "./commands/merge.js";
 import { reportCommand } from "./commands/report.js";
 import { runCommand } from "./commands/run.js";

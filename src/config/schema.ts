@@ -29,6 +29,9 @@ const providerOptions = {
   context_size: z.number().int().positive().optional(),
   path: z.string().optional(),
   headers: z.record(z.string(), z.string()).optional(),
+  extra_body: z.record(z.string(), z.unknown()).optional(),
+  args: z.array(z.string()).optional(),
+  adaptive: z.boolean().optional(),
 };
 
 export const modelEntrySchema = z.union([

@@ -28,6 +28,7 @@ const NON_IDENTITY_OPTIONS = new Set([
   "max_attempts",
   "headers",
   "threads",
+  "adaptive",
 ]);
 
 /**

@@ -138,6 +138,8 @@ export interface Task<Row = unknown, Options = Record<string, never>, Artifact =
   toSample(row: Row, line: number): Sample;
   /** What the `gold` provider answers: a completion that must score 100%. */
   reference(sample: Sample): string | undefined;
+  /** Where a prompt longer than the model's context loses text (default "middle"). */
+  readonly truncation?: import("./truncate.js").TruncationPolicy;
   /** Variables available to `{{field}}` placeholders (default: id, input fields, metadata). */
   promptVars?(sample: Sample): Record<string, unknown>;
   /** A completion to the artifact that is scored or executed. */

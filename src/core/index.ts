@@ -5,3 +5,4 @@ export * from "./hash.js";
 export * from "./jsonl.js";
 export * from "./records.js";
 export * from "./template.js";
+export * from "./truncate.js";

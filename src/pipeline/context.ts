@@ -11,8 +11,22 @@ export interface RunOptions {
   onEvent?: EventSink;
   /** Provider override per trial (tests, import); default: the registry. */
   createProvider?: (trial: Trial) => Provider;
-  /** Sandbox for tasks that execute. */
+  /** Sandbox for tasks that execute (default: the experiment's `execution:` block). */
   sandbox?: Sandbox;
+  /** Response cache directory (default `<out>/.cache`); `false` turns the cache off. */
+  cacheDir?: string | false;
+  /** Stop the run cleanly once predictions have cost this much (USD). */
+  maxCostUsd?: number;
+  /** Re-execute executions that ran but did not pass (never re-runs inference). */
+  retryFailedExecutions?: boolean;
+}
+
+/** Spending across all trials of a run, for `--max-cost`. */
+export interface Budget {
+  spent: number;
+  max?: number;
+  /** Called once when `spent` reaches `max`. */
+  exhausted: () => void;
 }
 
 /** What every phase of one trial gets. */
@@ -23,4 +37,6 @@ export interface TrialContext {
   emit: EventSink;
   signal: AbortSignal;
   retryErrors: boolean;
+  retryFailedExecutions: boolean;
+  budget: Budget;
 }

@@ -20,6 +20,7 @@ import {
 } from "../core/index.js";
 import { checkResponses, isProviderName, loadResponses } from "../providers/index.js";
 import { DEFAULT_STATS, type StatsSettings } from "../report/index.js";
+import { parseExecutionConfig, type ResolvedExecution, resolveExecution } from "../sandbox/index.js";
 import { type ResolvedScorer, resolveScorer } from "../scoring/index.js";
 import { type Dataset, getTask, loadSamples } from "../tasks/index.js";
 
@@ -44,6 +45,10 @@ export interface Overrides {
   modelSpecs?: ModelSpec[];
   /** `import:` models: record dataset ids without a response as error rows instead of failing. */
   allowMissing?: boolean;
+  /** Per-request timeout in seconds for every model. */
+  timeout?: number;
+  /** Sandbox kind for executions (overrides `execution.sandbox`). */
+  sandbox?: string;
 }
 
 export interface ResolvedExperiment {
@@ -66,7 +71,8 @@ export interface ResolvedExperiment {
   warnings: string[];
   scorers: ResolvedScorer[];
   trials: Trial[];
-  execution?: Record<string, unknown>;
+  /** Sandbox, run defaults and live-sandbox cap (from `execution:`; defaults when absent). */
+  execution: ResolvedExecution;
 }
 
 /**
@@ -93,6 +99,19 @@ export async function resolveExperiment(
       "config",
       `${label}: task: "${task.name}" takes no options (got ${Object.keys(taskEntry.options).join(", ")})`,
     );
+  }
+
+  let execution: ResolvedExecution;
+  try {
+    // Detecting bubblewrap only matters for tasks that execute.
+    const block = overrides.sandbox
+      ? { ...(file.execution ?? {}), sandbox: overrides.sandbox }
+      : file.execution;
+    execution = resolveExecution(parseExecutionConfig(block), task.execute ? undefined : () => "local");
+  } catch (error) {
+    if (error instanceof BenchlineError)
+      throw new BenchlineError(error.code, `${label}: ${error.message}`, { cause: error });
+    throw error;
   }
 
   const scorerEntries = (file.scorers ?? task.defaultScorers).map(splitNamed);
@@ -148,7 +167,7 @@ export async function resolveExperiment(
     stats: { ...DEFAULT_STATS, ...stripUndefined(file.stats ?? {}) },
     scorers,
     trials,
-    ...(file.execution ? { execution: file.execution } : {}),
+    execution,
     warnings,
   };
 }

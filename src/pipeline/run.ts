@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Trial } from "../config/index.js";
-import { BenchlineError, forEachConcurrent, type Provider } from "../core/index.js";
+import { BenchlineError, forEachConcurrent, type Provider, type Sandbox } from "../core/index.js";
 import { createProvider } from "../providers/index.js";
-import type { RunOptions, TrialContext } from "./context.js";
+import { createSandbox, SandboxPool } from "../sandbox/index.js";
+import type { Budget, RunOptions, TrialContext } from "./context.js";
 import type { EventSink, PhaseName } from "./events.js";
 import { trialFiles } from "./files.js";
 import { readJson, writeJsonIfChanged } from "./json.js";
@@ -30,6 +31,8 @@ export interface RunResult {
   dir: string;
   report: string;
   interrupted: boolean;
+  /** Why the run stopped early: Ctrl-C / the caller's signal, or --max-cost. */
+  stopReason?: "interrupted" | "max_cost";
 }
 
 /**
@@ -43,7 +46,26 @@ export async function runExperiment(
   const phase = options.phase ?? "all";
   const wants = (p: PhaseName): boolean => phase === "all" || phase === p;
   const emit: EventSink = options.onEvent ?? (() => {});
-  const signal = options.signal ?? new AbortController().signal;
+  // One controller for the run: the caller's signal (Ctrl-C) and --max-cost both stop it.
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  if (options.signal?.aborted) stop();
+  options.signal?.addEventListener("abort", stop, { once: true });
+  const signal = controller.signal;
+  let stopReason: RunResult["stopReason"];
+  const budget: Budget = {
+    spent: 0,
+    ...(options.maxCostUsd !== undefined ? { max: options.maxCostUsd } : {}),
+    exhausted: () => {
+      if (stopReason) return;
+      stopReason = "max_cost";
+      emit({
+        type: "warning",
+        message: `--max-cost reached ($${budget.spent.toFixed(4)} ≥ $${options.maxCostUsd}); stopping`,
+      });
+      stop();
+    },
+  };
 
   mkdirSync(exp.dir, { recursive: true });
   writeManifest(exp);
@@ -57,6 +79,27 @@ export async function runExperiment(
     samples: exp.samplesPerItem,
   });
 
+  // One provider per model, shared by its trials: its concurrency and rate limits hold per model.
+  const cacheDir =
+    options.cacheDir === false ? undefined : (options.cacheDir ?? join(dirname(exp.dir), ".cache"));
+  const providers = new Map<string, Provider>();
+  const providerFor = (trial: Trial): Provider => {
+    const custom = options.createProvider?.(trial);
+    if (custom) return custom;
+    let provider = providers.get(trial.spec.model.id);
+    if (!provider) {
+      provider = createProvider(
+        trial.spec.model,
+        { baseDir: exp.baseDir, env: process.env },
+        cacheDir ? { cacheDir } : {},
+      );
+      providers.set(trial.spec.model.id, provider);
+    }
+    return provider;
+  };
+  const executes = wants("execution") && exp.task.execute !== undefined;
+  const sandbox = executes ? (options.sandbox ?? sandboxFor(exp, emit)) : undefined;
+
   const runTrial = async ({ trial, index }: { trial: Trial; index: number }): Promise<void> => {
     const ctx: TrialContext = {
       exp,
@@ -65,50 +108,62 @@ export async function runExperiment(
       emit,
       signal,
       retryErrors: options.retryErrors ?? true,
+      retryFailedExecutions: options.retryFailedExecutions ?? false,
+      budget,
     };
     prepareTrialDir(ctx);
     emit({ type: "trial:start", trial: trial.name, index });
     await timed(ctx, "prompts", wants("prompts") || wants("inference"), () => runPromptsPhase(ctx));
-    if (wants("inference")) {
-      const provider: Provider =
-        options.createProvider?.(trial) ??
-        createProvider(trial.spec.model, { baseDir: exp.baseDir, env: process.env });
-      try {
-        await timed(ctx, "inference", true, () => runInferencePhase(ctx, provider));
-      } finally {
-        await provider.close?.();
-      }
-    }
-    if (wants("execution") && exp.task.execute) {
-      if (!options.sandbox) {
-        throw new BenchlineError(
-          "usage",
-          `task "${exp.task.name}" executes code but no sandbox was configured`,
-        );
-      }
-      const sandbox = options.sandbox;
+    if (wants("inference"))
+      await timed(ctx, "inference", true, () => runInferencePhase(ctx, providerFor(trial)));
+    if (sandbox) {
       await timed(ctx, "execution", true, () =>
-        runExecutionPhase(ctx, { sandbox, timeoutMs: 60_000, concurrency: 2 }),
+        runExecutionPhase(ctx, {
+          sandbox,
+          timeoutMs: exp.execution.run.timeoutMs,
+          limits: exp.execution.run.limits,
+          concurrency: exp.execution.concurrency,
+        }),
       );
     }
     if (wants("score")) await timed(ctx, "score", true, () => runScoringPhase(ctx));
     emit({ type: "trial:done", trial: trial.name });
   };
-  // Each trial reads and writes only its own directory, so trials can run side by side.
-  await forEachConcurrent(
-    exp.trials.map((trial, index) => ({ trial, index })),
-    exp.trialConcurrency,
-    runTrial,
-    signal,
-  );
+  try {
+    // Each trial reads and writes only its own directory, so trials can run side by side.
+    await forEachConcurrent(
+      exp.trials.map((trial, index) => ({ trial, index })),
+      exp.trialConcurrency,
+      runTrial,
+      signal,
+    );
+  } finally {
+    options.signal?.removeEventListener("abort", stop);
+    await Promise.all([...providers.values()].map((p) => p.close?.()));
+    if (sandbox && !options.sandbox) await sandbox.close?.();
+  }
 
   const { report, summaries } = await writeReports(exp.dir);
   for (const s of summaries) {
     if (exp.trials.some((t) => t.name === s.trial))
       emit({ type: "trial:end", trial: s.trial, summary: { mean: s.mean_score, errors: s.errors.count } });
   }
-  emit({ type: "experiment:end", dir: exp.dir, report, interrupted: signal.aborted });
-  return { dir: exp.dir, report, interrupted: signal.aborted };
+  const interrupted = signal.aborted;
+  if (interrupted && !stopReason) stopReason = "interrupted";
+  emit({ type: "experiment:end", dir: exp.dir, report, interrupted });
+  return { dir: exp.dir, report, interrupted, ...(stopReason ? { stopReason } : {}) };
+}
+
+/** The experiment's sandbox, capped at `execution.concurrency` live sandboxes. */
+function sandboxFor(exp: ResolvedExperiment, emit: EventSink): Sandbox {
+  const sandbox = createSandbox(exp.execution.sandbox);
+  if (exp.execution.sandbox.kind === "local") {
+    emit({
+      type: "warning",
+      message: "execution.sandbox is local: generated commands run as plain processes with NO isolation",
+    });
+  }
+  return new SandboxPool(sandbox, exp.execution.concurrency);
 }
 
 async function timed(

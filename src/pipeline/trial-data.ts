@@ -104,6 +104,7 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
             sample: e.sample,
             status: e.status,
             passed: e.passed,
+            duration_ms: Math.max(0, Date.parse(e.ended_at) - Date.parse(e.started_at)),
             ...(e.error ? { error_code: e.error.code } : {}),
           })),
         }

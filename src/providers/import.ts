@@ -3,11 +3,28 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { BenchlineError, type Provider, type ProviderFactory, readJsonl } from "../core/index.js";
 
-/** A line of a responses file: `{id, completion}`; several lines with one id are its samples, in order. */
-const responseLine = z.object({
-  id: z.union([z.string().min(1), z.number()]).transform(String),
-  completion: z.string(),
-});
+const id = z.union([z.string().min(1), z.number()]).transform(String);
+
+/**
+ * A line of a responses file, in any of the formats predictions travel in:
+ * - `{id, completion}` — several lines with one id are its samples, in file order;
+ * - benchline prediction rows `{id, sample, completion, status}` — placed at `sample`; error rows skipped;
+ * - `{task_id | id, generated_command}` — a shell-task `commands.jsonl`.
+ */
+const responseLine = z.union([
+  z.object({
+    id,
+    completion: z.string(),
+    sample: z.number().int().nonnegative().optional(),
+    status: z.enum(["ok", "error"]).optional(),
+  }),
+  z
+    .object({ id: id.optional(), task_id: id.optional(), generated_command: z.string() })
+    .refine((r) => r.id !== undefined || r.task_id !== undefined, "needs id or task_id"),
+]);
+
+/** A generated command as a completion the shell task parses back whole (even multi-line). */
+const commandAsCompletion = (command: string): string => `\`\`\`sh\n${command}\n\`\`\``;
 
 export interface Responses {
   path: string;
@@ -29,9 +46,14 @@ export async function loadResponses(path: string, label = path): Promise<Respons
     },
   })) {
     lines++;
-    const list = byId.get(value.id) ?? [];
-    list.push(value.completion);
-    byId.set(value.id, list);
+    const key = "completion" in value ? value.id : (value.task_id ?? value.id)!;
+    const list = byId.get(key) ?? [];
+    if ("completion" in value) {
+      if (value.status === "error") continue;
+      if (value.sample !== undefined) list[value.sample] = value.completion;
+      else list.push(value.completion);
+    } else list.push(commandAsCompletion(value.generated_command));
+    byId.set(key, list);
   }
   return { path, byId, lines };
 }
@@ -52,8 +74,9 @@ export function checkResponses(responses: Responses, ids: string[], samples: num
   const short: [string, number, number][] = [];
   for (const id of ids) {
     const got = responses.byId.get(id);
-    if (!got) missing.push(id);
-    else if (got.length < samples) short.push([id, samples, got.length]);
+    const given = got ? got.slice(0, samples).filter((c) => c !== undefined).length : 0;
+    if (!got || given === 0) missing.push(id);
+    else if (given < samples) short.push([id, samples, given]);
   }
   let unknown = 0;
   for (const id of responses.byId.keys()) if (!wanted.has(id)) unknown++;

@@ -27,7 +27,8 @@ export function renderTrialMarkdown(s: TrialSummary): string {
   ];
   if (s.executions) {
     lines.push(
-      `- executions: ${s.executions.passed} passed, ${s.executions.failed} failed, ${s.executions.error} sandbox errors`,
+      `- executions: ${s.executions.passed} passed, ${s.executions.failed} failed their tests, ${s.executions.error} sandbox errors; ${s.predictions.error} generation errors`,
+      `- time: ${(s.timing.inference_ms / 1000).toFixed(1)} s in inference, ${(s.timing.execution_ms / 1000).toFixed(1)} s in execution (summed over rows)`,
     );
   }
   lines.push(

@@ -34,7 +34,14 @@ export interface SummaryInput {
     cost_usd?: number;
   }[];
   /** Final execution per (id, sample), for tasks that execute. */
-  executions?: { id: string; sample: number; status: "ok" | "error"; passed: boolean; error_code?: string }[];
+  executions?: {
+    id: string;
+    sample: number;
+    status: "ok" | "error";
+    passed: boolean;
+    error_code?: string;
+    duration_ms?: number;
+  }[];
   /** Final score per (id, sample, scorer). */
   scores: { id: string; sample: number; scorer: string; value: number; passed: boolean }[];
   scorers: string[];
@@ -72,6 +79,8 @@ export interface TrialSummary {
   scorers: Record<string, ScorerSummary>;
   errors: { count: number; rate: number; by_code: Record<string, number> };
   per_category: Record<string, { n: number; mean: number | null }>;
+  /** Time spent, summed over rows: model calls (cache hits excluded) and sandboxed executions. */
+  timing: { inference_ms: number; execution_ms: number };
   usage: {
     prompt_tokens: number;
     completion_tokens: number;
@@ -204,6 +213,10 @@ export function summarizeTrial(input: SummaryInput): TrialSummary {
         .sort()
         .map((c) => [c, { n: perCategory[c]!.length, mean: meanOf(perCategory[c]!) }]),
     ),
+    timing: {
+      inference_ms: latencies.reduce((a, b) => a + b, 0),
+      execution_ms: (input.executions ?? []).reduce((a, e) => a + (e.duration_ms ?? 0), 0),
+    },
     usage: {
       prompt_tokens: sum((p) => p.prompt_tokens),
       completion_tokens: sum((p) => p.completion_tokens),

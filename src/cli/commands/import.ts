@@ -1,31 +1,46 @@
 import { basename, resolve } from "node:path";
 import { Command } from "commander";
 import { loadExperiment } from "../../config/index.js";
-import { relativeLabel, resolveExperiment, runExperiment } from "../../pipeline/index.js";
-import { interruptSignal, logOption, positiveInt } from "../options.js";
-import { createReporter, type LogFormat } from "../progress.js";
+import { addSharedRunOptions, resolveAndRun, type SharedRunFlags, sharedOverrides } from "../run-shared.js";
 
-export function importCommand(): Command {
-  return new Command("import")
-    .summary("evaluate completions produced elsewhere, exactly as for a live model")
-    .description(
-      "Read {id, completion} lines (several lines with one id are that id's samples, in file order) and run the full evaluation — parsing, execution, scoring, reports — as for a live model. Every dataset item needs `samples` completions; ids not in the dataset are ignored with a warning.",
+interface ImportFlags extends SharedRunFlags {
+  responses?: string;
+  predictions?: string;
+  name?: string;
+  promptSet?: string;
+  allowMissing?: boolean;
+}
+
+/** `import` and `execute` differ only in wording: both evaluate predictions made elsewhere. */
+function offlineCommand(name: "import" | "execute"): Command {
+  const fileFlag = name === "import" ? "responses" : "predictions";
+  const command = new Command(name)
+    .summary(
+      name === "import"
+        ? "evaluate completions produced elsewhere, exactly as for a live model"
+        : "execute and score a predictions file produced elsewhere (no model is called)",
     )
-    .argument("<config>", "experiment file (task, dataset, prompt set, scorers)")
-    .requiredOption("-r, --responses <file>", "JSON Lines of {id, completion}")
+    .description(
+      name === "import"
+        ? "Read {id, completion} lines (several lines with one id are that id's samples, in file order) and run the full evaluation — parsing, execution, scoring, reports — as for a live model. Every dataset item needs `samples` completions; ids not in the dataset are ignored with a warning."
+        : "Execute predictions made elsewhere in fresh sandboxes, then score and report. Accepts benchline predictions.jsonl rows, {id, completion} lines, or a shell-task commands.jsonl of {task_id|id, generated_command}.",
+    )
+    .argument("<config>", "experiment file (task, dataset, prompt set, scorers, execution)")
+    .requiredOption(
+      `--${fileFlag} <file>`,
+      name === "import" ? "JSON Lines of {id, completion}" : "predictions or commands (JSON Lines)",
+    )
     .option("--name <name>", "model name for the imported predictions (default: import:<file name>)")
     .option("-p, --prompt-set <name>", "prompt set the completions answered (default: the file's first)")
-    .option("-o, --out <dir>", "output root (default: the file's `out`, else ./runs)")
-    .option("-l, --limit <n>", "only the first N dataset items", positiveInt)
-    .option("-n, --samples <n>", "completions per item", positiveInt)
-    .option("--allow-missing", "record dataset ids without a response as error rows instead of failing")
-    .addOption(logOption())
-    .action(async (config: string, flags: ImportFlags) => {
-      const loaded = loadExperiment(config);
-      const path = resolve(flags.responses);
-      const prompts = Object.keys(loaded.file.prompts ?? {});
-      const promptSet = flags.promptSet ?? prompts[0];
-      const exp = await resolveExperiment(loaded, {
+    .option("--allow-missing", "record dataset ids without a response as error rows instead of failing");
+  return addSharedRunOptions(command).action(async (config: string, flags: ImportFlags) => {
+    const loaded = loadExperiment(config);
+    const path = resolve((flags.responses ?? flags.predictions)!);
+    const promptSet = flags.promptSet ?? Object.keys(loaded.file.prompts ?? {})[0];
+    await resolveAndRun(
+      loaded,
+      {
+        ...sharedOverrides(flags),
         modelSpecs: [
           {
             id: flags.name ?? `import:${basename(path)}`,
@@ -36,40 +51,17 @@ export function importCommand(): Command {
           },
         ],
         ...(promptSet ? { promptSets: [promptSet] } : {}),
-        ...(flags.out !== undefined ? { out: flags.out } : {}),
-        ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
-        ...(flags.samples !== undefined ? { samples: flags.samples } : {}),
         ...(flags.allowMissing ? { allowMissing: true } : {}),
-      });
+      },
+      flags,
+      "all",
       // Completions answer one prompt set: the chosen one, else the first.
-      exp.trials = exp.trials.slice(0, 1);
-      for (const warning of exp.warnings) process.stderr.write(`warning: ${warning}\n`);
-      const interrupt = interruptSignal(() =>
-        process.stderr.write("\ninterrupting… (Ctrl-C again to quit at once)\n"),
-      );
-      try {
-        const result = await runExperiment(exp, {
-          signal: interrupt.signal,
-          onEvent: createReporter(flags.log),
-        });
-        if (result.interrupted) {
-          process.exitCode = 130;
-          return;
-        }
-        process.stdout.write(`report: ${relativeLabel(result.report)}\n`);
-      } finally {
-        interrupt.dispose();
-      }
-    });
+      (exp) => {
+        exp.trials = exp.trials.slice(0, 1);
+      },
+    );
+  });
 }
 
-interface ImportFlags {
-  responses: string;
-  name?: string;
-  promptSet?: string;
-  out?: string;
-  limit?: number;
-  samples?: number;
-  allowMissing?: boolean;
-  log: LogFormat;
-}
+export const importCommand = (): Command => offlineCommand("import");
+export const executeCommand = (): Command => offlineCommand("execute");

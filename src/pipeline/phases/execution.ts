@@ -20,17 +20,24 @@ export interface ExecutionSettings {
 
 /**
  * Phase 3 (tasks that execute): each ok prediction's artifact runs in a fresh sandbox. Rows whose
- * last execution is an `error` (the sandbox itself failed) run again unless `retryErrors` is false.
+ * last execution is an `error` (the sandbox itself failed) run again unless `retryErrors` is false;
+ * with `retryFailedExecutions`, executions that ran but did not pass run again too. Inference is
+ * never redone here.
  */
 export async function runExecutionPhase(ctx: TrialContext, settings: ExecutionSettings): Promise<number> {
   const { exp, trial, files } = ctx;
   const execute = exp.task.execute;
   if (!execute) return 0;
   const samples = new Map(exp.dataset.samples.map((s) => [s.id, s]));
-  const executed = await lastByKey(files.executions, executionSchema, (row) => row.status);
+  const executed = await lastByKey(files.executions, executionSchema, (row) => ({
+    status: row.status,
+    passed: row.passed,
+  }));
   const isDone = (key: string): boolean => {
-    const st = executed.get(key);
-    return st === "ok" || (st === "error" && !ctx.retryErrors);
+    const last = executed.get(key);
+    if (!last) return false;
+    if (last.status === "error") return !ctx.retryErrors;
+    return last.passed || !ctx.retryFailedExecutions;
   };
 
   let total = 0;

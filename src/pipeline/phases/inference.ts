@@ -1,4 +1,5 @@
 import {
+  flattenMessages,
   forEachConcurrent,
   type Generation,
   JsonlWriter,
@@ -9,7 +10,9 @@ import {
   promptRecordSchema,
   readJsonl,
   rowKey,
+  type Truncation,
   toRowError,
+  truncateMessages,
 } from "../../core/index.js";
 import type { TrialContext } from "../context.js";
 import { lastByKey } from "../files.js";
@@ -48,6 +51,13 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
   }
 
   const params = trial.spec.model.params;
+  // A model with a known context length: prompts that do not fit are shortened by the task's
+  // policy (about 4 characters a token, leaving room for the completion) and marked truncated.
+  const contextLength = trial.spec.model.options.context_length;
+  const maxChars =
+    typeof contextLength === "number"
+      ? Math.max(256, (contextLength - (params.max_tokens ?? 256)) * 4)
+      : undefined;
   const writer = JsonlWriter.open(files.predictions);
   try {
     await forEachConcurrent(
@@ -59,11 +69,15 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
         const started = performance.now();
         let generation: Generation | undefined;
         let failure: unknown;
+        const fitted =
+          maxChars === undefined
+            ? { messages: prompt.messages }
+            : truncateMessages(prompt.messages, maxChars, exp.task.truncation ?? "middle");
         try {
           generation = await provider.generate(
             {
-              messages: prompt.messages,
-              prompt: prompt.prompt,
+              messages: fitted.messages,
+              prompt: fitted.truncation ? flattenMessages(fitted.messages) : prompt.prompt,
               n: sampleIndices.length,
               sampleIndices,
               ...params,
@@ -92,7 +106,7 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
         };
         sampleIndices.forEach((sampleIndex, i) => {
           const row: Prediction = generation
-            ? successRow(base, sampleIndex, generation, i)
+            ? successRow(base, sampleIndex, generation, i, fitted.truncation)
             : {
                 ...base,
                 sample: sampleIndex,
@@ -111,6 +125,10 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
             cached: row.cached,
             ...(row.cost_usd !== undefined ? { cost_usd: row.cost_usd } : {}),
           });
+          if (row.cost_usd) {
+            ctx.budget.spent += row.cost_usd;
+            if (ctx.budget.max !== undefined && ctx.budget.spent >= ctx.budget.max) ctx.budget.exhausted();
+          }
         });
       },
       ctx.signal,
@@ -126,6 +144,7 @@ function successRow(
   sample: number,
   generation: Generation,
   index: number,
+  truncation: Truncation | undefined,
 ): Prediction {
   const completion = generation.completions[index]!;
   const share = generation.completions.length;
@@ -135,8 +154,10 @@ function successRow(
     completion: completion.text,
     status: "ok",
     attempts: generation.attempts ?? 1,
-    cached: generation.cached ?? false,
+    // A request partly served from the cache marks its cached completions one by one.
+    cached: generation.cached === true || completion.extras?.cached === true,
   };
+  if (truncation) row.truncated = truncation;
   if (completion.finish_reason !== undefined) row.finish_reason = completion.finish_reason;
   if (generation.usage) {
     row.usage = {

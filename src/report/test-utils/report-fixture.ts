@@ -24,6 +24,7 @@ export function makeTrial(overrides: Partial<TrialSummary> & { trial: string }):
     scorers: {},
     errors: { count: 0, rate: 0, by_code: {} },
     per_category: {},
+    timing: { inference_ms: 0, execution_ms: 0 },
     usage: {
       prompt_tokens: 0,
       completion_tokens: 0,

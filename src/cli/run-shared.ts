@@ -1,0 +1,110 @@
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { type LoadedExperiment, loadExperiment } from "../config/index.js";
+import {
+  type Overrides,
+  type PhaseSelection,
+  relativeLabel,
+  resolveExperiment,
+  runExperiment,
+} from "../pipeline/index.js";
+import { sandboxKinds } from "../sandbox/index.js";
+import { interruptSignal, logOption, positiveInt } from "./options.js";
+import { createReporter, type LogFormat } from "./progress.js";
+
+/** Flags every command that runs phases shares. */
+export interface SharedRunFlags {
+  limit?: number;
+  samples?: number;
+  out?: string;
+  concurrency?: number;
+  timeout?: number;
+  cache: boolean;
+  maxCost?: number;
+  sandbox?: string;
+  retryErrors: boolean;
+  retryFailed?: boolean;
+  log: LogFormat;
+}
+
+const positiveNumber = (value: string): number => {
+  const n = Number(value);
+  if (!(Number.isFinite(n) && n > 0)) throw new InvalidArgumentError("expected a positive number");
+  return n;
+};
+
+export function addSharedRunOptions(command: Command): Command {
+  return command
+    .option("-l, --limit <n>", "only the first N dataset items", positiveInt)
+    .option("-n, --samples <n>", "completions per item (sample 0..n-1)", positiveInt)
+    .option("-o, --out <dir>", "output root (default: the file's `out`, else ./runs)")
+    .option("-c, --concurrency <n>", "requests in flight per trial", positiveInt)
+    .option("--timeout <seconds>", "per-request timeout for every model (overrides the file)", positiveNumber)
+    .option("--max-cost <usd>", "stop cleanly once predictions have cost this much (USD)", positiveNumber)
+    .option("--no-cache", "do not read or write the response cache (<out>/.cache)")
+    .addOption(
+      new Option("--sandbox <kind>", "sandbox for executions (overrides execution.sandbox)").choices(
+        Object.keys(sandboxKinds),
+      ),
+    )
+    .option("--no-retry-errors", "keep rows whose last status is error instead of retrying them")
+    .option("--retry-failed", "re-execute executions that ran but did not pass (never re-runs inference)")
+    .addOption(logOption());
+}
+
+export function sharedOverrides(flags: SharedRunFlags): Overrides {
+  return {
+    ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
+    ...(flags.samples !== undefined ? { samples: flags.samples } : {}),
+    ...(flags.out !== undefined ? { out: flags.out } : {}),
+    ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
+    ...(flags.timeout !== undefined ? { timeout: flags.timeout } : {}),
+    ...(flags.sandbox !== undefined ? { sandbox: flags.sandbox } : {}),
+  };
+}
+
+/** Resolves the experiment (every check before anything is written), runs it, prints the outcome. */
+export async function resolveAndRun(
+  loaded: LoadedExperiment | string,
+  overrides: Overrides,
+  flags: SharedRunFlags,
+  phase: PhaseSelection = "all",
+  adjust?: (exp: Awaited<ReturnType<typeof resolveExperiment>>) => void,
+): Promise<void> {
+  const exp = await resolveExperiment(
+    typeof loaded === "string" ? loadExperiment(loaded) : loaded,
+    overrides,
+  );
+  adjust?.(exp);
+  for (const warning of exp.warnings) process.stderr.write(`warning: ${warning}\n`);
+  const interrupt = interruptSignal(() =>
+    process.stderr.write("\ninterrupting: finishing in-flight rows… (Ctrl-C again to quit at once)\n"),
+  );
+  try {
+    const result = await runExperiment(exp, {
+      phase,
+      retryErrors: flags.retryErrors,
+      retryFailedExecutions: flags.retryFailed ?? false,
+      signal: interrupt.signal,
+      onEvent: createReporter(flags.log),
+      ...(flags.cache ? {} : { cacheDir: false as const }),
+      ...(flags.maxCost !== undefined ? { maxCostUsd: flags.maxCost } : {}),
+    });
+    if (result.stopReason === "max_cost") {
+      process.stderr.write(
+        `stopped at --max-cost; completed rows are saved in ${relativeLabel(result.dir)}\n`,
+      );
+      process.stdout.write(`report: ${relativeLabel(result.report)}\n`);
+      return;
+    }
+    if (result.interrupted) {
+      process.stderr.write(
+        `interrupted: completed rows are saved in ${relativeLabel(result.dir)}; run the same command to resume\n`,
+      );
+      process.exitCode = 130;
+      return;
+    }
+    process.stdout.write(`report: ${relativeLabel(result.report)}\n`);
+  } finally {
+    interrupt.dispose();
+  }
+}

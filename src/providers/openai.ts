@@ -1,0 +1,246 @@
+/**
+ * Any OpenAI-compatible server: OpenAI itself, vLLM, Ollama, llama.cpp's server, routers.
+ * Chat (`/chat/completions`) or raw text (`/completions`) endpoints, n samples, logprobs.
+ */
+import { z } from "zod";
+import type {
+  Completion,
+  GenerateRequest,
+  Generation,
+  ModelSpec,
+  ProviderEnv,
+  ProviderFactory,
+} from "../core/index.js";
+import { BenchlineError, formatIssues } from "../core/index.js";
+import { createJsonClient, generateAll, ProviderError } from "./http.js";
+import { costFor, FREE, priceFor, priceSchema } from "./pricing.js";
+
+interface Preset {
+  baseUrl: string;
+  /** Environment variable that overrides the base URL. */
+  baseUrlEnv?: string;
+  /** Environment variable holding the key when the entry names none. */
+  keyEnv?: string;
+  /** Self-hosted: free, and no model name needed. */
+  local: boolean;
+}
+
+const presets = {
+  openai: {
+    baseUrl: "https://api.openai.com/v1",
+    baseUrlEnv: "OPENAI_BASE_URL",
+    keyEnv: "OPENAI_API_KEY",
+    local: false,
+  },
+  vllm: { baseUrl: "http://127.0.0.1:8000/v1", local: true },
+  ollama: { baseUrl: "http://127.0.0.1:11434/v1", local: true },
+  "llamacpp-server": { baseUrl: "http://127.0.0.1:8080/v1", local: true },
+} as const satisfies Record<string, Preset>;
+
+export type OpenAIPreset = keyof typeof presets;
+export const openAIPresets = Object.keys(presets) as OpenAIPreset[];
+
+const optionsSchema = z.looseObject({
+  mode: z.enum(["chat", "completion"]).optional(),
+  base_url: z.url({ protocol: /^https?$/ }).optional(),
+  api_key_env: z.string().min(1).optional(),
+  api_keys: z.array(z.string().min(1)).min(1).optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  extra_body: z.record(z.string(), z.unknown()).optional(),
+  concurrency: z.number().int().positive().optional(),
+  price: priceSchema.optional(),
+});
+export type OpenAIOptions = z.infer<typeof optionsSchema>;
+
+/** One generated token in `extras.logprobs`, whichever endpoint produced it; alternatives best first. */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  top_logprobs: { token: string; logprob: number }[];
+}
+
+/** A resolved model entry; holds the names of the key variables, never their values. */
+export interface OpenAIConfig {
+  preset: OpenAIPreset;
+  baseUrl: string;
+  model?: string;
+  mode: "chat" | "completion";
+  keyEnvs: string[];
+  options: OpenAIOptions;
+}
+
+/**
+ * The model and options of a spec string after its preset name.
+ * @example
+ * openAISpecFromString("vllm", "Qwen/Qwen2.5-7B@http://gpu:8000") // {model: "Qwen/Qwen2.5-7B", options: {base_url: "http://gpu:8000/v1"}}
+ * openAISpecFromString("ollama", "llama3.1:8b") // {model: "llama3.1:8b", options: {}}
+ * openAISpecFromString("llamacpp-server", "http://127.0.0.1:8080") // {options: {base_url: "http://127.0.0.1:8080/v1"}}
+ */
+export function openAISpecFromString(
+  preset: OpenAIPreset,
+  rest: string,
+): { model?: string; options: { base_url?: string } } {
+  const at = /^(.*?)@(https?:\/\/.+)$/.exec(rest);
+  const model = /^https?:\/\//.test(rest) ? "" : (at?.[1] ?? rest);
+  const url = /^https?:\/\//.test(rest) ? rest : at?.[2];
+  if (!model && !presets[preset].local)
+    throw new BenchlineError("usage", `${preset}: spec needs a model name`);
+  const options = url === undefined ? {} : { base_url: normalizeBaseUrl(url, `${preset}:${rest}`) };
+  return model ? { model, options } : { options };
+}
+
+/** Validates a model entry for `spec.provider` (one of the presets) against the environment. */
+export function resolveOpenAIConfig(spec: ModelSpec, env: ProviderEnv): OpenAIConfig {
+  const preset = (Object.hasOwn(presets, spec.provider) ? spec.provider : "openai") as OpenAIPreset;
+  const defaults: Preset = presets[preset];
+  const parsed = optionsSchema.safeParse(spec.options);
+  if (!parsed.success) throw configError(spec, formatIssues(parsed.error.issues));
+  const options = parsed.data;
+  const fromEnv = defaults.baseUrlEnv ? env.env[defaults.baseUrlEnv] : undefined;
+  const baseUrl = normalizeBaseUrl(options.base_url ?? (fromEnv || defaults.baseUrl), spec.id);
+  if (!spec.model && !defaults.local) throw configError(spec, "a model name is required");
+  const keyEnvs = options.api_keys ?? (options.api_key_env ? [options.api_key_env] : []);
+  if (keyEnvs.length === 0 && defaults.keyEnv && (env.env[defaults.keyEnv] || isOpenAI(baseUrl)))
+    keyEnvs.push(defaults.keyEnv);
+  for (const name of keyEnvs) {
+    if (!env.env[name]) throw configError(spec, `environment variable ${name} (API key) is not set`);
+  }
+  const config: OpenAIConfig = { preset, baseUrl, mode: options.mode ?? "chat", keyEnvs, options };
+  if (spec.model) config.model = spec.model;
+  return config;
+}
+
+/**
+ * `openai`, `vllm`, `ollama` and `llamacpp-server` models. Reads `options`: mode, base_url,
+ * api_key_env, api_keys (env var names, used round-robin), headers, extra_body, concurrency
+ * (idle keep-alive connections kept), price.
+ */
+export const createOpenAIProvider: ProviderFactory = (spec, env) => {
+  const config = resolveOpenAIConfig(spec, env);
+  const keys = config.keyEnvs.map((name) => env.env[name] as string);
+  const client = createJsonClient(config.options.concurrency ?? 256);
+  const url = new URL(`${config.baseUrl}/${config.mode === "chat" ? "chat/completions" : "completions"}`);
+  const price = config.options.price ?? (presets[config.preset].local ? FREE : priceFor(config.model));
+  let turn = 0;
+
+  const once = async (request: GenerateRequest, signal: AbortSignal): Promise<Generation> => {
+    const headers: Record<string, string> = { ...config.options.headers };
+    const key = keys[turn++ % Math.max(1, keys.length)];
+    if (key) headers.authorization = `Bearer ${key}`;
+    const json = await client.post(url, requestBody(config, request), { headers, signal, secrets: keys });
+    return parseResponse(json, config.mode, request.top_logprobs !== undefined);
+  };
+
+  return {
+    id: spec.id,
+    async generate(request, { signal }) {
+      const generation = await generateAll(request, (r) => once(r, signal));
+      const cost = generation.usage && price && costFor(config.model, generation.usage, price);
+      return cost === undefined ? generation : { ...generation, cost_usd: cost };
+    },
+    async close() {
+      client.close();
+    },
+  };
+};
+
+// ---------------------------------------------------------------- internal helpers
+
+function requestBody(config: OpenAIConfig, request: GenerateRequest): Record<string, unknown> {
+  const body: Record<string, unknown> = { ...config.options.extra_body };
+  if (config.model !== undefined) body.model = config.model;
+  if (config.mode === "chat") body.messages = request.messages;
+  else body.prompt = request.prompt;
+  if (request.n !== 1) body.n = request.n;
+  if (request.temperature !== undefined) body.temperature = request.temperature;
+  if (request.top_p !== undefined) body.top_p = request.top_p;
+  if (request.max_tokens !== undefined) {
+    // OpenAI's reasoning models reject `max_tokens`.
+    const reasoning = config.preset === "openai" && /^(o\d|gpt-5)/.test(config.model ?? "");
+    body[reasoning ? "max_completion_tokens" : "max_tokens"] = request.max_tokens;
+  }
+  if (request.stop?.length) body.stop = request.stop;
+  if (request.seed !== undefined) body.seed = request.seed;
+  if (request.top_logprobs !== undefined) {
+    if (config.mode === "chat") {
+      body.logprobs = true;
+      body.top_logprobs = request.top_logprobs;
+    } else body.logprobs = request.top_logprobs;
+  }
+  return body;
+}
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null;
+
+function parseResponse(json: unknown, mode: "chat" | "completion", withLogprobs: boolean): Generation {
+  const choices = isObject(json) && Array.isArray(json.choices) ? json.choices.filter(isObject) : [];
+  if (choices.length === 0) throw new ProviderError("bad_response", "response has no choices");
+  choices.sort((a, b) => Number(a.index ?? 0) - Number(b.index ?? 0));
+  const completions = choices.map((choice): Completion => {
+    const message = isObject(choice.message) ? choice.message : {};
+    const text = mode === "chat" ? message.content : choice.text;
+    if (text !== null && text !== undefined && typeof text !== "string")
+      throw new ProviderError("bad_response", "choice text is not a string");
+    const completion: Completion = { text: text ?? "" };
+    if (typeof choice.finish_reason === "string") completion.finish_reason = choice.finish_reason;
+    const extras: Json = {};
+    if (withLogprobs) extras.logprobs = normaliseLogprobs(choice.logprobs);
+    const reasoning = message.reasoning_content ?? message.reasoning;
+    if (typeof reasoning === "string") extras.reasoning = reasoning;
+    if (Object.keys(extras).length > 0) completion.extras = extras;
+    return completion;
+  });
+  const usage = isObject(json) && isObject(json.usage) ? json.usage : {};
+  const { prompt_tokens, completion_tokens } = usage;
+  if (typeof prompt_tokens === "number" && typeof completion_tokens === "number")
+    return { completions, usage: { prompt_tokens, completion_tokens } };
+  return { completions };
+}
+
+/** Chat (`{content: [{token, logprob, top_logprobs}]}`) and legacy completion logprobs, one shape. */
+function normaliseLogprobs(raw: unknown): TokenLogprob[] {
+  if (!isObject(raw)) return [];
+  if (Array.isArray(raw.content)) {
+    return raw.content.filter(isObject).map((t) => ({
+      token: String(t.token),
+      logprob: Number(t.logprob),
+      top_logprobs: (Array.isArray(t.top_logprobs) ? t.top_logprobs.filter(isObject) : [])
+        .map((alt) => ({ token: String(alt.token), logprob: Number(alt.logprob) }))
+        .sort((a, b) => b.logprob - a.logprob),
+    }));
+  }
+  const tokens = Array.isArray(raw.tokens) ? raw.tokens : [];
+  const logprobs = Array.isArray(raw.token_logprobs) ? raw.token_logprobs : [];
+  const tops = Array.isArray(raw.top_logprobs) ? raw.top_logprobs : [];
+  return tokens.map((token, i) => {
+    const top = tops[i];
+    return {
+      token: String(token),
+      logprob: Number(logprobs[i]),
+      top_logprobs: (isObject(top) ? Object.entries(top) : [])
+        .map(([alt, logprob]) => ({ token: alt, logprob: Number(logprob) }))
+        .sort((a, b) => b.logprob - a.logprob),
+    };
+  });
+}
+
+function normalizeBaseUrl(raw: string, label: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new BenchlineError("config", `${label}: base URL "${raw}" is not a URL`);
+  }
+  // A bare host means the server's standard `/v1` root.
+  const path = url.pathname.replace(/\/+$/, "");
+  return `${url.origin}${path || "/v1"}`;
+}
+
+function isOpenAI(baseUrl: string): boolean {
+  return new URL(baseUrl).hostname === "api.openai.com";
+}
+
+function configError(spec: ModelSpec, message: string): BenchlineError {
+  return new BenchlineError("config", `model ${spec.id}: ${message}`);
+}
