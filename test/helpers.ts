@@ -40,8 +40,12 @@ export function runCli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {})
 }
 
 /** Starts the CLI without waiting (for kill tests). */
-export function spawnCli(args: string[], cwd: string) {
-  return spawn(process.execPath, [...TSX, BIN, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+export function spawnCli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  return spawn(process.execPath, [...TSX, BIN, ...args], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 }
 
 export function qaRows(
@@ -54,4 +58,24 @@ export function qaRows(
     answer: String(i + 1),
     category: i % 2 === 0 ? "even" : "odd",
   }));
+}
+
+/** Runs the CLI without blocking this process (needed when the test itself serves requests). */
+export function runCliAsync(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...TSX, BIN, ...args], {
+      cwd,
+      env: { ...process.env, ...env, FORCE_COLOR: "0" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
 }

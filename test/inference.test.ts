@@ -1,0 +1,182 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type OpenAIServer, startOpenAIServer } from "../src/providers/test-utils/openai-server.js";
+import { qaRows, runCliAsync, spawnCli, testdir } from "./helpers.js";
+
+let server: OpenAIServer;
+beforeAll(async () => {
+  server = await startOpenAIServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+
+const config = (model: string, extra = "") => `
+name: live
+task: qa
+dataset: data.jsonl
+models:
+  - ${model}
+prompts: {plain: {user: "{{question}}"}}
+scorers: [exact]
+${extra.includes("concurrency:") ? "" : "concurrency: 8\n"}${extra}`;
+
+const model = (extra = "") =>
+  `{id: local, provider: vllm, model: tiny, base_url: "${server.url}", api_key_env: BENCH_KEY, max_attempts: 3, timeout: 1${extra}}`;
+
+function predictions(dir: string, name = "live", out = "runs") {
+  const exp = join(dir, out, name);
+  const [trial] = readdirSync(exp).filter((d) => d.includes("__"));
+  return readFileSync(join(exp, trial!, "predictions.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+}
+
+function allFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? allFiles(path) : [path];
+  });
+}
+
+const env = { BENCH_KEY: "sk-canary-5f1e0c9d" };
+
+describe("live inference against a local OpenAI-compatible server", () => {
+  it("survives 429s, 500s, resets, malformed JSON and hangs: every row ok or a recorded error, none lost or duplicated", async () => {
+    server.setFaults(({ index }) =>
+      index % 7 === 3
+        ? "429"
+        : index % 11 === 5
+          ? "500"
+          : index % 13 === 6
+            ? "reset"
+            : index % 17 === 8
+              ? "malformed"
+              : index === 20
+                ? "hang"
+                : undefined,
+    );
+    const dir = testdir({ "exp.yaml": config(model()), "data.jsonl": qaRows(60) });
+    try {
+      const first = await runCliAsync(["run", "exp.yaml", "--log", "plain"], dir, env);
+      expect(first.code).toBe(0);
+      let rows = predictions(dir);
+      const keys = rows.map((r) => `${r.id}/${r.sample}`);
+      expect(new Set(keys).size).toBe(60);
+      for (const r of rows) {
+        if (r.status === "ok") expect(r.completion).toMatch(/^chat 0 seed=- \| What is \d+ plus one\?$/);
+        else expect(r.error.code).toMatch(/^(http_\d+|timeout|connection|bad_response)$/);
+      }
+      expect(rows.filter((r) => r.attempts > 1).length).toBeGreaterThan(0); // retries happened
+      server.setFaults(undefined);
+      expect((await runCliAsync(["run", "exp.yaml", "--log", "plain"], dir, env)).code).toBe(0);
+      rows = predictions(dir);
+      const last = new Map(rows.map((r) => [`${r.id}/${r.sample}`, r]));
+      expect(last.size).toBe(60);
+      expect([...last.values()].every((r) => r.status === "ok")).toBe(true);
+      // An ok row is never redone: each key has at most one ok row.
+      expect(rows.filter((r) => r.status === "ok").length).toBe(60);
+      // The key reached the server and nothing we wrote.
+      expect(server.stats.keys.get(env.BENCH_KEY)).toBeGreaterThan(0);
+      for (const file of allFiles(join(dir, "runs")))
+        expect(readFileSync(file, "utf8")).not.toContain(env.BENCH_KEY);
+      expect(first.stderr + first.stdout).not.toContain(env.BENCH_KEY);
+    } finally {
+      server.setFaults(undefined);
+    }
+  });
+
+  it("caches responses per sample on disk: a second experiment is served from the cache; --no-cache asks again", async () => {
+    const dir = testdir({ "exp.yaml": config(model(), "samples: 2"), "data.jsonl": qaRows(6) });
+    expect((await runCliAsync(["run", "exp.yaml"], dir, env)).code).toBe(0);
+    const first = predictions(dir);
+    expect(first.every((r) => r.cached === false)).toBe(true);
+    // Different samples got different answers (the server numbers its choices).
+    const q0 = first.filter((r) => r.id === "q0").sort((a, b) => a.sample - b.sample);
+    expect(q0.map((r) => r.completion.split(" |")[0])).toEqual(["chat 0 seed=-", "chat 1 seed=-"]);
+
+    const before = server.stats.requests;
+    expect((await runCliAsync(["run", "exp.yaml", "--name", "again"], dir, env)).code).toBe(0);
+    expect(server.stats.requests).toBe(before);
+    const cached = predictions(dir, "again");
+    expect(cached.every((r) => r.cached === true)).toBe(true);
+    const bySample = new Map(cached.map((r) => [`${r.id}/${r.sample}`, r.completion]));
+    for (const r of first) expect(bySample.get(`${r.id}/${r.sample}`)).toBe(r.completion);
+
+    expect((await runCliAsync(["run", "exp.yaml", "--name", "fresh", "--no-cache"], dir, env)).code).toBe(0);
+    expect(server.stats.requests).toBeGreaterThan(before);
+    expect(predictions(dir, "fresh").every((r) => r.cached === false)).toBe(true);
+  });
+
+  it("--max-cost stops the run cleanly once predictions cost that much", async () => {
+    const dir = testdir({
+      "exp.yaml": config(model(", price: {input: 100000, output: 100000}"), "concurrency: 1"),
+      "data.jsonl": qaRows(40),
+    });
+    const r = await runCliAsync(
+      ["run", "exp.yaml", "--max-cost", "20", "--no-cache", "--log", "plain"],
+      dir,
+      env,
+    );
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("--max-cost reached");
+    const rows = predictions(dir);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.length).toBeLessThan(40);
+    const spent = rows.reduce((a, p) => a + p.cost_usd, 0);
+    expect(spent).toBeGreaterThanOrEqual(20);
+    expect(spent - rows.at(-1).cost_usd).toBeLessThan(20);
+  });
+
+  it("shortens prompts beyond the model's context and records it", async () => {
+    const long = [{ id: "long", question: `${"background ".repeat(800)}What is 1 plus one?`, answer: "2" }];
+    const dir = testdir({
+      "exp.yaml": config(model(", context_length: 600, max_tokens: 100")),
+      "data.jsonl": long,
+    });
+    expect((await runCliAsync(["run", "exp.yaml", "--no-cache"], dir, env)).code).toBe(0);
+    const [row] = predictions(dir);
+    expect(row.truncated).toMatchObject({ policy: "middle", original_chars: 800 * 11 + 19 });
+    expect(row.truncated.kept_chars).toBeLessThanOrEqual(2000);
+    // What the server was sent: the middle of the long question cut, its end kept.
+    const sent = server.stats.bodies.at(-1) as { messages: { content: string }[] };
+    const content = sent.messages.at(-1)!.content;
+    expect(content).toContain("…[truncated]…");
+    expect(content).toMatch(/What is 1 plus one\?$/);
+    expect(content.length).toBe(row.truncated.kept_chars);
+  });
+
+  it("Ctrl-C aborts in-flight requests, keeps finished rows, and the same command resumes", async () => {
+    server.setLatency(300);
+    const dir = testdir({
+      "exp.yaml": config(model().replace("timeout: 1", "timeout: 30"), "concurrency: 4"),
+      "data.jsonl": qaRows(40),
+    });
+    try {
+      const child = spawnCli(["run", "exp.yaml", "--no-cache", "--log", "plain"], dir, env);
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      await new Promise((r) => setTimeout(r, 2500));
+      const sent = Date.now();
+      child.kill("SIGINT");
+      expect(await exited).toBe(130);
+      expect(Date.now() - sent).toBeLessThan(3000); // in-flight requests were aborted, not awaited
+      expect(stderr).toContain("run the same command to resume");
+      const partial = predictions(dir);
+      expect(partial.length).toBeGreaterThan(0);
+      expect(partial.length).toBeLessThan(40);
+      expect(partial.every((r) => r.status === "ok")).toBe(true);
+    } finally {
+      server.setLatency(0);
+    }
+    expect((await runCliAsync(["run", "exp.yaml", "--no-cache"], dir, env)).code).toBe(0);
+    const rows = predictions(dir);
+    expect(rows).toHaveLength(40);
+    expect(new Set(rows.map((r) => r.id)).size).toBe(40);
+  });
+});
