@@ -1,0 +1,74 @@
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { createBwrapSandbox, isBwrapUsable } from "./bwrap.js";
+import { describeContainment } from "./test-utils/containment.js";
+import { describeSandboxContract } from "./test-utils/contract.js";
+import { uniqueSleep, waitForProcess } from "./test-utils/host.js";
+
+const usable = isBwrapUsable();
+if (!usable) console.warn("bwrap sandbox tests skipped: bubblewrap cannot create namespaces here");
+
+describe.skipIf(!usable)("bwrap", () => {
+  describeSandboxContract("bwrap", () => createBwrapSandbox());
+  describeContainment("bwrap", () => createBwrapSandbox());
+
+  it("runs step code as an unprivileged host uid without capabilities", async () => {
+    const marker = uniqueSleep();
+    const run = createBwrapSandbox().run([{ name: "sleep", command: `sleep ${marker}` }], {
+      timeoutMs: 3000,
+    });
+    const pid = await waitForProcess(["sleep", marker]);
+    const status = pid === undefined ? "" : readFileSync(`/proc/${pid}/status`, "utf8");
+    await run;
+    const expected = process.getuid?.() === 0 ? 65534 : process.getuid?.();
+    expect(status).toMatch(new RegExp(`^Uid:\\t${expected}\\t${expected}\\t${expected}\\t${expected}$`, "m"));
+    expect(status).toMatch(/^CapEff:\t0+$/m);
+    expect(status).toMatch(/^NoNewPrivs:\t1$/m);
+  });
+
+  it("keeps /tmp across the steps of a run, also past one launch (three steps)", async () => {
+    const commands = ["echo kept > /tmp/t", "true", "true", "true", "cat /tmp/t"];
+    const { steps } = await createBwrapSandbox().run(
+      commands.map((command, i) => ({ name: `s${i}`, command })),
+      { timeoutMs: 5000 },
+    );
+    expect(steps.at(-1)).toMatchObject({ exit_code: 0, stdout: "kept\n" });
+  });
+
+  it("fails a step whose code kills the sandbox's driver, and runs the next step", async () => {
+    const { steps } = await createBwrapSandbox().run(
+      [
+        { name: "kill", command: "kill -9 $PPID; sleep 5" },
+        { name: "next", command: "echo next" },
+      ],
+      { timeoutMs: 10_000 },
+    );
+    expect(steps[0]?.exit_code).toBe(137);
+    expect(steps[0]?.duration_ms).toBeLessThan(4000);
+    expect(steps[0]?.stderr).toContain("ended before the step did");
+    expect(steps[1]).toMatchObject({ exit_code: 0, stdout: "next\n" });
+  });
+
+  it("binds readOnlyPaths read-only", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "benchline-ro-"));
+    writeFileSync(join(dir, "tool.txt"), "tool");
+    chmodSync(dir, 0o755);
+    try {
+      const sandbox = createBwrapSandbox({ readOnlyPaths: [dir] });
+      const { steps } = await sandbox.run(
+        [
+          { name: "read", command: `cat ${dir}/tool.txt` },
+          { name: "write", command: `echo x > ${dir}/tool.txt` },
+        ],
+        { timeoutMs: 5000 },
+      );
+      expect(steps[0]).toMatchObject({ exit_code: 0, stdout: "tool" });
+      expect(steps[1]?.exit_code).not.toBe(0);
+      expect(readFileSync(join(dir, "tool.txt"), "utf8")).toBe("tool");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,164 @@
+import { spawnSync } from "node:child_process";
+import { lstatSync, readlinkSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { Sandbox, SandboxResult, SandboxRunOptions, SandboxStep } from "../core/index.js";
+import { type ResolvedLimits, resolveLimits, sandboxEnv, standardPath } from "./limits.js";
+import { runStepBatches } from "./run-steps.js";
+import { runSession, sessionSteps } from "./session.js";
+import { chownTree, collectFiles, makeTempDir, type Owner, removeDir, writeFiles } from "./workdir.js";
+
+/**
+ * The `bwrap` sandbox: steps run under bubblewrap in fresh namespaces (user, pid, net, ipc, uts,
+ * cgroup: no network at all) on a read-only view of /usr and /etc, with a private writable work
+ * dir at /sandbox and a private /tmp, both kept across the steps of one run and deleted after it.
+ * The host's home and every other host path are simply absent. One launch runs up to three steps
+ * (session.ts); whatever a step leaves running is killed when it ends. When the harness runs as
+ * root, bwrap is started as an unprivileged uid (65534), so sandboxed code is that uid on the
+ * host, without capabilities (bwrap also sets no_new_privs). rlimits cap memory (data segment),
+ * processes, CPU time and file size.
+ */
+
+export interface BwrapSandboxOptions {
+  bwrapPath?: string | undefined;
+  /** Where run directories are created (default: the OS temp dir); must be reachable by `uid`. */
+  tmpDir?: string | undefined;
+  /** More host paths bound read-only at the same place (e.g. a toolchain under /opt). */
+  readOnlyPaths?: string[] | undefined;
+  /** The unprivileged uid/gid sandboxed code runs as (default 65534, nobody). */
+  uid?: number | undefined;
+  gid?: number | undefined;
+}
+
+export const bwrapDescription =
+  "bwrap: bubblewrap namespaces, read-only /usr and /etc, no network, unprivileged uid, rlimits";
+
+/** Where the work dir appears inside the sandbox. */
+export const bwrapWorkPath = "/sandbox";
+
+export function createBwrapSandbox(options: BwrapSandboxOptions = {}): Sandbox & { description: string } {
+  const owner: Owner = { uid: options.uid ?? 65534, gid: options.gid ?? 65534 };
+  const asRoot = process.getuid?.() === 0;
+  const bwrap = options.bwrapPath ?? "/usr/bin/bwrap";
+  const readOnlyPaths = options.readOnlyPaths ?? [];
+  const rootfs = rootfsArgs();
+  return {
+    name: "bwrap",
+    description: bwrapDescription,
+    async run(steps: SandboxStep[], run: SandboxRunOptions): Promise<SandboxResult> {
+      const limits = resolveLimits(run.limits);
+      const dir = await makeTempDir(options.tmpDir);
+      try {
+        const work = join(dir, "work");
+        const tmp = join(dir, "tmp");
+        await mkdir(work);
+        await mkdir(tmp);
+        await writeFiles(work, run.files);
+        if (asRoot) await chownTree(dir, owner);
+        const args = [...rootfs, ...mountArgs(work, tmp, owner, readOnlyPaths)];
+        const env = sandboxEnv(bwrapWorkPath, standardPath, run.env);
+        const results = await runStepBatches(steps, run, sessionSteps, (batch) =>
+          runSession({
+            file: bwrap,
+            args,
+            prelude: ulimits(limits),
+            user: asRoot ? owner : undefined,
+            cwd: dir,
+            env,
+            steps: batch,
+            timeoutMs: run.timeoutMs,
+            outputBytes: limits.outputBytes,
+            stopOnFailure: run.stopOnFailure ?? false,
+            signal: run.signal,
+          }),
+        );
+        if (!run.collect) return { steps: results };
+        return { steps: results, files: await collectFiles(work, run.collect) };
+      } finally {
+        await removeDir(dir);
+      }
+    },
+  };
+}
+
+let usable: boolean | undefined;
+
+/** Whether bubblewrap can create its namespaces on this machine (checked once per process). */
+export function isBwrapUsable(bwrapPath = "/usr/bin/bwrap"): boolean {
+  if (usable !== undefined) return usable;
+  const owner = { uid: 65534, gid: 65534 };
+  const args = [
+    ...rootfsArgs(),
+    ...mountArgs(undefined, undefined, owner, []),
+    "/bin/sh",
+    "-c",
+    `${ulimits(resolveLimits())}\nexit 0`,
+  ];
+  const user = process.getuid?.() === 0 ? owner : {};
+  const probe = spawnSync(bwrapPath, args, { stdio: "ignore", timeout: 10_000, env: {}, cwd: "/", ...user });
+  usable = probe.status === 0;
+  return usable;
+}
+
+// ---------------------------------------------------------------- internal helpers
+
+/** /usr and /etc read-only; /bin, /lib* and /sbin as on the host (symlinks on merged-/usr systems). */
+function rootfsArgs(): string[] {
+  const args = ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"];
+  for (const path of ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]) {
+    const stat = lstatSync(path, { throwIfNoEntry: false });
+    if (stat?.isSymbolicLink()) args.push("--symlink", readlinkSync(path), path);
+    else if (stat?.isDirectory()) args.push("--ro-bind", path, path);
+  }
+  return args;
+}
+
+function mountArgs(
+  work: string | undefined,
+  tmp: string | undefined,
+  owner: Owner,
+  readOnlyPaths: string[],
+): string[] {
+  return [
+    "--unshare-all",
+    "--die-with-parent",
+    "--new-session",
+    "--hostname",
+    "sandbox",
+    "--uid",
+    String(owner.uid),
+    "--gid",
+    String(owner.gid),
+    "--proc",
+    "/proc",
+    "--dev",
+    "/dev",
+    ...["--perms", "1777", "--size", String(64 * 1024 * 1024), "--tmpfs", "/dev/shm"],
+    ...(tmp ? ["--bind", tmp, "/tmp"] : ["--tmpfs", "/tmp"]),
+    ...(work ? ["--bind", work, bwrapWorkPath] : ["--dir", bwrapWorkPath]),
+    ...readOnlyPaths.flatMap((path) => ["--ro-bind", path, path]), // after /tmp, which would hide them
+    "--chdir",
+    bwrapWorkPath,
+    // Nothing but the work dir, /tmp and /dev/shm is writable; the memory-backed / and /dev are not.
+    ...["--remount-ro", "/dev", "--remount-ro", "/"],
+  ];
+}
+
+/**
+ * rlimits, set by the driver shell inside the namespaces so that the process count is per sandbox
+ * (dash calls RLIMIT_NPROC -p, bash -u). Any failure exits 125: no step runs without its limits.
+ * The CPU hard limit is a second above the soft one, so SIGXCPU (exit 152) names the cause.
+ */
+function ulimits(limits: ResolvedLimits): string {
+  const kb = 1024;
+  const lines = [
+    `{ ulimit -u ${limits.pids} 2>/dev/null || ulimit -p ${limits.pids}; }`,
+    `ulimit -d ${limits.memoryMb * kb}`,
+    `ulimit -f ${limits.fileSizeMb * 2 * kb}`, // 512-byte blocks
+    "ulimit -c 0",
+  ];
+  if (limits.cpuSeconds !== undefined) {
+    lines.push(`ulimit -S -t ${limits.cpuSeconds}`, `ulimit -H -t ${limits.cpuSeconds + 1}`);
+  }
+  return `${lines.join(" && ")} || { echo "benchline: cannot set resource limits" >&2; exit 125; }`;
+}

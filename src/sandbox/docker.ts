@@ -1,0 +1,162 @@
+import type { Sandbox, SandboxResult, SandboxRunOptions, SandboxStep } from "../core/index.js";
+import {
+  DockerApiError,
+  type DockerConnection,
+  dockerCall,
+  dockerJson,
+  dockerSocketPath,
+} from "./docker-api.js";
+import { execStep } from "./docker-exec.js";
+import { collectBytes, type ResolvedLimits, resolveLimits, sandboxEnv, standardPath } from "./limits.js";
+import { truncationNote } from "./output.js";
+import { runSteps } from "./run-steps.js";
+import { readTar, type TarEntry, writeTar } from "./tar.js";
+import { relativeFilePath } from "./workdir.js";
+
+/**
+ * The `docker` sandbox, through the Docker Engine HTTP API on a unix socket: one fresh container
+ * per run from `image` (no network, memory/pids/CPU/file-size limits, no capabilities), files
+ * copied in as a tar, each step an `exec` as an unprivileged user, files copied out, and the
+ * container force-removed afterwards whatever happened. A timeout kills the container (the whole
+ * process tree); it is started again if more steps follow, keeping its file system.
+ */
+
+export interface DockerSandboxOptions {
+  image: string;
+  /** `unix:///var/run/docker.sock` (default) or a socket path. */
+  dockerHost?: string | undefined;
+  /** `uid:gid` the steps run as (default 65534:65534). */
+  user?: string | undefined;
+  /** CPU cores the container may use (default: no quota). */
+  cpus?: number | undefined;
+  /** Run docker-init as pid 1 to reap zombies (default true). */
+  init?: boolean | undefined;
+}
+
+export const dockerDescription =
+  "docker: a fresh container per run, no network, resource limits, removed after";
+
+export const dockerWorkPath = "/sandbox";
+
+export function createDockerSandbox(options: DockerSandboxOptions): Sandbox & { description: string } {
+  const connection: DockerConnection = { socketPath: dockerSocketPath(options.dockerHost) };
+  const user = options.user ?? "65534:65534";
+  const [uid = 65534, gid = 65534] = user.split(":").map(Number);
+  return {
+    name: `docker:${options.image}`,
+    description: dockerDescription,
+    async run(steps: SandboxStep[], run: SandboxRunOptions): Promise<SandboxResult> {
+      const limits = resolveLimits(run.limits);
+      const env = Object.entries(sandboxEnv(dockerWorkPath, standardPath, run.env)).map(
+        ([k, v]) => `${k}=${v}`,
+      );
+      const { Id: id } = await dockerJson<{ Id: string }>(connection, {
+        method: "POST",
+        path: "/containers/create",
+        body: containerSpec(options, env, limits),
+      });
+      const container = `/containers/${id}`;
+      const start = () => dockerCall(connection, { method: "POST", path: `${container}/start` });
+      try {
+        const body = writeTar(workdirEntries(run.files ?? {}, uid, gid));
+        await dockerCall(connection, { method: "PUT", path: `${container}/archive?path=/`, body });
+        await start();
+        const results = await runSteps(steps, run, async (step, timeoutMs) => {
+          const exec = () =>
+            execStep(connection, {
+              container: id,
+              command: step.command,
+              env,
+              user,
+              workdir: dockerWorkPath,
+              timeoutMs,
+              outputBytes: limits.outputBytes,
+              signal: run.signal,
+            });
+          // 409: the container is not running (a timeout killed it, or its code did): start it again.
+          return exec().catch(async (error: unknown) => {
+            if (!(error instanceof DockerApiError && error.status === 409)) throw error;
+            await start();
+            return exec();
+          });
+        });
+        if (!run.collect) return { steps: results };
+        const files: Record<string, string> = {};
+        for (const path of run.collect) {
+          const text = await readFile(connection, id, relativeFilePath(path));
+          if (text !== undefined) files[path] = text;
+        }
+        return { steps: results, files };
+      } finally {
+        await dockerCall(connection, { method: "DELETE", path: `${container}?force=true&v=true` }).catch(
+          () => {},
+        );
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------- internal helpers
+
+function containerSpec(options: DockerSandboxOptions, env: string[], limits: ResolvedLimits) {
+  const mb = 1024 * 1024;
+  const ulimits = [
+    { Name: "fsize", Soft: limits.fileSizeMb * mb, Hard: limits.fileSizeMb * mb },
+    { Name: "core", Soft: 0, Hard: 0 },
+  ];
+  if (limits.cpuSeconds !== undefined) {
+    ulimits.push({ Name: "cpu", Soft: limits.cpuSeconds, Hard: limits.cpuSeconds + 1 }); // SIGXCPU first
+  }
+  return {
+    Image: options.image,
+    // The idle main process runs as the image's user (root without capabilities in most images),
+    // so step code, running as `user`, cannot kill it.
+    Entrypoint: ["sleep"],
+    Cmd: ["2147483647"],
+    WorkingDir: dockerWorkPath,
+    Env: env,
+    NetworkDisabled: true,
+    Labels: { "benchline.sandbox": "1" },
+    HostConfig: {
+      NetworkMode: "none",
+      Memory: limits.memoryMb * mb,
+      MemorySwap: limits.memoryMb * mb,
+      PidsLimit: limits.pids,
+      ...(options.cpus === undefined ? {} : { NanoCpus: Math.round(options.cpus * 1e9) }),
+      Ulimits: ulimits,
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges"],
+      Init: options.init ?? true,
+    },
+  };
+}
+
+/** The work dir itself, then each file (with its parent directories), owned by the step user. */
+function workdirEntries(files: Record<string, string>, uid: number, gid: number): TarEntry[] {
+  const mtime = Math.floor(Date.now() / 1000);
+  const entries: TarEntry[] = [{ path: "sandbox", type: "directory", uid, gid, mtime }];
+  const dirs = new Set<string>();
+  for (const [path, content] of Object.entries(files)) {
+    const parts = relativeFilePath(path).split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join("/");
+      if (!dirs.has(dir)) entries.push({ path: `sandbox/${dir}`, type: "directory", uid, gid, mtime });
+      dirs.add(dir);
+    }
+    entries.push({ path: `sandbox/${parts.join("/")}`, type: "file", content, uid, gid, mtime });
+  }
+  return entries;
+}
+
+/** A regular file from the work dir (missing or not a file: undefined), cut at `collectBytes`. */
+async function readFile(connection: DockerConnection, id: string, path: string): Promise<string | undefined> {
+  const response = await dockerCall(connection, {
+    method: "GET",
+    path: `/containers/${id}/archive?path=${encodeURIComponent(`${dockerWorkPath}/${path}`)}`,
+    maxBytes: collectBytes + 64 * 1024,
+  }).catch(() => undefined);
+  const entry = response ? readTar(response.body)[0] : undefined;
+  if (entry?.type !== "file") return undefined;
+  const text = entry.content.subarray(0, collectBytes).toString("utf8");
+  return entry.size > collectBytes ? text + truncationNote(entry.size - collectBytes) : text;
+}

@@ -1,0 +1,44 @@
+import type { SandboxRunOptions, SandboxStep, StepResult } from "../core/index.js";
+import { signalNote } from "./output.js";
+
+/** What an implementation reports for one step; name and command are added by `runSteps`. */
+export type StepOutcome = Omit<StepResult, "name" | "command"> & { aborted?: boolean };
+
+export type StepExecutor = (step: SandboxStep, timeoutMs: number) => Promise<StepOutcome>;
+
+/** Runs a prefix of `steps` (at least one) and reports the outcomes of those that ran. */
+export type BatchExecutor = (steps: SandboxStep[]) => Promise<StepOutcome[]>;
+
+/**
+ * The step loop every sandbox shares: steps run in order; a timed-out step counts as failed
+ * (`exit_code: null`); `stopOnFailure` stops at the first non-zero exit; an abort stops the run.
+ * A death by signal (exit code 128 + N) gets a note on stderr naming the signal and likely limit.
+ */
+export function runSteps(steps: SandboxStep[], options: SandboxRunOptions, execute: StepExecutor) {
+  return runStepBatches(steps, options, 1, async ([step]) =>
+    step ? [await execute(step, step.timeoutMs ?? options.timeoutMs)] : [],
+  );
+}
+
+/** The same loop for executors that run several steps per call (bwrap: one launch per batch). */
+export async function runStepBatches(
+  steps: SandboxStep[],
+  options: SandboxRunOptions,
+  batchSize: number,
+  execute: BatchExecutor,
+): Promise<StepResult[]> {
+  const results: StepResult[] = [];
+  while (results.length < steps.length && !options.signal?.aborted) {
+    const batch = steps.slice(results.length, results.length + batchSize);
+    const outcomes = await execute(batch);
+    for (const [i, { aborted, ...outcome }] of outcomes.entries()) {
+      const step = batch[i];
+      if (!step) break;
+      outcome.stderr += signalNote(outcome.exit_code);
+      results.push({ name: step.name, command: step.command, ...outcome });
+      if (aborted || (options.stopOnFailure && outcome.exit_code !== 0)) return results;
+    }
+    if (outcomes.length === 0) break;
+  }
+  return results;
+}
