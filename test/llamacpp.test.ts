@@ -27,7 +27,10 @@ scorers: [exact]
     expect(r.code).toBe(0);
     const exp = join(dir, "runs/tiny");
     const [trial] = readdirSync(exp).filter((d) => d.includes("__"));
-    const preds = readFileSync(join(exp, trial!, "predictions.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const preds = readFileSync(join(exp, trial!, "predictions.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const a = preds.find((p) => p.id === "a");
     expect(a.completion).toBe(predictGreedy("hello wor", 6).text);
     expect(a.finish_reason).toBe("length");
