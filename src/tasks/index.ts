@@ -1,4 +1,5 @@
 import { type AnyTask, BenchlineError, type Task } from "../core/index.js";
+import { codeTask } from "./code.js";
 import { qaTask } from "./qa.js";
 import { shellTask } from "./shell.js";
 
@@ -10,6 +11,7 @@ export { type ParseMethod, parseShellCommand, type ShellArtifact } from "./shell
 export const tasks = {
   qa: qaTask,
   shell: shellTask,
+  code: codeTask,
 } satisfies Record<string, AnyTask>;
 
 export type TaskName = keyof typeof tasks;
@@ -24,3 +26,4 @@ export function getTask(name: string): Task<unknown, unknown> {
   }
   return task as Task<unknown, unknown>;
 }
+export { type FilesArtifact, isSafePath, parseFiles, renderFiles } from "./files.js";
