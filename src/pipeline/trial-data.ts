@@ -2,9 +2,7 @@ import { existsSync } from "node:fs";
 import type { TrialSpec } from "../config/index.js";
 import {
   BenchlineError,
-  type Execution,
   executionSchema,
-  type Prediction,
   predictionSchema,
   promptRecordSchema,
   readJsonl,
@@ -22,15 +20,16 @@ export interface TrialManifest {
   spec: TrialSpec;
 }
 
+export type SlimScore = Pick<Score, "id" | "sample" | "scorer" | "value" | "passed">;
+
 export interface TrialData {
   dir: string;
   manifest: TrialManifest;
   items: { id: string; category?: string }[];
-  /** Final prediction per (id, sample) of the items. */
-  predictions: Prediction[];
-  executions: Execution[];
+  /** `(id, sample)` keys of the items and samples in scope. */
+  wanted: Set<string>;
   /** Final score per (id, sample, scorer) of ok predictions, for the trial's scorers. */
-  scores: Score[];
+  scores: SlimScore[];
   summary: TrialSummary;
   /** Primary scorer's per-item mean over scored samples: the unit compared between trials. */
   perItem: Map<string, number>;
@@ -61,19 +60,66 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
       items.push(typeof category === "string" ? { id: value.id, category } : { id: value.id });
     }
   }
-  const allPredictions = await lastByKey(files.predictions, predictionSchema, (p) => p);
-  const samples = scope.samples ?? Math.max(1, ...[...allPredictions.values()].map((p) => p.sample + 1));
+  // Only what summaries need is kept per row (no completions, no outputs): memory stays small.
+  type Slim = SummaryInput["predictions"][number];
+  const allPredictions = await lastByKey(
+    files.predictions,
+    predictionSchema,
+    (p): Slim => ({
+      id: p.id,
+      sample: p.sample,
+      status: p.status,
+      cached: p.cached,
+      latency_ms: p.latency_ms,
+      ...(p.error ? { error_code: p.error.code } : {}),
+      ...(p.usage
+        ? { prompt_tokens: p.usage.prompt_tokens, completion_tokens: p.usage.completion_tokens }
+        : {}),
+      ...(p.cost_usd !== undefined ? { cost_usd: p.cost_usd } : {}),
+    }),
+  );
+  let maxSample = 0;
+  for (const p of allPredictions.values()) maxSample = Math.max(maxSample, p.sample + 1);
+  const samples = scope.samples ?? Math.max(1, maxSample);
   const wanted = new Set<string>();
   for (const item of items) for (let s = 0; s < samples; s++) wanted.add(rowKey(item.id, s));
-  const predictions = [...allPredictions.entries()].filter(([k]) => wanted.has(k)).map(([, p]) => p);
+  const predictions: Slim[] = [];
+  for (const [k, p] of allPredictions) if (wanted.has(k)) predictions.push(p);
+  allPredictions.clear();
   const okKeys = new Set(predictions.filter((p) => p.status === "ok").map((p) => rowKey(p.id, p.sample)));
-  const executions = [...(await lastByKey(files.executions, executionSchema, (e) => e)).entries()]
-    .filter(([k]) => okKeys.has(k))
-    .map(([, e]) => e);
+  const executions = existsSync(files.executions)
+    ? [
+        ...(
+          await lastByKey(files.executions, executionSchema, (e) => ({
+            id: e.id,
+            sample: e.sample,
+            status: e.status,
+            passed: e.passed,
+            duration_ms: Math.max(0, Date.parse(e.ended_at) - Date.parse(e.started_at)),
+            ...(e.error ? { error_code: e.error.code } : {}),
+          }))
+        ).entries(),
+      ]
+        .filter(([k]) => okKeys.has(k))
+        .map(([, e]) => e)
+    : undefined;
   const scorerNames = manifest.spec.scorers.map((s) => s.name);
   const scoreKey = (s: Score): string => `${rowKey(s.id, s.sample)}\u0000${s.scorer}`;
-  const scores = [
-    ...(await lastByKey(files.scores, scoreSchema.loose(), (s) => s, scoreKey)).values(),
+  const scores: SlimScore[] = [
+    ...(
+      await lastByKey(
+        files.scores,
+        scoreSchema.loose(),
+        (s): SlimScore => ({
+          id: s.id,
+          sample: s.sample,
+          scorer: s.scorer,
+          value: s.value,
+          passed: s.passed,
+        }),
+        scoreKey,
+      )
+    ).values(),
   ].filter((s) => okKeys.has(rowKey(s.id, s.sample)) && scorerNames.includes(s.scorer));
 
   const input: SummaryInput = {
@@ -85,30 +131,8 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
     },
     items,
     samplesPerItem: samples,
-    predictions: predictions.map((p) => ({
-      id: p.id,
-      sample: p.sample,
-      status: p.status,
-      cached: p.cached,
-      latency_ms: p.latency_ms,
-      ...(p.error ? { error_code: p.error.code } : {}),
-      ...(p.usage
-        ? { prompt_tokens: p.usage.prompt_tokens, completion_tokens: p.usage.completion_tokens }
-        : {}),
-      ...(p.cost_usd !== undefined ? { cost_usd: p.cost_usd } : {}),
-    })),
-    ...(existsSync(files.executions)
-      ? {
-          executions: executions.map((e) => ({
-            id: e.id,
-            sample: e.sample,
-            status: e.status,
-            passed: e.passed,
-            duration_ms: Math.max(0, Date.parse(e.ended_at) - Date.parse(e.started_at)),
-            ...(e.error ? { error_code: e.error.code } : {}),
-          })),
-        }
-      : {}),
+    predictions,
+    ...(executions ? { executions } : {}),
     scores,
     scorers: scorerNames,
     ...(scope.stats ? { stats: scope.stats } : {}),
@@ -124,5 +148,5 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
     sums.set(s.id, acc);
   }
   const perItem = new Map([...sums].map(([id, { total, n }]) => [id, total / n]));
-  return { dir, manifest, items, predictions, executions, scores, summary, perItem };
+  return { dir, manifest, items, wanted, scores, summary, perItem };
 }

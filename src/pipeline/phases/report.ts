@@ -1,5 +1,6 @@
 import { closeSync, existsSync, openSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { predictionSchema, rowKey } from "../../core/index.js";
 import {
   buildCosts,
   csvLine,
@@ -11,6 +12,7 @@ import {
   type TrialSummary,
 } from "../../report/index.js";
 import { compareAll, type TrialComparison } from "../../stats/index.js";
+import { latestRows, trialFiles } from "../files.js";
 import { readJson, writeIfChanged, writeJsonIfChanged } from "../json.js";
 import { loadTrialData, type TrialData } from "../trial-data.js";
 import { VERSION } from "../version.js";
@@ -83,7 +85,7 @@ export async function writeReports(
       writeIfChanged(join(dir, "report.md"), renderTrialMarkdown(data.summary));
       summaries.push(data.summary);
       perItem.push({ name: t.name, values: data.perItem });
-      writeCsvRows(data, predictionsCsv, scoresCsv);
+      await writeCsvRows(data, predictionsCsv, scoresCsv);
     }
     predictionsCsv.commit();
     scoresCsv.commit();
@@ -129,10 +131,12 @@ export async function writeReports(
   return { report, summaries, comparisons };
 }
 
-function writeCsvRows(data: TrialData, predictions: CsvFile, scores: CsvFile): void {
+/** CSV rows of one trial: predictions streamed from the file (completions are never all in memory). */
+async function writeCsvRows(data: TrialData, predictions: CsvFile, scores: CsvFile): Promise<void> {
   const { manifest } = data;
   const head = [manifest.name, manifest.spec.model.id, manifest.spec.prompt_set.name];
-  for (const p of data.predictions) {
+  for await (const p of latestRows(trialFiles(data.dir).predictions, predictionSchema)) {
+    if (!data.wanted.has(rowKey(p.id, p.sample))) continue;
     predictions.write([
       ...head,
       p.id,

@@ -36,43 +36,50 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
     }
   }
 
-  let total = 0;
-  let already = 0;
-  const work: {
+  // Two passes over the final predictions: count, then score. Nothing per row is held in memory
+  // but the small maps above (executions are needed for their artifacts).
+  type Pending = {
     key: string;
     basis: string;
     prediction: { id: string; sample: number; completion: string };
     execution?: Execution;
-  }[] = [];
-  for await (const p of latestRows(files.predictions, predictionSchema)) {
-    if (p.status !== "ok" || !samples.has(p.id) || p.sample >= exp.samplesPerItem) continue;
-    const key = rowKey(p.id, p.sample);
-    const execution = executions.get(key);
-    if (executes && execution?.status !== "ok") continue; // not executed yet, or the sandbox failed
-    total++;
-    const basis = contentHash(
-      {
-        completion: p.completion,
-        execution: execution ? { passed: execution.passed, ended_at: execution.ended_at } : null,
-      },
-      12,
-    );
-    const fresh = exp.scorers.every((s) => scored.get(`${key}\u0000${s.name}`) === basis);
-    if (fresh) already++;
-    else
-      work.push({
-        key,
-        basis,
-        prediction: { id: p.id, sample: p.sample, completion: p.completion },
-        ...(execution ? { execution } : {}),
-      });
+  };
+  async function* pending(onFresh?: () => void): AsyncGenerator<Pending> {
+    for await (const p of latestRows(files.predictions, predictionSchema)) {
+      if (p.status !== "ok" || !samples.has(p.id) || p.sample >= exp.samplesPerItem) continue;
+      const key = rowKey(p.id, p.sample);
+      const execution = executions.get(key);
+      if (executes && execution?.status !== "ok") continue; // not executed yet, or the sandbox failed
+      const basis = contentHash(
+        {
+          completion: p.completion,
+          execution: execution ? { passed: execution.passed, ended_at: execution.ended_at } : null,
+        },
+        12,
+      );
+      if (exp.scorers.every((s) => scored.get(`${key}\u0000${s.name}`) === basis)) onFresh?.();
+      else
+        yield {
+          key,
+          basis,
+          prediction: { id: p.id, sample: p.sample, completion: p.completion },
+          ...(execution ? { execution } : {}),
+        };
+    }
   }
+  let total = 0;
+  let already = 0;
+  for await (const _ of pending(() => {
+    already++;
+    total++;
+  }))
+    total++;
   ctx.emit({ type: "phase:start", trial: trial.name, phase: "score", total, done: already });
-  if (work.length === 0) return 0;
+  if (total === already) return 0;
 
   const writer = JsonlWriter.open(files.scores);
   try {
-    for (const item of work) {
+    for await (const item of pending()) {
       if (ctx.signal.aborted) break;
       const sample = samples.get(item.prediction.id)!;
       let artifact: unknown;
