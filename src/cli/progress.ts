@@ -74,7 +74,7 @@ export function createReporter(
     if (mode === "tty") {
       if (!force && now - lastDraw < 100) return;
       lastDraw = now;
-      const cols = (stream.columns ?? 120) - 1;
+      const cols = (stream.columns || 120) - 1;
       const shown = [...trials.values()].filter((t) => t.phase || t.finished).slice(-20);
       const lines = [...shown.map(describe), runLine()].map((l) => l.slice(0, cols));
       let out = drawnLines > 0 ? `\x1b[${drawnLines}A` : "";
