@@ -96,6 +96,11 @@ describe("live inference against a local OpenAI-compatible server", () => {
     // Different samples got different answers (the server numbers its choices).
     const q0 = first.filter((r) => r.id === "q0").sort((a, b) => a.sample - b.sample);
     expect(q0.map((r) => r.completion.split(" |")[0])).toEqual(["chat 0 seed=-", "chat 1 seed=-"]);
+    const exp = join(dir, "runs/live");
+    const trial = readdirSync(exp).find((d) => d.includes("__"))!;
+    const summary = JSON.parse(readFileSync(join(exp, trial, "summary.json"), "utf8"));
+    expect(summary.usage.completion_tokens).toBeGreaterThan(0);
+    expect(summary.usage.tokens_per_s).toBeGreaterThan(0);
 
     const before = server.stats.requests;
     expect((await runCliAsync(["run", "exp.yaml", "--name", "again"], dir, env)).code).toBe(0);

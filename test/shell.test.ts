@@ -86,6 +86,15 @@ describe("shell task, two phases", () => {
     const after = jsonl(join(trial, "executions.jsonl"));
     expect(after).toHaveLength(7);
     expect(after.at(-1).id).toBe(preds[0].id);
+    // --retry-errors (the spelling) does the same.
+    expect((await runCliAsync(["run", "exp.yaml", "--phase", "execution", "--retry-errors"], dir)).code).toBe(
+      0,
+    );
+    expect(
+      jsonl(join(trial, "executions.jsonl"))
+        .map((e) => e.id)
+        .slice(6),
+    ).toEqual([preds[0].id, preds[0].id]);
     expect(readFileSync(join(trial, "predictions.jsonl"), "utf8")).toBe(before);
 
     const report = await runCliAsync(["run", "exp.yaml", "--phase", "score"], dir);

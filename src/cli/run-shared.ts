@@ -46,6 +46,10 @@ export function addSharedRunOptions(command: Command): Command {
         Object.keys(sandboxKinds),
       ),
     )
+    .option(
+      "--retry-errors",
+      "retry rows whose last status is error (the default) and also re-execute executions that did not pass; never re-runs inference that succeeded",
+    )
     .option("--no-retry-errors", "keep rows whose last status is error instead of retrying them")
     .option("--retry-failed", "re-execute executions that ran but did not pass (never re-runs inference)")
     .addOption(logOption());
@@ -83,7 +87,8 @@ export async function resolveAndRun(
     const result = await runExperiment(exp, {
       phase,
       retryErrors: flags.retryErrors,
-      retryFailedExecutions: flags.retryFailed ?? false,
+      // An explicit --retry-errors also re-executes failed executions (the shell-task workflow).
+      retryFailedExecutions: (flags.retryFailed ?? false) || process.argv.includes("--retry-errors"),
       signal: interrupt.signal,
       onEvent: createReporter(flags.log),
       ...(flags.cache ? {} : { cacheDir: false as const }),

@@ -68,7 +68,7 @@ export function renderTrialMarkdown(s: TrialSummary): string {
     "",
     "## Usage",
     "",
-    `${s.usage.prompt_tokens} prompt tokens, ${s.usage.completion_tokens} completion tokens, cost ${fmtUsd(s.usage.cost_usd)}; latency p50 ${s.usage.latency_ms_p50 ?? "–"} ms, p95 ${s.usage.latency_ms_p95 ?? "–"} ms`,
+    `${s.usage.prompt_tokens} prompt tokens, ${s.usage.completion_tokens} completion tokens, cost ${fmtUsd(s.usage.cost_usd)}; ${s.usage.tokens_per_s ?? "–"} tokens/s; latency p50 ${s.usage.latency_ms_p50 ?? "–"} ms, p95 ${s.usage.latency_ms_p95 ?? "–"} ms`,
     "",
   );
   return lines.join("\n");

@@ -88,6 +88,8 @@ export interface TrialSummary {
     latency_ms_mean: number | null;
     latency_ms_p50: number | null;
     latency_ms_p95: number | null;
+    /** Completion tokens per second of model time (summed latencies of non-cached requests). */
+    tokens_per_s: number | null;
   };
 }
 
@@ -224,6 +226,7 @@ export function summarizeTrial(input: SummaryInput): TrialSummary {
       latency_ms_mean: meanOf(latencies),
       latency_ms_p50: quantile(latencies, 0.5),
       latency_ms_p95: quantile(latencies, 0.95),
+      tokens_per_s: tokensPerSecond(ok, latencies),
     },
   };
   if (input.executions) {
@@ -244,4 +247,10 @@ function sortKeys<T>(record: Record<string, T>): Record<string, T> {
       .sort()
       .map((k) => [k, record[k]!]),
   );
+}
+
+function tokensPerSecond(ok: SummaryInput["predictions"], latencies: number[]): number | null {
+  const tokens = ok.filter((p) => !p.cached).reduce((a, p) => a + (p.completion_tokens ?? 0), 0);
+  const seconds = latencies.reduce((a, b) => a + b, 0) / 1000;
+  return tokens > 0 && seconds > 0 ? round(tokens / seconds, 1) : null;
 }

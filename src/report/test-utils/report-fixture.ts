@@ -32,6 +32,7 @@ export function makeTrial(overrides: Partial<TrialSummary> & { trial: string }):
       latency_ms_mean: null,
       latency_ms_p50: null,
       latency_ms_p95: null,
+      tokens_per_s: null,
     },
     ...overrides,
   };
@@ -46,6 +47,7 @@ const usage = (prompt_tokens: number, completion_tokens: number, cost_usd: numbe
   latency_ms_mean: 812.4,
   latency_ms_p50: 640,
   latency_ms_p95: 2110.5,
+  tokens_per_s: 41.2,
 });
 
 export const TRIAL_NAMES = {
