@@ -22,7 +22,15 @@ const root = resolve(import.meta.dirname, "..");
 const server = await startOpenAIServer({ trackPrompts: false });
 const dir = mkdtempSync(join(tmpdir(), "benchline-bench-"));
 const lines: string[] = [];
-for (let i = 0; i < n; i++) lines.push(JSON.stringify({ id: `q${i}`, question: `What is ${i} plus one?`, answer: String(i + 1), category: `c${i % 10}` }));
+for (let i = 0; i < n; i++)
+  lines.push(
+    JSON.stringify({
+      id: `q${i}`,
+      question: `What is ${i} plus one?`,
+      answer: String(i + 1),
+      category: `c${i % 10}`,
+    }),
+  );
 writeFileSync(join(dir, "data.jsonl"), `${lines.join("\n")}\n`);
 writeFileSync(
   join(dir, "exp.yaml"),
@@ -32,7 +40,17 @@ writeFileSync(
 const started = performance.now();
 const child = spawn(
   process.execPath,
-  ["--import", pathToFileURL(join(root, "node_modules/tsx/dist/loader.mjs")).href, join(root, "src/cli/bin.ts"), "run", "exp.yaml", "--no-cache", "--log", "plain", ...process.argv.slice(process.argv.indexOf("--") + 1 || process.argv.length)],
+  [
+    "--import",
+    pathToFileURL(join(root, "node_modules/tsx/dist/loader.mjs")).href,
+    join(root, "src/cli/bin.ts"),
+    "run",
+    "exp.yaml",
+    "--no-cache",
+    "--log",
+    "plain",
+    ...process.argv.slice(process.argv.indexOf("--") + 1 || process.argv.length),
+  ],
   { cwd: dir, stdio: ["ignore", "ignore", "inherit"] },
 );
 let peakKb = 0;
@@ -59,4 +77,6 @@ const result = {
   machine: { nproc: cpus().length, memory_gb: Math.round(totalmem() / 2 ** 30) },
 };
 console.log(JSON.stringify(result));
-console.log(`${n} items end to end in ${result.seconds} s (${result.items_per_s} items/s), CLI peak RSS ${result.peak_rss_mb} MB`);
+console.log(
+  `${n} items end to end in ${result.seconds} s (${result.items_per_s} items/s), CLI peak RSS ${result.peak_rss_mb} MB`,
+);
