@@ -182,4 +182,27 @@ describe("sweeps", () => {
     expect(text.stdout).toMatch(/\| B \| A \| shared/);
     expect(text.stdout).toMatch(/\| no \|/);
   });
+
+  it("merge combines per-repository runs of one trial (different dataset files) into one trial", () => {
+    const dir = testdir({
+      "repo-a.yaml": config().replace("name: sweep", "name: repo-a").replace("data.jsonl", "a.jsonl"),
+      "repo-b.yaml": config().replace("name: sweep", "name: repo-b").replace("data.jsonl", "b.jsonl"),
+      "a.jsonl": qaRows(4, "a"),
+      "b.jsonl": qaRows(3, "b"),
+    });
+    for (const repo of ["a", "b"])
+      expect(runCli(["run", `repo-${repo}.yaml`, "-m", "gold", "-p", "a"], dir).code).toBe(0);
+    const r = runCli(["merge", "runs/repo-a", "runs/repo-b", "--into", "runs/all"], dir);
+    expect(r.code).toBe(0);
+    const exp = join(dir, "runs/all");
+    const trials = trialDirs(exp);
+    expect(trials).toHaveLength(1);
+    expect(
+      jsonl(join(exp, trials[0]!, "predictions.jsonl"))
+        .map((p) => p.id)
+        .sort(),
+    ).toEqual(["a0", "a1", "a2", "a3", "b0", "b1", "b2"]);
+    expect(json(join(exp, trials[0]!, "trial.json")).merged_from).toHaveLength(1);
+    expect(json(join(exp, trials[0]!, "summary.json"))).toMatchObject({ items: 7, mean_score: 1 });
+  });
 });

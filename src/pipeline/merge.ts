@@ -1,5 +1,5 @@
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import type { z } from "zod";
 import {
   BenchlineError,
@@ -37,9 +37,12 @@ const KINDS = [
 
 /**
  * Combines experiment directories (shards run on different machines, or runs split by
- * repository) into `into`. Trials are matched by directory name — the same name means the same
- * spec hash. For each key the destination keeps its row unless it is missing or an error and a
- * source has a better one; rows are appended, never rewritten.
+ * repository) into `into`. Trials are matched by directory name (the same name is the same spec),
+ * else by model and prompt set: runs of one trial over different parts of a dataset (per
+ * repository, say) have different dataset hashes and so different names, and are combined into
+ * the first one's directory, whose trial.json then lists them under `merged_from`. For each key
+ * the destination keeps its row unless it is missing or an error and a source has a better one;
+ * rows are appended, never rewritten.
  */
 export async function mergeExperiments(sources: string[], into: string): Promise<MergeResult> {
   const manifests = sources.map((dir) => {
@@ -66,17 +69,39 @@ export async function mergeExperiments(sources: string[], into: string): Promise
 
   const appended: MergeResult["appended"] = { prompts: 0, predictions: 0, executions: 0, scores: 0 };
   for (const { dir, manifest } of manifests) {
-    if (dir === into) continue;
+    if (resolve(dir) === resolve(into)) continue;
     for (const t of manifest.trials) {
       const src = trialFiles(join(dir, t.name));
       if (!existsSync(src.trial)) continue;
-      const dst = trialFiles(join(into, t.name));
+      const target =
+        dest.trials.find((d) => d.name === t.name) ??
+        dest.trials.find((d) => d.model === t.model && d.prompt_set === t.prompt_set);
+      const name = target?.name ?? t.name;
+      const dst = trialFiles(join(into, name));
       mkdirSync(dst.dir, { recursive: true });
-      if (existsSync(dst.trial)) {
-        if (readJson<TrialManifest>(dst.trial).hash !== t.hash)
-          throw new BenchlineError("input", `${dst.trial}: a different trial has this directory name`);
-      } else copyFileSync(src.trial, dst.trial);
-      if (!dest.trials.some((d) => d.name === t.name)) dest.trials.push(t);
+      if (!existsSync(dst.trial)) copyFileSync(src.trial, dst.trial);
+      const existing = readJson<TrialManifest & { merged_from?: { name: string; hash: string }[] }>(
+        dst.trial,
+      );
+      if (name === t.name && existing.hash !== t.hash) {
+        throw new BenchlineError("input", `${dst.trial}: a different trial has this directory name`);
+      }
+      if (existing.hash !== t.hash) {
+        const source = readJson<TrialManifest>(src.trial);
+        if (source.spec.task.name !== existing.spec.task.name) {
+          throw new BenchlineError(
+            "input",
+            `${src.trial}: task "${source.spec.task.name}" cannot merge into "${existing.spec.task.name}" (${dst.trial})`,
+          );
+        }
+        const from = existing.merged_from ?? [];
+        if (!from.some((f) => f.hash === t.hash))
+          writeJsonIfChanged(dst.trial, {
+            ...existing,
+            merged_from: [...from, { name: t.name, hash: t.hash }],
+          });
+      }
+      if (!target) dest.trials.push(t);
       for (const { kind, schema, key } of KINDS) {
         appended[kind] += await mergeFile(src[kind], dst[kind], schema as z.ZodType<Row>, key);
       }

@@ -189,8 +189,10 @@ async function timed(
 function prepareTrialDir(ctx: TrialContext): void {
   const { trial, files } = ctx;
   mkdirSync(files.dir, { recursive: true });
+  let mergedFrom: unknown;
   if (existsSync(files.trial)) {
-    const existing = readJson<TrialManifest>(files.trial);
+    const existing = readJson<TrialManifest & { merged_from?: unknown }>(files.trial);
+    mergedFrom = existing.merged_from;
     if (existing.hash !== trial.hash) {
       throw new BenchlineError(
         "internal",
@@ -199,7 +201,11 @@ function prepareTrialDir(ctx: TrialContext): void {
     }
   }
   const manifest: TrialManifest = { name: trial.name, hash: trial.hash, spec: trial.spec };
-  writeJsonIfChanged(files.trial, manifest);
+  // `benchline merge` records the runs it combined into this directory; keep that record.
+  writeJsonIfChanged(
+    files.trial,
+    mergedFrom === undefined ? manifest : { ...manifest, merged_from: mergedFrom },
+  );
 }
 
 /**
