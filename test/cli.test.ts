@@ -160,6 +160,22 @@ describe("benchline run", () => {
     expect(rebuilt.stdout).toMatch(/gold__plain__[0-9a-f]{8}: exact 100\.0%, 0 error\(s\)/);
   });
 
+  it("a scorer that throws scores 0 with the reason instead of stopping the run", () => {
+    const dir = testdir({
+      "exp.yaml": config().replace("scorers: [exact, {name: numeric, tolerance: 0}]", "scorers: [regex]"),
+      "data.jsonl": [{ id: "cpp", question: "Best language?", answer: "C++" }],
+    });
+    const r = runCli(["run", "exp.yaml", "-m", "gold", "-p", "plain"], dir);
+    expect(r.code).toBe(0);
+    const [trial] = readdirSync(join(dir, "runs/exp")).filter((d) => d.includes("__"));
+    const [score] = lines(join(dir, "runs/exp", trial!, "scores.jsonl"));
+    expect(score).toMatchObject({
+      value: 0,
+      passed: false,
+      detail: { scorer_error: expect.stringMatching(/Nothing to repeat/) },
+    });
+  });
+
   it("--help explains every command", () => {
     const dir = testdir({});
     const top = runCli(["--help"], dir);
@@ -232,6 +248,19 @@ describe("bad input: exit 2, one line naming the file, nothing written", () => {
       /^benchline: exp\.yaml: prompts\.plain\.user: \{\{questoin\}\} has no value in data\.jsonl:1/,
     ],
     ["a missing config file", {}, /^benchline: exp\.yaml: file not found/],
+    [
+      "a scorer listed twice",
+      {
+        "exp.yaml": config().replace("scorers: [exact, ", "scorers: [exact, exact, "),
+        "data.jsonl": qaRows(2),
+      },
+      /^benchline: exp\.yaml: scorers\[1\]: "exact" is listed twice/,
+    ],
+    [
+      "a command model that does not exist",
+      { "exp.yaml": config().replace("[gold, echo]", "['command:./nope.sh']"), "data.jsonl": qaRows(2) },
+      /nope\.sh/,
+    ],
   ];
   it.each(cases)("%s", (_name, files, message) => {
     const dir = testdir(files);

@@ -133,6 +133,37 @@ describe("live inference against a local OpenAI-compatible server", () => {
     const spent = rows.reduce((a, p) => a + p.cost_usd, 0);
     expect(spent).toBeGreaterThanOrEqual(20);
     expect(spent - rows.at(-1).cost_usd).toBeLessThan(20);
+    // What was bought is still scored and reported.
+    const exp = join(dir, "runs/live");
+    const trial = readdirSync(exp).find((d) => d.includes("__"))!;
+    const scores = readFileSync(join(exp, trial, "scores.jsonl"), "utf8")
+      .trim()
+      .split("\n");
+    expect(scores).toHaveLength(rows.length);
+    expect(JSON.parse(readFileSync(join(exp, trial, "summary.json"), "utf8")).predictions.missing).toBe(
+      40 - rows.length,
+    );
+  });
+
+  it("--timeout overrides every model's timeout", async () => {
+    server.setLatency(1500);
+    try {
+      const dir = testdir({
+        "exp.yaml": config(
+          model().replace("timeout: 1", "timeout: 60, max_attempts: 1").replace("max_attempts: 3, ", ""),
+        ),
+        "data.jsonl": qaRows(2),
+      });
+      const started = Date.now();
+      expect((await runCliAsync(["run", "exp.yaml", "--timeout", "0.3", "--no-cache"], dir, env)).code).toBe(
+        0,
+      );
+      expect(Date.now() - started).toBeLessThan(8000);
+      const rows = predictions(dir);
+      expect(rows.map((r) => r.error?.code)).toEqual(["timeout", "timeout"]);
+    } finally {
+      server.setLatency(0);
+    }
   });
 
   it("shortens prompts beyond the model's context and records it", async () => {

@@ -205,4 +205,41 @@ describe("sweeps", () => {
     expect(json(join(exp, trials[0]!, "trial.json")).merged_from).toHaveLength(1);
     expect(json(join(exp, trials[0]!, "summary.json"))).toMatchObject({ items: 7, mean_score: 1 });
   });
+
+  it("reports cover the first --limit items of the dataset even after shards wrote prompts out of order", () => {
+    const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(6) });
+    expect(
+      runCli(["run", "exp.yaml", "-m", "gold", "-p", "a", "--parts", "2", "--part", "2"], dir).code,
+    ).toBe(0); // q1 q3 q5
+    expect(runCli(["run", "exp.yaml", "-m", "gold", "-p", "a", "--limit", "2"], dir).code).toBe(0); // adds q0
+    const exp = join(dir, "runs/sweep");
+    const [trial] = trialDirs(exp);
+    expect(json(join(exp, trial!, "summary.json")).items).toBe(2);
+    const csv = readFileSync(join(exp, "predictions.csv"), "utf8")
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => l.split(",")[3])
+      .sort();
+    expect(csv).toEqual(["q0", "q1"]);
+  });
+
+  it("merge refuses to combine trials whose specs differ beyond the dataset", () => {
+    const dir = testdir({
+      "a.yaml": config()
+        .replace("name: sweep", "name: ra")
+        .replace("models: [gold, echo]", "models: [{id: m, provider: gold, temperature: 0}]"),
+      "b.yaml": config()
+        .replace("name: sweep", "name: rb")
+        .replace("models: [gold, echo]", "models: [{id: m, provider: gold, temperature: 0.9}]")
+        .replace("data.jsonl", "b.jsonl"),
+      "data.jsonl": qaRows(2),
+      "b.jsonl": qaRows(2, "b"),
+    });
+    expect(runCli(["run", "a.yaml", "-p", "a"], dir).code).toBe(0);
+    expect(runCli(["run", "b.yaml", "-p", "a"], dir).code).toBe(0);
+    const r = runCli(["merge", "runs/ra", "runs/rb", "--into", "runs/all"], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/same model and prompt set .* but a different spec/);
+  });
 });

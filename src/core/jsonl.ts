@@ -163,7 +163,9 @@ export class JsonlWriter {
 
   write(row: unknown): void {
     if (this.fd === undefined) throw new BenchlineError("internal", `${this.path}: write after close`);
-    writeSync(this.fd, `${JSON.stringify(row)}\n`);
+    const bytes = Buffer.from(`${JSON.stringify(row)}\n`);
+    // writeSync may write less than asked (a full disk, a file-size limit): finish or throw.
+    for (let offset = 0; offset < bytes.length; ) offset += writeSync(this.fd, bytes, offset);
     this.count++;
   }
 

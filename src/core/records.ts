@@ -31,6 +31,8 @@ export const promptRecordSchema = z.object({
   user: z.string().optional(),
   /** The sample's metadata (category, ...), so reports can be rebuilt from the run files alone. */
   metadata: z.record(z.string(), z.unknown()).optional(),
+  /** 0-based position of the item in the dataset: `--limit N` means the items with index < N. */
+  index: z.number().int().nonnegative().optional(),
 });
 export type PromptRecord = z.infer<typeof promptRecordSchema>;
 

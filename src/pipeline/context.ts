@@ -36,6 +36,8 @@ export interface TrialContext {
   files: TrialFiles;
   emit: EventSink;
   signal: AbortSignal;
+  /** Stops model calls: the run's signal, or `--max-cost` reached. */
+  inferenceSignal: AbortSignal;
   retryErrors: boolean;
   retryFailedExecutions: boolean;
   budget: Budget;

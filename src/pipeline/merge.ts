@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { z } from "zod";
+import { trialIdentity } from "../config/index.js";
 import {
   BenchlineError,
   executionSchema,
@@ -10,6 +11,7 @@ import {
   readJsonl,
   rowKey,
   scoreSchema,
+  stableStringify,
 } from "../core/index.js";
 import { trialFiles } from "./files.js";
 import { readJson, writeJsonIfChanged } from "./json.js";
@@ -61,8 +63,17 @@ export async function mergeExperiments(sources: string[], into: string): Promise
       );
     }
   }
-  mkdirSync(into, { recursive: true });
   const destManifestPath = join(into, "experiment.json");
+  if (existsSync(destManifestPath)) {
+    const d = readJson<ExperimentManifest>(destManifestPath);
+    if (d.samples !== first.manifest.samples || d.limit !== first.manifest.limit) {
+      throw new BenchlineError(
+        "input",
+        `${into}: samples/limit (${d.samples}/${d.limit}) differ from ${first.dir} (${first.manifest.samples}/${first.manifest.limit})`,
+      );
+    }
+  }
+  mkdirSync(into, { recursive: true });
   const dest: ExperimentManifest = existsSync(destManifestPath)
     ? readJson<ExperimentManifest>(destManifestPath)
     : { ...first.manifest, trials: [] };
@@ -88,10 +99,13 @@ export async function mergeExperiments(sources: string[], into: string): Promise
       }
       if (existing.hash !== t.hash) {
         const source = readJson<TrialManifest>(src.trial);
-        if (source.spec.task.name !== existing.spec.task.name) {
+        // Only runs of the same trial over other data may combine: everything but the dataset equal.
+        const sameTrial = (m: TrialManifest): string =>
+          stableStringify({ ...(trialIdentity(m.spec) as object), dataset: null });
+        if (sameTrial(source) !== sameTrial(existing)) {
           throw new BenchlineError(
             "input",
-            `${src.trial}: task "${source.spec.task.name}" cannot merge into "${existing.spec.task.name}" (${dst.trial})`,
+            `${src.trial}: same model and prompt set as ${dst.trial} but a different spec (sampling, prompts, task options or scorers); not merged`,
           );
         }
         const from = existing.merged_from ?? [];

@@ -116,9 +116,22 @@ export async function resolveExperiment(
 
   const scorerEntries = (file.scorers ?? task.defaultScorers).map(splitNamed);
   const scorers = scorerEntries.map((s, i) => resolveScorer(s.name, s.options, `${label}: scorers[${i}]`));
+  const seenScorers = new Set<string>();
+  for (const [i, s] of scorerEntries.entries()) {
+    if (seenScorers.has(s.name)) {
+      throw new BenchlineError(
+        "config",
+        `${label}: scorers[${i}]: "${s.name}" is listed twice (score rows are keyed by scorer name)`,
+      );
+    }
+    seenScorers.add(s.name);
+  }
 
-  const models =
-    overrides.modelSpecs ?? selectModels(file.models.map(modelSpecFromEntry), overrides.models, label);
+  const models = (
+    overrides.modelSpecs ?? selectModels(file.models.map(modelSpecFromEntry), overrides.models, label)
+  ).map((m) =>
+    overrides.timeout === undefined ? m : { ...m, options: { ...m.options, timeout: overrides.timeout } },
+  );
   const prompts = selectPrompts(file.prompts ?? task.defaultPrompts, overrides.promptSets, label);
 
   const datasetPath = resolve(baseDir, file.dataset);
@@ -146,7 +159,8 @@ export async function resolveExperiment(
     task: { name: task.name, options: taskOptions as Record<string, unknown> },
     dataset: { path: datasetPath, sha256 },
     scorers: scorerEntries,
-    ...(file.execution ? { execution: file.execution } : {}),
+    // Only what changes an execution's outcome: not concurrency, not where dockerd listens.
+    ...(task.execute ? { execution: executionIdentity(execution) } : {}),
   };
   const trials = expandTrials(base, models, prompts);
   const name = overrides.name ?? file.name;
@@ -217,6 +231,16 @@ async function checkImport(
   if (check.unknown > 0)
     warnings.push(`${label}: ${check.unknown} response id(s) are not in the dataset; ignored`);
   model.options = { ...model.options, sha256: await hashFile(path) };
+}
+
+function executionIdentity(execution: ResolvedExecution): Record<string, unknown> {
+  const { kind, image } = execution.sandbox;
+  return {
+    sandbox: kind,
+    ...(image ? { image } : {}),
+    timeout_ms: execution.run.timeoutMs,
+    limits: execution.run.limits,
+  };
 }
 
 function shardOf(overrides: Overrides): { part: number; parts: number } | undefined {

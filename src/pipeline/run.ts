@@ -46,12 +46,11 @@ export async function runExperiment(
   const phase = options.phase ?? "all";
   const wants = (p: PhaseName): boolean => phase === "all" || phase === p;
   const emit: EventSink = options.onEvent ?? (() => {});
-  // One controller for the run: the caller's signal (Ctrl-C) and --max-cost both stop it.
-  const controller = new AbortController();
-  const stop = (): void => controller.abort();
-  if (options.signal?.aborted) stop();
-  options.signal?.addEventListener("abort", stop, { once: true });
-  const signal = controller.signal;
+  // The caller's signal (Ctrl-C) stops everything; --max-cost stops only inference, so what
+  // was bought is still executed, scored and reported.
+  const signal = options.signal ?? new AbortController().signal;
+  const budgetController = new AbortController();
+  const inferenceSignal = AbortSignal.any([signal, budgetController.signal]);
   let stopReason: RunResult["stopReason"];
   const budget: Budget = {
     spent: 0,
@@ -61,11 +60,39 @@ export async function runExperiment(
       stopReason = "max_cost";
       emit({
         type: "warning",
-        message: `--max-cost reached ($${budget.spent.toFixed(4)} ≥ $${options.maxCostUsd}); stopping`,
+        message: `--max-cost reached ($${budget.spent.toFixed(4)} ≥ $${options.maxCostUsd}); no more model calls, finishing the rest`,
       });
-      stop();
+      budgetController.abort();
     },
   };
+
+  // One provider per model, shared by its trials: its concurrency and rate limits hold per model.
+  const cacheDir =
+    options.cacheDir === false ? undefined : (options.cacheDir ?? join(dirname(exp.dir), ".cache"));
+  const providers = new Map<string, Provider>();
+  const providerFor = (trial: Trial): Provider => {
+    const custom = options.createProvider?.(trial);
+    if (custom) return custom;
+    let provider = providers.get(trial.spec.model.id);
+    if (!provider) {
+      // Unless the model sets its own, allow as many requests as its trials can have in flight.
+      const trialsOfModel = exp.trials.filter((t) => t.spec.model.id === trial.spec.model.id).length;
+      const defaultConcurrency = exp.concurrency * Math.min(trialsOfModel, exp.trialConcurrency);
+      provider = createProvider(
+        trial.spec.model,
+        { baseDir: exp.baseDir, env: process.env },
+        {
+          defaultConcurrency,
+          ...(cacheDir ? { cacheDir } : {}),
+        },
+      );
+      providers.set(trial.spec.model.id, provider);
+    }
+    return provider;
+  };
+  // Providers are created before anything is written: a missing key or program is an error
+  // that leaves no files behind.
+  if (wants("inference") && !options.createProvider) for (const trial of exp.trials) providerFor(trial);
 
   mkdirSync(exp.dir, { recursive: true });
   writeManifest(exp);
@@ -79,24 +106,6 @@ export async function runExperiment(
     samples: exp.samplesPerItem,
   });
 
-  // One provider per model, shared by its trials: its concurrency and rate limits hold per model.
-  const cacheDir =
-    options.cacheDir === false ? undefined : (options.cacheDir ?? join(dirname(exp.dir), ".cache"));
-  const providers = new Map<string, Provider>();
-  const providerFor = (trial: Trial): Provider => {
-    const custom = options.createProvider?.(trial);
-    if (custom) return custom;
-    let provider = providers.get(trial.spec.model.id);
-    if (!provider) {
-      provider = createProvider(
-        trial.spec.model,
-        { baseDir: exp.baseDir, env: process.env },
-        cacheDir ? { cacheDir } : {},
-      );
-      providers.set(trial.spec.model.id, provider);
-    }
-    return provider;
-  };
   const executes = wants("execution") && exp.task.execute !== undefined;
   const sandbox = executes ? (options.sandbox ?? sandboxFor(exp, emit)) : undefined;
 
@@ -107,6 +116,7 @@ export async function runExperiment(
       files: trialFiles(join(exp.dir, trial.name)),
       emit,
       signal,
+      inferenceSignal,
       retryErrors: options.retryErrors ?? true,
       retryFailedExecutions: options.retryFailedExecutions ?? false,
       budget,
@@ -138,7 +148,6 @@ export async function runExperiment(
       signal,
     );
   } finally {
-    options.signal?.removeEventListener("abort", stop);
     await Promise.all([...providers.values()].map((p) => p.close?.()));
     if (sandbox && !options.sandbox) await sandbox.close?.();
   }
@@ -195,7 +204,7 @@ function prepareTrialDir(ctx: TrialContext): void {
     mergedFrom = existing.merged_from;
     if (existing.hash !== trial.hash) {
       throw new BenchlineError(
-        "internal",
+        "input",
         `${files.trial}: directory belongs to another trial (hash ${existing.hash}, expected ${trial.hash})`,
       );
     }

@@ -36,7 +36,7 @@ export interface TrialData {
 }
 
 export interface Scope {
-  /** Items: the first `limit` prompt records (prompts.jsonl is in dataset order); null = all. */
+  /** Items: those with dataset index below `limit`; null = all. */
   limit: number | null;
   /** Samples per item; null = every sample present in the files. */
   samples: number | null;
@@ -52,9 +52,16 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
   const items: TrialData["items"] = [];
   const seen = new Set<string>();
   if (existsSync(files.prompts)) {
+    // Items in scope: those whose dataset index is below `limit` (prompts written by shards or
+    // by runs with different limits are not in dataset order); records without an index (older
+    // files) count in file order.
+    let unindexed = 0;
     for await (const { value } of readJsonl(files.prompts, { schema: promptRecordSchema })) {
-      if (scope.limit !== null && items.length >= scope.limit) break;
       if (seen.has(value.id)) continue;
+      if (scope.limit !== null) {
+        const position = value.index ?? unindexed++;
+        if (position >= scope.limit) continue;
+      }
       seen.add(value.id);
       const category = value.metadata?.category;
       items.push(typeof category === "string" ? { id: value.id, category } : { id: value.id });
@@ -104,6 +111,11 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
         .map(([, e]) => e)
     : undefined;
   const scorerNames = manifest.spec.scorers.map((s) => s.name);
+  // For tasks that execute, a score counts only while its row's last execution ran: a
+  // re-execution that then failed in the sandbox must not leave the old score standing.
+  const scorable = executions
+    ? new Set(executions.filter((e) => e.status === "ok").map((e) => rowKey(e.id, e.sample)))
+    : okKeys;
   const scoreKey = (s: Score): string => `${rowKey(s.id, s.sample)}\u0000${s.scorer}`;
   const scores: SlimScore[] = [
     ...(
@@ -120,7 +132,7 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
         scoreKey,
       )
     ).values(),
-  ].filter((s) => okKeys.has(rowKey(s.id, s.sample)) && scorerNames.includes(s.scorer));
+  ].filter((s) => scorable.has(rowKey(s.id, s.sample)) && scorerNames.includes(s.scorer));
 
   const input: SummaryInput = {
     trial: {

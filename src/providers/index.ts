@@ -41,6 +41,8 @@ export function isProviderName(name: string): name is ProviderName {
 export interface CreateProviderOptions {
   /** Response cache directory; undefined turns the cache off. */
   cacheDir?: string;
+  /** Requests in flight for a scheduled provider whose model sets no `concurrency`. */
+  defaultConcurrency?: number;
 }
 
 /** Creates the provider for a resolved model spec, wrapped in its scheduler and cache. */
@@ -57,8 +59,13 @@ export function createProvider(
   }
   const entry = providers[spec.provider];
   let provider: Provider = entry.create(spec, env);
-  if (entry.scheduled)
-    provider = withScheduler(provider, schedulerOptionsFrom(spec.options, `model "${spec.id}"`));
+  if (entry.scheduled) {
+    const scheduling = schedulerOptionsFrom(spec.options, `model "${spec.id}"`);
+    if (scheduling.concurrency === undefined && options.defaultConcurrency !== undefined) {
+      scheduling.concurrency = options.defaultConcurrency;
+    }
+    provider = withScheduler(provider, scheduling);
+  }
   if (entry.cached && options.cacheDir) {
     const remote = entry.create === createOpenAIProvider;
     const baseUrl = remote ? resolveOpenAIConfig(spec, env).baseUrl : undefined;

@@ -68,6 +68,11 @@ export interface TrialSummary {
   predictions: { expected: number; ok: number; error: number; missing: number; cached: number };
   executions?: { total: number; passed: number; failed: number; error: number };
   primary_scorer: string;
+  /**
+   * The primary scorer's mean over items (each item: the mean of its scored samples), the same
+   * unit as `mean_ci` and the paired comparisons; errors excluded. `scorers[…].mean` is the
+   * pooled mean over scored predictions.
+   */
   mean_score: number | null;
   /**
    * Bootstrap CI of the primary scorer's mean, resampling items (each item's value is the mean
@@ -201,7 +206,7 @@ export function summarizeTrial(input: SummaryInput): TrialSummary {
       cached: ok.filter((p) => p.cached).length,
     },
     primary_scorer: primary,
-    mean_score: scorers[primary]?.mean ?? null,
+    mean_score: meanOf(itemMeans),
     mean_ci: meanCi,
     pass_at_k: passAtK,
     scorers,

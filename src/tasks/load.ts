@@ -17,6 +17,8 @@ export interface Dataset {
   samples: Sample[];
   /** Line of each loaded sample's row, for messages. */
   lines: Map<string, number>;
+  /** 0-based position of each loaded sample among the dataset's rows (its order, for `limit`). */
+  index: Map<string, number>;
   /** Rows in the file (before `limit`). */
   total: number;
 }
@@ -54,6 +56,10 @@ export async function loadSamples(
   }
   if (seen.size === 0) throw new BenchlineError("input", `${options.label}: the dataset has no rows`);
   const lines = new Map<string, number>();
-  for (const s of samples) lines.set(s.id, seen.get(s.id) as number);
-  return { samples, lines, total: seen.size };
+  const index = new Map<string, number>();
+  for (const [i, s] of samples.entries()) {
+    lines.set(s.id, seen.get(s.id) as number);
+    index.set(s.id, i);
+  }
+  return { samples, lines, index, total: seen.size };
 }

@@ -1,4 +1,6 @@
+import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
+import { BenchlineError } from "../../core/index.js";
 import { compareTrialDirs } from "../../pipeline/index.js";
 import { table } from "../../report/index.js";
 import { positiveInt } from "../options.js";
@@ -6,6 +8,12 @@ import { positiveInt } from "../options.js";
 const probability = (value: string): number => {
   const n = Number(value);
   if (!(n > 0 && n < 1)) throw new InvalidArgumentError("expected a number between 0 and 1");
+  return n;
+};
+
+const wholeNumber = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError("expected a whole number");
   return n;
 };
 
@@ -24,11 +32,15 @@ export function compareCommand(): Command {
     .argument("<trial-dir...>", "two or more trial directories (each holds trial.json)")
     .option("--alpha <p>", "significance level after Holm correction", probability, 0.05)
     .option("--iterations <n>", "bootstrap/permutation iterations", positiveInt, 10_000)
-    .option("--seed <n>", "random seed", (v) => Number.parseInt(v, 10), 0)
+    .option("--seed <n>", "random seed", wholeNumber, 0)
     .option("--json", "print the comparisons as JSON")
     .action(
       async (dirs: string[], flags: { alpha: number; iterations: number; seed: number; json?: boolean }) => {
-        if (dirs.length < 2) throw new InvalidArgumentError("name at least two trial directories");
+        if (dirs.length < 2)
+          throw new BenchlineError("usage", "compare: name at least two trial directories");
+        const unique = new Set(dirs.map((d) => resolve(d)));
+        if (unique.size !== dirs.length)
+          throw new BenchlineError("usage", "compare: a trial directory is named twice");
         const { trials, comparisons } = await compareTrialDirs(dirs, flags);
         if (flags.json) {
           process.stdout.write(

@@ -82,7 +82,7 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
               sampleIndices,
               ...params,
             },
-            { signal: ctx.signal, sample, ...(reference !== undefined ? { reference } : {}) },
+            { signal: ctx.inferenceSignal, sample, ...(reference !== undefined ? { reference } : {}) },
           );
           if (generation.completions.length !== sampleIndices.length) {
             throw Object.assign(
@@ -93,7 +93,7 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
             );
           }
         } catch (error) {
-          if (ctx.signal.aborted) return; // interrupted: nothing to record, a rerun does it
+          if (ctx.inferenceSignal.aborted) return; // interrupted: nothing to record, a rerun does it
           failure = error;
         }
         const latency = Math.round(performance.now() - started);
@@ -101,7 +101,9 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
           id: prompt.id,
           model: provider.id,
           prompt_hash: prompt.prompt_hash,
-          latency_ms: latency,
+          // A request that produced n samples took `latency` for all of them: each row gets its share,
+          // so summed latencies are model time, not n times it.
+          latency_ms: Math.round(latency / sampleIndices.length),
           created_at: new Date().toISOString(),
         };
         sampleIndices.forEach((sampleIndex, i) => {
@@ -125,13 +127,13 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
             cached: row.cached,
             ...(row.cost_usd !== undefined ? { cost_usd: row.cost_usd } : {}),
           });
-          if (row.cost_usd) {
+          if (row.cost_usd && !row.cached) {
             ctx.budget.spent += row.cost_usd;
             if (ctx.budget.max !== undefined && ctx.budget.spent >= ctx.budget.max) ctx.budget.exhausted();
           }
         });
       },
-      ctx.signal,
+      ctx.inferenceSignal,
     );
   } finally {
     writer.close();

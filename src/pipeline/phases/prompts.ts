@@ -65,7 +65,11 @@ export async function runPromptsPhase(ctx: TrialContext): Promise<number> {
   try {
     for (const sample of todo) {
       if (ctx.signal.aborted) break;
-      writer.write(buildPrompt(exp.task, trial.spec.prompt_set, sample));
+      const index = exp.dataset.index.get(sample.id);
+      writer.write({
+        ...buildPrompt(exp.task, trial.spec.prompt_set, sample),
+        ...(index !== undefined ? { index } : {}),
+      });
     }
   } finally {
     writer.close();

@@ -103,15 +103,25 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
             detail: { parse_error: toRowError(parseError).message },
           };
         } else {
-          const r = await scorer.score(
-            {
-              sample,
-              completion: item.prediction.completion,
-              artifact,
-              ...(item.execution ? { execution: item.execution } : {}),
-            },
-            options,
-          );
+          // A scorer that throws (say, a target that is not a valid regex) scores 0 with the reason;
+          // it never stops the run.
+          const r = await Promise.resolve()
+            .then(() =>
+              scorer.score(
+                {
+                  sample,
+                  completion: item.prediction.completion,
+                  artifact,
+                  ...(item.execution ? { execution: item.execution } : {}),
+                },
+                options,
+              ),
+            )
+            .catch((error: unknown) => ({
+              value: 0,
+              passed: false,
+              detail: { scorer_error: toRowError(error).message },
+            }));
           score = {
             id: sample.id,
             sample: item.prediction.sample,
