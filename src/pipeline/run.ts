@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Trial } from "../config/index.js";
 import { BenchlineError, forEachConcurrent, type Provider, type Sandbox } from "../core/index.js";
-import { createProvider } from "../providers/index.js";
+import { createProvider, priceFor } from "../providers/index.js";
 import { createSandbox, SandboxPool } from "../sandbox/index.js";
 import type { Budget, RunOptions, TrialContext } from "./context.js";
 import type { EventSink, PhaseName } from "./events.js";
@@ -106,6 +106,18 @@ export async function runExperiment(
     samples: exp.samplesPerItem,
   });
 
+  if (options.maxCostUsd !== undefined) {
+    // Cost comes from a price table: a hosted model without a known price never reaches the cap.
+    const unpriced = [...new Set(exp.trials.map((t) => t.spec.model))].filter(
+      (m) => m.provider === "openai" && m.options.price === undefined && priceFor(m.model) === undefined,
+    );
+    for (const m of unpriced) {
+      emit({
+        type: "warning",
+        message: `--max-cost: no price known for "${m.id}"; set price: {input, output} (USD per 1M tokens) or it is not counted`,
+      });
+    }
+  }
   const executes = wants("execution") && exp.task.execute !== undefined;
   const sandbox = executes ? (options.sandbox ?? sandboxFor(exp, emit)) : undefined;
 
