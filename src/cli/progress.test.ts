@@ -27,7 +27,7 @@ const events: RunEvent[] = [
   { type: "row", trial: "a", phase: "inference", status: "ok", cost_usd: 0.5 },
   { type: "row", trial: "a", phase: "inference", status: "error" },
   { type: "row", trial: "a", phase: "inference", status: "ok", cached: true },
-  { type: "phase:end", trial: "a", phase: "inference", written: 3, errors: 1, ms: 1500 },
+  { type: "phase:end", trial: "a", phase: "inference", written: 3, ms: 1500 },
   { type: "trial:done", trial: "a" },
   { type: "trial:end", trial: "a", summary: { mean: 0.5, errors: 1 } },
 ];

@@ -24,7 +24,7 @@ export type RunEvent =
       cached?: boolean;
       cost_usd?: number;
     }
-  | { type: "phase:end"; trial: string; phase: PhaseName; written: number; errors: number; ms: number }
+  | { type: "phase:end"; trial: string; phase: PhaseName; written: number; ms: number }
   | { type: "trial:done"; trial: string }
   | { type: "trial:end"; trial: string; summary: { mean?: number | null; errors: number } }
   | { type: "warning"; message: string; trial?: string }

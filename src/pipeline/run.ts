@@ -201,7 +201,6 @@ async function timed(
     trial: ctx.trial.name,
     phase,
     written,
-    errors: 0,
     ms: Math.round(performance.now() - started),
   });
 }
