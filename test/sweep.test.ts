@@ -228,10 +228,10 @@ describe("sweeps", () => {
     const dir = testdir({
       "a.yaml": config()
         .replace("name: sweep", "name: ra")
-        .replace("models: [gold, echo]", "models: [{id: m, provider: gold, temperature: 0}]"),
+        .replace("models: [gold, echo]", "models: [{id: m, provider: echo, context_length: 1000}]"),
       "b.yaml": config()
         .replace("name: sweep", "name: rb")
-        .replace("models: [gold, echo]", "models: [{id: m, provider: gold, temperature: 0.9}]")
+        .replace("models: [gold, echo]", "models: [{id: m, provider: echo, context_length: 2000}]")
         .replace("data.jsonl", "b.jsonl"),
       "data.jsonl": qaRows(2),
       "b.jsonl": qaRows(2, "b"),

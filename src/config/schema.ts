@@ -12,7 +12,10 @@ const samplingParams = {
   top_logprobs: z.number().int().min(0).max(20).optional(),
 };
 
-/** Provider-specific settings; each provider reads the ones it knows. */
+/**
+ * Provider settings. Each provider declares the ones it honours (`providers/`); a setting its
+ * provider would ignore is rejected when the experiment is resolved.
+ */
 const providerOptions = {
   base_url: z.string().optional(),
   api_key_env: z.string().optional(),
@@ -27,7 +30,6 @@ const providerOptions = {
   price: z.strictObject({ input: z.number().min(0), output: z.number().min(0) }).optional(),
   threads: z.number().int().positive().optional(),
   context_size: z.number().int().positive().optional(),
-  path: z.string().optional(),
   headers: z.record(z.string(), z.string()).optional(),
   extra_body: z.record(z.string(), z.unknown()).optional(),
   args: z.array(z.string()).optional(),

@@ -199,6 +199,8 @@ export interface ModelSpec {
   model?: string;
   params: SamplingParams;
   options: Record<string, unknown>;
+  /** sha256 of the file the model is (command script, GGUF, responses file): its identity, not the path. */
+  sha256?: string;
 }
 
 export interface ProviderEnv {

@@ -93,7 +93,9 @@ function validate<T>(value: unknown, line: number, label: string, schema?: z.Zod
 
 /** `models[1].temperature: expected number` — zod issues as one line. */
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues
+  // Issues of the top level (no path) first: after `models[1]: …` they would read as part of it.
+  const topFirst = [...issues].sort((a, b) => Math.min(a.path.length, 1) - Math.min(b.path.length, 1));
+  return topFirst
     .slice(0, 3)
     .map((issue) => formatIssue(issue, []))
     .join("; ");

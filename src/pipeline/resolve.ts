@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { isAbsolute, relative, resolve } from "node:path";
+import { createReadStream, existsSync, statSync } from "node:fs";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import {
+  type ExperimentFile,
   expandTrials,
   type LoadedExperiment,
   modelSpecFromEntry,
@@ -18,11 +19,21 @@ import {
   type Sample,
   type Task,
 } from "../core/index.js";
-import { checkResponses, isProviderName, loadResponses } from "../providers/index.js";
+import {
+  checkModel,
+  checkResponses,
+  FileHashes,
+  findPromptMismatch,
+  HASH_CACHE,
+  loadResponses,
+  modelFile,
+  modelTakes,
+} from "../providers/index.js";
 import { DEFAULT_STATS, type StatsSettings } from "../report/index.js";
 import { parseExecutionConfig, type ResolvedExecution, resolveExecution } from "../sandbox/index.js";
 import { type ResolvedScorer, resolveScorer } from "../scoring/index.js";
 import { type Dataset, getTask, loadSamples } from "../tasks/index.js";
+import { buildPrompt } from "./phases/prompts.js";
 
 /** Command-line overrides of the experiment file; nothing here edits the file. */
 export interface Overrides {
@@ -127,11 +138,11 @@ export async function resolveExperiment(
     seenScorers.add(s.name);
   }
 
-  const models = (
-    overrides.modelSpecs ?? selectModels(file.models.map(modelSpecFromEntry), overrides.models, label)
-  ).map((m) =>
-    overrides.timeout === undefined ? m : { ...m, options: { ...m.options, timeout: overrides.timeout } },
-  );
+  const name = overrides.name ?? file.name;
+  const out = resolve(overrides.out ?? (file.out !== undefined ? resolve(baseDir, file.out) : "runs"));
+  // Recorded only once every check has passed: a refused run writes nothing.
+  const hashes = new FileHashes(join(out, ".cache", HASH_CACHE));
+  const models = resolveModels(file.models, overrides, label, baseDir, hashes);
   const prompts = selectPrompts(file.prompts ?? task.defaultPrompts, overrides.promptSets, label);
 
   const datasetPath = resolve(baseDir, file.dataset);
@@ -152,7 +163,13 @@ export async function resolveExperiment(
   const warnings: string[] = [];
   for (const model of models) {
     if (model.provider === "import")
-      await checkImport(model, baseDir, dataset, samplesPerItem, overrides.allowMissing ?? false, warnings);
+      await checkImport(
+        model,
+        baseDir,
+        { task, dataset, prompts, samples: samplesPerItem },
+        overrides,
+        warnings,
+      );
   }
 
   const base = {
@@ -163,8 +180,7 @@ export async function resolveExperiment(
     ...(task.execute ? { execution: executionIdentity(execution) } : {}),
   };
   const trials = expandTrials(base, models, prompts);
-  const name = overrides.name ?? file.name;
-  const out = resolve(overrides.out ?? (file.out !== undefined ? resolve(baseDir, file.out) : "runs"));
+  hashes.save();
   return {
     name,
     configPath: loaded.path,
@@ -194,11 +210,17 @@ export async function resolveExperiment(
 async function checkImport(
   model: ModelSpec,
   baseDir: string,
-  dataset: Dataset,
-  samples: number,
-  allowMissing: boolean,
+  run: {
+    task: Task<unknown, unknown>;
+    dataset: Dataset;
+    prompts: Record<string, PromptTemplate>;
+    samples: number;
+  },
+  overrides: Overrides,
   warnings: string[],
 ): Promise<void> {
+  const { dataset, samples } = run;
+  const allowMissing = overrides.allowMissing ?? false;
   if (!model.model)
     throw new BenchlineError("config", `model "${model.id}": import needs a file (import:<responses.jsonl>)`);
   const path = resolve(baseDir, model.model);
@@ -230,7 +252,23 @@ async function checkImport(
   }
   if (check.unknown > 0)
     warnings.push(`${label}: ${check.unknown} response id(s) are not in the dataset; ignored`);
-  model.options = { ...model.options, sha256: await hashFile(path) };
+  if (check.extra > 0)
+    warnings.push(
+      `${label}: ${check.extra} id(s) have more completions than samples (${samples}); the extra ones are not used (--samples to use them)`,
+    );
+  // Completions that carry the hash of the prompt they answered must answer this prompt set's.
+  for (const [name, template] of Object.entries(run.prompts)) {
+    const hashes = new Map(
+      dataset.samples.map((s) => [s.id, buildPrompt(run.task, template, s).prompt_hash] as const),
+    );
+    const mismatch = findPromptMismatch(responses, hashes, samples);
+    if (mismatch) {
+      throw new BenchlineError(
+        "input",
+        `${label}:${mismatch.line}: id "${mismatch.id}" answered another prompt (prompt_hash ${mismatch.got}; prompt set "${name}" gives ${mismatch.want}) — choose the prompt set it was made with (--prompt-set), or drop prompt_hash from the file to use it anyway`,
+      );
+    }
+  }
 }
 
 function executionIdentity(execution: ResolvedExecution): Record<string, unknown> {
@@ -259,26 +297,53 @@ function stripUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T
   };
 }
 
-function selectModels(fromFile: ModelSpec[], wanted: string[] | undefined, label: string): ModelSpec[] {
+/**
+ * The models to run, each checked against what its provider honours (errors name the file and
+ * `models[i]`), with CLI overrides applied, and models that are files identified by content.
+ */
+function resolveModels(
+  entries: ExperimentFile["models"],
+  overrides: Overrides,
+  label: string,
+  baseDir: string,
+  hashes: FileHashes,
+): ModelSpec[] {
+  const fromFile = entries.map((entry, i) => ({
+    spec: modelSpecFromEntry(entry),
+    where: `${label}: models[${i}]`,
+  }));
   const ids = new Set<string>();
-  for (const m of fromFile) {
-    if (ids.has(m.id))
+  for (const { spec } of fromFile) {
+    if (ids.has(spec.id))
       throw new BenchlineError(
         "config",
-        `${label}: models: two models have the id "${m.id}" (give one an "id")`,
+        `${label}: models: two models have the id "${spec.id}" (give one an "id")`,
       );
-    ids.add(m.id);
+    ids.add(spec.id);
   }
-  const chosen =
-    wanted && wanted.length > 0
-      ? [...new Set(wanted)].map((w) => fromFile.find((m) => m.id === w) ?? modelSpecFromEntry(w))
+  const wanted = overrides.models;
+  const chosen = overrides.modelSpecs
+    ? overrides.modelSpecs.map((spec) => ({ spec, where: `model "${spec.id}"` }))
+    : wanted && wanted.length > 0
+      ? [...new Set(wanted)].map(
+          (w) =>
+            fromFile.find((m) => m.spec.id === w) ?? { spec: modelSpecFromEntry(w), where: `--model ${w}` },
+        )
       : fromFile;
-  for (const m of chosen) {
-    if (!isProviderName(m.provider)) {
-      throw new BenchlineError("not_found", `${label}: model "${m.id}": unknown provider "${m.provider}"`);
+  return chosen.map(({ spec, where }) => {
+    checkModel(spec, where);
+    const model: ModelSpec =
+      overrides.timeout !== undefined && modelTakes(spec, "timeout")
+        ? { ...spec, options: { ...spec.options, timeout: overrides.timeout } }
+        : { ...spec };
+    const path = modelFile(model, baseDir);
+    if (path !== undefined) {
+      if (!existsSync(path) || !statSync(path).isFile())
+        throw new BenchlineError("not_found", `${where}.model: ${relativeLabel(path)}: file not found`);
+      model.sha256 = hashes.of(path);
     }
-  }
-  return chosen;
+    return model;
+  });
 }
 
 function selectPrompts(

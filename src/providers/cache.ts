@@ -22,6 +22,11 @@ export interface CacheKeyParts {
 export interface CacheOptions {
   dir: string;
   key: CacheKeyParts;
+  /**
+   * The cost of `usage` at today's price: a hit is priced with it (so a changed price reprices
+   * cached answers); without it a hit keeps the cost recorded when it was answered.
+   */
+  cost?: (usage: Usage) => number | undefined;
 }
 
 interface Entry {
@@ -52,7 +57,7 @@ export function withCache(provider: Provider, options: CacheOptions): Provider {
     close: async () => provider.close?.(),
     async generate(request, context): Promise<Generation> {
       const keys = request.sampleIndices.map((sample) => cacheKey(options.key, request, sample));
-      const entries = await Promise.all(keys.map((key) => readEntry(fileOf(key))));
+      const entries = await Promise.all(keys.map((key) => readEntry(fileOf(key), options.cost)));
       const missing = request.sampleIndices.filter((_, i) => entries[i] === undefined);
       let fresh: Generation | undefined;
       if (missing.length > 0) {
@@ -107,7 +112,7 @@ function merge(
   return generation;
 }
 
-async function readEntry(file: string): Promise<Entry | undefined> {
+async function readEntry(file: string, cost: CacheOptions["cost"]): Promise<Entry | undefined> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -116,7 +121,13 @@ async function readEntry(file: string): Promise<Entry | undefined> {
   }
   try {
     const entry = JSON.parse(text) as Entry;
-    return typeof entry?.completion?.text === "string" ? entry : undefined;
+    if (typeof entry?.completion?.text !== "string") return undefined;
+    if (cost && entry.usage) {
+      const now = cost(entry.usage);
+      if (now === undefined) delete entry.cost_usd;
+      else entry.cost_usd = now;
+    }
+    return entry;
   } catch {
     return undefined; // a damaged entry is a miss and gets rewritten
   }

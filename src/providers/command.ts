@@ -11,30 +11,36 @@ import { z } from "zod";
 import type { Completion, GenerateRequest, Generation, ProviderFactory } from "../core/index.js";
 import { BenchlineError, formatIssues } from "../core/index.js";
 import { abortReason, generateAll, onAbort, ProviderError } from "./http.js";
+import { contextLengthOption, type ModelDeclaration, schedulingOptions } from "./options.js";
 import { costFor, FREE, priceSchema } from "./pricing.js";
 
-const optionsSchema = z.looseObject({
-  path: z.string().min(1).optional(),
+const optionsSchema = z.strictObject({
+  ...schedulingOptions,
+  ...contextLengthOption,
   args: z.array(z.string()).optional(),
-  /** Seconds per run (default 600). */
+  /** Seconds per run (default 600); also the scheduler's per-attempt timeout. */
   timeout: z.number().positive().optional(),
   price: priceSchema.optional(),
 });
+
+/** A program is the model: it needs its path, gets every sampling param, and runs behind the scheduler. */
+export const commandModel: ModelDeclaration = { options: optionsSchema, model: "required", sampling: true };
 
 const STDERR_TAIL = 2000;
 const MAX_STDOUT = 64 * 1024 * 1024;
 
 /**
- * Runs `spec.model` (or `options.path`), relative to the experiment's directory. Reads `options`:
- * path, args, timeout (seconds, default 600), price (self-hosted: free unless set). When it
+ * Runs `spec.model`, relative to the experiment's directory. Reads `options`: args, timeout
+ * (seconds, default 600), price (self-hosted: free unless set); the scheduler reads concurrency,
+ * rpm, tpm, max_attempts, timeout. When it
  * answers fewer samples than asked, it runs again per missing sample with `seed + sample`.
  */
 export const createCommandProvider: ProviderFactory = (spec, env) => {
   const parsed = optionsSchema.safeParse(spec.options);
   if (!parsed.success)
     throw new BenchlineError("config", `model ${spec.id}: ${formatIssues(parsed.error.issues)}`);
-  const { path: optionPath, args = [], timeout = 600, price = FREE } = parsed.data;
-  const relative = spec.model ?? optionPath;
+  const { args = [], timeout = 600, price = FREE } = parsed.data;
+  const relative = spec.model;
   if (!relative) throw new BenchlineError("config", `model ${spec.id}: command needs a path`);
   const executable = resolve(env.baseDir, relative);
   if (!existsSync(executable))

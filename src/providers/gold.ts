@@ -1,4 +1,9 @@
+import { z } from "zod";
 import { BenchlineError, type Provider, type ProviderFactory } from "../core/index.js";
+import type { ModelDeclaration } from "./options.js";
+
+/** Gold takes nothing: no model, no options, no sampling params. */
+export const goldModel: ModelDeclaration = { options: z.strictObject({}), model: "none", sampling: false };
 
 /**
  * Answers every sample with the task's reference answer. A harness check: gold must score 100%

@@ -1,36 +1,98 @@
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { z } from "zod";
 import {
   BenchlineError,
   type ModelSpec,
   type Provider,
   type ProviderEnv,
   type ProviderFactory,
+  type Usage,
 } from "../core/index.js";
 import { withCache } from "./cache.js";
-import { createCommandProvider } from "./command.js";
-import { createEchoProvider } from "./echo.js";
-import { createGoldProvider } from "./gold.js";
-import { createImportProvider } from "./import.js";
-import { createLlamaCppProvider } from "./llamacpp.js";
-import { createOpenAIProvider, resolveOpenAIConfig } from "./openai.js";
+import { commandModel, createCommandProvider } from "./command.js";
+import { createEchoProvider, echoModel } from "./echo.js";
+import { FileHashes } from "./file-hash.js";
+import { createGoldProvider, goldModel } from "./gold.js";
+import { createImportProvider, importModel } from "./import.js";
+import { createLlamaCppProvider, llamaCppModel } from "./llamacpp.js";
+import { createOpenAIProvider, optionsSchema as openAIClientOptions, resolveOpenAIConfig } from "./openai.js";
+import {
+  checkModelSpec,
+  contextLengthOption,
+  type ModelDeclaration,
+  schedulingOptions,
+  takesOption,
+} from "./options.js";
+import { costFor, FREE, type Price, priceFor } from "./pricing.js";
 import { schedulerOptionsFrom, withScheduler } from "./scheduler.js";
 
+/** The OpenAI-compatible presets: their client options, the scheduler's, and `context_length`. */
+const openAIOptions = z.strictObject({
+  ...schedulingOptions,
+  ...contextLengthOption,
+  ...openAIClientOptions.shape,
+  adaptive: z.boolean().optional(),
+});
+const hosted: ModelDeclaration = { options: openAIOptions, model: "required", sampling: true };
+const selfHosted: ModelDeclaration = { ...hosted, model: "optional" };
+
+interface ProviderEntry {
+  create: ProviderFactory;
+  /** What a model entry may set; anything else is a config error (see `checkModel`). */
+  declares: ModelDeclaration;
+  /**
+   * Wrapped in the scheduler (concurrency, rate limits, retries, timeouts): `"run"` — unless the
+   * model sets `concurrency`, as many requests as its trials can have in flight; a number — that
+   * many by default (an embedded model's memory grows with it); `false` — not scheduled.
+   */
+  scheduled: "run" | number | false;
+  /** Answers go through the on-disk response cache. */
+  cached: boolean;
+  /** The model is a file whose content (not its path) identifies it. */
+  file: boolean;
+}
+
+const openAIEntry = (declares: ModelDeclaration): ProviderEntry => ({
+  create: createOpenAIProvider,
+  declares,
+  scheduled: "run",
+  cached: true,
+  file: false,
+});
+
 /**
- * Providers by registry name (the part of a spec string before the first colon), with what the
- * pipeline wraps around them: `scheduled` — concurrency, rate limits, retries, timeouts;
- * `cached` — the on-disk response cache.
+ * Providers by registry name (the part of a spec string before the first colon), with the
+ * options each honours and what the pipeline wraps around them.
  */
 export const providers = {
-  gold: { create: createGoldProvider, scheduled: false, cached: false },
-  echo: { create: createEchoProvider, scheduled: false, cached: false },
-  import: { create: createImportProvider, scheduled: false, cached: false },
-  openai: { create: createOpenAIProvider, scheduled: true, cached: true },
-  vllm: { create: createOpenAIProvider, scheduled: true, cached: true },
-  ollama: { create: createOpenAIProvider, scheduled: true, cached: true },
-  "llamacpp-server": { create: createOpenAIProvider, scheduled: true, cached: true },
-  command: { create: createCommandProvider, scheduled: true, cached: true },
-  llamacpp: { create: createLlamaCppProvider, scheduled: false, cached: true },
-} satisfies Record<string, { create: ProviderFactory; scheduled: boolean; cached: boolean }>;
+  gold: { create: createGoldProvider, declares: goldModel, scheduled: false, cached: false, file: false },
+  echo: { create: createEchoProvider, declares: echoModel, scheduled: false, cached: false, file: false },
+  import: {
+    create: createImportProvider,
+    declares: importModel,
+    scheduled: false,
+    cached: false,
+    file: true,
+  },
+  openai: openAIEntry(hosted),
+  vllm: openAIEntry(selfHosted),
+  ollama: openAIEntry(selfHosted),
+  "llamacpp-server": openAIEntry(selfHosted),
+  command: {
+    create: createCommandProvider,
+    declares: commandModel,
+    scheduled: "run",
+    cached: true,
+    file: true,
+  },
+  llamacpp: {
+    create: createLlamaCppProvider,
+    declares: llamaCppModel,
+    scheduled: 1,
+    cached: true,
+    file: true,
+  },
+} satisfies Record<string, ProviderEntry>;
 
 export type ProviderName = keyof typeof providers;
 
@@ -45,50 +107,97 @@ export interface CreateProviderOptions {
   defaultConcurrency?: number;
 }
 
+/**
+ * Checks that a model entry sets only what its provider honours, with valid values; errors name
+ * `where` and the field (`exp.yaml: models[1].rpm: not supported by provider "llamacpp" ...`).
+ */
+export function checkModel(spec: ModelSpec, where = `model "${spec.id}"`): void {
+  if (!isProviderName(spec.provider)) {
+    throw new BenchlineError(
+      "not_found",
+      `${where}: unknown provider "${spec.provider}" (available: ${Object.keys(providers).join(", ")})`,
+    );
+  }
+  checkModelSpec(spec, providers[spec.provider].declares, where);
+}
+
+/** Whether the model's provider honours `option` (so a CLI override such as `--timeout` applies). */
+export function modelTakes(spec: ModelSpec, option: string): boolean {
+  return isProviderName(spec.provider) && takesOption(providers[spec.provider].declares, option);
+}
+
+/** The file a model is, when its content identifies it (command, llamacpp, import). */
+export function modelFile(spec: ModelSpec, baseDir: string): string | undefined {
+  if (!isProviderName(spec.provider) || !providers[spec.provider].file || spec.model === undefined)
+    return undefined;
+  return resolve(baseDir, spec.model);
+}
+
 /** Creates the provider for a resolved model spec, wrapped in its scheduler and cache. */
 export function createProvider(
   spec: ModelSpec,
   env: ProviderEnv,
   options: CreateProviderOptions = {},
 ): Provider {
-  if (!isProviderName(spec.provider)) {
-    throw new BenchlineError(
-      "not_found",
-      `unknown provider "${spec.provider}" in model "${spec.id}" (available: ${Object.keys(providers).join(", ")})`,
-    );
-  }
-  const entry = providers[spec.provider];
+  checkModel(spec);
+  const entry: ProviderEntry = providers[spec.provider as ProviderName];
   let provider: Provider = entry.create(spec, env);
-  if (entry.scheduled) {
+  if (entry.scheduled !== false) {
     const scheduling = schedulerOptionsFrom(spec.options, `model "${spec.id}"`);
-    if (scheduling.concurrency === undefined && options.defaultConcurrency !== undefined) {
-      scheduling.concurrency = options.defaultConcurrency;
-    }
+    const fallback = entry.scheduled === "run" ? options.defaultConcurrency : entry.scheduled;
+    if (scheduling.concurrency === undefined && fallback !== undefined) scheduling.concurrency = fallback;
     provider = withScheduler(provider, scheduling);
   }
   if (entry.cached && options.cacheDir) {
     const remote = entry.create === createOpenAIProvider;
     const baseUrl = remote ? resolveOpenAIConfig(spec, env).baseUrl : undefined;
-    // A local model or program is identified by its resolved path, not the path as written.
-    const model = !remote && spec.model !== undefined ? resolve(env.baseDir, spec.model) : spec.model;
+    // A model file or program is identified by its content, not by where it lies.
+    const file = modelFile(spec, env.baseDir);
+    let sha256 = spec.sha256;
+    if (file && sha256 === undefined) {
+      const hashes = new FileHashes(join(options.cacheDir, HASH_CACHE));
+      sha256 = hashes.of(file);
+      hashes.save();
+    }
+    const price = priceOf(spec);
     provider = withCache(provider, {
       dir: options.cacheDir,
       key: {
         provider: spec.provider,
-        model,
+        model: sha256 ? `sha256:${sha256}` : spec.model,
         base_url: baseUrl,
         params: {
           mode: spec.options.mode ?? null,
-          path: typeof spec.options.path === "string" ? resolve(env.baseDir, spec.options.path) : null,
+          path: null, // a retired option, kept so that cache entries written before still match
           args: spec.options.args ?? null,
           extra_body: spec.options.extra_body ?? null,
           context_size: spec.options.context_size ?? null,
         },
       },
+      // Cached answers are priced at today's price from their stored usage.
+      ...(price ? { cost: (usage: Usage) => costFor(spec.model, usage, price) } : {}),
     });
   }
   return provider;
 }
 
-export { checkResponses, loadResponses, type ResponseCheck, type Responses } from "./import.js";
+/** Where content hashes of model files are remembered, inside a cache directory. */
+export const HASH_CACHE = "file-hashes.json";
+
+/** What a model's tokens cost now: its `price`, else the list price (hosted) or nothing (self-hosted). */
+function priceOf(spec: ModelSpec): Price | undefined {
+  const own = spec.options.price as Price | undefined;
+  if (own) return own;
+  if (spec.provider === "openai") return priceFor(spec.model);
+  return spec.provider === "llamacpp" ? undefined : FREE;
+}
+
+export { FileHashes } from "./file-hash.js";
+export {
+  checkResponses,
+  findPromptMismatch,
+  loadResponses,
+  type ResponseCheck,
+  type Responses,
+} from "./import.js";
 export { costFor, priceFor } from "./pricing.js";

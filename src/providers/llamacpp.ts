@@ -1,8 +1,11 @@
 /**
  * `llamacpp:<path.gguf>` (relative to the experiment file): a GGUF model run in-process through
  * node-llama-cpp (CPU, prebuilt binary; never builds or downloads). Reads `options`: threads, mode,
- * context_size. The model is loaded on first use and reused until `close()`; requests run one at a
- * time on a single context sequence, reusing the KV cache of a shared prompt prefix.
+ * context_size, concurrency; the pipeline's scheduler reads concurrency, rpm, tpm, max_attempts and
+ * timeout (an attempt past it is aborted between two tokens). The model is loaded on first use and
+ * reused until `close()`; `concurrency` requests (default 1) run at once, each on its own context
+ * sequence of `context_size` tokens (evaluated together in one batch), reusing the KV cache of a
+ * shared prompt prefix.
  *
  * Sampling: temperature 0 (the default) is greedy through llama.cpp's sampler; temperature > 0
  * samples from the raw logits here (temperature, top_p) with a seeded PRNG, sample `i` using seed
@@ -21,15 +24,23 @@ import {
   type GenerateRequest,
   type ProviderFactory,
 } from "../core/index.js";
+import { contextLengthOption, type ModelDeclaration, schedulingOptions } from "./options.js";
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
+  ...schedulingOptions,
+  ...contextLengthOption,
+  /** Requests at once, one context sequence each (default 1; memory grows with it). */
+  concurrency: z.number().int().positive().default(1),
   /** CPU threads (default 2). */
   threads: z.number().int().positive().default(2),
   /** `chat`: the request's messages through the model's chat template; `completion`: the raw prompt. */
   mode: z.enum(["chat", "completion"]).default("chat"),
-  /** Context window in tokens (default: the model's training context, at most 4096). */
+  /** Context window in tokens per sequence (default: the model's training context, at most 4096). */
   context_size: z.number().int().positive().optional(),
 });
+
+/** An embedded model file: needs its path, honours every sampling param, runs behind the scheduler. */
+export const llamaCppModel: ModelDeclaration = { options: optionsSchema, model: "required", sampling: true };
 
 type Options = z.infer<typeof optionsSchema>;
 
@@ -42,7 +53,10 @@ interface Prompt {
 
 interface Engine {
   model: LlamaModel;
-  sequence: LlamaContextSequence;
+  /** Tokens each sequence holds. */
+  contextSize: number;
+  /** One sequence per concurrent request. */
+  sequences: SequencePool;
   render(request: GenerateRequest, mode: Options["mode"]): Prompt;
   dispose(): Promise<void>;
 }
@@ -72,7 +86,7 @@ async function loadEngine(modelPath: string, options: Options): Promise<Engine> 
     .createContext({
       contextSize: options.context_size ?? Math.min(4096, model.trainContextSize),
       threads: options.threads,
-      sequences: 1,
+      sequences: options.concurrency,
     })
     .catch(async (error: unknown) => {
       await model.dispose();
@@ -81,7 +95,8 @@ async function loadEngine(modelPath: string, options: Options): Promise<Engine> 
   const chatWrapper = llamaCpp.resolveChatWrapper(model);
   return {
     model,
-    sequence: context.getSequence(),
+    contextSize: context.contextSize,
+    sequences: new SequencePool(Array.from({ length: options.concurrency }, () => context.getSequence())),
     render(request, mode) {
       if (mode === "completion") {
         // As llama.cpp's server does it: special tokens parsed, BOS if the model wants one.
@@ -107,6 +122,39 @@ async function loadEngine(modelPath: string, options: Options): Promise<Engine> 
     },
     dispose: () => model.dispose(),
   };
+}
+
+/** Free context sequences, handed out first come first served; waiting is abortable. */
+class SequencePool {
+  private readonly waiters: ((sequence: LlamaContextSequence) => void)[] = [];
+  constructor(private readonly free: LlamaContextSequence[]) {}
+
+  async use<T>(signal: AbortSignal, fn: (sequence: LlamaContextSequence) => Promise<T>): Promise<T> {
+    const sequence = this.free.pop() ?? (await this.wait(signal));
+    try {
+      return await fn(sequence);
+    } finally {
+      const next = this.waiters.shift();
+      if (next) next(sequence);
+      else this.free.push(sequence);
+    }
+  }
+
+  private wait(signal: AbortSignal): Promise<LlamaContextSequence> {
+    signal.throwIfAborted();
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.waiters.splice(this.waiters.indexOf(take), 1);
+        reject(signal.reason);
+      };
+      const take = (sequence: LlamaContextSequence) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(sequence);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.waiters.push(take);
+    });
+  }
 }
 
 /** Mulberry32: a small seeded PRNG returning floats in [0, 1). */
@@ -171,9 +219,15 @@ async function nextToken(sequence: LlamaContextSequence, input: Token[], p: Para
   return { token, top: [...logits.keys()].slice(0, k), logprob: (t: Token) => (logits.get(t) ?? 0) - logZ };
 }
 
-/** One completion of `prompt` on the engine's sequence (the caller holds the lock). */
-async function complete(engine: Engine, prompt: Token[], p: Params, seed: number, signal: AbortSignal) {
-  const { model, sequence } = engine;
+/** One completion of `prompt` on `sequence` (which the caller holds). */
+async function complete(
+  model: LlamaModel,
+  sequence: LlamaContextSequence,
+  prompt: Token[],
+  p: Params,
+  seed: number,
+  signal: AbortSignal,
+) {
   const random = rng(seed);
   // Reuse the cached prefix, but always evaluate at least the last prompt token to get its logits.
   await sequence.adaptStateToTokens(prompt, false);
@@ -222,55 +276,58 @@ export const createLlamaCppProvider: ProviderFactory = (spec, env) => {
   if (!existsSync(modelPath))
     throw new BenchlineError("not_found", `${spec.id}: model file not found: ${modelPath}`);
   let engine: Promise<Engine> | undefined;
-  let queue: Promise<unknown> = Promise.resolve();
-  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = queue.then(fn);
-    queue = run.catch(() => undefined);
-    return run;
+  const running = new Set<Promise<unknown>>();
+  const track = <T>(promise: Promise<T>): Promise<T> => {
+    running.add(promise);
+    const done = () => running.delete(promise);
+    promise.then(done, done);
+    return promise;
   };
 
   return {
     id: spec.id,
     generate(request: GenerateRequest, { signal }) {
-      return exclusive(async () => {
-        signal.throwIfAborted();
-        engine ??= loadEngine(modelPath, options);
-        const e = await engine;
-        const { tokens: prompt, stopTokens, stopStrings } = e.render(request, options.mode);
-        const room = e.sequence.contextSize - prompt.length;
-        if (room <= 0)
-          throw new Error(`prompt has ${prompt.length} tokens; the context holds ${e.sequence.contextSize}`);
-        const params: Params = {
-          temperature: request.temperature ?? 0,
-          topP: request.top_p ?? 1,
-          topLogprobs: request.top_logprobs,
-          maxTokens: Math.min(room, request.max_tokens ?? room),
-          stop: [...(request.stop ?? []), ...stopStrings],
-          stopTokens,
-        };
-        const completions: Completion[] = [];
-        let completionTokens = 0;
-        for (const index of request.sampleIndices) {
-          const { completion, tokens } = await complete(
-            e,
-            prompt,
-            params,
-            (request.seed ?? 0) + index,
-            signal,
-          );
-          completions.push(completion);
-          completionTokens += tokens;
-        }
-        return {
-          completions,
-          usage: { prompt_tokens: prompt.length * completions.length, completion_tokens: completionTokens },
-        };
-      });
+      return track(
+        (async () => {
+          signal.throwIfAborted();
+          engine ??= loadEngine(modelPath, options);
+          const e = await engine;
+          const { tokens: prompt, stopTokens, stopStrings } = e.render(request, options.mode);
+          const room = e.contextSize - prompt.length;
+          if (room <= 0)
+            throw new Error(`prompt has ${prompt.length} tokens; the context holds ${e.contextSize}`);
+          const params: Params = {
+            temperature: request.temperature ?? 0,
+            topP: request.top_p ?? 1,
+            topLogprobs: request.top_logprobs,
+            maxTokens: Math.min(room, request.max_tokens ?? room),
+            stop: [...(request.stop ?? []), ...stopStrings],
+            stopTokens,
+          };
+          return e.sequences.use(signal, async (sequence) => {
+            const completions: Completion[] = [];
+            let completionTokens = 0;
+            for (const index of request.sampleIndices) {
+              const seed = (request.seed ?? 0) + index;
+              const { completion, tokens } = await complete(e.model, sequence, prompt, params, seed, signal);
+              completions.push(completion);
+              completionTokens += tokens;
+            }
+            return {
+              completions,
+              usage: {
+                prompt_tokens: prompt.length * completions.length,
+                completion_tokens: completionTokens,
+              },
+            };
+          });
+        })(),
+      );
     },
     async close() {
       const loaded = engine;
       engine = undefined;
-      await queue;
+      await Promise.allSettled([...running]);
       if (loaded) await (await loaded.catch(() => undefined))?.dispose();
     },
   };

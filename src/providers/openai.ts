@@ -40,7 +40,7 @@ const presets = {
 export type OpenAIPreset = keyof typeof presets;
 export const openAIPresets = Object.keys(presets) as OpenAIPreset[];
 
-const optionsSchema = z.looseObject({
+export const optionsSchema = z.looseObject({
   mode: z.enum(["chat", "completion"]).optional(),
   base_url: z.url({ protocol: /^https?$/ }).optional(),
   api_key_env: z.string().min(1).optional(),

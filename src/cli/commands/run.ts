@@ -28,6 +28,10 @@ export function runCommand(): Command {
       "--part <i>",
       "run shard i of --parts (1-based); shards land in the same experiment directory",
       positiveInt,
+    )
+    .option(
+      "--allow-missing",
+      "import: models: record dataset ids without a response as error rows instead of failing",
     );
   return addSharedRunOptions(command).action(async (config: string, flags: RunFlags) => {
     await resolveAndRun(
@@ -40,6 +44,7 @@ export function runCommand(): Command {
         ...(flags.trialConcurrency !== undefined ? { trialConcurrency: flags.trialConcurrency } : {}),
         ...(flags.parts !== undefined ? { parts: flags.parts } : {}),
         ...(flags.part !== undefined ? { part: flags.part } : {}),
+        ...(flags.allowMissing ? { allowMissing: true } : {}),
       },
       flags,
       flags.phase,
@@ -55,4 +60,5 @@ interface RunFlags extends SharedRunFlags {
   trialConcurrency?: number;
   parts?: number;
   part?: number;
+  allowMissing?: boolean;
 }
