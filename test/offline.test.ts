@@ -122,4 +122,68 @@ describe("export / import (offline inference)", () => {
     expect(comparison.comparisons).toHaveLength(1);
     expect(comparison.comparisons[0]).toMatchObject({ mean_a: 1, mean_b: 0.6, n_shared: 5 });
   });
+
+  it("defect 8.5: run accepts --allow-missing, which its missing-ids error suggests", () => {
+    const dir = testdir({
+      "exp.yaml": config.replace("models: [gold]", "models: [gold, 'import:responses.jsonl']"),
+      "data.jsonl": rows,
+      "responses.jsonl": answers().filter((a) => a.id !== "q3"),
+    });
+    const refused = runCli(["run", "exp.yaml"], dir);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      /responses\.jsonl: no response for 1 dataset id\(s\): q3 \(--allow-missing/,
+    );
+    const r = runCli(["run", "exp.yaml", "--allow-missing"], dir);
+    expect(r.code).toBe(0);
+    const exp = join(dir, "runs/offline");
+    const trial = readdirSync(exp).find((d) => d.startsWith("import-responses.jsonl__"))!;
+    const errors = jsonl(join(exp, trial, "predictions.jsonl")).filter((p) => p.status === "error");
+    expect(errors.map((e) => [e.id, e.error.code])).toEqual([["q3", "missing_response"]]);
+  });
+
+  it("issue 17 defect 8: conflicting lines for one id and sample are an error naming both lines", () => {
+    const row = (id: string, completion: string) => ({ id, sample: 0, status: "ok", completion });
+    const dir = testdir({
+      "exp.yaml": config,
+      "data.jsonl": rows,
+      "conflict.jsonl": [...rows.map((r) => row(r.id, r.answer)), row("q2", "9")],
+      "repeat.jsonl": [...rows.map((r) => row(r.id, r.answer)), row("q2", "3")],
+      "extra.jsonl": [...answers(), ...answers()],
+    });
+    const conflict = runCli(["import", "exp.yaml", "--responses", "conflict.jsonl"], dir);
+    expect(conflict.code).toBe(2);
+    expect(conflict.stderr).toMatch(
+      /^benchline: conflict\.jsonl:6: id "q2" sample 0 has a different completion at line 3/,
+    );
+    expect(existsSync(join(dir, "runs"))).toBe(false);
+    // The same answer twice is no conflict.
+    expect(runCli(["import", "exp.yaml", "--responses", "repeat.jsonl"], dir).code).toBe(0);
+    // Repeated {id, completion} lines are samples: with --samples 1 the second ones are unused, and it says so.
+    const extra = runCli(["import", "exp.yaml", "--responses", "extra.jsonl", "--name", "x"], dir);
+    expect(extra.code).toBe(0);
+    expect(extra.stderr).toContain(
+      "5 id(s) have more completions than samples (1); the extra ones are not used",
+    );
+  });
+
+  it("import refuses completions whose prompt_hash is not the chosen prompt set's", () => {
+    const twoSets = config.replace(
+      'plain: {system: "Answer briefly.", user: "Q: {{question}}"}',
+      'plain: {system: "Answer briefly.", user: "Q: {{question}}"}\n  other: {user: "Question: {{question}}"}',
+    );
+    const dir = testdir({ "exp.yaml": twoSets, "data.jsonl": rows });
+    expect(runCli(["run", "exp.yaml", "-p", "plain", "--name", "made"], dir).code).toBe(0);
+    const made = join(dir, "runs/made");
+    const trial = readdirSync(made).find((d) => d.includes("__"))!;
+    const predictions = join("runs/made", trial, "predictions.jsonl");
+    const wrong = runCli(["import", "exp.yaml", "--responses", predictions, "-p", "other"], dir);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(
+      /^benchline: runs\/made\/.*\/predictions\.jsonl:1: id "q0" answered another prompt \(prompt_hash \w+; prompt set "other" gives \w+\)/,
+    );
+    expect(existsSync(join(dir, "runs/offline"))).toBe(false);
+    const right = runCli(["import", "exp.yaml", "--responses", predictions, "-p", "plain"], dir);
+    expect(right.code).toBe(0);
+  });
 });
