@@ -211,7 +211,7 @@ describe("bad input: exit 2, one line naming the file, nothing written", () => {
     [
       "unknown provider",
       { "exp.yaml": config().replace("[gold, echo]", "[gold, gpt5]"), "data.jsonl": qaRows(2) },
-      /^benchline: exp\.yaml: model "gpt5": unknown provider "gpt5"/,
+      /^benchline: exp\.yaml: models\[1\]: unknown provider "gpt5"/,
     ],
     [
       "unknown task",
