@@ -171,6 +171,29 @@ describe("models identified by content", () => {
     expect(Object.keys(hashes)).toEqual([join(dir, "model.sh")]);
   });
 
+  it("a changed llamacpp model file under the same path is a new trial; a touch is not", () => {
+    const dir = testdir({
+      "exp.yaml": experiment("  - {id: m, provider: llamacpp, model: m.gguf}"),
+      "data.jsonl": qaRows(1),
+      "m.gguf": "weights A",
+    });
+    const trials = () => trialDirs(join(dir, "runs/models")).sort();
+    // The prompts phase needs no model loaded: only the identity is exercised.
+    expect(runCli(["run", "exp.yaml", "--phase", "prompts"], dir).code).toBe(0);
+    const [first] = trials();
+    writeFileSync(join(dir, "m.gguf"), "weights B");
+    expect(runCli(["run", "exp.yaml", "--phase", "prompts"], dir).code).toBe(0);
+    expect(trials()).toHaveLength(2);
+    const later = new Date(Date.now() + 5000);
+    utimesSync(join(dir, "m.gguf"), later, later);
+    expect(runCli(["run", "exp.yaml", "--phase", "prompts"], dir).code).toBe(0);
+    expect(trials()).toHaveLength(2);
+    writeFileSync(join(dir, "m.gguf"), "weights A");
+    expect(runCli(["run", "exp.yaml", "--phase", "prompts"], dir).code).toBe(0);
+    expect(trials()).toContain(first);
+    expect(trials()).toHaveLength(2);
+  });
+
   it("cached answers are priced at the current price from their stored usage", () => {
     const dir = testdir({ "data.jsonl": qaRows(2) });
     writeScript(dir, "model.sh", "1", [1_000_000, 500_000]);

@@ -23,6 +23,7 @@ import {
   checkModel,
   checkResponses,
   FileHashes,
+  fieldOf,
   findPromptMismatch,
   HASH_CACHE,
   loadResponses,
@@ -339,7 +340,10 @@ function resolveModels(
     const path = modelFile(model, baseDir);
     if (path !== undefined) {
       if (!existsSync(path) || !statSync(path).isFile())
-        throw new BenchlineError("not_found", `${where}.model: ${relativeLabel(path)}: file not found`);
+        throw new BenchlineError(
+          "not_found",
+          `${fieldOf(where, "model")}: ${relativeLabel(path)}: file not found`,
+        );
       model.sha256 = hashes.of(path);
     }
     return model;

@@ -200,4 +200,5 @@ export {
   type ResponseCheck,
   type Responses,
 } from "./import.js";
+export { fieldOf } from "./options.js";
 export { costFor, priceFor } from "./pricing.js";

@@ -32,7 +32,7 @@ export interface ModelDeclaration {
  */
 export function checkModelSpec(spec: ModelSpec, declaration: ModelDeclaration, where: string): void {
   const fail = (field: string, message: string): never => {
-    throw new BenchlineError("config", `${where}.${field}: ${message}`);
+    throw new BenchlineError("config", `${fieldOf(where, field)}: ${message}`);
   };
   const supported = Object.keys(declaration.options.shape);
   const unsupported = (field: string) =>
@@ -53,8 +53,13 @@ export function checkModelSpec(spec: ModelSpec, declaration: ModelDeclaration, w
   if (!parsed.success) {
     // One issue per clause, each with its full path, so no field reads as part of another.
     const [issue] = parsed.error.issues;
-    if (issue) throw new BenchlineError("config", `${where}.${formatIssues([issue])}`);
+    if (issue) throw new BenchlineError("config", `${fieldOf(where, formatIssues([issue]))}`);
   }
+}
+
+/** A field of a model entry: `exp.yaml: models[1].rpm`, or `--model echo: rpm` for a spec string. */
+export function fieldOf(where: string, field: string): string {
+  return where.endsWith("]") ? `${where}.${field}` : `${where}: ${field}`;
 }
 
 /** Whether `declaration` honours `option` (e.g. `--timeout` applies only where it does). */
