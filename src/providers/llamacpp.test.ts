@@ -188,5 +188,17 @@ describe("llamacpp provider (tiny model)", () => {
     expect(() => create("missing.gguf")).toThrow(BenchlineError);
     expect(() => create("tiny.gguf", { mode: "bogus" })).toThrow(/mode/);
     expect(() => create("tiny.gguf", { threads: 0 })).toThrow(/threads/);
+    expect(() => create("tiny.gguf", { adaptive: true })).toThrow(/adaptive/);
+  });
+
+  it("concurrency: requests on parallel sequences answer as they would one at a time", async () => {
+    const parallel = provider({ mode: "completion", threads: 1, concurrency: 2 });
+    try {
+      const prompts = ["hello wor", "abc", "The end.", "count: m"];
+      const results = await Promise.all(prompts.map((p) => parallel.generate(request(p), context())));
+      expect(results.map((r) => r.completions[0]?.text)).toEqual(prompts.map((p) => predictGreedy(p).text));
+    } finally {
+      await parallel.close?.();
+    }
   });
 });
