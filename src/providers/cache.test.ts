@@ -58,6 +58,28 @@ function recorder() {
 }
 
 describe("withCache", () => {
+  it("prices a hit at the current price from its stored usage", async () => {
+    const dir = tempDir();
+    const perToken = (usd: number) => (u: { prompt_tokens: number; completion_tokens: number }) =>
+      (u.prompt_tokens + u.completion_tokens) * usd;
+    const fresh = await withCache(recorder(), { dir, key, cost: perToken(1) }).generate(
+      makeRequest("q", { n: 2, sampleIndices: [0, 1] }),
+      makeContext(),
+    );
+    expect(fresh.cost_usd).toBeCloseTo(0.004); // what the provider charged
+    const repriced = await withCache(recorder(), { dir, key, cost: perToken(10) }).generate(
+      makeRequest("q", { n: 2, sampleIndices: [0, 1] }),
+      makeContext(),
+    );
+    expect(repriced).toMatchObject({ cached: true, usage: { prompt_tokens: 20, completion_tokens: 8 } });
+    expect(repriced.cost_usd).toBeCloseTo(280); // 28 tokens at 10 each
+    const unpriced = await withCache(recorder(), { dir, key, cost: () => undefined }).generate(
+      makeRequest("q"),
+      makeContext(),
+    );
+    expect(unpriced.cost_usd).toBeUndefined();
+  });
+
   providerContract(
     () =>
       withCache(createOpenAIProvider(makeSpec("vllm", "tiny", { base_url: server.url }), makeEnv()), {
