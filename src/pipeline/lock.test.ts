@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -10,6 +10,7 @@ import {
 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { BenchlineError } from "../core/index.js";
 import { acquireLock, type LockOwner, ownerAlive, scopesOverlap } from "./lock.js";
@@ -182,5 +183,74 @@ describe("acquireLock", () => {
     expect(error.message).toContain("interrupted while waiting");
     first.release();
     expect(readdirSync(join(dir, "..")).length).toBe(0);
+  });
+});
+
+/**
+ * Processes that each try to take `trials: ["t"]` at the same instant and, once they hold it,
+ * create a marker file exclusively (failing if another holder has it): "won", "overlap" (two
+ * holders at once) or "lost locked". A loaded machine may let a late starter win after the first
+ * released, which is fine; two at once is not.
+ */
+async function race(dir: string, count: number): Promise<string[]> {
+  const lockModule = pathToFileURL(fileURLToPath(new URL("./lock.ts", import.meta.url))).href;
+  const tsx = pathToFileURL(
+    fileURLToPath(new URL("../../node_modules/tsx/dist/loader.mjs", import.meta.url)),
+  );
+  const marker = join(dir, "..", "holder");
+  const go = join(dir, "..", "go"); // created once every process has loaded
+  const script = `
+    const { acquireLock } = await import(${JSON.stringify(lockModule)});
+    const fs = await import("node:fs");
+    process.stdout.write("ready;");
+    while (!fs.existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 2));
+    try {
+      const lock = await acquireLock(${JSON.stringify(dir)}, { trials: ["t"] });
+      try {
+        fs.writeFileSync(${JSON.stringify(marker)}, "", { flag: "wx" });
+      } catch {
+        process.stdout.write("overlap");
+        process.exit(0);
+      }
+      process.stdout.write("won");
+      await new Promise((r) => setTimeout(r, 1500));
+      fs.unlinkSync(${JSON.stringify(marker)});
+      lock.release();
+    } catch (error) {
+      process.stdout.write("lost " + error.code);
+    }`;
+  let ready = 0;
+  const outputs = Array.from({ length: count }, () => {
+    const child = spawn(process.execPath, ["--import", tsx.href, "--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (d.toString().includes("ready;") && ++ready === count) writeFileSync(go, "");
+    });
+    return new Promise<string>((resolve) => child.on("close", () => resolve(out.replace("ready;", ""))));
+  });
+  return Promise.all(outputs);
+}
+
+function expectOneAtATime(outputs: string[]): void {
+  expect(outputs.filter((o) => o === "overlap")).toEqual([]);
+  expect(outputs.filter((o) => o === "won").length).toBeGreaterThanOrEqual(1);
+  for (const o of outputs) expect(["won", "lost locked"]).toContain(o);
+}
+
+describe("races between processes", () => {
+  it("processes starting at the same instant: never two holders at once, the others get a locked error", async () => {
+    expectOneAtATime(await race(fresh(), 6));
+  });
+
+  it("processes taking over the same dead owner's lock at once: never two holders at once", async () => {
+    const dir = fresh();
+    const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], {
+      encoding: "utf8",
+    });
+    plant(dir, { pid: Number(dead.stdout), trials: ["t"] });
+    expectOneAtATime(await race(dir, 6));
   });
 });
