@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -158,6 +158,32 @@ describe("one writer per trial (issue 16)", () => {
     expectEachKeyOnce(dir, 40);
   });
 
+  it("defect 16: two runs started at the same moment: each request is made once, the loser exits 4", async () => {
+    const dir = await setup(30, 300);
+    const [a, b] = await Promise.all([runCliAsync(run, dir, env), runCliAsync(run, dir, env)]);
+    const codes = [a.code, b.code].sort();
+    // Usually one is turned away; on a slow machine the second may start after the first ended.
+    expect([
+      [0, 4],
+      [0, 0],
+    ]).toContainEqual(codes);
+    expect(server!.stats.requests).toBe(30);
+    expectEachKeyOnce(dir, 30);
+  });
+
+  it("Ctrl-C releases the lock: the next run starts at once and resumes", async () => {
+    const dir = await setup(30, 1000);
+    const first = start(run, dir);
+    await waitFor("some predictions", () => rows(dir, "predictions.jsonl").length >= 2);
+    first.child.kill("SIGINT");
+    server!.setLatency(0);
+    expect((await first.done).code).toBe(130);
+    expect(lockFiles(dir)).toHaveLength(0);
+    const rerun = await runCliAsync(run, dir, env);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expectEachKeyOnce(dir, 30);
+  });
+
   it("a killed owner (kill -9) leaves its lock; a rerun takes it over and finishes without redoing rows", async () => {
     const dir = await setup(40, 200);
     const first = start(run, dir);
@@ -249,5 +275,30 @@ describe("one writer per trial (issue 16)", () => {
     const merged = runCli(["merge", "elsewhere/live", "--into", "runs/live"], dir);
     expect(merged.code).toBe(4);
     expect(merged.stderr).toMatch(/^benchline: runs\/live: in use by pid 777 on other-host/);
+    expect(readdirSync(expDir(dir)).filter((d) => d.includes("__"))).toHaveLength(0);
+  });
+
+  it("merge --wait waits for the destination's holder, then merges", async () => {
+    const answers = qaRows(5).map((r) => ({ id: r.id, completion: r.answer }));
+    const dir = testdir({
+      "exp.yaml": config("http://127.0.0.1:9/v1"),
+      "data.jsonl": qaRows(5),
+      "responses.jsonl": answers,
+    });
+    const src = await runCliAsync(
+      ["import", "exp.yaml", "--responses", "responses.jsonl", "--out", "src"],
+      dir,
+    );
+    expect(src.code, src.stderr).toBe(0);
+    const planted = plantForeignLock(dir, 0);
+    const merge = start(["merge", "src/live", "--into", "runs/live", "--wait"], dir);
+    await waitFor("the waiting message", () => merge.stderr().includes("waiting for"));
+    expect(merge.stderr()).toMatch(/waiting for runs\/live: in use by pid 777 on other-host/);
+    expect(existsSync(join(expDir(dir), "experiment.json"))).toBe(false);
+    rmSync(planted); // the holder finishes
+    const merged = await merge.done;
+    expect(merged.code, merged.stderr).toBe(0);
+    expect(merged.stdout).toMatch(/appended 5 prompts, 5 predictions/);
+    expect(lockFiles(dir)).toHaveLength(0);
   });
 });
