@@ -135,9 +135,13 @@ describe("acquireLock", () => {
       expect(existsSync(path)).toBe(false);
       lock.release();
     }
-    // Rebooted since: the same pid is someone else.
-    const rebooted = plant(dir, { pid: process.pid, boot_id: "not-this-boot" });
+    // Another boot id (a reboot, or a namesake machine): the pid means nothing, the lease decides.
     if (existsSync("/proc/sys/kernel/random/boot_id")) {
+      const other = plant(dir, { pid: process.pid, boot_id: "not-this-boot" });
+      await lockedError(acquireLock(dir, { trials: ["t"] }));
+      unlinkSync(other);
+      const old = new Date(Date.now() - 3600_000).toISOString();
+      const rebooted = plant(dir, { pid: process.pid, boot_id: "not-this-boot", renewed_at: old });
       (await acquireLock(dir, { trials: ["t"] })).release();
       expect(existsSync(rebooted)).toBe(false);
     }

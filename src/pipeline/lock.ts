@@ -7,9 +7,10 @@
  * that finds a live holder whose trials and keys overlap removes its own file and waits or gives
  * up. Two processes that start together both see each other and both back off (then retry with a
  * random delay), so two never both win. A dead holder's file is removed by name — its name is
- * unique, so a takeover can never remove a newer holder's file. Dead means: on this host, its pid
- * is gone or now belongs to another process (start time from /proc, boot id); on another host
- * (a shared filesystem), its lease — renewed every lease/3 by the holder — has expired.
+ * unique, so a takeover can never remove a newer holder's file. Dead means: on this host (same
+ * name and boot id), its pid is gone or now belongs to another process (start time from /proc);
+ * on another host (a shared filesystem), or after a reboot, its lease — renewed every lease/3 by
+ * the holder — has expired.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -42,7 +43,7 @@ export interface LockOwner {
   token: string;
   pid: number;
   host: string;
-  /** Linux boot id: a pid from before a reboot is not alive. */
+  /** Linux boot id: tells this boot of this host from a reboot or a namesake machine. */
   boot_id?: string;
   /** Process start time (clock ticks since boot, /proc/<pid>/stat): guards against pid reuse. */
   pid_start?: string;
@@ -185,8 +186,10 @@ export function scopesOverlap(a: LockScope, b: LockScope): boolean {
 
 /** Whether the process that wrote `owner` still holds it (see the file comment). */
 export function ownerAlive(owner: LockOwner, now = Date.now()): boolean {
-  if (owner.host !== hostname()) return now - Date.parse(owner.renewed_at) <= owner.lease_ms;
-  if (owner.boot_id && BOOT_ID && owner.boot_id !== BOOT_ID) return false;
+  // Another boot id under this host name is a reboot or another machine with the same name
+  // (containers): its pid means nothing here, so only its lease counts.
+  const sameHost = owner.host === hostname() && (!owner.boot_id || !BOOT_ID || owner.boot_id === BOOT_ID);
+  if (!sameHost) return now - Date.parse(owner.renewed_at) <= owner.lease_ms;
   try {
     process.kill(owner.pid, 0);
   } catch (error) {
