@@ -171,6 +171,26 @@ describe("one writer per trial (issue 16)", () => {
     expectEachKeyOnce(dir, 30);
   });
 
+  it("runs of different trials of one experiment run side by side and both stay in experiment.json", async () => {
+    const dir = await setup(20, 300);
+    writeFileSync(
+      join(dir, "exp.yaml"),
+      config(server!.url).replace(
+        "models:\n",
+        `models:\n  - {id: local2, provider: vllm, model: tiny2, base_url: "${server!.url}", api_key_env: BENCH_KEY}\n`,
+      ),
+    );
+    const [a, b] = await Promise.all([
+      runCliAsync([...run, "-m", "local"], dir, env),
+      runCliAsync([...run, "-m", "local2"], dir, env),
+    ]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(server!.stats.requests).toBe(40);
+    const manifest = JSON.parse(readFileSync(join(expDir(dir), "experiment.json"), "utf8"));
+    expect(manifest.trials.map((t: { model: string }) => t.model).sort()).toEqual(["local", "local2"]);
+  });
+
   it("Ctrl-C releases the lock: the next run starts at once and resumes", async () => {
     const dir = await setup(30, 1000);
     const first = start(run, dir);

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { BenchlineError } from "../core/index.js";
-import { acquireLock, type LockOwner, ownerAlive, scopesOverlap } from "./lock.js";
+import { acquireLock, type LockOwner, ownerAlive, scopesOverlap, withManifestLock } from "./lock.js";
 
 const fresh = (): string => join(mkdtempSync(join(tmpdir(), "benchline-lock-")), ".locks");
 
@@ -174,6 +174,20 @@ describe("acquireLock", () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(lost).toBe(true);
     lock.release();
+  });
+
+  it("withManifestLock waits for another writer of experiment.json, and does not clash with trial locks", async () => {
+    const exp = join(mkdtempSync(join(tmpdir(), "benchline-lock-")), "exp");
+    const trial = await acquireLock(join(exp, ".locks"), { trials: ["t"] });
+    const other = await acquireLock(join(exp, ".locks"), { trials: ["/experiment.json"] });
+    const order: string[] = [];
+    setTimeout(() => {
+      order.push("other released");
+      other.release();
+    }, 300);
+    await withManifestLock(exp, () => order.push("manifest written"));
+    expect(order).toEqual(["other released", "manifest written"]);
+    trial.release();
   });
 
   it("an aborted wait stops with a locked error", async () => {
