@@ -8,6 +8,7 @@ import {
   runExperiment,
 } from "../pipeline/index.js";
 import { sandboxKinds } from "../sandbox/index.js";
+import { trialLockFor } from "./lock.js";
 import { interruptSignal, logOption, positiveInt } from "./options.js";
 import { createReporter, type LogFormat } from "./progress.js";
 
@@ -23,6 +24,7 @@ export interface SharedRunFlags {
   sandbox?: string;
   retryErrors: boolean;
   retryFailed?: boolean;
+  wait?: boolean;
   log: LogFormat;
 }
 
@@ -52,6 +54,7 @@ export function addSharedRunOptions(command: Command): Command {
     )
     .option("--no-retry-errors", "keep rows whose last status is error instead of retrying them")
     .option("--retry-failed", "re-execute executions that ran but did not pass (never re-runs inference)")
+    .option("--wait", "if another process is writing these trials, wait for it instead of exiting (code 4)")
     .addOption(logOption());
 }
 
@@ -83,13 +86,15 @@ export async function resolveAndRun(
   const interrupt = interruptSignal(() =>
     process.stderr.write("\ninterrupting: finishing in-flight rows… (Ctrl-C again to quit at once)\n"),
   );
+  const trialLock = trialLockFor(exp, { wait: flags.wait ?? false, signal: interrupt.signal });
   try {
     const result = await runExperiment(exp, {
+      beforeWrite: trialLock.acquire,
       phase,
       retryErrors: flags.retryErrors,
       // An explicit --retry-errors also re-executes failed executions (the shell-task workflow).
       retryFailedExecutions: (flags.retryFailed ?? false) || process.argv.includes("--retry-errors"),
-      signal: interrupt.signal,
+      signal: AbortSignal.any([interrupt.signal, trialLock.lost]),
       onEvent: createReporter(flags.log),
       ...(flags.cache ? {} : { cacheDir: false as const }),
       ...(flags.maxCost !== undefined ? { maxCostUsd: flags.maxCost } : {}),
@@ -110,6 +115,7 @@ export async function resolveAndRun(
     }
     process.stdout.write(`report: ${relativeLabel(result.report)}\n`);
   } finally {
+    trialLock.release();
     interrupt.dispose();
   }
 }

@@ -7,6 +7,7 @@ export type ErrorCode =
   | "config" // experiment file does not validate
   | "input" // dataset, predictions or responses file is unreadable or malformed
   | "not_found" // unknown provider, task, scorer or missing file
+  | "locked" // another live process is writing the same trial files (exit 4)
   | "internal";
 
 export class BenchlineError extends Error {
@@ -19,8 +20,12 @@ export class BenchlineError extends Error {
   }
 }
 
-/** Exit code for an error: 2 for usage/config/input problems, 1 for everything else. */
-export function exitCodeFor(error: unknown): 1 | 2 {
+/**
+ * Exit code for an error: 4 when another process holds the trial files (`locked`), 2 for
+ * usage/config/input problems, 1 for everything else.
+ */
+export function exitCodeFor(error: unknown): 1 | 2 | 4 {
+  if (error instanceof BenchlineError && error.code === "locked") return 4;
   if (error instanceof BenchlineError && error.code !== "internal") return 2;
   return 1;
 }

@@ -19,6 +19,11 @@ export interface RunOptions {
   maxCostUsd?: number;
   /** Re-execute executions that ran but did not pass (never re-runs inference). */
   retryFailedExecutions?: boolean;
+  /**
+   * Called once everything is checked and before anything is written: the CLI takes the trial
+   * locks here (lock.ts), so a run that cannot start leaves no files and no lock behind.
+   */
+  beforeWrite?: () => Promise<void>;
 }
 
 /** Spending across all trials of a run, for `--max-cost`. */

@@ -4,6 +4,17 @@ export type { EventSink, PhaseName, RunEvent } from "./events.js";
 export { exportPrompts } from "./export.js";
 export { trialFiles } from "./files.js";
 export { readJson } from "./json.js";
+export {
+  acquireLock,
+  describeOwner,
+  type Lock,
+  type LockOptions,
+  type LockOwner,
+  type LockScope,
+  lockDirOf,
+  type Shard,
+  withManifestLock,
+} from "./lock.js";
 export { type MergeResult, mergeExperiments } from "./merge.js";
 export { buildPrompt } from "./phases/prompts.js";
 export { type ExperimentManifest, writeReports } from "./phases/report.js";

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { BenchlineError } from "../core/index.js";
 
@@ -19,7 +20,8 @@ export function readJson<T>(path: string): T {
 /** Writes a file atomically (temp file + rename) only when its content changed. */
 export function writeIfChanged(path: string, text: string): void {
   if (existsSync(path) && readFileSync(path, "utf8") === text) return;
-  const tmp = `${path}.tmp-${process.pid}`;
+  // Unique even across hosts sharing the directory: two writers never share a temp file.
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
   writeFileSync(tmp, text);
   renameSync(tmp, path);
 }

@@ -8,6 +8,7 @@ import type { Budget, RunOptions, TrialContext } from "./context.js";
 import type { EventSink, PhaseName } from "./events.js";
 import { trialFiles } from "./files.js";
 import { readJson, writeJsonIfChanged } from "./json.js";
+import { withManifestLock } from "./lock.js";
 import { runExecutionPhase } from "./phases/execution.js";
 import { runInferencePhase } from "./phases/inference.js";
 import { runPromptsPhase } from "./phases/prompts.js";
@@ -93,9 +94,10 @@ export async function runExperiment(
   // Providers are created before anything is written: a missing key or program is an error
   // that leaves no files behind.
   if (wants("inference") && !options.createProvider) for (const trial of exp.trials) providerFor(trial);
+  await options.beforeWrite?.();
 
   mkdirSync(exp.dir, { recursive: true });
-  writeManifest(exp);
+  await withManifestLock(exp.dir, () => writeManifest(exp));
   emit({
     type: "experiment:start",
     trial_names: exp.trials.map((t) => t.name),

@@ -1,5 +1,7 @@
+import { existsSync, rmdirSync } from "node:fs";
 import { Command } from "commander";
 import { mergeExperiments, relativeLabel, writeReports } from "../../pipeline/index.js";
+import { lockExperiment } from "../lock.js";
 
 export function mergeCommand(): Command {
   return new Command("merge")
@@ -12,9 +14,25 @@ export function mergeCommand(): Command {
       "--into <dir>",
       "destination experiment directory (created if missing; may be one of the sources)",
     )
-    .action(async (sources: string[], flags: { into: string }) => {
-      const result = await mergeExperiments(sources, flags.into);
-      const { report } = await writeReports(flags.into);
+    .option("--wait", "if another process is writing into --into, wait for it instead of exiting (code 4)")
+    .action(async (sources: string[], flags: { into: string; wait?: boolean }) => {
+      // Merge writes every trial of the destination and its experiment.json: it holds them all.
+      const existed = existsSync(flags.into);
+      const lock = await lockExperiment(flags.into, flags.wait ?? false);
+      let result: Awaited<ReturnType<typeof mergeExperiments>>;
+      let report: string;
+      try {
+        result = await mergeExperiments(sources, flags.into);
+        ({ report } = await writeReports(flags.into));
+      } finally {
+        lock.release();
+        // A merge that failed its checks leaves no empty destination behind.
+        if (!existed) {
+          try {
+            rmdirSync(flags.into);
+          } catch {}
+        }
+      }
       const a = result.appended;
       process.stdout.write(
         `merged into ${relativeLabel(flags.into)}: ${result.trials} trial(s); appended ${a.prompts} prompts, ${a.predictions} predictions, ${a.executions} executions, ${a.scores} scores\nreport: ${relativeLabel(report)}\n`,
