@@ -110,7 +110,9 @@ export const shellTask = defineTask({
     const test = find("test");
     const commandSuccess = command?.exit_code === 0 && !command.timed_out;
     const testPassed = test?.exit_code === 0 && !test.timed_out;
-    const passed = !setupFailed && artifact.command !== "" && testPassed;
+    // A command killed at the timeout did not finish its job, whatever state it left behind:
+    // the row fails even when the success condition holds (a non-zero exit alone does not).
+    const passed = !setupFailed && artifact.command !== "" && !command?.timed_out && testPassed;
     const reason = setupFailed
       ? `setup step ${setupFailed.name} failed (exit ${setupFailed.exit_code})`
       : artifact.command === ""
