@@ -1,11 +1,13 @@
+import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createBwrapSandbox, isBwrapUsable } from "./bwrap.js";
 import { describeContainment } from "./test-utils/containment.js";
 import { describeSandboxContract } from "./test-utils/contract.js";
-import { uniqueSleep, waitForProcess } from "./test-utils/host.js";
+import { processesLeft, uniqueSleep, waitForProcess } from "./test-utils/host.js";
 
 const usable = isBwrapUsable();
 if (!usable) console.warn("bwrap sandbox tests skipped: bubblewrap cannot create namespaces here");
@@ -50,6 +52,28 @@ describe.skipIf(!usable)("bwrap", () => {
     expect(steps[0]?.stderr).toContain("ended before the step did");
     expect(steps[1]).toMatchObject({ exit_code: 0, stdout: "next\n" });
   });
+
+  it("a sandbox does not outlive the Node process that started it, even after kill -9", async () => {
+    const marker = uniqueSleep();
+    const dir = mkdtempSync(join(tmpdir(), "benchline-orphan-"));
+    const script = join(dir, "run.mts");
+    const module = pathToFileURL(resolve(import.meta.dirname, "bwrap.ts")).href;
+    writeFileSync(
+      script,
+      `import { createBwrapSandbox } from ${JSON.stringify(module)};\n` +
+        `await createBwrapSandbox().run([{ name: "s", command: "sleep ${marker}" }], { timeoutMs: 600000 });\n`,
+    );
+    const loader = pathToFileURL(resolve(import.meta.dirname, "../../node_modules/tsx/dist/loader.mjs")).href;
+    const child = spawn(process.execPath, ["--import", loader, script], { stdio: "ignore" });
+    try {
+      expect(await waitForProcess(["sleep", marker], 20_000)).toBeDefined();
+      child.kill("SIGKILL");
+      expect(await processesLeft(["sleep", marker], 5000)).toEqual([]);
+    } finally {
+      child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
 
   it("binds readOnlyPaths read-only", async () => {
     const dir = mkdtempSync(join(tmpdir(), "benchline-ro-"));
