@@ -30,13 +30,17 @@ describe.skipIf(!usable)("bwrap", () => {
     expect(status).toMatch(/^NoNewPrivs:\t1$/m);
   });
 
-  it("keeps /tmp across the steps of a run, also past one launch (three steps)", async () => {
-    const commands = ["echo kept > /tmp/t", "true", "true", "true", "cat /tmp/t"];
+  it("keeps /tmp and the work dir across the steps of a run, also past a timeout (a second launch)", async () => {
     const { steps } = await createBwrapSandbox().run(
-      commands.map((command, i) => ({ name: `s${i}`, command })),
+      [
+        { name: "write", command: "echo kept > /tmp/t; echo work > w" },
+        { name: "hang", command: "sleep 100", timeoutMs: 500 },
+        { name: "read", command: "cat /tmp/t w" },
+      ],
       { timeoutMs: 5000 },
     );
-    expect(steps.at(-1)).toMatchObject({ exit_code: 0, stdout: "kept\n" });
+    expect(steps[1]).toMatchObject({ timed_out: true, exit_code: null });
+    expect(steps[2]).toMatchObject({ exit_code: 0, stdout: "kept\nwork\n" });
   });
 
   it("fails a step whose code kills the sandbox's driver, and runs the next step", async () => {
