@@ -129,6 +129,14 @@ describe("execution phase", () => {
           success_condition: "test -f f",
           reference: "touch f; exit 3",
         },
+        {
+          id: "slow-setup",
+          task: "x",
+          setup_commands: ["sleep 30"],
+          success_condition: "true",
+          reference: "true",
+        },
+        { id: "slow-test", task: "x", setup_commands: [], success_condition: "sleep 30", reference: "true" },
       ],
     });
     const r = await runCliAsync(["run", "exp.yaml"], dir);
@@ -145,6 +153,15 @@ describe("execution phase", () => {
     // The documented rule: a non-zero exit alone does not fail the row; the success condition decides.
     expect(byId.get("fails")).toMatchObject({ passed: true, command_success: false, command_exit_code: 3 });
     expect(byId.get("fails").failure_reason).toBeUndefined();
+    // Every timed-out step says so in the row's reason.
+    expect(byId.get("slow-setup")).toMatchObject({
+      passed: false,
+      failure_reason: "setup step setup_1 timed out",
+    });
+    expect(byId.get("slow-test")).toMatchObject({
+      passed: false,
+      failure_reason: "success condition timed out",
+    });
     const scores = jsonl(join(trialOf(dir), "scores.jsonl"));
     expect(scores.find((s) => s.id === "slow")).toMatchObject({ passed: false, value: 0 });
   }, 60_000);

@@ -114,14 +114,18 @@ export const shellTask = defineTask({
     // the row fails even when the success condition holds (a non-zero exit alone does not).
     const passed = !setupFailed && artifact.command !== "" && !command?.timed_out && testPassed;
     const reason = setupFailed
-      ? `setup step ${setupFailed.name} failed (exit ${setupFailed.exit_code})`
+      ? setupFailed.timed_out
+        ? `setup step ${setupFailed.name} timed out`
+        : `setup step ${setupFailed.name} failed (exit ${setupFailed.exit_code})`
       : artifact.command === ""
         ? "no command found in the completion"
         : command?.timed_out
           ? "command timed out"
-          : !testPassed
-            ? "success condition failed"
-            : undefined;
+          : test?.timed_out
+            ? "success condition timed out"
+            : !testPassed
+              ? "success condition failed"
+              : undefined;
     return {
       steps: result.steps,
       passed,
