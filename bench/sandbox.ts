@@ -1,122 +1,139 @@
 /**
- * Sandbox throughput: N trivial tasks (setup `echo x > f`, command `cat f`, check `test -s f`: three
- * steps in one fresh sandbox each) through each sandbox kind at a fixed concurrency.
+ * Sandbox throughput through the CLI, as a ratio to an unsandboxed baseline measured in the same run.
  *
- *   npx tsx bench/sandbox.ts [--tasks 1000] [--concurrency 4] [--kinds bwrap,local]
- *                            [--image busybox --docker-host unix:///var/run/docker.sock]
+ *   npx tsx bench/sandbox.ts [--tasks 2000] [--concurrency 4] [--sandbox bwrap] [--rounds 3]
  *
- * Prints one JSON line per kind and a human summary. `overhead_ms` is the mean latency of one
- * execution minus the same three commands run as plain `/bin/sh -c` children (no temp dir, no
- * sandbox), measured first. `cpu_ms` is the CPU time one execution costs (this process plus the
- * children it waited for), which depends less on other load on the machine than executions/s.
+ * N trivial shell tasks (setup `echo x > f`, command `cat f`, check `test -s f`) with gold
+ * predictions made beforehand (`benchline run --phase inference`, not timed). Each round times:
+ *
+ * - baseline: the same three steps unsandboxed, `seq N | xargs -P<concurrency> sh -c '...'`, each
+ *   task in a temp dir of its own (mktemp -d, removed after);
+ * - cli: `benchline run exp.yaml --phase execution` on those predictions (executions.jsonl removed
+ *   first), the whole command from start to exit, start-up included; every row must pass.
+ *
+ * Rounds alternate baseline and cli so both see the same load; the ratio of each round is
+ * cli executions/s ÷ baseline tasks/s, and the median over rounds is the result. One JSON line per
+ * round, then a summary line. `startup_s` is a CLI run with nothing left to do (start-up, reading
+ * the files, reports), part of every cli time.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { availableParallelism, cpus, totalmem } from "node:os";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { forEachConcurrent, type SandboxStep } from "../src/core/index.js";
-import { createSandbox, type SandboxKind } from "../src/sandbox/index.js";
 
 const { values } = parseArgs({
   options: {
-    tasks: { type: "string", default: "1000" },
+    tasks: { type: "string", default: "2000" },
     concurrency: { type: "string", default: "4" },
-    kinds: { type: "string", default: "bwrap,local" },
-    image: { type: "string" },
-    "docker-host": { type: "string" },
+    sandbox: { type: "string", default: "bwrap" },
+    rounds: { type: "string", default: "3" },
   },
 });
 const tasks = Number(values.tasks);
 const concurrency = Number(values.concurrency);
-const kinds = values.kinds.split(",") as SandboxKind[];
+const rounds = Number(values.rounds);
+const root = resolve(import.meta.dirname, "..");
 
-const steps: SandboxStep[] = [
-  { name: "setup", command: "echo x > f" },
-  { name: "run", command: "cat f" },
-  { name: "check", command: "test -s f" },
-];
+const dir = mkdtempSync(join(tmpdir(), "benchline-bench-sandbox-"));
+const rows = Array.from({ length: tasks }, (_, i) => ({
+  id: `t${i}`,
+  task: "Print the content of f.",
+  setup_commands: ["echo x > f"],
+  success_condition: "test -s f",
+  reference: "cat f",
+}));
+writeFileSync(join(dir, "data.jsonl"), rows.map((r) => `${JSON.stringify(r)}\n`).join(""));
+writeFileSync(
+  join(dir, "exp.yaml"),
+  `name: bench\ntask: shell\ndataset: data.jsonl\nmodels: [gold]\nscorers: [exec]\n` +
+    `execution: {sandbox: ${values.sandbox}, concurrency: ${concurrency}, timeout: 30}\n`,
+);
 
-function sh(command: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("/bin/sh", ["-c", command], { stdio: "ignore", cwd: "/tmp" });
-    child.on("exit", () => resolve());
+/** Runs a command to completion; resolves with its wall time in seconds. */
+function timed(file: string, args: string[], cwd: string): Promise<number> {
+  const started = performance.now();
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(file, args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
     child.on("error", reject);
+    child.on("exit", (code) => {
+      if (code === 0) resolvePromise((performance.now() - started) / 1000);
+      else reject(new Error(`${file} ${args.join(" ")} exited ${code}\n${stderr}`));
+    });
   });
 }
 
-/** CPU ms of this process plus its reaped children (Linux /proc; clock ticks of 10 ms). */
-function cpuMs(): number {
-  const own = process.cpuUsage();
-  const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1]?.split(" ") ?? [];
-  const children = (Number(fields[13]) + Number(fields[14])) * 10;
-  return (own.user + own.system) / 1000 + children;
-}
+const cliArgs = (...args: string[]) => [
+  "--import",
+  pathToFileURL(join(root, "node_modules/tsx/dist/loader.mjs")).href,
+  join(root, "src/cli/bin.ts"),
+  ...args,
+];
+const cli = (...args: string[]) => timed(process.execPath, cliArgs(...args), dir);
 
-async function measure(once: () => Promise<boolean>) {
-  await once(); // warm-up
-  let failures = 0;
-  let latency = 0;
-  const cpuBefore = cpuMs();
-  const started = performance.now();
-  await forEachConcurrent(
-    Array.from({ length: tasks }, (_, i) => i),
-    concurrency,
-    async () => {
-      const t = performance.now();
-      if (!(await once())) failures += 1;
-      latency += performance.now() - t;
-    },
-  );
-  const seconds = (performance.now() - started) / 1000;
-  return { seconds, meanMs: latency / tasks, cpuMs: (cpuMs() - cpuBefore) / tasks, failures };
-}
+const baselineScript =
+  `seq ${tasks} | xargs -P ${concurrency} -n 1 sh -c ` +
+  `'d=$(mktemp -d) && cd "$d" && echo x > f && cat f && test -s f; s=$?; cd / && rm -rf "$d"; exit $s' sh > /dev/null`;
 
-const baseline = await measure(async () => {
-  for (const step of steps) await sh(step.command.replace(" f", " /dev/null"));
-  return true;
-});
+await cli("run", "exp.yaml", "--phase", "inference", "--log", "plain");
+const experiment = join(dir, "runs", "bench");
+const trial = join(experiment, readdirSync(experiment).find((d) => d.includes("__")) ?? "");
+
+function checkExecutions(): number {
+  const lines = readFileSync(join(trial, "executions.jsonl"), "utf8").trim().split("\n");
+  const passed = lines.filter((l) => (JSON.parse(l) as { passed: boolean }).passed).length;
+  if (lines.length !== tasks || passed !== tasks) {
+    throw new Error(`expected ${tasks} passing executions, got ${passed} of ${lines.length}`);
+  }
+  return passed;
+}
 
 const machine = {
   nproc: availableParallelism(),
   cpu: cpus()[0]?.model ?? "unknown",
   memory_gb: Math.round(totalmem() / 2 ** 30),
   kernel: execFileSync("uname", ["-r"], { encoding: "utf8" }).trim(),
+  node: process.version,
 };
-const rows = [];
-for (const kind of kinds) {
-  const sandbox = createSandbox({ kind, image: values.image, dockerHost: values["docker-host"] });
-  const result = await measure(async () => {
-    const { steps: results } = await sandbox.run(steps, { timeoutMs: 10_000, stopOnFailure: true });
-    return (
-      results.length === 3 && results.every((step) => step.exit_code === 0) && results[1]?.stdout === "x\n"
-    );
-  });
+const results: Array<{ ratio: number; baseline: number; cli: number; startup: number }> = [];
+for (let round = 1; round <= rounds; round++) {
+  const baselineSeconds = await timed("/bin/sh", ["-c", baselineScript], dir);
+  rmSync(join(trial, "executions.jsonl"), { force: true });
+  const cliSeconds = await cli("run", "exp.yaml", "--phase", "execution", "--log", "plain");
+  checkExecutions();
+  const startupSeconds = await cli("run", "exp.yaml", "--phase", "execution", "--log", "plain");
+  const baseline = tasks / baselineSeconds;
+  const rate = tasks / cliSeconds;
   const row = {
     bench: "sandbox",
-    kind,
+    round,
+    sandbox: values.sandbox,
     tasks,
-    steps_per_task: steps.length,
     concurrency,
-    seconds: Number(result.seconds.toFixed(2)),
-    executions_per_s: Number((tasks / result.seconds).toFixed(1)),
-    mean_latency_ms: Number(result.meanMs.toFixed(2)),
-    overhead_ms: Number((result.meanMs - baseline.meanMs).toFixed(2)),
-    cpu_ms: Number(result.cpuMs.toFixed(2)),
-    failures: result.failures,
+    baseline_s: Number(baselineSeconds.toFixed(2)),
+    baseline_per_s: Number(baseline.toFixed(1)),
+    cli_s: Number(cliSeconds.toFixed(2)),
+    cli_per_s: Number(rate.toFixed(1)),
+    startup_s: Number(startupSeconds.toFixed(2)),
+    ratio: Number((rate / baseline).toFixed(2)),
     machine,
   };
-  rows.push(row);
+  results.push({ ratio: row.ratio, baseline, cli: rate, startup: startupSeconds });
   console.log(JSON.stringify(row));
 }
+rmSync(dir, { recursive: true, force: true });
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 console.log(
-  `baseline (3 plain sh spawns): ${baseline.meanMs.toFixed(1)} ms, ${baseline.cpuMs.toFixed(1)} ms CPU per task; ` +
-    `${machine.nproc} CPUs, ${machine.memory_gb} GB`,
+  `${values.sandbox} through \`benchline run --phase execution\`: ${tasks} tasks at concurrency ${concurrency}, ` +
+    `${rounds} round(s): ratio to xargs -P${concurrency} sh = median ${median(results.map((r) => r.ratio)).toFixed(2)}× ` +
+    `(rounds ${results.map((r) => r.ratio.toFixed(2)).join(" / ")}); ` +
+    `cli ${results.map((r) => r.cli.toFixed(0)).join(" / ")} executions/s, ` +
+    `baseline ${results.map((r) => r.baseline.toFixed(0)).join(" / ")} tasks/s, ` +
+    `start-up ${results.map((r) => r.startup.toFixed(1)).join(" / ")} s; ${machine.nproc} CPUs`,
 );
-for (const row of rows) {
-  console.log(
-    `${row.kind}: ${row.tasks} executions in ${row.seconds} s at concurrency ${row.concurrency} = ` +
-      `${row.executions_per_s} executions/s, mean ${row.mean_latency_ms} ms each ` +
-      `(${row.overhead_ms} ms over plain sh), ${row.cpu_ms} ms CPU each, ${row.failures} failed`,
-  );
-}
-if (rows.some((row) => row.failures > 0)) process.exitCode = 1;

@@ -94,6 +94,8 @@ export interface Sandbox {
   readonly name: string;
   /** Runs steps in one fresh sandbox that is destroyed afterwards. */
   run(steps: SandboxStep[], options: SandboxRunOptions): Promise<SandboxResult>;
+  /** Checks once, before the first run, that runs can work (e.g. the docker daemon answers); throws a BenchlineError saying what to fix. */
+  start?(): Promise<void>;
   close?(): Promise<void>;
 }
 

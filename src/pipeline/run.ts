@@ -9,12 +9,12 @@ import type { EventSink, PhaseName } from "./events.js";
 import { trialFiles } from "./files.js";
 import { readJson, writeJsonIfChanged } from "./json.js";
 import { withManifestLock } from "./lock.js";
-import { runExecutionPhase } from "./phases/execution.js";
+import { assertPredictionsToExecute, runExecutionPhase } from "./phases/execution.js";
 import { runInferencePhase } from "./phases/inference.js";
 import { runPromptsPhase } from "./phases/prompts.js";
 import { type ExperimentManifest, writeReports } from "./phases/report.js";
 import { runScoringPhase } from "./phases/scoring.js";
-import type { ResolvedExperiment } from "./resolve.js";
+import { type ResolvedExperiment, relativeLabel } from "./resolve.js";
 import type { TrialManifest } from "./trial-data.js";
 import { VERSION } from "./version.js";
 
@@ -94,6 +94,15 @@ export async function runExperiment(
   // Providers are created before anything is written: a missing key or program is an error
   // that leaves no files behind.
   if (wants("inference") && !options.createProvider) for (const trial of exp.trials) providerFor(trial);
+
+  if (phase === "execution" && exp.task.execute) {
+    const predictions = exp.trials.map((t) => trialFiles(join(exp.dir, t.name)).predictions);
+    assertPredictionsToExecute(predictions, relativeLabel(exp.configPath));
+  }
+  const executes = wants("execution") && exp.task.execute !== undefined;
+  const sandbox = executes ? (options.sandbox ?? sandboxFor(exp, emit)) : undefined;
+  // A sandbox that cannot work (no docker daemon, no image) stops the run here, once.
+  if (sandbox && !options.sandbox) await sandbox.start?.();
   await options.beforeWrite?.();
 
   mkdirSync(exp.dir, { recursive: true });
@@ -120,9 +129,6 @@ export async function runExperiment(
       });
     }
   }
-  const executes = wants("execution") && exp.task.execute !== undefined;
-  const sandbox = executes ? (options.sandbox ?? sandboxFor(exp, emit)) : undefined;
-
   const runTrial = async ({ trial, index }: { trial: Trial; index: number }): Promise<void> => {
     const ctx: TrialContext = {
       exp,

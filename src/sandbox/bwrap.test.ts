@@ -1,11 +1,13 @@
+import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createBwrapSandbox, isBwrapUsable } from "./bwrap.js";
 import { describeContainment } from "./test-utils/containment.js";
 import { describeSandboxContract } from "./test-utils/contract.js";
-import { uniqueSleep, waitForProcess } from "./test-utils/host.js";
+import { processesLeft, uniqueSleep, waitForProcess } from "./test-utils/host.js";
 
 const usable = isBwrapUsable();
 if (!usable) console.warn("bwrap sandbox tests skipped: bubblewrap cannot create namespaces here");
@@ -28,13 +30,17 @@ describe.skipIf(!usable)("bwrap", () => {
     expect(status).toMatch(/^NoNewPrivs:\t1$/m);
   });
 
-  it("keeps /tmp across the steps of a run, also past one launch (three steps)", async () => {
-    const commands = ["echo kept > /tmp/t", "true", "true", "true", "cat /tmp/t"];
+  it("keeps /tmp and the work dir across the steps of a run, also past a timeout (a second launch)", async () => {
     const { steps } = await createBwrapSandbox().run(
-      commands.map((command, i) => ({ name: `s${i}`, command })),
+      [
+        { name: "write", command: "echo kept > /tmp/t; echo work > w" },
+        { name: "hang", command: "sleep 100", timeoutMs: 500 },
+        { name: "read", command: "cat /tmp/t w" },
+      ],
       { timeoutMs: 5000 },
     );
-    expect(steps.at(-1)).toMatchObject({ exit_code: 0, stdout: "kept\n" });
+    expect(steps[1]).toMatchObject({ timed_out: true, exit_code: null });
+    expect(steps[2]).toMatchObject({ exit_code: 0, stdout: "kept\nwork\n" });
   });
 
   it("fails a step whose code kills the sandbox's driver, and runs the next step", async () => {
@@ -50,6 +56,28 @@ describe.skipIf(!usable)("bwrap", () => {
     expect(steps[0]?.stderr).toContain("ended before the step did");
     expect(steps[1]).toMatchObject({ exit_code: 0, stdout: "next\n" });
   });
+
+  it("a sandbox does not outlive the Node process that started it, even after kill -9", async () => {
+    const marker = uniqueSleep();
+    const dir = mkdtempSync(join(tmpdir(), "benchline-orphan-"));
+    const script = join(dir, "run.mts");
+    const module = pathToFileURL(resolve(import.meta.dirname, "bwrap.ts")).href;
+    writeFileSync(
+      script,
+      `import { createBwrapSandbox } from ${JSON.stringify(module)};\n` +
+        `await createBwrapSandbox().run([{ name: "s", command: "sleep ${marker}" }], { timeoutMs: 600000 });\n`,
+    );
+    const loader = pathToFileURL(resolve(import.meta.dirname, "../../node_modules/tsx/dist/loader.mjs")).href;
+    const child = spawn(process.execPath, ["--import", loader, script], { stdio: "ignore" });
+    try {
+      expect(await waitForProcess(["sleep", marker], 20_000)).toBeDefined();
+      child.kill("SIGKILL");
+      expect(await processesLeft(["sleep", marker], 5000)).toEqual([]);
+    } finally {
+      child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
 
   it("binds readOnlyPaths read-only", async () => {
     const dir = mkdtempSync(join(tmpdir(), "benchline-ro-"));

@@ -1,19 +1,26 @@
 import { spawnSync } from "node:child_process";
-import { lstatSync, readlinkSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { lstatSync, mkdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { Sandbox, SandboxResult, SandboxRunOptions, SandboxStep } from "../core/index.js";
+import { LauncherPool, runScriptFile, runScriptPath, shellQuote } from "./launcher.js";
 import { type ResolvedLimits, resolveLimits, sandboxEnv, standardPath } from "./limits.js";
 import { runStepBatches } from "./run-steps.js";
-import { runSession, sessionSteps } from "./session.js";
-import { chownTree, collectFiles, makeTempDir, type Owner, removeDir, writeFiles } from "./workdir.js";
+import {
+  chownTreeSync,
+  collectFiles,
+  makeTempDirSync,
+  type Owner,
+  removeDir,
+  writeFilesSync,
+} from "./workdir.js";
 
 /**
  * The `bwrap` sandbox: steps run under bubblewrap in fresh namespaces (user, pid, net, ipc, uts,
  * cgroup: no network at all) on a read-only view of /usr and /etc, with a private writable work
  * dir at /sandbox and a private /tmp, both kept across the steps of one run and deleted after it.
- * The host's home and every other host path are simply absent. One launch runs up to three steps
- * (session.ts); whatever a step leaves running is killed when it ends. When the harness runs as
+ * The host's home and every other host path are simply absent. One launch runs all the steps
+ * (launcher.ts: warm launchers start the sandboxes, so Node does not spawn per run); whatever a step
+ * leaves running is killed when it ends. When the harness runs as
  * root, bwrap is started as an unprivileged uid (65534), so sandboxed code is that uid on the
  * host, without capabilities (bwrap also sets no_new_privs). rlimits cap memory (data segment),
  * processes, CPU time and file size.
@@ -41,30 +48,38 @@ export function createBwrapSandbox(options: BwrapSandboxOptions = {}): Sandbox &
   const asRoot = process.getuid?.() === 0;
   const bwrap = options.bwrapPath ?? "/usr/bin/bwrap";
   const readOnlyPaths = options.readOnlyPaths ?? [];
-  const rootfs = rootfsArgs();
+  // The launch command is fixed per sandbox; `"$dir"` is each run's directory (launcher.ts).
+  const dir = "\u0000dir";
+  const args = [
+    bwrap,
+    ...rootfsArgs(),
+    ...mountArgs(`${dir}/work`, `${dir}/tmp`, owner, readOnlyPaths, `${dir}/${runScriptFile}`),
+  ];
+  const launchers = new LauncherPool({
+    command: args
+      .map((arg) => (arg.startsWith(dir) ? `"$dir"${shellQuote(arg.slice(dir.length))}` : shellQuote(arg)))
+      .join(" "),
+    env: sandboxEnv(bwrapWorkPath, standardPath),
+    user: asRoot ? owner : undefined,
+  });
   return {
     name: "bwrap",
     description: bwrapDescription,
     async run(steps: SandboxStep[], run: SandboxRunOptions): Promise<SandboxResult> {
       const limits = resolveLimits(run.limits);
-      const dir = await makeTempDir(options.tmpDir);
+      // Synchronous file system calls: a few µs each, far cheaper than a thread-pool round trip.
+      const dir = makeTempDirSync(options.tmpDir);
       try {
         const work = join(dir, "work");
-        const tmp = join(dir, "tmp");
-        await mkdir(work);
-        await mkdir(tmp);
-        await writeFiles(work, run.files);
-        if (asRoot) await chownTree(dir, owner);
-        const args = [...rootfs, ...mountArgs(work, tmp, owner, readOnlyPaths)];
-        const env = sandboxEnv(bwrapWorkPath, standardPath, run.env);
-        const results = await runStepBatches(steps, run, sessionSteps, (batch) =>
-          runSession({
-            file: bwrap,
-            args,
+        mkdirSync(work);
+        mkdirSync(join(dir, "tmp"));
+        writeFilesSync(work, run.files);
+        if (asRoot) chownTreeSync(dir, owner);
+        const results = await runStepBatches(steps, run, steps.length, (batch) =>
+          launchers.launch({
+            dir,
             prelude: ulimits(limits),
-            user: asRoot ? owner : undefined,
-            cwd: dir,
-            env,
+            env: run.env ?? {},
             steps: batch,
             timeoutMs: run.timeoutMs,
             outputBytes: limits.outputBytes,
@@ -77,6 +92,9 @@ export function createBwrapSandbox(options: BwrapSandboxOptions = {}): Sandbox &
       } finally {
         await removeDir(dir);
       }
+    },
+    async close(): Promise<void> {
+      launchers.close();
     },
   };
 }
@@ -118,6 +136,7 @@ function mountArgs(
   tmp: string | undefined,
   owner: Owner,
   readOnlyPaths: string[],
+  runScript?: string,
 ): string[] {
   return [
     "--unshare-all",
@@ -137,6 +156,7 @@ function mountArgs(
     ...(tmp ? ["--bind", tmp, "/tmp"] : ["--tmpfs", "/tmp"]),
     ...(work ? ["--bind", work, bwrapWorkPath] : ["--dir", bwrapWorkPath]),
     ...readOnlyPaths.flatMap((path) => ["--ro-bind", path, path]), // after /tmp, which would hide them
+    ...(runScript ? ["--ro-bind", runScript, runScriptPath] : []),
     "--chdir",
     bwrapWorkPath,
     // Nothing but the work dir, /tmp and /dev/shm is writable; the memory-backed / and /dev are not.

@@ -51,7 +51,32 @@ describe.skipIf(!started.ok)("docker", () => {
   });
 });
 
+describe.skipIf(!started.ok)("docker start-up check", () => {
+  it("passes for a running daemon with the image, and names a missing image once", async () => {
+    await expect(factory().start?.()).resolves.toBeUndefined();
+    const missing = createDockerSandbox({
+      image: "benchline-test/missing:latest",
+      dockerHost: docker().socketPath,
+    });
+    await expect(missing.start?.()).rejects.toThrow(
+      /image benchline-test\/missing:latest is not on the daemon.*docker pull/,
+    );
+  });
+});
+
 describe("docker sandbox config", () => {
+  it("says where it looked and how to start dockerd when no daemon answers", async () => {
+    const sandbox = createDockerSandbox({
+      image: "x",
+      dockerHost: "unix:///nonexistent/benchline/docker.sock",
+    });
+    await expect(sandbox.start?.()).rejects.toMatchObject({
+      name: "BenchlineError",
+      code: "config",
+      message: expect.stringMatching(/\/nonexistent\/benchline\/docker\.sock \(ENOENT\).*dockerd/),
+    });
+  });
+
   it("accepts unix sockets only", () => {
     expect(createDockerSandbox({ image: "x", dockerHost: "/run/docker.sock" }).name).toBe("docker:x");
     expect(() => createDockerSandbox({ image: "x", dockerHost: "tcp://10.0.0.1:2375" })).toThrow(

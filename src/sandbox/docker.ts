@@ -1,4 +1,10 @@
-import type { Sandbox, SandboxResult, SandboxRunOptions, SandboxStep } from "../core/index.js";
+import {
+  BenchlineError,
+  type Sandbox,
+  type SandboxResult,
+  type SandboxRunOptions,
+  type SandboxStep,
+} from "../core/index.js";
 import {
   DockerApiError,
   type DockerConnection,
@@ -23,7 +29,7 @@ import { relativeFilePath } from "./workdir.js";
 
 export interface DockerSandboxOptions {
   image: string;
-  /** `unix:///var/run/docker.sock` (default) or a socket path. */
+  /** `unix:///path/docker.sock` or a socket path (default: $DOCKER_HOST, else /var/run/docker.sock). */
   dockerHost?: string | undefined;
   /** `uid:gid` the steps run as (default 65534:65534). */
   user?: string | undefined;
@@ -39,12 +45,15 @@ export const dockerDescription =
 export const dockerWorkPath = "/sandbox";
 
 export function createDockerSandbox(options: DockerSandboxOptions): Sandbox & { description: string } {
-  const connection: DockerConnection = { socketPath: dockerSocketPath(options.dockerHost) };
+  const connection: DockerConnection = {
+    socketPath: dockerSocketPath(options.dockerHost ?? process.env.DOCKER_HOST),
+  };
   const user = options.user ?? "65534:65534";
   const [uid = 65534, gid = 65534] = user.split(":").map(Number);
   return {
     name: `docker:${options.image}`,
     description: dockerDescription,
+    start: () => checkDaemon(connection, options.image),
     async run(steps: SandboxStep[], run: SandboxRunOptions): Promise<SandboxResult> {
       const limits = resolveLimits(run.limits);
       const env = Object.entries(sandboxEnv(dockerWorkPath, standardPath, run.env)).map(
@@ -97,6 +106,31 @@ export function createDockerSandbox(options: DockerSandboxOptions): Sandbox & { 
 }
 
 // ---------------------------------------------------------------- internal helpers
+
+/** One clear error before any run when the daemon cannot be reached or lacks the image. */
+async function checkDaemon(connection: DockerConnection, image: string): Promise<void> {
+  const socket = connection.socketPath;
+  try {
+    await dockerCall(connection, { method: "GET", path: "/_ping" });
+  } catch (error) {
+    const cause = (error as { code?: unknown }).code ?? (error as Error).message;
+    throw new BenchlineError(
+      "config",
+      `cannot reach the docker daemon at ${socket} (${String(cause)}): start it (sudo systemctl start docker, or sudo dockerd &), or point execution.docker_host or DOCKER_HOST at its socket`,
+      { cause: error },
+    );
+  }
+  try {
+    await dockerCall(connection, { method: "GET", path: `/images/${encodeURIComponent(image)}/json` });
+  } catch (error) {
+    if (!(error instanceof DockerApiError && error.status === 404)) throw error;
+    throw new BenchlineError(
+      "config",
+      `docker image ${image} is not on the daemon at ${socket}: pull or build it first (docker pull ${image})`,
+      { cause: error },
+    );
+  }
+}
 
 function containerSpec(options: DockerSandboxOptions, env: string[], limits: ResolvedLimits) {
   const mb = 1024 * 1024;

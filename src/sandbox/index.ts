@@ -28,3 +28,4 @@ export {
   type SandboxSettings,
   sandboxKinds,
 } from "./registry.js";
+export { SandboxAbortedError } from "./run-steps.js";

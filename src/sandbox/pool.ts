@@ -40,6 +40,10 @@ export class SandboxPool implements Sandbox {
     }
   }
 
+  async start(): Promise<void> {
+    await this.sandbox.start?.();
+  }
+
   async close(): Promise<void> {
     await this.sandbox.close?.();
   }

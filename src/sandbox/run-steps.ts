@@ -10,8 +10,23 @@ export type StepExecutor = (step: SandboxStep, timeoutMs: number) => Promise<Ste
 export type BatchExecutor = (steps: SandboxStep[]) => Promise<StepOutcome[]>;
 
 /**
+ * Thrown by `Sandbox.run` when its signal aborted the run before every step had finished. An
+ * interrupted run is no result: callers must not record it as one (the execution phase writes
+ * no row, so a rerun executes it again).
+ */
+export class SandboxAbortedError extends Error {
+  override readonly name = "AbortError";
+  readonly code = "aborted";
+
+  constructor(message = "sandbox run aborted; its process tree was killed") {
+    super(message);
+  }
+}
+
+/**
  * The step loop every sandbox shares: steps run in order; a timed-out step counts as failed
- * (`exit_code: null`); `stopOnFailure` stops at the first non-zero exit; an abort stops the run.
+ * (`exit_code: null`); `stopOnFailure` stops at the first non-zero exit; an abort stops the run
+ * and throws SandboxAbortedError (the steps that ran are not returned as if they were a result).
  * A death by signal (exit code 128 + N) gets a note on stderr naming the signal and likely limit.
  */
 export function runSteps(steps: SandboxStep[], options: SandboxRunOptions, execute: StepExecutor) {
@@ -28,7 +43,8 @@ export async function runStepBatches(
   execute: BatchExecutor,
 ): Promise<StepResult[]> {
   const results: StepResult[] = [];
-  while (results.length < steps.length && !options.signal?.aborted) {
+  while (results.length < steps.length) {
+    if (options.signal?.aborted) throw new SandboxAbortedError();
     const batch = steps.slice(results.length, results.length + batchSize);
     const outcomes = await execute(batch);
     for (const [i, { aborted, ...outcome }] of outcomes.entries()) {
@@ -36,7 +52,8 @@ export async function runStepBatches(
       if (!step) break;
       outcome.stderr += signalNote(outcome.exit_code);
       results.push({ name: step.name, command: step.command, ...outcome });
-      if (aborted || (options.stopOnFailure && outcome.exit_code !== 0)) return results;
+      if (aborted) throw new SandboxAbortedError();
+      if (options.stopOnFailure && outcome.exit_code !== 0) return results;
     }
     if (outcomes.length === 0) break;
   }

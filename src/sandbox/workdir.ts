@@ -1,4 +1,11 @@
-import { constants } from "node:fs";
+import {
+  constants,
+  lchownSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  writeFileSync as writeFileNow,
+} from "node:fs";
 import { lchown, mkdir, mkdtemp, open, readdir, realpath, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, posix, sep } from "node:path";
@@ -29,6 +36,10 @@ export async function makeTempDir(parent: string = tmpdir()): Promise<string> {
   return mkdtemp(join(parent, "benchline-sandbox-"));
 }
 
+export function makeTempDirSync(parent: string = tmpdir()): string {
+  return mkdtempSync(join(parent, "benchline-sandbox-"));
+}
+
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true, maxRetries: 2 });
 }
@@ -38,6 +49,24 @@ export async function writeFiles(dir: string, files: Record<string, string> = {}
     const target = join(dir, relativeFilePath(path));
     await mkdir(dirname(target), { recursive: true });
     await writeFile(target, content);
+  }
+}
+
+export function writeFilesSync(dir: string, files: Record<string, string> = {}): void {
+  for (const [path, content] of Object.entries(files)) {
+    const target = join(dir, relativeFilePath(path));
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileNow(target, content);
+  }
+}
+
+/** `chownTree`, synchronously (a fresh run dir holds a handful of entries). */
+export function chownTreeSync(dir: string, owner: Owner): void {
+  lchownSync(dir, owner.uid, owner.gid);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) chownTreeSync(path, owner);
+    else lchownSync(path, owner.uid, owner.gid);
   }
 }
 

@@ -110,16 +110,22 @@ export const shellTask = defineTask({
     const test = find("test");
     const commandSuccess = command?.exit_code === 0 && !command.timed_out;
     const testPassed = test?.exit_code === 0 && !test.timed_out;
-    const passed = !setupFailed && artifact.command !== "" && testPassed;
+    // A command killed at the timeout did not finish its job, whatever state it left behind:
+    // the row fails even when the success condition holds (a non-zero exit alone does not).
+    const passed = !setupFailed && artifact.command !== "" && !command?.timed_out && testPassed;
     const reason = setupFailed
-      ? `setup step ${setupFailed.name} failed (exit ${setupFailed.exit_code})`
+      ? setupFailed.timed_out
+        ? `setup step ${setupFailed.name} timed out`
+        : `setup step ${setupFailed.name} failed (exit ${setupFailed.exit_code})`
       : artifact.command === ""
         ? "no command found in the completion"
         : command?.timed_out
           ? "command timed out"
-          : !testPassed
-            ? "success condition failed"
-            : undefined;
+          : test?.timed_out
+            ? "success condition timed out"
+            : !testPassed
+              ? "success condition failed"
+              : undefined;
     return {
       steps: result.steps,
       passed,

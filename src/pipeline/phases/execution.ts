@@ -1,4 +1,6 @@
+import { existsSync, statSync } from "node:fs";
 import {
+  BenchlineError,
   type Execution,
   executionSchema,
   forEachConcurrent,
@@ -6,6 +8,10 @@ import {
   predictionSchema,
   rowKey,
   type Sandbox,
+  type SandboxResult,
+  type SandboxRunOptions,
+  type SandboxStep,
+  type StepResult,
   toRowError,
 } from "../../core/index.js";
 import type { TrialContext } from "../context.js";
@@ -32,10 +38,11 @@ export async function runExecutionPhase(ctx: TrialContext, settings: ExecutionSe
   const executed = await lastByKey(files.executions, executionSchema, (row) => ({
     status: row.status,
     passed: row.passed,
+    interrupted: row.status === "ok" && row.steps.some(wasAborted),
   }));
   const isDone = (key: string): boolean => {
     const last = executed.get(key);
-    if (!last) return false;
+    if (!last || last.interrupted) return false;
     if (last.status === "error") return !ctx.retryErrors;
     return last.passed || !ctx.retryFailedExecutions;
   };
@@ -65,17 +72,20 @@ export async function runExecutionPhase(ctx: TrialContext, settings: ExecutionSe
       async (prediction) => {
         const sample = samples.get(prediction.id)!;
         const started_at = new Date().toISOString();
+        const sandbox = watchAborts(settings.sandbox);
         let row: Execution;
         let artifact: unknown;
         try {
           artifact = exp.task.parse(prediction.completion, sample, exp.taskOptions);
           const outcome = await execute(artifact, sample, {
-            sandbox: settings.sandbox,
+            sandbox,
             options: exp.taskOptions,
             timeoutMs: settings.timeoutMs,
             ...(settings.limits ? { limits: settings.limits } : {}),
             signal: ctx.signal,
           });
+          // A task may catch the abort and return an outcome anyway: it is still no result.
+          if (sandbox.aborted()) return;
           row = {
             id: prediction.id,
             sample: prediction.sample,
@@ -89,7 +99,8 @@ export async function runExecutionPhase(ctx: TrialContext, settings: ExecutionSe
             ended_at: new Date().toISOString(),
           };
         } catch (error) {
-          if (ctx.signal.aborted) return;
+          // An interrupted execution is no result: no row, so a rerun executes it again.
+          if (ctx.signal.aborted || sandbox.aborted() || isAbortError(error)) return;
           row = {
             id: prediction.id,
             sample: prediction.sample,
@@ -112,4 +123,52 @@ export async function runExecutionPhase(ctx: TrialContext, settings: ExecutionSe
     writer.close();
   }
   return writer.count;
+}
+
+/**
+ * Before anything is written: `--phase execution` needs predictions in at least one trial
+ * (`predictionFiles`, one per trial); otherwise a BenchlineError names the command that makes them.
+ */
+export function assertPredictionsToExecute(predictionFiles: string[], configLabel: string): void {
+  if (predictionFiles.some((path) => existsSync(path) && statSync(path).size > 0)) return;
+  const where = predictionFiles.length === 1 ? "the trial" : `any of the ${predictionFiles.length} trials`;
+  throw new BenchlineError(
+    "input",
+    `nothing to execute: no predictions in ${where}; run inference first: benchline run ${configLabel} --phase inference`,
+  );
+}
+
+// ---------------------------------------------------------------- internal helpers
+
+/** The sandbox, remembering whether any of its runs for this execution was interrupted. */
+function watchAborts(sandbox: Sandbox): Sandbox & { aborted(): boolean } {
+  let aborted = false;
+  return {
+    name: sandbox.name,
+    aborted: () => aborted,
+    async run(steps: SandboxStep[], options: SandboxRunOptions): Promise<SandboxResult> {
+      try {
+        return await sandbox.run(steps, options);
+      } catch (error) {
+        if (isAbortError(error) || options.signal?.aborted) aborted = true;
+        throw error;
+      }
+    },
+  };
+}
+
+function isAbortError(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    (error.name === "AbortError" || (error as { code?: unknown }).code === "aborted")
+  );
+}
+
+/**
+ * Rows written before aborted runs raised an error (benchline <= 0.1.0) recorded an aborted step
+ * as `exit_code: null` without `timed_out`; no finished step looks like that, so such a row is
+ * executed again instead of counting as a failure.
+ */
+function wasAborted(step: StepResult): boolean {
+  return step.exit_code === null && !step.timed_out && step.stderr.includes("[benchline: aborted");
 }

@@ -185,15 +185,20 @@ export function describeSandboxContract(name: string, factory: SandboxFactory): 
       expect(output).not.toContain(harness.canary);
     });
 
-    it("stops when the run's signal aborts", async () => {
+    it("defect 8.1: an aborted run kills its process tree and throws instead of returning a result", async () => {
+      const marker = uniqueSleep();
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 300);
       const started = performance.now();
-      const { steps } = await harness.run(["sleep 1000", "echo never"], { signal: controller.signal });
+      const run = harness.run([`sleep ${marker} & sleep 1000`, "echo never"], { signal: controller.signal });
+      await expect(run).rejects.toMatchObject({ name: "AbortError", code: "aborted" });
       expect(performance.now() - started).toBeLessThan(8000);
-      expect(steps).toHaveLength(1);
-      expect(steps[0]).toMatchObject({ exit_code: null, timed_out: false });
-      expect(steps[0]?.stderr).toContain("aborted");
+      expect(await processesLeft(["sleep", marker])).toEqual([]);
+      const before = new AbortController();
+      before.abort();
+      await expect(harness.run(["echo never"], { signal: before.signal })).rejects.toMatchObject({
+        name: "AbortError",
+      });
     });
   });
 }
