@@ -25,6 +25,14 @@ export function exitCodeFor(error: unknown): 1 | 2 {
   return 1;
 }
 
+/**
+ * A per-request error that retrying cannot help (refused connection, unknown host, TLS failure,
+ * rejected credentials): providers mark it `fatal: true` and the run stops with its message.
+ */
+export function isFatal(error: unknown): boolean {
+  return (error as { fatal?: unknown } | null | undefined)?.fatal === true;
+}
+
 /** A per-row error as stored in records: `{code, message}`. */
 export interface RowError {
   code: string;

@@ -179,7 +179,8 @@ describe("openai provider", () => {
       makeEnv(),
     );
     await expect(closed.generate(makeRequest("f"), makeContext())).rejects.toMatchObject({
-      code: "connection",
+      code: "connection_refused",
+      fatal: true,
     });
   });
 
