@@ -7,6 +7,7 @@ export type ErrorCode =
   | "config" // experiment file does not validate
   | "input" // dataset, predictions or responses file is unreadable or malformed
   | "not_found" // unknown provider, task, scorer or missing file
+  | "provider" // a model server cannot be used: down, unknown host, TLS or credentials refused
   | "internal";
 
 export class BenchlineError extends Error {

@@ -3,10 +3,10 @@
  * parsing, a keep-alive JSON-over-HTTP client (undici), and filling answers one sample at a time
  * when a backend returns fewer completions than asked for.
  */
-import type { Transform } from "node:stream";
+import type { IncomingHttpHeaders } from "node:http";
 import tls from "node:tls";
 import zlib from "node:zlib";
-import { type Dispatcher, EnvHttpProxyAgent } from "undici";
+import { Agent, type Dispatcher, EnvHttpProxyAgent } from "undici";
 import type { Completion, GenerateRequest, Generation, Usage } from "../core/index.js";
 
 /**
@@ -128,12 +128,15 @@ export function createJsonClient(options: JsonClientOptions = {}): JsonClient {
   const tlsOptions: Record<string, unknown> = {};
   if (options.ca !== undefined) tlsOptions.ca = [...tls.rootCertificates, options.ca.toString()];
   if (options.insecure) tlsOptions.rejectUnauthorized = false;
-  const dispatcher = new EnvHttpProxyAgent({
+  const pool = {
     keepAliveTimeout: 4000,
     ...(options.connections !== undefined ? { connections: options.connections } : {}),
     connect: tlsOptions,
-    requestTls: tlsOptions,
-  });
+  };
+  // The proxy-aware agent only when a proxy is set: it parses every request's origin again.
+  const env = process.env;
+  const proxied = [env.http_proxy, env.HTTP_PROXY, env.https_proxy, env.HTTPS_PROXY].some(Boolean);
+  const dispatcher = proxied ? new EnvHttpProxyAgent({ ...pool, requestTls: tlsOptions }) : new Agent(pool);
   return {
     post: (url, body, postOptions) => post(dispatcher, url, body, postOptions),
     close: () => dispatcher.close(),
@@ -174,46 +177,85 @@ export function addUsage(a: Usage | undefined, b: Usage | undefined): Usage | un
 
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
 
-async function post(
+function post(
   dispatcher: Dispatcher,
   url: URL,
   body: unknown,
   { headers, signal, secrets = [] }: PostOptions,
 ): Promise<unknown> {
-  if (signal.aborted) throw abortReason(signal);
-  for (const [name, value] of Object.entries(headers)) {
-    if (/[\r\n]/.test(name + value))
-      throw new ProviderError("bad_request", `header ${name} has a line break`);
-  }
-  let response: Dispatcher.ResponseData;
-  try {
-    response = await dispatcher.request({
-      origin: url.origin,
-      path: `${url.pathname}${url.search}`,
-      method: "POST",
-      headers: {
-        "user-agent": "benchline",
-        "content-type": "application/json",
-        accept: "application/json",
-        ...headers,
-      },
-      body: JSON.stringify(body),
-      signal,
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortReason(signal));
+    for (const [name, value] of Object.entries(headers)) {
+      if (/[\r\n]/.test(name + value))
+        return reject(new ProviderError("bad_request", `header ${name} has a line break`));
+    }
+    let status = 0;
+    let responseHeaders: IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let controller: Dispatcher.DispatchController | undefined;
+    let settled = false;
+    const finish = (error: Error | undefined, value?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      unsubscribe();
+      if (error) reject(error);
+      else resolve(value);
+    };
+    const unsubscribe = onAbort(signal, () => {
+      finish(abortReason(signal));
+      controller?.abort(abortReason(signal));
     });
-  } catch (error) {
-    if (signal.aborted) throw abortReason(signal);
-    throw transportError(url, error, secrets);
-  }
-  let text: string;
-  try {
-    text = await readBody(response);
-  } catch (error) {
-    if (signal.aborted) throw abortReason(signal);
-    if (error instanceof ProviderError) throw error;
-    throw transportError(url, error, secrets);
-  }
-  const { statusCode: status } = response;
-  if (status < 200 || status >= 300) throw statusError(url, status, response.headers, text, secrets);
+    // A handler rather than `request()`: no stream per response, which halves the CPU per request.
+    dispatcher.dispatch(
+      {
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: "POST",
+        headers: {
+          "user-agent": "benchline",
+          "content-type": "application/json",
+          accept: "application/json",
+          ...headers,
+        },
+        body: JSON.stringify(body),
+      },
+      {
+        onRequestStart(started) {
+          controller = started;
+          if (settled) started.abort(abortReason(signal));
+        },
+        onResponseStart(_controller, statusCode, head) {
+          status = statusCode;
+          responseHeaders = head;
+        },
+        onResponseData(current, chunk) {
+          size += chunk.length;
+          if (size > MAX_BODY_BYTES)
+            current.abort(new ProviderError("bad_response", "response body too large"));
+          else chunks.push(chunk);
+        },
+        onResponseEnd() {
+          if (settled) return;
+          try {
+            const text = decode(Buffer.concat(chunks, size), responseHeaders);
+            if (status < 200 || status >= 300) throw statusError(url, status, responseHeaders, text, secrets);
+            finish(undefined, parseJson(url, text, secrets));
+          } catch (error) {
+            finish(error as Error);
+          }
+        },
+        onResponseError(_controller, error) {
+          if (settled) return;
+          if (signal.aborted) finish(abortReason(signal));
+          else finish(error instanceof ProviderError ? error : transportError(url, error, secrets));
+        },
+      },
+    );
+  });
+}
+
+function parseJson(url: URL, text: string, secrets: readonly string[]): unknown {
   try {
     return JSON.parse(text);
   } catch {
@@ -221,49 +263,23 @@ async function post(
   }
 }
 
-/** The body as text, decompressed when the server sent `Content-Encoding`. */
-async function readBody(response: Dispatcher.ResponseData): Promise<string> {
-  const encoding = String(response.headers["content-encoding"] ?? "identity")
-    .toLowerCase()
-    .trim();
-  let size = 0;
-  const chunks: Buffer[] = [];
-  const source: AsyncIterable<Buffer> =
-    encoding === "identity" || encoding === ""
-      ? response.body
-      : response.body.pipe(decoder(encoding, response));
-  for await (const chunk of source) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) {
-      discard(response);
-      throw new ProviderError("bad_response", "response body too large");
-    }
-    chunks.push(chunk);
+/** The body as text, decompressed when the server sent `Content-Encoding` (gzip, deflate, br). */
+function decode(body: Buffer, headers: IncomingHttpHeaders): string {
+  const raw = headers["content-encoding"];
+  const encoding = (Array.isArray(raw) ? raw.join(",") : (raw ?? "")).toLowerCase().trim();
+  if (encoding === "" || encoding === "identity") return body.toString("utf8");
+  const limit = { maxOutputLength: MAX_BODY_BYTES };
+  try {
+    if (encoding === "gzip" || encoding === "x-gzip") return zlib.gunzipSync(body, limit).toString("utf8");
+    if (encoding === "deflate") return zlib.inflateSync(body, limit).toString("utf8");
+    if (encoding === "br") return zlib.brotliDecompressSync(body, limit).toString("utf8");
+  } catch (error) {
+    throw new ProviderError(
+      "bad_response",
+      `cannot decode the ${encoding} body: ${(error as Error).message}`,
+    );
   }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-function decoder(encoding: string, response: Dispatcher.ResponseData): Transform {
-  const stream =
-    encoding === "gzip" || encoding === "x-gzip"
-      ? zlib.createGunzip()
-      : encoding === "deflate"
-        ? zlib.createInflate()
-        : encoding === "br"
-          ? zlib.createBrotliDecompress()
-          : undefined;
-  if (!stream) {
-    discard(response);
-    throw new ProviderError("bad_response", `unsupported Content-Encoding "${encoding}"`);
-  }
-  response.body.on("error", (error) => stream.destroy(error));
-  return stream;
-}
-
-/** Stops reading a body we will not use (destroying it emits an error nobody else listens for). */
-function discard(response: Dispatcher.ResponseData): void {
-  response.body.on("error", () => undefined);
-  response.body.destroy();
+  throw new ProviderError("bad_response", `unsupported Content-Encoding "${encoding}"`);
 }
 
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;

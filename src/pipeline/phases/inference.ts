@@ -1,7 +1,9 @@
 import {
+  BenchlineError,
   flattenMessages,
   forEachConcurrent,
   type Generation,
+  isFatal,
   JsonlWriter,
   type Prediction,
   type PromptRecord,
@@ -25,6 +27,8 @@ interface Job {
 /**
  * Phase 2: for every prompt, the samples 0..n-1 that have no `ok` prediction yet (errors are
  * retried unless `retryErrors` is false) are requested in one call and appended as they finish.
+ * A fatal provider error (server down, unknown host, TLS or auth failure) stops the phase: the
+ * requests that were sent are recorded as errors and the phase throws that error's message.
  */
 export async function runInferencePhase(ctx: TrialContext, provider: Provider): Promise<number> {
   const { exp, trial, files } = ctx;
@@ -41,16 +45,21 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
   ctx.emit({ type: "phase:start", trial: trial.name, phase: "inference", total, done: doneCount });
   if (doneCount === total) return 0;
 
+  const params = trial.spec.model.params;
+  // Sample i of a seeded model is generated with seed + i: samples differ, and sample i is the
+  // same text however the samples are batched or extended later (--samples 3 then 5).
+  const seeded = params.seed !== undefined;
   async function* jobs(): AsyncGenerator<Job> {
     for await (const { value: prompt } of readJsonl(files.prompts, { schema: promptRecordSchema })) {
       if (!samples.has(prompt.id)) continue;
       const sampleIndices: number[] = [];
       for (let i = 0; i < n; i++) if (!isDone(prompt.id, i)) sampleIndices.push(i);
-      if (sampleIndices.length > 0) yield { prompt, sampleIndices };
+      // With a seed, each sample is its own request with its own seed (see below).
+      if (seeded) for (const i of sampleIndices) yield { prompt, sampleIndices: [i] };
+      else if (sampleIndices.length > 0) yield { prompt, sampleIndices };
     }
   }
 
-  const params = trial.spec.model.params;
   // A model with a known context length: prompts that do not fit are shortened by the task's
   // policy (about 4 characters a token, leaving room for the completion) and marked truncated.
   const contextLength = trial.spec.model.options.context_length;
@@ -59,6 +68,8 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
       ? Math.max(256, (contextLength - (params.max_tokens ?? 256)) * 4)
       : undefined;
   const writer = JsonlWriter.open(files.predictions);
+  let fatal: unknown;
+  const stop = new AbortController();
   try {
     await forEachConcurrent(
       jobs(),
@@ -81,8 +92,22 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
               n: sampleIndices.length,
               sampleIndices,
               ...params,
+              ...(params.seed !== undefined ? { seed: params.seed + sampleIndices[0]! } : {}),
             },
-            { signal: ctx.inferenceSignal, sample, ...(reference !== undefined ? { reference } : {}) },
+            {
+              signal: ctx.inferenceSignal,
+              sample,
+              ...(reference !== undefined ? { reference } : {}),
+              onRetry: (retry) =>
+                ctx.emit({
+                  type: "retry",
+                  trial: trial.name,
+                  phase: "inference",
+                  id: prompt.id,
+                  samples: sampleIndices,
+                  ...retry,
+                }),
+            },
           );
           if (generation.completions.length !== sampleIndices.length) {
             throw Object.assign(
@@ -94,6 +119,11 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
           }
         } catch (error) {
           if (ctx.inferenceSignal.aborted) return; // interrupted: nothing to record, a rerun does it
+          if (isFatal(error)) {
+            fatal ??= error;
+            stop.abort();
+            if (attemptsOf(error) === 0) return; // never sent: nothing happened to record
+          }
           failure = error;
         }
         const latency = Math.round(performance.now() - started);
@@ -133,10 +163,15 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
           }
         });
       },
-      ctx.inferenceSignal,
+      AbortSignal.any([ctx.inferenceSignal, stop.signal]),
     );
   } finally {
     writer.close();
+  }
+  if (fatal !== undefined) {
+    throw new BenchlineError("provider", `model ${provider.id}: ${(fatal as Error).message}`, {
+      cause: fatal,
+    });
   }
   return writer.count;
 }
