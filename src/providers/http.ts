@@ -165,6 +165,30 @@ export async function generateAll(
   return usage ? { completions, usage } : { completions };
 }
 
+/**
+ * One request per sample, sample `i` with seed `seed + i` (the request's `seed` is the base):
+ * how an OpenAI-compatible server gives reproducible samples that do not depend on batching,
+ * since it seeds a whole `n` request with one seed. Requests run side by side.
+ */
+export async function generatePerSample(
+  request: GenerateRequest & { seed: number },
+  once: (request: GenerateRequest) => Promise<Generation>,
+): Promise<Generation> {
+  const results = await Promise.all(
+    request.sampleIndices.map((sampleIndex) =>
+      once({ ...request, n: 1, sampleIndices: [sampleIndex], seed: request.seed + sampleIndex }),
+    ),
+  );
+  let usage: Usage | undefined;
+  const completions = results.map((result, i) => {
+    const completion = result.completions[0];
+    if (!completion) throw new ProviderError("bad_response", "backend returned no completion");
+    usage = i === 0 ? result.usage : addUsage(usage, result.usage);
+    return completion;
+  });
+  return usage ? { completions, usage } : { completions };
+}
+
 export function addUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined {
   if (!a || !b) return a ?? b;
   return {

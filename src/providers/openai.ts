@@ -14,7 +14,13 @@ import type {
   ProviderFactory,
 } from "../core/index.js";
 import { BenchlineError, formatIssues } from "../core/index.js";
-import { createJsonClient, generateAll, type JsonClientOptions, ProviderError } from "./http.js";
+import {
+  createJsonClient,
+  generateAll,
+  generatePerSample,
+  type JsonClientOptions,
+  ProviderError,
+} from "./http.js";
 import { costFor, FREE, priceFor, priceSchema } from "./pricing.js";
 
 interface Preset {
@@ -147,7 +153,12 @@ export const createOpenAIProvider: ProviderFactory = (spec, env) => {
   return {
     id: spec.id,
     async generate(request, { signal }) {
-      const generation = await generateAll(request, (r) => once(r, signal));
+      // With a seed, sample i is asked alone with seed + i (see generatePerSample).
+      const { seed } = request;
+      const generation =
+        seed === undefined
+          ? await generateAll(request, (r) => once(r, signal))
+          : await generatePerSample({ ...request, seed }, (r) => once(r, signal));
       const cost = generation.usage && price && costFor(config.model, generation.usage, price);
       return cost === undefined ? generation : { ...generation, cost_usd: cost };
     },

@@ -46,8 +46,8 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
   if (doneCount === total) return 0;
 
   const params = trial.spec.model.params;
-  // Sample i of a seeded model is generated with seed + i: samples differ, and sample i is the
-  // same text however the samples are batched or extended later (--samples 3 then 5).
+  // With a seed, each sample is its own request (providers generate sample i with seed + i), so
+  // one failed sample loses no other and each counts against the model's rate limits.
   const seeded = params.seed !== undefined;
   async function* jobs(): AsyncGenerator<Job> {
     for await (const { value: prompt } of readJsonl(files.prompts, { schema: promptRecordSchema })) {
@@ -92,7 +92,6 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
               n: sampleIndices.length,
               sampleIndices,
               ...params,
-              ...(params.seed !== undefined ? { seed: params.seed + sampleIndices[0]! } : {}),
             },
             {
               signal: ctx.inferenceSignal,
