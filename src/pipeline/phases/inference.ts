@@ -26,8 +26,8 @@ interface Job {
 
 /**
  * Phase 2: for every prompt, the samples 0..n-1 that have no `ok` prediction yet (errors are
- * retried unless `retryErrors` is false) are requested in one call and appended as they finish.
- * A fatal provider error (server down, unknown host, TLS or auth failure) stops the phase: the
+ * retried unless `retryErrors` is false) are requested in one call (one call per sample when the
+ * model has a seed) and appended as they finish. A fatal provider error (server down, unknown host, TLS or auth failure) stops the phase: the
  * requests that were sent are recorded as errors and the phase throws that error's message.
  */
 export async function runInferencePhase(ctx: TrialContext, provider: Provider): Promise<number> {
@@ -54,7 +54,6 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
       if (!samples.has(prompt.id)) continue;
       const sampleIndices: number[] = [];
       for (let i = 0; i < n; i++) if (!isDone(prompt.id, i)) sampleIndices.push(i);
-      // With a seed, each sample is its own request with its own seed (see below).
       if (seeded) for (const i of sampleIndices) yield { prompt, sampleIndices: [i] };
       else if (sampleIndices.length > 0) yield { prompt, sampleIndices };
     }
