@@ -27,8 +27,9 @@ interface Job {
 /**
  * Phase 2: for every prompt, the samples 0..n-1 that have no `ok` prediction yet (errors are
  * retried unless `retryErrors` is false) are requested in one call (one call per sample when the
- * model has a seed) and appended as they finish. A fatal provider error (server down, unknown host, TLS or auth failure) stops the phase: the
- * requests that were sent are recorded as errors and the phase throws that error's message.
+ * model has a seed) and appended as they finish. A fatal provider error (server down, unknown
+ * host, TLS or auth failure) stops the phase: the requests that were sent are recorded as errors
+ * and the phase throws that error's message.
  */
 export async function runInferencePhase(ctx: TrialContext, provider: Provider): Promise<number> {
   const { exp, trial, files } = ctx;
