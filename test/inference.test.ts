@@ -413,6 +413,7 @@ describe("HTTP(S)_PROXY through the CLI", () => {
       const proxied = await runCliAsync(["run", "exp.yaml", "--no-cache"], dir, {
         ...env,
         HTTP_PROXY: proxyUrl,
+        http_proxy: proxyUrl, // undici reads the lower-case names first
         NO_PROXY: "",
         no_proxy: "",
       });
@@ -423,7 +424,9 @@ describe("HTTP(S)_PROXY through the CLI", () => {
       const direct = await runCliAsync(["run", "exp.yaml", "--no-cache", "--name", "direct"], dir, {
         ...env,
         HTTP_PROXY: proxyUrl,
+        http_proxy: proxyUrl,
         NO_PROXY: "127.0.0.1",
+        no_proxy: "127.0.0.1",
       });
       expect(direct.code).toBe(0);
       expect(tunnels).toHaveLength(count);

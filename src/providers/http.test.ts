@@ -218,15 +218,19 @@ describe("createJsonClient (undici)", () => {
     const target = await start((socket, i) => socket.write(json({ i })));
     const proxy = await startConnectProxy();
     servers.push(proxy);
-    const saved = { HTTP_PROXY: process.env.HTTP_PROXY, NO_PROXY: process.env.NO_PROXY };
+    const names = ["HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"];
+    const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
     try {
       process.env.HTTP_PROXY = proxy.url;
+      process.env.http_proxy = proxy.url; // undici reads the lower-case names first
       delete process.env.NO_PROXY;
+      delete process.env.no_proxy;
       const proxied = createJsonClient();
       expect(await proxied.post(target.url, {}, options())).toEqual({ i: 0 });
       await proxied.close();
       expect(proxy.tunnels).toEqual([target.url.host]);
       process.env.NO_PROXY = "127.0.0.1";
+      process.env.no_proxy = "127.0.0.1";
       const direct = createJsonClient();
       expect(await direct.post(target.url, {}, options())).toEqual({ i: 1 });
       await direct.close();
