@@ -233,6 +233,21 @@ describe("openai model entries", () => {
     expect(() => openAISpecFromString("openai", "")).toThrow(BenchlineError);
   });
 
+  it("defect 8.2: a spec string's URL becomes the base URL, and the model name loses it", () => {
+    expect(resolveOpenAIConfig(makeSpec("vllm", "Qwen/Qwen2.5-7B@http://gpu:8000"), makeEnv())).toMatchObject(
+      {
+        baseUrl: "http://gpu:8000/v1",
+        model: "Qwen/Qwen2.5-7B",
+      },
+    );
+    const server = resolveOpenAIConfig(makeSpec("llamacpp-server", "http://10.0.0.2:8080"), makeEnv());
+    expect(server.baseUrl).toBe("http://10.0.0.2:8080/v1");
+    expect(server.model).toBeUndefined();
+    expect(() =>
+      resolveOpenAIConfig(makeSpec("vllm", "m@http://a:1", { base_url: "http://b:2/v1" }), makeEnv()),
+    ).toThrow(/base URL is given twice/);
+  });
+
   it("resolves base URLs and keys from options, presets and the environment", () => {
     expect(resolveOpenAIConfig(makeSpec("ollama", "llama3.1:8b"), makeEnv())).toMatchObject({
       baseUrl: "http://127.0.0.1:11434/v1",
