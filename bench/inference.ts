@@ -2,10 +2,11 @@
  * Inference throughput and memory of the remote-provider stack (openai provider + scheduler)
  * against the loopback test server, which runs in its own process.
  *
- *   npx tsx bench/inference.ts [--n 40000] [--memory-n 100000]
+ *   npx tsx bench/inference.ts [--n 40000] [--rounds 3] [--memory-n 100000]
  *
- * (a) zero latency, concurrency 64: benchline beside autocannon on the same endpoint, in paired
- *     rounds (median ratio), with client CPU per request (steadier than rates on a busy machine);
+ * (a) zero latency, concurrency 64: benchline (openai provider on undici + scheduler) beside
+ *     autocannon on the same endpoint, in paired rounds (median ratio), with client CPU per request
+ *     (steadier than rates on a busy machine);
  * (b) 100 ms latency, concurrency 256: benchline requests/s against the ideal 2560/s;
  * (c) peak RSS of a fresh process streaming `--memory-n` prompts through the stack.
  */
@@ -138,11 +139,14 @@ async function main(): Promise<void> {
     await runBenchline(fast.value.url, 5000, 64); // warm up both clients and the server
     await runAutocannon(fast.value.url, 1, 64);
     const rounds: { ours: Rate; raw: Rate }[] = [];
-    for (let round = 0; round < 3; round++) {
+    const roundCount = flag("rounds", 3);
+    for (let round = 0; round < roundCount; round++) {
       const ours = await runBenchline(fast.value.url, n, 64);
       rounds.push({ ours, raw: await runAutocannon(fast.value.url, 5, 64) });
     }
-    console.log(`(a) zero latency, concurrency 64; benchline ${n} requests, autocannon 5 s; 3 paired rounds`);
+    console.log(
+      `(a) zero latency, concurrency 64; benchline ${n} requests, autocannon 5 s; ${roundCount} paired rounds`,
+    );
     for (const [i, { ours, raw }] of rounds.entries()) {
       const ratio = (ours.rate / raw.rate).toFixed(2);
       console.log(`    round ${i + 1}: benchline ${show(ours)} | autocannon ${show(raw)} | ratio ${ratio}`);

@@ -1,7 +1,13 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type OpenAIServer, startOpenAIServer } from "../src/providers/test-utils/openai-server.js";
+import {
+  type OpenAIServer,
+  startOpenAIServer,
+  TEST_CERT,
+} from "../src/providers/test-utils/openai-server.js";
 import { qaRows, runCliAsync, spawnCli, testdir } from "./helpers.js";
 
 let server: OpenAIServer;
@@ -32,6 +38,15 @@ function predictions(dir: string, name = "live", out = "runs") {
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l));
+}
+
+/** Rows in the single trial's predictions file so far (0 before it exists). */
+function countRows(dir: string, name = "live"): number {
+  try {
+    return predictions(dir, name).length;
+  } catch {
+    return 0;
+  }
 }
 
 function allFiles(dir: string): string[] {
@@ -197,7 +212,9 @@ describe("live inference against a local OpenAI-compatible server", () => {
         stderr += d.toString();
       });
       const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-      await new Promise((r) => setTimeout(r, 2500));
+      // Interrupt once rows are being written (start-up time varies with the machine's load).
+      for (let waited = 0; waited < 30_000 && countRows(dir) < 3; waited += 100)
+        await new Promise((r) => setTimeout(r, 100));
       const sent = Date.now();
       child.kill("SIGINT");
       expect(await exited).toBe(130);
@@ -216,3 +233,251 @@ describe("live inference against a local OpenAI-compatible server", () => {
     expect(new Set(rows.map((r) => r.id)).size).toBe(40);
   });
 });
+
+describe("defect 8.2: documented spec strings send requests to the URL they name", () => {
+  it("defect 8.2: vllm:<model>@<base-url> and llamacpp-server:<base-url> reach that server with the right model", async () => {
+    const dir = testdir({
+      "exp.yaml": `
+name: specs
+task: qa
+dataset: data.jsonl
+models:
+  - "vllm:tiny-model@${server.url}"
+  - "llamacpp-server:${server.url.replace(/\/v1$/, "")}"
+prompts: {plain: {user: "{{question}}"}}
+scorers: [exact]
+`,
+      "data.jsonl": qaRows(3),
+    });
+    const before = server.stats.bodies.length;
+    const r = await runCliAsync(["run", "exp.yaml", "--no-cache"], dir);
+    expect(r.stderr).not.toContain("benchline:");
+    expect(r.code).toBe(0);
+    const bodies = server.stats.bodies.slice(before);
+    expect(bodies).toHaveLength(6);
+    // vllm: the model name without the URL; llamacpp-server: no model (the server has one).
+    expect(bodies.filter((b) => b.model === "tiny-model")).toHaveLength(3);
+    expect(bodies.filter((b) => b.model === undefined)).toHaveLength(3);
+    const exp = join(dir, "runs/specs");
+    for (const trial of readdirSync(exp).filter((d) => d.includes("__"))) {
+      const rows = readFileSync(join(exp, trial, "predictions.jsonl"), "utf8")
+        .trim()
+        .split("\n");
+      expect(rows.map((l) => JSON.parse(l).status)).toEqual(["ok", "ok", "ok"]);
+    }
+  });
+});
+
+describe("defect 8.6: every sample has its own reproducible seed", () => {
+  it("defect 8.6: extending --samples with a seed gives new samples new seeds, and a rerun of one sample the same text", async () => {
+    const seeded = (name: string) =>
+      testdir({
+        "exp.yaml": config(model(", seed: 100")).replace("name: live", `name: ${name}`),
+        "data.jsonl": qaRows(2),
+      });
+    const dir = seeded("seeds");
+    const before = server.stats.bodies.length;
+    expect((await runCliAsync(["run", "exp.yaml", "--samples", "3", "--no-cache"], dir, env)).code).toBe(0);
+    expect((await runCliAsync(["run", "exp.yaml", "--samples", "5", "--no-cache"], dir, env)).code).toBe(0);
+    const rows = predictions(dir, "seeds");
+    expect(rows).toHaveLength(10); // 3 then 2 more per item, nothing redone
+    for (const id of ["q0", "q1"]) {
+      const texts = rows
+        .filter((r) => r.id === id)
+        .sort((a, b) => a.sample - b.sample)
+        .map((r) => r.completion.split(" |")[0]);
+      // The server answers from its seed: sample i was asked with seed 100 + i, alone.
+      expect(texts).toEqual([0, 1, 2, 3, 4].map((i) => `chat 0 seed=${100 + i}`));
+    }
+    // One request per sample when a seed is set (n is never sent).
+    const bodies = server.stats.bodies.slice(before);
+    expect(bodies).toHaveLength(10);
+    expect(bodies.every((b) => b.n === undefined)).toBe(true);
+    // Re-running just sample 3 from scratch gives the same text.
+    const again = seeded("again");
+    expect((await runCliAsync(["run", "exp.yaml", "--samples", "5", "--no-cache"], again, env)).code).toBe(0);
+    const byKey = (rs: { id: string; sample: number; completion: string }[]) =>
+      new Map(rs.map((r) => [`${r.id}/${r.sample}`, r.completion]));
+    expect(byKey(predictions(again, "again"))).toEqual(byKey(rows));
+  });
+});
+
+describe("failing fast: an unusable server stops the run within seconds, naming the URL and the cause", () => {
+  const failFast = async (modelEntry: string, extraEnv: NodeJS.ProcessEnv = {}, items = 40) => {
+    const dir = testdir({ "exp.yaml": config(modelEntry), "data.jsonl": qaRows(items) });
+    const started = Date.now();
+    const r = await runCliAsync(["run", "exp.yaml", "--no-cache", "--log", "plain"], dir, {
+      ...env,
+      ...extraEnv,
+    });
+    return { ...r, seconds: (Date.now() - started) / 1000, dir };
+  };
+
+  it("a closed port: connection refused, exit 2, well before 40 rows x 5 attempts", async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/v1`;
+    const r = await failFast(`{id: down, provider: vllm, model: tiny, base_url: "${url}"}`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`connection refused to ${url} — is the server running? set base_url`);
+    expect(r.seconds).toBeLessThan(15); // it took 42 s before; the request itself fails in ms
+    // What was sent is recorded as errors with the cause; the rest is left for the rerun.
+    const rows = predictions(r.dir);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.length).toBeLessThanOrEqual(8); // at most what was in flight
+    for (const row of rows)
+      expect(row.error).toMatchObject({ code: "connection_refused", message: expect.stringContaining(url) });
+  });
+
+  it("a host that does not resolve: DNS error naming the host, exit 2, in seconds", async () => {
+    const r = await failFast(
+      `{id: nohost, provider: vllm, model: tiny, base_url: "http://benchline-no-such-host.invalid:8000/v1"}`,
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      "host benchline-no-such-host.invalid not found (http://benchline-no-such-host.invalid:8000/v1)",
+    );
+    expect(r.seconds).toBeLessThan(15);
+  });
+
+  it("a rejected key (401): auth error with the URL, exit 2, not retried", async () => {
+    server.setFaults(() => ({ status: 401, body: '{"error": "invalid api key"}' }));
+    try {
+      const before = server.stats.requests;
+      const r = await failFast(model(), {}, 40);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`HTTP 401 from ${server.url}/chat/completions`);
+      expect(r.stderr).toContain("check the API key");
+      expect(r.stderr).not.toContain(env.BENCH_KEY);
+      expect(server.stats.requests - before).toBeLessThanOrEqual(8);
+      expect(r.seconds).toBeLessThan(15);
+    } finally {
+      server.setFaults(undefined);
+    }
+  });
+
+  it("HTTPS with a self-signed certificate: TLS error in seconds; trusted through NODE_EXTRA_CA_CERTS, tls.ca or tls.insecure", async () => {
+    const https = await startOpenAIServer({ tls: true });
+    try {
+      const entry = (extra = "") =>
+        `{id: secure, provider: vllm, model: tiny, base_url: "${https.url}"${extra}}`;
+      const bad = await failFast(entry(), {}, 20);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain(`TLS failure to ${https.url}`);
+      expect(bad.stderr).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY/);
+      expect(bad.seconds).toBeLessThan(15);
+      expect(https.stats.requests).toBe(0);
+
+      for (const [extra, extraEnv] of [
+        ["", { NODE_EXTRA_CA_CERTS: TEST_CERT }],
+        [`, tls: {ca: "${TEST_CERT}"}`, {}],
+        [", tls: {insecure: true}", {}],
+      ] as const) {
+        const ok = await failFast(entry(extra), extraEnv, 3);
+        expect(ok.stderr).not.toContain("benchline:");
+        expect(ok.code).toBe(0);
+        expect(predictions(ok.dir).map((p) => p.status)).toEqual(["ok", "ok", "ok"]);
+      }
+      expect(https.stats.ok).toBe(9);
+
+      const missing = await failFast(entry(', tls: {ca: "nope.pem"}'), {}, 1);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain("tls.ca: cannot read");
+    } finally {
+      await https.close();
+    }
+  });
+});
+
+describe("HTTP(S)_PROXY through the CLI", () => {
+  it("requests go through HTTP_PROXY, and straight to the server when NO_PROXY names it", async () => {
+    const tunnels: string[] = [];
+    const proxy = http.createServer((_req, res) => res.writeHead(405).end());
+    const sockets = new Set<net.Socket>();
+    proxy.on("connect", (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+      tunnels.push(req.url ?? "");
+      const [host, port] = (req.url ?? "").split(":");
+      const upstream = net.connect(Number(port), host, () => {
+        client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+        upstream.write(head);
+        upstream.pipe(client).pipe(upstream);
+      });
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on("error", () => undefined);
+      }
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+    try {
+      const dir = testdir({ "exp.yaml": config(model()), "data.jsonl": qaRows(3) });
+      const proxied = await runCliAsync(["run", "exp.yaml", "--no-cache"], dir, {
+        ...env,
+        HTTP_PROXY: proxyUrl,
+        http_proxy: proxyUrl, // undici reads the lower-case names first
+        NO_PROXY: "",
+        no_proxy: "",
+      });
+      expect(proxied.code).toBe(0);
+      expect(tunnels.length).toBeGreaterThan(0);
+      expect(new Set(tunnels)).toEqual(new Set([new URL(server.url).host]));
+      const count = tunnels.length;
+      const direct = await runCliAsync(["run", "exp.yaml", "--no-cache", "--name", "direct"], dir, {
+        ...env,
+        HTTP_PROXY: proxyUrl,
+        http_proxy: proxyUrl,
+        NO_PROXY: "127.0.0.1",
+        no_proxy: "127.0.0.1",
+      });
+      expect(direct.code).toBe(0);
+      expect(tunnels).toHaveLength(count);
+      expect(predictions(dir, "direct").every((p) => p.status === "ok")).toBe(true);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+});
+
+describe("retries are events", () => {
+  it("--log json shows each retry with its attempt, wait and error code", async () => {
+    const dir = testdir({ "exp.yaml": config(model()), "data.jsonl": qaRows(2) });
+    server.setFaults(({ body }) =>
+      JSON.stringify(body).includes("What is 0 plus one") && server.stats.faults["503"] === undefined
+        ? "503"
+        : undefined,
+    );
+    try {
+      const r = await runCliAsync(["run", "exp.yaml", "--no-cache", "--log", "json"], dir, env);
+      expect(r.code).toBe(0);
+      const events = r.stderr
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l));
+      const retries = events.filter((e) => e.type === "retry");
+      expect(retries).toEqual([
+        expect.objectContaining({
+          type: "retry",
+          phase: "inference",
+          id: "q0",
+          samples: [0],
+          attempt: 1,
+          code: "http_503",
+          wait_ms: expect.any(Number),
+          message: expect.stringContaining("HTTP 503"),
+        }),
+      ]);
+      expect(predictions(dir).find((p) => p.id === "q0")).toMatchObject({ status: "ok", attempts: 2 });
+    } finally {
+      server.setFaults(undefined);
+    }
+  });
+});
+
+/** A port nothing listens on: bound, then released. */
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}

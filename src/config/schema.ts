@@ -34,6 +34,7 @@ const providerOptions = {
   extra_body: z.record(z.string(), z.unknown()).optional(),
   args: z.array(z.string()).optional(),
   adaptive: z.boolean().optional(),
+  tls: z.strictObject({ ca: z.string().min(1).optional(), insecure: z.boolean().optional() }).optional(),
 };
 
 export const modelEntrySchema = z.union([

@@ -40,8 +40,19 @@ export interface Generation {
   cached?: boolean;
 }
 
+/** A failed attempt that the scheduler will try again after `wait_ms`. */
+export interface RetryInfo {
+  /** The attempt that failed (1 = the first). */
+  attempt: number;
+  wait_ms: number;
+  code: string;
+  message: string;
+}
+
 export interface GenerateContext {
   signal: AbortSignal;
+  /** Told about every retry (for the JSON log); scheduled providers call it. */
+  onRetry?: (retry: RetryInfo) => void;
   /** The reference answer as text (from the task), for the `gold` provider. */
   reference?: string;
   sample: Sample;

@@ -8,6 +8,7 @@ export type ErrorCode =
   | "input" // dataset, predictions or responses file is unreadable or malformed
   | "not_found" // unknown provider, task, scorer or missing file
   | "locked" // another live process is writing the same trial files (exit 4)
+  | "provider" // a model server cannot be used: down, unknown host, TLS or credentials refused
   | "internal";
 
 export class BenchlineError extends Error {
@@ -28,6 +29,14 @@ export function exitCodeFor(error: unknown): 1 | 2 | 4 {
   if (error instanceof BenchlineError && error.code === "locked") return 4;
   if (error instanceof BenchlineError && error.code !== "internal") return 2;
   return 1;
+}
+
+/**
+ * A per-request error that retrying cannot help (refused connection, unknown host, TLS failure,
+ * rejected credentials): providers mark it `fatal: true` and the run stops with its message.
+ */
+export function isFatal(error: unknown): boolean {
+  return (error as { fatal?: unknown } | null | undefined)?.fatal === true;
 }
 
 /** A per-row error as stored in records: `{code, message}`. */

@@ -24,6 +24,18 @@ export type RunEvent =
       cached?: boolean;
       cost_usd?: number;
     }
+  | {
+      /** A failed model request that will be tried again after `wait_ms`. */
+      type: "retry";
+      trial: string;
+      phase: PhaseName;
+      id: string;
+      samples: number[];
+      attempt: number;
+      wait_ms: number;
+      code: string;
+      message: string;
+    }
   | { type: "phase:end"; trial: string; phase: PhaseName; written: number; ms: number }
   | { type: "trial:done"; trial: string }
   | { type: "trial:end"; trial: string; summary: { mean?: number | null; errors: number } }

@@ -65,16 +65,40 @@ describe("openai provider", () => {
     expect(server.stats.bodies.at(-1)?.n).toBe(3);
   });
 
-  it("fills samples one request at a time with seed + sample index when the server ignores n", async () => {
+  it("defect 8.6: with a seed, asks for each sample alone with seed + sample index", async () => {
+    const before = server.stats.bodies.length;
+    const request = makeRequest("seeded", { n: 3, sampleIndices: [4, 5, 6], seed: 100 });
+    const generation = await local().generate(request, makeContext());
+    expect(generation.completions.map((c) => c.text)).toEqual([
+      "chat 0 seed=104 | seeded",
+      "chat 0 seed=105 | seeded",
+      "chat 0 seed=106 | seeded",
+    ]);
+    const bodies = server.stats.bodies.slice(before);
+    expect(bodies.map((b) => [b.n, b.seed]).sort()).toEqual([
+      [undefined, 104],
+      [undefined, 105],
+      [undefined, 106],
+    ]);
+    expect(generation.usage).toEqual({ prompt_tokens: 6, completion_tokens: 15 });
+    // Sample 5 alone is the same text as sample 5 asked with its neighbours.
+    const alone = await local().generate(
+      makeRequest("seeded", { sampleIndices: [5], seed: 100 }),
+      makeContext(),
+    );
+    expect(alone.completions[0]?.text).toBe("chat 0 seed=105 | seeded");
+  });
+
+  it("fills samples one request at a time when the server ignores n", async () => {
     const lazy = await startOpenAIServer({ ignoreN: true });
     try {
       const provider = createOpenAIProvider(makeSpec("vllm", "tiny", { base_url: lazy.url }), makeEnv());
-      const request = makeRequest("fill", { n: 3, sampleIndices: [4, 5, 6], seed: 100 });
+      const request = makeRequest("fill", { n: 3, sampleIndices: [4, 5, 6] });
       const generation = await provider.generate(request, makeContext());
       expect(generation.completions.map((c) => c.text)).toEqual([
-        "chat 0 seed=100 | fill",
-        "chat 0 seed=105 | fill",
-        "chat 0 seed=106 | fill",
+        "chat 0 seed=- | fill",
+        "chat 0 seed=5 | fill",
+        "chat 0 seed=6 | fill",
       ]);
       expect(lazy.stats.requests).toBe(3);
       expect(generation.usage).toEqual({ prompt_tokens: 3, completion_tokens: 15 });
@@ -179,7 +203,8 @@ describe("openai provider", () => {
       makeEnv(),
     );
     await expect(closed.generate(makeRequest("f"), makeContext())).rejects.toMatchObject({
-      code: "connection",
+      code: "connection_refused",
+      fatal: true,
     });
   });
 
@@ -206,6 +231,21 @@ describe("openai model entries", () => {
       options: { base_url: "http://127.0.0.1:8080/v1" },
     });
     expect(() => openAISpecFromString("openai", "")).toThrow(BenchlineError);
+  });
+
+  it("defect 8.2: a spec string's URL becomes the base URL, and the model name loses it", () => {
+    expect(resolveOpenAIConfig(makeSpec("vllm", "Qwen/Qwen2.5-7B@http://gpu:8000"), makeEnv())).toMatchObject(
+      {
+        baseUrl: "http://gpu:8000/v1",
+        model: "Qwen/Qwen2.5-7B",
+      },
+    );
+    const server = resolveOpenAIConfig(makeSpec("llamacpp-server", "http://10.0.0.2:8080"), makeEnv());
+    expect(server.baseUrl).toBe("http://10.0.0.2:8080/v1");
+    expect(server.model).toBeUndefined();
+    expect(() =>
+      resolveOpenAIConfig(makeSpec("vllm", "m@http://a:1", { base_url: "http://b:2/v1" }), makeEnv()),
+    ).toThrow(/base URL is given twice/);
   });
 
   it("resolves base URLs and keys from options, presets and the environment", () => {

@@ -2,6 +2,8 @@
  * Any OpenAI-compatible server: OpenAI itself, vLLM, Ollama, llama.cpp's server, routers.
  * Chat (`/chat/completions`) or raw text (`/completions`) endpoints, n samples, logprobs.
  */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { z } from "zod";
 import type {
   Completion,
@@ -12,7 +14,13 @@ import type {
   ProviderFactory,
 } from "../core/index.js";
 import { BenchlineError, formatIssues } from "../core/index.js";
-import { createJsonClient, generateAll, ProviderError } from "./http.js";
+import {
+  createJsonClient,
+  generateAll,
+  generatePerSample,
+  type JsonClientOptions,
+  ProviderError,
+} from "./http.js";
 import { costFor, FREE, priceFor, priceSchema } from "./pricing.js";
 
 interface Preset {
@@ -49,6 +57,8 @@ export const optionsSchema = z.looseObject({
   extra_body: z.record(z.string(), z.unknown()).optional(),
   concurrency: z.number().int().positive().optional(),
   price: priceSchema.optional(),
+  /** `ca`: a PEM file of extra trusted certificates (relative to the experiment file); `insecure`: accept any. */
+  tls: z.strictObject({ ca: z.string().min(1).optional(), insecure: z.boolean().optional() }).optional(),
 });
 export type OpenAIOptions = z.infer<typeof optionsSchema>;
 
@@ -96,9 +106,18 @@ export function resolveOpenAIConfig(spec: ModelSpec, env: ProviderEnv): OpenAICo
   const parsed = optionsSchema.safeParse(spec.options);
   if (!parsed.success) throw configError(spec, formatIssues(parsed.error.issues));
   const options = parsed.data;
+  // `vllm:<model>@<base-url>` and `llamacpp-server:<base-url>`: the URL part is the base URL.
+  let model = spec.model;
+  if (model !== undefined && /(^|@)https?:\/\//.test(model)) {
+    const fromSpec = openAISpecFromString(preset, model);
+    if (options.base_url !== undefined && fromSpec.options.base_url !== undefined)
+      throw configError(spec, "the base URL is given twice (in the spec string and in base_url)");
+    model = fromSpec.model;
+    if (fromSpec.options.base_url !== undefined) options.base_url = fromSpec.options.base_url;
+  }
   const fromEnv = defaults.baseUrlEnv ? env.env[defaults.baseUrlEnv] : undefined;
   const baseUrl = normalizeBaseUrl(options.base_url ?? (fromEnv || defaults.baseUrl), spec.id);
-  if (!spec.model && !defaults.local) throw configError(spec, "a model name is required");
+  if (!model && !defaults.local) throw configError(spec, "a model name is required");
   const keyEnvs = options.api_keys ?? (options.api_key_env ? [options.api_key_env] : []);
   if (keyEnvs.length === 0 && defaults.keyEnv && (env.env[defaults.keyEnv] || isOpenAI(baseUrl)))
     keyEnvs.push(defaults.keyEnv);
@@ -106,19 +125,19 @@ export function resolveOpenAIConfig(spec: ModelSpec, env: ProviderEnv): OpenAICo
     if (!env.env[name]) throw configError(spec, `environment variable ${name} (API key) is not set`);
   }
   const config: OpenAIConfig = { preset, baseUrl, mode: options.mode ?? "chat", keyEnvs, options };
-  if (spec.model) config.model = spec.model;
+  if (model) config.model = model;
   return config;
 }
 
 /**
  * `openai`, `vllm`, `ollama` and `llamacpp-server` models. Reads `options`: mode, base_url,
  * api_key_env, api_keys (env var names, used round-robin), headers, extra_body, concurrency
- * (idle keep-alive connections kept), price.
+ * (connections per server), price, tls ({ca, insecure}).
  */
 export const createOpenAIProvider: ProviderFactory = (spec, env) => {
   const config = resolveOpenAIConfig(spec, env);
   const keys = config.keyEnvs.map((name) => env.env[name] as string);
-  const client = createJsonClient(config.options.concurrency ?? 256);
+  const client = createJsonClient(clientOptions(spec, config.options, env.baseDir));
   const url = new URL(`${config.baseUrl}/${config.mode === "chat" ? "chat/completions" : "completions"}`);
   const price = config.options.price ?? (presets[config.preset].local ? FREE : priceFor(config.model));
   let turn = 0;
@@ -134,17 +153,42 @@ export const createOpenAIProvider: ProviderFactory = (spec, env) => {
   return {
     id: spec.id,
     async generate(request, { signal }) {
-      const generation = await generateAll(request, (r) => once(r, signal));
+      // With a seed, sample i is asked alone with seed + i (see generatePerSample).
+      const { seed } = request;
+      const generation =
+        seed === undefined
+          ? await generateAll(request, (r) => once(r, signal))
+          : await generatePerSample({ ...request, seed }, (r) => once(r, signal));
       const cost = generation.usage && price && costFor(config.model, generation.usage, price);
       return cost === undefined ? generation : { ...generation, cost_usd: cost };
     },
     async close() {
-      client.close();
+      await client.close();
     },
   };
 };
 
 // ---------------------------------------------------------------- internal helpers
+
+function clientOptions(spec: ModelSpec, options: OpenAIOptions, baseDir: string): JsonClientOptions {
+  const out: JsonClientOptions = {};
+  if (options.concurrency !== undefined) out.connections = options.concurrency;
+  if (options.tls?.insecure) out.insecure = true;
+  if (options.tls?.ca !== undefined) {
+    const path = resolve(baseDir, options.tls.ca);
+    try {
+      out.ca = readFileSync(path, "utf8");
+    } catch (error) {
+      throw configError(
+        spec,
+        `tls.ca: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+      );
+    }
+    if (!out.ca.includes("-----BEGIN CERTIFICATE-----"))
+      throw configError(spec, `tls.ca: ${path} holds no PEM certificate`);
+  }
+  return out;
+}
 
 function requestBody(config: OpenAIConfig, request: GenerateRequest): Record<string, unknown> {
   const body: Record<string, unknown> = { ...config.options.extra_body };

@@ -96,6 +96,55 @@ describe("withScheduler", () => {
     expect(isRetryable("http_422")).toBe(false);
   });
 
+  it("a fatal error (401) is not retried and trips the provider: later requests fail at once, unsent", async () => {
+    server.setFaults(() => ({ status: 401, body: "bad key" }));
+    const provider = scheduled({ clock: fakeClock(), concurrency: 2 });
+    let errors: unknown[] = [];
+    const sent = await requestsDuring(async () => {
+      errors = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => failure(provider.generate(makeRequest(`k${i}`), makeContext()))),
+      );
+    });
+    expect(sent).toBeLessThanOrEqual(2); // only what was in flight when the first 401 came back
+    for (const error of errors) expect(error).toMatchObject({ code: "auth", fatal: true });
+    expect(errors.filter((e) => (e as { attempts: number }).attempts === 0).length).toBeGreaterThanOrEqual(
+      18,
+    );
+    server.setFaults(undefined);
+    // Tripped for good: even a request that would now succeed is not sent.
+    expect(await requestsDuring(() => failure(provider.generate(makeRequest("later"), makeContext())))).toBe(
+      0,
+    );
+  });
+
+  it("a refused connection fails within a second, not after max_attempts backoffs", async () => {
+    const closed = withScheduler(
+      createOpenAIProvider(makeSpec("vllm", "m", { base_url: "http://127.0.0.1:9/v1" }), makeEnv()),
+    );
+    const started = Date.now();
+    const errors = await Promise.all(
+      Array.from({ length: 40 }, () => failure(closed.generate(makeRequest("x"), makeContext()))),
+    );
+    expect(Date.now() - started).toBeLessThan(3000);
+    for (const error of errors) expect(error).toMatchObject({ code: "connection_refused", fatal: true });
+    expect(errors[0]).toMatchObject({ attempts: 1 });
+    await closed.close?.();
+  });
+
+  it("reports each retry to context.onRetry: attempt, wait and error code", async () => {
+    server.setFaults(["500", { status: 429, retryAfter: "3" }]);
+    const retries: unknown[] = [];
+    const generation = await scheduled({ clock: fakeClock() }).generate(makeRequest("r"), {
+      ...makeContext(),
+      onRetry: (retry) => retries.push(retry),
+    });
+    expect(generation.attempts).toBe(3);
+    expect(retries).toEqual([
+      { attempt: 1, wait_ms: 0, code: "http_500", message: expect.stringContaining("HTTP 500") },
+      { attempt: 2, wait_ms: 3000, code: "http_429", message: expect.stringContaining("HTTP 429") },
+    ]);
+  });
+
   it("gives up after maxAttempts with the last error and its attempt count", async () => {
     server.setFaults(() => "500");
     let error: unknown;

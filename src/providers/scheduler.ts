@@ -1,11 +1,13 @@
 /**
  * Wraps a remote provider with what talking to a server needs: a concurrency limit that adapts
  * to 429s (AIMD), requests- and tokens-per-minute limits, a per-attempt timeout, and retries with
- * exponential backoff and full jitter that honour `Retry-After`.
+ * exponential backoff and full jitter that honour `Retry-After`, each reported to
+ * `context.onRetry`. A fatal error (server down, unknown host, TLS or auth failure) is never
+ * retried and trips the provider: every later request fails at once with the same error.
  */
 import { z } from "zod";
 import type { GenerateContext, GenerateRequest, Generation, Provider } from "../core/index.js";
-import { BenchlineError, formatIssues } from "../core/index.js";
+import { BenchlineError, formatIssues, isFatal } from "../core/index.js";
 import { abortReason, errorCode, onAbort, ProviderError } from "./http.js";
 
 export interface Clock {
@@ -125,6 +127,13 @@ export function withScheduler(provider: Provider, options: SchedulerOptions = {}
   const counts = { attempts: 0, retries: 0, throttled: 0 };
   let epoch = 0; // bumped on every decrease, so one burst of 429s halves the limit once
   let successes = 0;
+  let tripped: ProviderError | undefined; // the first fatal error; later requests fail with it
+  const failFast = (): never => {
+    const error = new ProviderError(tripped!.code, tripped!.message);
+    error.fatal = true;
+    error.attempts = 0; // never sent
+    throw error;
+  };
 
   const setLimit = (limit: number): void => {
     gate.setLimit(limit);
@@ -158,11 +167,13 @@ export function withScheduler(provider: Provider, options: SchedulerOptions = {}
       const { signal } = context;
       const tokens = estimateTokens(request);
       for (let attempt = 1; ; attempt++) {
+        if (tripped) failFast();
         const queued = gate.acquire(signal);
         if (queued) await queued;
         const attemptEpoch = epoch;
         let wait: number;
         try {
+          if (tripped) failFast();
           const limited = rate.take(tokens, signal);
           if (limited) await limited;
           counts.attempts++;
@@ -173,12 +184,22 @@ export function withScheduler(provider: Provider, options: SchedulerOptions = {}
           const error = signal.aborted ? abortReason(signal) : caught;
           const code = errorCode(error);
           if (code === "http_429") onThrottled(attemptEpoch, (error as ProviderError).retryAfterMs);
-          if (code === "aborted" || !isRetryable(code) || attempt >= maxAttempts) {
+          if (isFatal(error) && error instanceof ProviderError) {
+            if (error.attempts === 0) throw error; // a request failed fast by the trip
+            tripped ??= error;
+          }
+          if (code === "aborted" || isFatal(error) || !isRetryable(code) || attempt >= maxAttempts) {
             if (error !== null && typeof error === "object")
               (error as { attempts?: number }).attempts = attempt;
             throw error;
           }
           wait = backoff(attempt, error);
+          context.onRetry?.({
+            attempt,
+            wait_ms: Math.round(wait),
+            code: code ?? "error",
+            message: error instanceof Error ? error.message : String(error),
+          });
         } finally {
           gate.release();
         }

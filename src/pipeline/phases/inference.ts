@@ -1,7 +1,9 @@
 import {
+  BenchlineError,
   flattenMessages,
   forEachConcurrent,
   type Generation,
+  isFatal,
   JsonlWriter,
   type Prediction,
   type PromptRecord,
@@ -24,7 +26,10 @@ interface Job {
 
 /**
  * Phase 2: for every prompt, the samples 0..n-1 that have no `ok` prediction yet (errors are
- * retried unless `retryErrors` is false) are requested in one call and appended as they finish.
+ * retried unless `retryErrors` is false) are requested in one call (one call per sample when the
+ * model has a seed) and appended as they finish. A fatal provider error (server down, unknown
+ * host, TLS or auth failure) stops the phase: the requests that were sent are recorded as errors
+ * and the phase throws that error's message.
  */
 export async function runInferencePhase(ctx: TrialContext, provider: Provider): Promise<number> {
   const { exp, trial, files } = ctx;
@@ -41,16 +46,20 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
   ctx.emit({ type: "phase:start", trial: trial.name, phase: "inference", total, done: doneCount });
   if (doneCount === total) return 0;
 
+  const params = trial.spec.model.params;
+  // With a seed, each sample is its own request (providers generate sample i with seed + i), so
+  // one failed sample loses no other and each counts against the model's rate limits.
+  const seeded = params.seed !== undefined;
   async function* jobs(): AsyncGenerator<Job> {
     for await (const { value: prompt } of readJsonl(files.prompts, { schema: promptRecordSchema })) {
       if (!samples.has(prompt.id)) continue;
       const sampleIndices: number[] = [];
       for (let i = 0; i < n; i++) if (!isDone(prompt.id, i)) sampleIndices.push(i);
-      if (sampleIndices.length > 0) yield { prompt, sampleIndices };
+      if (seeded) for (const i of sampleIndices) yield { prompt, sampleIndices: [i] };
+      else if (sampleIndices.length > 0) yield { prompt, sampleIndices };
     }
   }
 
-  const params = trial.spec.model.params;
   // A model with a known context length: prompts that do not fit are shortened by the task's
   // policy (about 4 characters a token, leaving room for the completion) and marked truncated.
   const contextLength = trial.spec.model.options.context_length;
@@ -59,6 +68,8 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
       ? Math.max(256, (contextLength - (params.max_tokens ?? 256)) * 4)
       : undefined;
   const writer = JsonlWriter.open(files.predictions);
+  let fatal: unknown;
+  const stop = new AbortController();
   try {
     await forEachConcurrent(
       jobs(),
@@ -82,7 +93,20 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
               sampleIndices,
               ...params,
             },
-            { signal: ctx.inferenceSignal, sample, ...(reference !== undefined ? { reference } : {}) },
+            {
+              signal: ctx.inferenceSignal,
+              sample,
+              ...(reference !== undefined ? { reference } : {}),
+              onRetry: (retry) =>
+                ctx.emit({
+                  type: "retry",
+                  trial: trial.name,
+                  phase: "inference",
+                  id: prompt.id,
+                  samples: sampleIndices,
+                  ...retry,
+                }),
+            },
           );
           if (generation.completions.length !== sampleIndices.length) {
             throw Object.assign(
@@ -94,6 +118,11 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
           }
         } catch (error) {
           if (ctx.inferenceSignal.aborted) return; // interrupted: nothing to record, a rerun does it
+          if (isFatal(error)) {
+            fatal ??= error;
+            stop.abort();
+            if (attemptsOf(error) === 0) return; // never sent: nothing happened to record
+          }
           failure = error;
         }
         const latency = Math.round(performance.now() - started);
@@ -133,10 +162,15 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
           }
         });
       },
-      ctx.inferenceSignal,
+      AbortSignal.any([ctx.inferenceSignal, stop.signal]),
     );
   } finally {
     writer.close();
+  }
+  if (fatal !== undefined) {
+    throw new BenchlineError("provider", `model ${provider.id}: ${(fatal as Error).message}`, {
+      cause: fatal,
+    });
   }
   return writer.count;
 }

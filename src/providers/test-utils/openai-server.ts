@@ -9,8 +9,15 @@
  * attempt at that prompt gets the k-th fault, later attempts succeed), then the plan set with
  * `setFaults`: a list consumed one per request, or a function of the request.
  */
+import { readFileSync } from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+
+/** A self-signed certificate for 127.0.0.1 and localhost (test use only), and its key. */
+export const TEST_CERT = fileURLToPath(new URL("./tls/cert.pem", import.meta.url));
+export const TEST_KEY = fileURLToPath(new URL("./tls/key.pem", import.meta.url));
 
 export type Fault =
   | "429" // with `Retry-After: <retryAfter option>`
@@ -45,6 +52,8 @@ export interface OpenAIServerOptions {
    * markers need it; turn it off for big benchmarks.
    */
   trackPrompts?: boolean;
+  /** Serve HTTPS with the self-signed TEST_CERT (clients must trust it or be insecure). */
+  tls?: boolean;
 }
 
 export interface OpenAIServerStats {
@@ -126,7 +135,7 @@ export async function startOpenAIServer(options: OpenAIServerOptions = {}): Prom
     send(res, 200, answer(body, text, chat, options.ignoreN ?? false));
   };
 
-  const server = http.createServer((req, res) => {
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     let raw = "";
     req.setEncoding("utf8");
     req.on("data", (chunk: string) => {
@@ -135,12 +144,16 @@ export async function startOpenAIServer(options: OpenAIServerOptions = {}): Prom
     req.on("end", () => {
       handle(req, res, raw).catch(() => res.destroy());
     });
-  });
+  };
+  const server = options.tls
+    ? https.createServer({ key: readFileSync(TEST_KEY), cert: readFileSync(TEST_CERT) }, listener)
+    : http.createServer(listener);
+  server.on("tlsClientError", () => undefined); // a client that rejects our certificate
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/v1`,
+    url: `${options.tls ? "https" : "http"}://127.0.0.1:${port}/v1`,
     stats,
     setFaults: (next) => {
       plan = next;
