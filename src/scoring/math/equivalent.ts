@@ -7,6 +7,7 @@ import {
   freeVariables,
   type Json,
   parseExactNumber,
+  rational,
   sameRational,
 } from "./numbers.js";
 
@@ -52,7 +53,14 @@ type Structure =
   | { kind: "union"; parts: string[] }
   | { kind: "matrix"; rows: string[][] };
 
-const squash = (s: string): string => s.replace(/\s+/g, "").replace(/^\+/, "");
+/** Without spaces, except between digits ("1 2" is not 12). */
+const squash = (s: string): string =>
+  s
+    .trim()
+    .replace(/\s+/g, (m, at: number, all: string) =>
+      /\d/.test(all[at - 1] ?? "") && /\d/.test(all[at + m.length] ?? "") ? " " : "",
+    )
+    .replace(/^\+/, "");
 
 function compare(a: string, b: string, ctx: Ctx): boolean {
   if (squash(a) === squash(b)) return true;
@@ -152,6 +160,10 @@ function structure(s: string): Structure {
       .map((r) => r.split("&").map((c) => c.trim()));
     return { kind: "matrix", rows };
   }
+  if (/^(?:\\emptyset|\\\{\s*\\\}|\{\s*\})$/.test(s))
+    return { kind: "list", ordered: false, open: "{", close: "}", items: [] };
+  const interval = inequalityToInterval(s);
+  if (interval) s = interval;
   const union = splitTop(s, "\\cup");
   if (union.length > 1) return { kind: "union", parts: union };
   if (s.startsWith("\\{") && s.endsWith("\\}") && wrapsWhole(s, 2, 2)) {
@@ -163,6 +175,10 @@ function structure(s: string): Structure {
       close: "}",
       items: inner === "" ? [] : splitTop(inner, ","),
     };
+  }
+  if (s[0] === "{" && s.endsWith("}") && wrapsWhole(s, 1, 1)) {
+    const items = splitTop(s.slice(1, -1), ",");
+    if (items.length > 1) return { kind: "list", ordered: false, open: "{", close: "}", items };
   }
   if ((s[0] === "(" || s[0] === "[") && (s.endsWith(")") || s.endsWith("]")) && wrapsWhole(s, 1, 1)) {
     const items = splitTop(s.slice(1, -1), ",");
@@ -198,14 +214,13 @@ function compareScalar(a: string, b: string, ctx: Ctx): boolean {
   if (ea.length === 2 || eb.length === 2) return compareEquations(ea, eb, ctx);
   if (/[<>]|\\[lg]e(?![a-zA-Z])|\\neq/.test(a + b)) return false; // inequalities: only identical text counts
   // Words (names, days, "yes"): compared as text. Letters are never multiplied together here.
-  if (WORDS.test(a) || WORDS.test(b)) {
-    const wa = a.toLowerCase().replace(/\s+/g, " ");
-    const wb = b.toLowerCase().replace(/\s+/g, " ");
-    if (wa.length > 1 || wb.length > 1) return wa === wb;
-  }
+  const word = (x: string): boolean => WORDS.test(x) && x.replace(/\s/g, "").length > 1;
+  if (word(a) || word(b))
+    return a.toLowerCase().replace(/\s+/g, " ") === b.toLowerCase().replace(/\s+/g, " ");
   const na = numberOf(a);
   const nb = numberOf(b);
   if (na && nb) return sameRational(na, nb);
+  if (/\d \d/.test(squash(a)) || /\d \d/.test(squash(b))) return false; // "1 2": not a number we can read
   if (!ctx.cas) throw new NeedsCas();
   const ja = ctx.cas.parse(a);
   const jb = ctx.cas.parse(b);
@@ -224,6 +239,15 @@ function scalarText(s: string): string {
 function numberOf(s: string): ReturnType<typeof parseExactNumber> {
   const mixed = /^(-?)(\d+)\s+(\d+)\s*\/\s*(\d+)$/.exec(s.trim()); // 2 1/2
   if (mixed) return parseExactNumber(`${mixed[1]}${mixed[2]}\\frac{${mixed[3]}}{${mixed[4]}}`);
+  if (/\d\s+\d/.test(s) && !/^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$/.test(s.trim())) return undefined; // "1 2" is not 12
+  const repeating = /^(-?)(\d*)\.(\d*)\\overline\{(\d+)\}$/.exec(squash(s)); // 0.1\overline{6}
+  if (repeating) {
+    const [, sign, whole, fixed, rep] = repeating as unknown as [string, string, string, string, string];
+    const base = BigInt(`${whole || "0"}${fixed}${rep}`) - BigInt(`${whole || "0"}${fixed}`);
+    const den = (10n ** BigInt(rep.length) - 1n) * 10n ** BigInt(fixed.length);
+    const q = rational(sign === "-" ? -base : base, den);
+    return q;
+  }
   return parseExactNumber(squash(s));
 }
 
@@ -349,4 +373,28 @@ export async function mathEquivalent(
     if (!(error instanceof NeedsCas)) throw error;
     return equivalentSync(pred, gold, await loadCas(), options);
   }
+}
+
+const LT = String.raw`<|\\le(?![a-zA-Z])|\\lt(?![a-zA-Z])`;
+const GT = String.raw`>|\\ge(?![a-zA-Z])|\\gt(?![a-zA-Z])`;
+const SIDE = "([^<>=]+?)";
+const VAR = String.raw`\s*([a-zA-Z])\s*`;
+const strict = (op: string): boolean => op === "<" || op === ">" || op === "\\lt" || op === "\\gt";
+
+/** `x > 2` → `(2, \infty)`, `x \le 3` → `(-\infty, 3]`, `2 < x \le 5` → `(2, 5]` (one variable). */
+function inequalityToInterval(s: string): string | undefined {
+  let m = new RegExp(`^${SIDE}(${LT})${VAR}(${LT})${SIDE}$`).exec(s);
+  if (m)
+    return `${strict(m[2]!.trim()) ? "(" : "["}${m[1]!.trim()}, ${m[5]!.trim()}${strict(m[4]!.trim()) ? ")" : "]"}`;
+  m = new RegExp(`^${SIDE}(${GT})${VAR}(${GT})${SIDE}$`).exec(s);
+  if (m)
+    return `${strict(m[4]!.trim()) ? "(" : "["}${m[5]!.trim()}, ${m[1]!.trim()}${strict(m[2]!.trim()) ? ")" : "]"}`;
+  m = new RegExp(`^${VAR}(${LT}|${GT})${SIDE}$`).exec(s);
+  if (!m) return undefined;
+  const op = m[2]!.trim();
+  const bound = m[3]!.trim();
+  const less = op === "<" || op.startsWith("\\l");
+  return less
+    ? `(-\\infty, ${bound}${strict(op) ? ")" : "]"}`
+    : `${strict(op) ? "(" : "["}${bound}, \\infty)`;
 }

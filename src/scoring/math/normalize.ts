@@ -73,7 +73,10 @@ export function cleanAnswer(input: string): Cleaned {
     .replace(/\\(?:le|leq|leqslant)(?![a-zA-Z])/g, "\\le ")
     .replace(/\\(?:ge|geq|geqslant)(?![a-zA-Z])/g, "\\ge ");
   s = s.replace(/\\(?:infty|inf|infinity)(?![a-zA-Z])/g, "\\infty ");
+  s = plainMath(s);
+  s = s.replace(/\\varnothing(?![a-zA-Z])/g, "\\emptyset");
   s = s.replace(/\s+/g, " ").trim();
+  s = s.replace(/^[a-zA-Z]\s*\\in(?![a-zA-Z])\s*/, ""); // x \in [0, 1]
   s = s.replace(/^(?:the\s+)?(?:final\s+)?answer\s*(?:is|:)\s*/i, "");
   s = s.replace(/[.;]+$/, "").trim();
   s = removeUnitWords(s);
@@ -280,4 +283,26 @@ function fixFracsStrict(s: string): string {
     if (c !== undefined) return `\\frac{${c}}`;
     return `\\frac${d}{${e}}`;
   });
+}
+
+/** Plain-text math as LaTeX: `sqrt(2)` → `\sqrt{2}`, `pi` → `\pi`, `*` → `\cdot`, `inf` → `\infty`. */
+function plainMath(s: string): string {
+  for (let at = s.search(/(?<![\\a-zA-Z])sqrt\(/); at >= 0; at = s.search(/(?<![\\a-zA-Z])sqrt\(/)) {
+    let depth = 0;
+    let end = -1;
+    for (let j = at + 4; j < s.length; j++) {
+      if (s[j] === "(") depth++;
+      else if (s[j] === ")" && --depth === 0) {
+        end = j;
+        break;
+      }
+    }
+    if (end < 0) break;
+    s = `${s.slice(0, at)}\\sqrt{${s.slice(at + 5, end)}}${s.slice(end + 1)}`;
+  }
+  return s
+    .replace(/(?<![\\a-zA-Z])pi(?![a-zA-Z])/g, "\\pi ")
+    .replace(/(?<![\\a-zA-Z])(?:inf|infinity|oo)(?![a-zA-Z])/g, "\\infty ")
+    .replace(/\*\*/g, "^")
+    .replace(/\*/g, "\\cdot ");
 }
