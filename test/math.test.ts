@@ -1,6 +1,10 @@
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { EQUAL, HENDRYCKS_CASES, NOT_EQUAL } from "../src/scoring/math/cases.js";
 import { hendrycksNormalize, mathEquivalent } from "../src/scoring/math/index.js";
+import { ROOT, runCli, testdir } from "./helpers.js";
 
 describe("math equivalence", () => {
   it.each(HENDRYCKS_CASES)("Hendrycks case $pred vs $gold (math: $math, exact: $exact)", async (c) => {
@@ -15,5 +19,179 @@ describe("math equivalence", () => {
   it.each(NOT_EQUAL)("%s is not %s (both directions)", async (a, b) => {
     expect(await mathEquivalent(a, b)).toBe(false);
     expect(await mathEquivalent(b, a)).toBe(false);
+  });
+});
+
+// ------------------------------------------------------------------ end to end through the CLI
+
+const ROWS = [
+  {
+    id: "half",
+    problem: "Half of one?",
+    solution: "It is $\\boxed{\\frac{1}{2}}$.",
+    level: "Level 1",
+    type: "Prealgebra",
+  },
+  {
+    id: "third",
+    problem: "One third?",
+    solution: "$\\boxed{\\frac13}$",
+    level: "Level 1",
+    type: "Prealgebra",
+  },
+  {
+    id: "square",
+    problem: "Expand (x+1)^2.",
+    solution: "$\\boxed{x^2+2x+1}$",
+    level: "Level 2",
+    type: "Algebra",
+  },
+  {
+    id: "roots",
+    problem: "Roots of x^2-5x+6?",
+    solution: "$\\boxed{2, 3}$",
+    level: "Level 2",
+    type: "Algebra",
+  },
+  {
+    id: "interval",
+    problem: "Solve 1 < x < 2.",
+    solution: "$\\boxed{(1,2)}$",
+    level: "Level 3",
+    type: "Algebra",
+  },
+  { id: "line", problem: "Line with slope 2 through (0,3)?", answer: "y = 2x + 3", type: "Algebra" },
+  { id: "seven", question: "Seven?", answer: 7 },
+  { id: "lost", problem: "Lost?", solution: "$\\boxed{5}$", level: "Level 5", type: "Geometry" },
+];
+
+// What the command model answers, by problem text: equivalent-but-different forms, wrong, unparsable.
+const COMPLETIONS: Record<string, string> = {
+  "Half of one?": "So the answer is $\\boxed{0.5}$.",
+  "One third?": "Roughly $\\boxed{0.333}$.", // wrong: not exactly 1/3
+  "Expand (x+1)^2.": "$\\boxed{(x+1)^{2}}$ expanded is \\fbox{1 + 2x + x^2}", // last box wins
+  "Roots of x^2-5x+6?": "$x = \\boxed{3,2}$",
+  "Solve 1 < x < 2.": "\\boxed{\\left(1, 2\\right]}", // wrong bracket
+  "Line with slope 2 through (0,3)?": "\\boxed{2x - y + 3 = 0}",
+  "Seven?": "The answer is 7.", // fallback
+  "Lost?": "I am not sure.", // unparsable
+};
+
+const MODEL = `#!/usr/bin/env node
+let input = "";
+process.stdin.on("data", (d) => (input += d));
+process.stdin.on("end", () => {
+  const req = JSON.parse(input);
+  const answers = ${JSON.stringify(COMPLETIONS)};
+  const key = Object.keys(answers).find((q) => req.prompt.includes(q));
+  process.stdout.write(JSON.stringify({ completion: key ? answers[key] : "?" }));
+});
+`;
+
+function experiment(unparsed: "wrong" | "drop"): string {
+  return [
+    "name: m",
+    "task:",
+    "  name: math",
+    `  unparsed: ${unparsed}`,
+    "dataset: data.jsonl",
+    "models: ['command:./model.js']",
+    "scorers: [math, math_exact]",
+  ].join("\n");
+}
+
+function trialDir(dir: string): string {
+  const exp = join(dir, "runs", "m");
+  const [trial] = readdirSync(exp).filter((d) => d.includes("__"));
+  return join(exp, trial!);
+}
+
+const readRows = (path: string): Record<string, unknown>[] =>
+  readFileSync(path, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+
+describe("math task through the CLI", () => {
+  it("examples/math.yaml: gold scores 100% on both scorers, echo 0% with no answer parsed", () => {
+    const out = mkdtempSync(join(tmpdir(), "benchline-math-"));
+    const r = runCli(["run", "math.yaml", "--out", out], join(ROOT, "examples"));
+    expect(r.code, r.stderr).toBe(0);
+    const exp = join(out, "math");
+    const dirs = readdirSync(exp).filter((d) => d.includes("__"));
+    const summary = (prefix: string) =>
+      JSON.parse(readFileSync(join(exp, dirs.find((d) => d.startsWith(prefix))!, "summary.json"), "utf8"));
+    const gold = summary("gold__");
+    expect(gold.items).toBe(21);
+    expect(gold.scorers.math).toMatchObject({ n: 21, mean: 1, parse: { parsed: 21, rate: 1 } });
+    expect(gold.scorers.math_exact.mean).toBe(1);
+    expect(gold.per_category.Geometry).toEqual({ n: 3, mean: 1 });
+    const echo = summary("echo__");
+    expect(echo.scorers.math).toMatchObject({ n: 21, mean: 0, parse: { parsed: 0, rate: 0 } });
+  });
+
+  it("a command model with equivalent, wrong and unparsable answers: scores, parsed_answer and the parse rate", () => {
+    const dir = testdir({ "exp.yaml": experiment("wrong"), "data.jsonl": ROWS, "model.js": MODEL });
+    chmodSync(join(dir, "model.js"), 0o755);
+    const r = runCli(["run", "exp.yaml"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const trial = trialDir(dir);
+    const scores = readRows(join(trial, "scores.jsonl"));
+    const by = (id: string, scorer: string) => scores.find((s) => s.id === id && s.scorer === scorer)!;
+    const math = Object.fromEntries(ROWS.map((row) => [row.id, by(row.id, "math").value]));
+    expect(math).toEqual({ half: 1, third: 0, square: 1, roots: 1, interval: 0, line: 1, seven: 1, lost: 0 });
+    expect(by("square", "math").detail).toMatchObject({
+      parsed_answer: "1 + 2x + x^2",
+      parsed: true,
+      method: "boxed",
+    });
+    expect(by("seven", "math").detail).toMatchObject({ parsed_answer: "7", method: "fallback" });
+    expect(by("lost", "math").detail).toMatchObject({ parsed_answer: null, parsed: false });
+    // Minerva string equality misses the rewritten forms that `math` accepts.
+    expect(by("half", "math_exact").value).toBe(0);
+    const summary = JSON.parse(readFileSync(join(trial, "summary.json"), "utf8"));
+    expect(summary.scorers.math).toMatchObject({ n: 8, mean: 0.625, parse: { parsed: 7, rate: 0.875 } });
+    expect(summary.scorers.math.dropped_unparsed).toBeUndefined();
+    expect(readFileSync(join(trial, "report.md"), "utf8")).toContain("answers parsed: 7 of 8 (87.5%)");
+  });
+
+  it("unparsed: drop leaves the unparsable answer out of the denominator and the report says so", () => {
+    const dir = testdir({ "exp.yaml": experiment("drop"), "data.jsonl": ROWS, "model.js": MODEL });
+    chmodSync(join(dir, "model.js"), 0o755);
+    const r = runCli(["run", "exp.yaml"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const trial = trialDir(dir);
+    const summary = JSON.parse(readFileSync(join(trial, "summary.json"), "utf8"));
+    expect(summary.scorers.math).toMatchObject({
+      n: 7,
+      passed: 5,
+      dropped_unparsed: 1,
+      parse: { parsed: 7 },
+    });
+    expect(summary.mean_score).toBeCloseTo(5 / 7, 5);
+    const report = readFileSync(join(trial, "report.md"), "utf8");
+    expect(report).toContain("1 unparsed answer(s) dropped from the denominator");
+    expect(report).toContain("62.5%"); // counting it as wrong
+  });
+
+  it("a row without an answer is a clear error naming file:line, nothing written", () => {
+    const dir = testdir({
+      "exp.yaml": experiment("wrong").replace("command:./model.js", "gold"),
+      "data.jsonl": [ROWS[0]!, { problem: "No answer here", solution: "We never box it." }],
+    });
+    const r = runCli(["run", "exp.yaml"], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/data\.jsonl:2.*solution.*\\boxed/);
+    expect(existsSync(join(dir, "runs"))).toBe(false);
+  });
+
+  it("an unknown task option is rejected", () => {
+    const dir = testdir({
+      "exp.yaml": experiment("wrong").replace("unparsed: wrong", "unparsed: sometimes"),
+      "data.jsonl": ROWS,
+    });
+    const r = runCli(["run", "exp.yaml"], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unparsed/);
   });
 });

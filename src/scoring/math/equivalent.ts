@@ -248,7 +248,9 @@ function numberOf(s: string): ReturnType<typeof parseExactNumber> {
     const q = rational(sign === "-" ? -base : base, den);
     return q;
   }
-  return parseExactNumber(squash(s));
+  return parseExactNumber(
+    /^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$/.test(s.trim()) ? s.replace(/\s/g, "") : squash(s),
+  );
 }
 
 function compareEquations(ea: string[], eb: string[], ctx: Ctx): boolean {

@@ -1,24 +1,14 @@
 import { z } from "zod";
-import type { ScoreInput, ScoreResult, Scorer } from "../../core/index.js";
+import {
+  extractAnswer,
+  isMathArtifact,
+  type MathArtifact,
+  type ScoreInput,
+  type ScoreResult,
+  type Scorer,
+} from "../../core/index.js";
 import { mathEquivalent } from "./equivalent.js";
-import { extractAnswer } from "./extract.js";
 import { hendrycksNormalize, minervaNormalize } from "./normalize.js";
-
-/**
- * What the `math` task's parse step gives scorers. Other tasks' artifacts (strings) are read by
- * extracting the last `\boxed{}` (or the fallback) and else taking the whole text.
- */
-export interface MathArtifact {
-  parsed_answer: string | null;
-  parsed: boolean;
-  method: "boxed" | "fallback" | "none";
-  /** The task drops unparsed rows from the denominator (published-number convention). */
-  drop_unparsed?: boolean;
-}
-
-export function isMathArtifact(x: unknown): x is MathArtifact {
-  return typeof x === "object" && x !== null && "parsed_answer" in x && "parsed" in x;
-}
 
 function answerOf(input: ScoreInput): MathArtifact {
   if (isMathArtifact(input.artifact)) return input.artifact;

@@ -74,3 +74,19 @@ function stripMath(s: string): string {
     .replace(/[.]$/, "")
     .trim();
 }
+
+/**
+ * What the `math` task's parse step hands to scorers: the final answer, whether one was found,
+ * and how. Shared by tasks/ (which extracts) and scoring/ (which grades).
+ */
+export interface MathArtifact {
+  parsed_answer: string | null;
+  parsed: boolean;
+  method: ExtractMethod;
+  /** The task drops unparsed rows from the denominator (the published-number convention). */
+  drop_unparsed?: boolean;
+}
+
+export function isMathArtifact(x: unknown): x is MathArtifact {
+  return typeof x === "object" && x !== null && "parsed_answer" in x && "parsed" in x;
+}
