@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { EQUAL, HENDRYCKS_CASES, NOT_EQUAL } from "../src/scoring/math/cases.js";
-import { hendrycksNormalize, mathEquivalent } from "../src/scoring/math/index.js";
+import { hendrycksNormalize, loadCas, mathEquivalent } from "../src/scoring/math/index.js";
 import { ROOT, runCli, testdir } from "./helpers.js";
 
 describe("math equivalence", () => {
@@ -193,5 +193,41 @@ describe("math task through the CLI", () => {
     const r = runCli(["run", "exp.yaml"], dir);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/unparsed/);
+  });
+});
+
+describe("fast parser agrees with the compute engine", () => {
+  it.each([
+    "-x^2",
+    "x^23",
+    "2x(x+1)",
+    "\\frac{1}{2}x + \\frac{3}{4}",
+    "\\sqrt[3]{x} - \\sqrt{2}y",
+    "(x+1)^{2}-\\pi",
+    "3\\cdot 4 \\times x / 2",
+    "e^{x} + i",
+    "\\theta^2 + \\alpha\\beta",
+    "1.5x - .5",
+  ])("%s", async (latex) => {
+    const { fastParse } = await import("../src/scoring/math/fast-parse.js");
+    const { evaluate } = await import("../src/scoring/math/numbers.js");
+    const cas = await loadCas();
+    const fast = fastParse(latex);
+    const slow = cas.parse(latex);
+    expect(fast).toBeDefined();
+    expect(slow).toBeDefined();
+    const point = {
+      x: [0.7, -0.3],
+      y: [1.1, 0.4],
+      theta: [0.2, 0.9],
+      alpha: [-1.3, 0.5],
+      beta: [0.6, 0],
+    } as const;
+    const vars = Object.fromEntries(
+      Object.entries(point).map(([k, v]) => [k, [v[0], v[1]] as [number, number]]),
+    );
+    const a = evaluate(fast!, vars)!;
+    const b = evaluate(slow!, vars)!;
+    expect(Math.hypot(a[0] - b[0], a[1] - b[1])).toBeLessThan(1e-9);
   });
 });

@@ -6,6 +6,10 @@ export interface Cas {
 }
 
 let loading: Promise<Cas> | undefined;
+let loaded: Cas | null = null;
+
+/** The compute engine when it has been loaded, else null. */
+export const loadedCas = (): Cas | null => loaded;
 
 /**
  * The CortexJS compute engine, loaded on first use (it takes ~50 ms to load and initialise; a
@@ -15,7 +19,7 @@ export function loadCas(): Promise<Cas> {
   loading ??= import("@cortex-js/compute-engine").then(({ ComputeEngine }) => {
     const ce = new ComputeEngine();
     const cache = new Map<string, Json | undefined>();
-    return {
+    loaded = {
       parse(latex: string): Json | undefined {
         if (cache.has(latex)) return cache.get(latex);
         let json: Json | undefined;
@@ -32,6 +36,7 @@ export function loadCas(): Promise<Cas> {
         return json;
       },
     };
+    return loaded;
   });
   return loading;
 }

@@ -1,4 +1,5 @@
-import { type Cas, loadCas } from "./cas.js";
+import { type Cas, loadCas, loadedCas } from "./cas.js";
+import { fastParse } from "./fast-parse.js";
 import { cleanAnswer, matchBrace } from "./normalize.js";
 import {
   type Complex,
@@ -150,7 +151,8 @@ const MATRIX = /^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^}]*\})?([\s\S]*)\\end\{
 
 function structure(s: string): Structure {
   s = s.trim();
-  if (THOUSANDS.test(s.replace(/\s/g, ""))) return { kind: "scalar", text: s.replace(/[,\s]/g, "") };
+  // 1,000,000 (no space after the commas: "99, 100" is a list of two numbers).
+  if (THOUSANDS.test(s)) return { kind: "scalar", text: s.replace(/,/g, "") };
   const matrix = MATRIX.exec(s);
   if (matrix) {
     const rows = matrix[2]!
@@ -221,9 +223,8 @@ function compareScalar(a: string, b: string, ctx: Ctx): boolean {
   const nb = numberOf(b);
   if (na && nb) return sameRational(na, nb);
   if (/\d \d/.test(squash(a)) || /\d \d/.test(squash(b))) return false; // "1 2": not a number we can read
-  if (!ctx.cas) throw new NeedsCas();
-  const ja = ctx.cas.parse(a);
-  const jb = ctx.cas.parse(b);
+  const ja = parseExpr(a, ctx);
+  const jb = parseExpr(b, ctx);
   if (ja === undefined || jb === undefined) return false;
   return sameExpression(ja, jb, ctx);
 }
@@ -266,14 +267,23 @@ function compareEquations(ea: string[], eb: string[], ctx: Ctx): boolean {
     if (compareScalar(ea[1]!, eb[1]!, ctx)) return true;
   }
   // Two equations: the same up to a non-zero constant factor (2x+4y=6 and x+2y=3).
-  if (!ctx.cas) throw new NeedsCas();
-  const parts = [ea[0]!, ea[1]!, eb[0]!, eb[1]!].map((x) => ctx.cas!.parse(x));
+  const parts = [ea[0]!, ea[1]!, eb[0]!, eb[1]!].map((x) => parseExpr(x, ctx));
   if (parts.some((x) => x === undefined)) return false;
   const [la, ra, lb, rb] = parts as Json[];
   return proportional(["Subtract", la!, ra!], ["Subtract", lb!, rb!], ctx);
 }
 
 // ------------------------------------------------------------------ expressions
+
+const NEEDS_CAS = new NeedsCas("the compute engine is needed");
+
+/** MathJSON of an expression: the fast parser, else the compute engine (NeedsCas when not loaded). */
+function parseExpr(latex: string, ctx: Ctx): Json | undefined {
+  const fast = fastParse(latex);
+  if (fast !== undefined) return fast;
+  if (!ctx.cas) throw NEEDS_CAS;
+  return ctx.cas.parse(latex);
+}
 
 const POINTS = 8;
 const NAME = /^(?:[a-zA-Z]|[a-z][a-z]+)(?:_\w+)?$/;
@@ -370,7 +380,7 @@ export async function mathEquivalent(
   options: EquivalenceOptions = {},
 ): Promise<boolean> {
   try {
-    return equivalentSync(pred, gold, null, options);
+    return equivalentSync(pred, gold, loadedCas(), options);
   } catch (error) {
     if (!(error instanceof NeedsCas)) throw error;
     return equivalentSync(pred, gold, await loadCas(), options);
