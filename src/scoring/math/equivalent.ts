@@ -58,9 +58,11 @@ type Structure =
 const squash = (s: string): string =>
   s
     .trim()
+    .replace(/,\s+(?=\d)/g, ",\u0001") // "1, 234" is a list, "1,234" a number
     .replace(/\s+/g, (m, at: number, all: string) =>
       /\d/.test(all[at - 1] ?? "") && /\d/.test(all[at + m.length] ?? "") ? " " : "",
     )
+    .replace(/\u0001/g, " ")
     .replace(/^\+/, "");
 
 function compare(a: string, b: string, ctx: Ctx): boolean {

@@ -54,7 +54,11 @@ export function cleanAnswer(input: string): Cleaned {
   s = s.replace(/\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big|bigg|Bigg)(?![a-zA-Z])\s*/g, "");
   s = s.replace(/\\displaystyle|\\limits/g, "");
   s = s.replace(/\\[dt]frac(?![a-zA-Z])/g, "\\frac").replace(/\\[dt]binom(?![a-zA-Z])/g, "\\binom");
-  s = s.replace(/(?<!\\)\\(?:!|,|;|:|>|quad|qquad|enspace|thinspace)(?![a-zA-Z])|~/g, " ");
+  s = s.replace(/(?<!\\)\\!/g, "");
+  s = s.replace(/(?<!\\)\\(?:,|;|:|>|quad|qquad|enspace|thinspace)(?![a-zA-Z])|~/g, " ");
+  s = s.replace(/\\mathbb\s*\{?R\}?/g, "(-\\infty, \\infty)");
+  const boxed = /^\\(?:boxed|fbox)\s*\{([\s\S]*)\}$/.exec(s);
+  if (boxed && matchBrace(s, s.indexOf("{")) === s.length - 1) s = boxed[1]!;
   s = s.replace(/(?<!\\)\\ /g, " ");
   s = s.replace(/\{,\}/g, "");
   // Degrees.

@@ -135,7 +135,8 @@ const cexp = (a: Complex): Complex => {
   const r = Math.exp(a[0]);
   return [r * Math.cos(a[1]), r * Math.sin(a[1])];
 };
-const clog = (a: Complex): Complex => [Math.log(Math.hypot(a[0], a[1])), Math.atan2(a[1], a[0])];
+// `|| 0`: a negative zero imaginary part (from Negate) must not flip the branch cut.
+const clog = (a: Complex): Complex => [Math.log(Math.hypot(a[0], a[1])), Math.atan2(a[1] || 0, a[0])];
 const cpow = (a: Complex, b: Complex): Complex => {
   if (b[1] === 0 && Number.isInteger(b[0]) && Math.abs(b[0]) <= 64) {
     let r: Complex = [1, 0];
