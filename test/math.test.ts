@@ -2,8 +2,16 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { extractAnswer } from "../src/core/index.js";
 import { EQUAL, HENDRYCKS_CASES, NOT_EQUAL } from "../src/scoring/math/cases.js";
-import { hendrycksNormalize, loadCas, mathEquivalent } from "../src/scoring/math/index.js";
+import {
+  hendrycksNormalize,
+  loadCas,
+  math,
+  mathEquivalent,
+  mathExact,
+  minervaNormalize,
+} from "../src/scoring/math/index.js";
 import { ROOT, runCli, testdir } from "./helpers.js";
 
 describe("math equivalence", () => {
@@ -229,5 +237,80 @@ describe("fast parser agrees with the compute engine", () => {
     const a = evaluate(fast!, vars)!;
     const b = evaluate(slow!, vars)!;
     expect(Math.hypot(a[0] - b[0], a[1] - b[1])).toBeLessThan(1e-9);
+  });
+});
+
+describe("answer extraction", () => {
+  it.each([
+    ["the last box wins", "First \\boxed{1}, then \\boxed{2}.", "2", "boxed"],
+    [
+      "nested braces",
+      "$\\boxed{\\left(\\frac{1}{2}, \\sqrt{3}\\right)}$",
+      "\\left(\\frac{1}{2}, \\sqrt{3}\\right)",
+      "boxed",
+    ],
+    ["\\fbox", "so \\fbox{7}", "7", "boxed"],
+    ["\\boxed 5", "hence $\\boxed 5$.", "5", "boxed"],
+    ["spaces inside", "$\\boxed{ 42 }$", "42", "boxed"],
+    ["escaped braces", "\\boxed{\\{1, 2\\}}", "\\{1, 2\\}", "boxed"],
+    [
+      "Minerva's format",
+      "Final Answer: The final answer is $\\frac{1}{2}$. I hope it is correct.",
+      "\\frac{1}{2}",
+      "fallback",
+    ],
+    ["a plain sentence", "Adding up, the answer is 12.", "12", "fallback"],
+    ["an unbalanced box falls back", "\\boxed{3 and the answer is 4", "4", "fallback"],
+    ["nothing", "I do not know.", null, "none"],
+    ["an empty box", "\\boxed{}", null, "none"],
+    ["\\boxedfoo is not a box", "\\boxedfoo{3}", null, "none"],
+  ])("%s", (_name, text, answer, method) => {
+    expect(extractAnswer(text)).toEqual({ answer, method });
+  });
+
+  it("fallback patterns are configurable; none means boxed answers only", () => {
+    expect(extractAnswer("ANSWER: 17", ["ANSWER:\\s*(\\S+)"])).toEqual({ answer: "17", method: "fallback" });
+    expect(extractAnswer("The answer is 17.", [])).toEqual({ answer: null, method: "none" });
+  });
+});
+
+describe("string normalisers (math_exact)", () => {
+  it.each([
+    ["10\\text{ inches}", "10"],
+    ["\\$1,000", "1000"],
+    ["x = 5", "5"],
+    ["\\frac12", "\\frac{1}{2}"],
+    ["\\sqrt3", "\\sqrt{3}"],
+    ["\\text{(B)}", "(B)"],
+    ["5^\\circ", "5"],
+    ["\\boxed{7}", "7"],
+    ["a = \\$3.50", "3.50"],
+  ])("Minerva: %s → %s", (input, expected) => {
+    expect(minervaNormalize(input)).toBe(expected);
+  });
+
+  it("math_exact is string equality after normalising: 0.5 is not \\frac12, but \\frac12 is \\frac{1}{2}", async () => {
+    const input = (completion: string, target: string) => ({
+      sample: { id: "a", input: {}, target },
+      completion,
+      artifact: completion,
+    });
+    const exact = (c: string, t: string) => mathExact.score(input(c, t), { normalizer: "minerva" });
+    expect((await exact("\\boxed{\\frac12}", "\\frac{1}{2}")).passed).toBe(true);
+    expect((await exact("\\boxed{0.5}", "\\frac{1}{2}")).passed).toBe(false);
+    expect((await math.score(input("\\boxed{0.5}", "\\frac{1}{2}"), { seed: 0 })).passed).toBe(true);
+    // A qa-style output without a box is graded as a whole.
+    expect((await math.score(input("0.5", "\\frac{1}{2}"), { seed: 0 })).detail).toMatchObject({
+      parsed_answer: "0.5",
+      parsed: true,
+      method: "none",
+    });
+  });
+
+  it("the numeric check is seeded: every seed gives the same verdicts on the table", async () => {
+    for (const seed of [1, 2, 3]) {
+      for (const [a, b] of EQUAL.slice(-40)) expect(await mathEquivalent(a, b, { seed })).toBe(true);
+      for (const [a, b] of NOT_EQUAL.slice(-40)) expect(await mathEquivalent(a, b, { seed })).toBe(false);
+    }
   });
 });

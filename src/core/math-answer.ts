@@ -10,9 +10,12 @@ export interface Extracted {
   method: ExtractMethod;
 }
 
-/** Default fallback patterns, tried in order on the text after the last boxed-free point; group 1 is the answer. */
+/** Default fallback patterns, tried in order (the last match of the first that matches); group 1 is the answer. */
 export const DEFAULT_FALLBACKS = [
-  String.raw`(?:final answer|the answer)\s*(?:is|:)\s*:?\s*\$?([^\n$]+?)\$?\s*(?:\.\s*)?$`,
+  // Minerva's format: "Final Answer: The final answer is $\frac{1}{2}$. I hope it is correct."
+  String.raw`(?:final answer|the answer)\s*(?:is|:)\s*:?\s*\$([^$]+)\$`,
+  // "The answer is 7." to the end of the line.
+  String.raw`(?:final answer|the answer)\s*(?:is|:)\s*:?\s*([^\n$]+?)\s*\.?\s*$`,
 ];
 
 /** The content of the last `\boxed{...}` or `\fbox{...}` (or `\boxed x`), or null. */
