@@ -314,3 +314,23 @@ describe("string normalisers (math_exact)", () => {
     }
   });
 });
+
+describe("grader defects found while building it", () => {
+  it("defect: the list '99, 100' was read as the number 99100 (thousands separator)", async () => {
+    expect(await mathEquivalent("99, 100", "100, 99")).toBe(true);
+    expect(await mathEquivalent("99, 100", "99100")).toBe(false);
+    expect(await mathEquivalent("1,234", "1, 234")).toBe(false);
+  });
+  it("defect: \\sqrt{-1} evaluated to -i (a negative zero flipped the branch cut)", async () => {
+    expect(await mathEquivalent("\\sqrt{-1}", "i")).toBe(true);
+    expect(await mathEquivalent("\\sqrt{-4}", "-2i")).toBe(false);
+  });
+  it("defect: the compute engine's canonical form gave 1/(1+i) = 0.707-0.707i; the written tree is evaluated instead", async () => {
+    expect(await mathEquivalent("\\frac{1}{1+i}", "\\frac{1-i}{2}")).toBe(true);
+    expect(await mathEquivalent("\\frac{1}{1+i}", "\\frac{\\sqrt{2}}{2}-\\frac{\\sqrt{2}}{2}i")).toBe(false);
+  });
+  it("defect: hostile answers (deep nesting, huge text) neither crash nor hang the grader", async () => {
+    expect(await mathEquivalent(`${"(".repeat(20000)}1${")".repeat(20000)}`, "1")).toBe(false);
+    expect(await mathEquivalent("9^{9^{9}}", "1")).toBe(false);
+  });
+});

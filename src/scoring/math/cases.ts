@@ -219,6 +219,22 @@ export const EQUAL: [string, string][] = [
   ["-2i", "-2\\mathrm{i}"],
   ["3-4i", "3 - 4i"],
   ["\\frac{4}{5}+\\frac{3}{5}i", "0.8+0.6i"],
+  ["\\mathrm{(A)}", "A"],
+  ["2 \\times 10^{4}", "20000"],
+  ["\\frac{9}{4}\\pi", "\\frac{9\\pi}{4}"],
+  ["x^2+3x+2", "(x+1)(x+2)"],
+  ["k = 2", "2"],
+  ["{1,2,3}", "\\{1,2,3\\}"],
+  ["8\\sqrt{2}", "\\sqrt{128}"],
+  ["\\$18.90", "18.90"],
+  ["5\\%", "0.05"],
+  ["\\frac{\\sqrt{505}}{7}", "\\frac{\\sqrt{505}}{7}"],
+  ["10^{4}", "10000"],
+  ["\\left\\{1,2\\right\\}", "\\{1,2\\}"],
+  ["\\dfrac{1}{2}\\text{ inch}", "0.5"],
+  ["x \\in \\{1, 2\\}", "1,2"],
+  ["\\frac{1}{2} \\text{ or } \\frac{1}{3}", "\\frac13, \\frac12"],
+  ["(1,2) \\text{ and } (3,4)", "(3,4),(1,2)"],
 ];
 
 /** Pairs that must NOT be equal under `math` (false positives are worse than false negatives). */
@@ -311,6 +327,8 @@ export const NOT_EQUAL: [string, string][] = [
   ["12345678901234567891", "12345678901234567890"],
   ["2x", "x^2"],
   // near misses
+  ["(".repeat(2400) + "1" + ")".repeat(2400), "2"],
+  ["x".repeat(6000), "x"],
   ["\\frac{1}{2}", "0.51"],
   ["(1,2)", "(1,3)"],
   ["[1,2]", "(1,2)"],
