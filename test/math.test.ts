@@ -182,6 +182,23 @@ describe("math task through the CLI", () => {
     expect(report).toContain("62.5%"); // counting it as wrong
   });
 
+  it("imported completions ({id, completion}) are graded the same way, with the task's defaults", () => {
+    const responses = ROWS.map((row) => ({
+      id: row.id,
+      completion: COMPLETIONS[(row.problem ?? row.question)!]!,
+    }));
+    const config = ["name: m", "task: math", "dataset: data.jsonl", "models: [gold]"].join("\n");
+    const dir = testdir({ "exp.yaml": config, "data.jsonl": ROWS, "responses.jsonl": responses });
+    const r = runCli(["import", "exp.yaml", "--responses", "responses.jsonl", "--name", "offline"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const trial = trialDir(dir);
+    expect(trial).toMatch(/offline__default__/);
+    const summary = JSON.parse(readFileSync(join(trial, "summary.json"), "utf8"));
+    expect(summary.primary_scorer).toBe("math");
+    expect(summary.scorers.math).toMatchObject({ n: 8, passed: 5, parse: { parsed: 7, rate: 0.875 } });
+    expect(summary.scorers.math_exact.passed).toBeLessThan(5);
+  });
+
   it("a row without an answer is a clear error naming file:line, nothing written", () => {
     const dir = testdir({
       "exp.yaml": experiment("wrong").replace("command:./model.js", "gold"),
