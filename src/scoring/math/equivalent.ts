@@ -312,6 +312,10 @@ function sameExpression(a: Json, b: Json, ctx: Ctx): boolean {
     const xa = exactValue(a);
     const xb = exactValue(b);
     if (xa && xb) return sameRational(xa, xb);
+    // A long decimal against an irrational value (1.4142135623731 vs \sqrt2) agrees to 1e-12 but
+    // is not equal; a rational with a small denominator (2 vs \sqrt4) can be.
+    const exactSide = xa ?? xb;
+    if (exactSide && exactSide.d > 1_000_000n) return false;
     const za = evaluate(a, {});
     const zb = evaluate(b, {});
     return finite(za) && finite(zb) && close(za, zb, 1e-12);
