@@ -320,6 +320,8 @@ function sameExpression(a: Json, b: Json, ctx: Ctx): boolean {
     const zb = evaluate(b, {});
     return finite(za) && finite(zb) && close(za, zb, 1e-12);
   }
+  // Long decimals on one side only are approximations (1.41421356x vs \sqrt2 x): not equal.
+  if (longDecimals(a).join() !== longDecimals(b).join()) return false;
   let agreed = 0;
   for (const point of points(vars, ctx.seed)) {
     const za = evaluate(a, point);
@@ -329,6 +331,13 @@ function sameExpression(a: Json, b: Json, ctx: Ctx): boolean {
     agreed++;
   }
   return agreed >= POINTS / 2;
+}
+
+function longDecimals(e: Json, into: string[] = []): string[] {
+  if (typeof e === "number" && !Number.isInteger(e) && (String(e).split(".")[1]?.length ?? 0) > 6)
+    into.push(String(e));
+  else if (Array.isArray(e)) for (const x of e) longDecimals(x as Json, into);
+  return into.sort();
 }
 
 /** f = c·g for a constant c ≠ 0 at every sampled point (equations written at different scales). */
