@@ -235,6 +235,16 @@ export const EQUAL: [string, string][] = [
   ["x \\in \\{1, 2\\}", "1,2"],
   ["\\frac{1}{2} \\text{ or } \\frac{1}{3}", "\\frac13, \\frac12"],
   ["(1,2) \\text{ and } (3,4)", "(3,4),(1,2)"],
+  ["\\frac ab", "\\frac{a}{b}"],
+  ["\\sqrt{x}", "x^{\\frac12}"],
+  ["[2, +\\infty)", "[2,\\infty)"],
+  ["(-\\infty, -2]", "(-\\infty,-2]"],
+  ["\\frac{1}{2}\\text{ cm}^2", "0.5"],
+  ["3\\text{ m/s}", "3"],
+  ["x=\\frac{-b\\pm\\sqrt{b^2-4ac}}{2a}", "\\frac{-b\\pm\\sqrt{b^2-4ac}}{2a}"],
+  ["\\left\\{ 1,2 \\right\\}", "\\{1,2\\}"],
+  ["2 \\le x \\le 5", "[2,5]"],
+  ["-2 < x < 5", "(-2, 5)"],
 ];
 
 /** Pairs that must NOT be equal under `math` (false positives are worse than false negatives). */
@@ -354,4 +364,7 @@ export const NOT_EQUAL: [string, string][] = [
   ["\\{1,2\\}", "(1,2)"],
   ["12", "1\\frac{1}{2}"],
   ["5", "\\text{5 dollars and 3 cents}"],
+  ["2 \\le x \\le 5", "(2,5)"],
+  ["x < 5", "(-\\infty, 5]"],
+  ["\\frac{-b+\\sqrt{b^2-4ac}}{2a}", "\\frac{-b\\pm\\sqrt{b^2-4ac}}{2a}"],
 ];

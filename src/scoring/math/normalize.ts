@@ -97,7 +97,12 @@ function unwrapText(s: string): string {
     const before = s;
     s = s.replace(re, (_whole, body: string, power: string | undefined, offset: number, str: string) => {
       const value = str.slice(0, offset).trim();
-      const words = body.trim().toLowerCase().replace(/\.$/, "").split(/\s+/);
+      const words = body
+        .trim()
+        .toLowerCase()
+        .replace(/\.$/, "")
+        .split(/[\s/]+/)
+        .filter((w) => w !== "" && w !== "per");
       const isUnit = words.length > 0 && words.every((w) => UNIT_WORDS.has(w));
       if (value !== "" && /[0-9}).]$/.test(value) && isUnit) return "";
       return body + (power ?? "");
