@@ -20,7 +20,10 @@ export interface TrialManifest {
   spec: TrialSpec;
 }
 
-export type SlimScore = Pick<Score, "id" | "sample" | "scorer" | "value" | "passed">;
+export type SlimScore = Pick<Score, "id" | "sample" | "scorer" | "value" | "passed"> & {
+  parsed?: boolean;
+  dropped?: boolean;
+};
 
 export interface TrialData {
   dir: string;
@@ -128,6 +131,7 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
           scorer: s.scorer,
           value: s.value,
           passed: s.passed,
+          ...answerParse(s.detail),
         }),
         scoreKey,
       )
@@ -153,7 +157,7 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
 
   const sums = new Map<string, { total: number; n: number }>();
   for (const s of scores) {
-    if (s.scorer !== summary.primary_scorer) continue;
+    if (s.scorer !== summary.primary_scorer || s.dropped) continue;
     const acc = sums.get(s.id) ?? { total: 0, n: 0 };
     acc.total += s.value;
     acc.n++;
@@ -161,4 +165,14 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
   }
   const perItem = new Map([...sums].map(([id, { total, n }]) => [id, total / n]));
   return { dir, manifest, items, wanted, scores, summary, perItem };
+}
+
+/** Whether an answer-extracting scorer (`math`, ...) found an answer, and whether the row is dropped. */
+function answerParse(detail: unknown): { parsed?: boolean; dropped?: boolean } {
+  if (typeof detail !== "object" || detail === null) return {};
+  const d = detail as { parsed?: unknown; dropped?: unknown };
+  return {
+    ...(typeof d.parsed === "boolean" ? { parsed: d.parsed } : {}),
+    ...(d.dropped === true ? { dropped: true } : {}),
+  };
 }

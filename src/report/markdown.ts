@@ -33,6 +33,7 @@ export function renderTrialMarkdown(s: TrialSummary): string {
   }
   lines.push(
     `- **${s.primary_scorer}: ${ciText(s)}** (errors excluded; ${fmtPct(s.scorers[s.primary_scorer]?.mean_errors_as_wrong)} counting errors as wrong)`,
+    ...parseLines(s),
     ...(s.pass_at_k.length > 1
       ? [`- pass@k: ${s.pass_at_k.map((r) => `pass@${r.k} ${fmtPct(r.pass_at_k)}`).join(", ")}`]
       : []),
@@ -190,4 +191,18 @@ export function renderExperimentMarkdown(data: ExperimentReportData): string {
   }
   lines.push("");
   return lines.join("\n");
+}
+
+/** Parse rate of an answer-extracting primary scorer, and the denominator it used. */
+function parseLines(s: TrialSummary): string[] {
+  const p = s.scorers[s.primary_scorer];
+  if (!p?.parse) return [];
+  const scored = p.n + (p.dropped_unparsed ?? 0);
+  const lines = [`- answers parsed: ${p.parse.parsed} of ${scored} (${fmtPct(p.parse.rate)})`];
+  if (p.dropped_unparsed) {
+    lines.push(
+      `- **${p.dropped_unparsed} unparsed answer(s) dropped from the denominator** (task option \`unparsed: drop\`, as some published numbers do); counting them as wrong gives ${fmtPct(p.mean_errors_as_wrong)}`,
+    );
+  }
+  return lines;
 }

@@ -42,8 +42,20 @@ export interface SummaryInput {
     error_code?: string;
     duration_ms?: number;
   }[];
-  /** Final score per (id, sample, scorer). */
-  scores: { id: string; sample: number; scorer: string; value: number; passed: boolean }[];
+  /**
+   * Final score per (id, sample, scorer). `parsed`: whether the scorer found an answer to grade
+   * (answer-extracting scorers such as `math`); `dropped`: an unparsed row the task leaves out of
+   * the denominator (the published-number convention), excluded from every mean.
+   */
+  scores: {
+    id: string;
+    sample: number;
+    scorer: string;
+    value: number;
+    passed: boolean;
+    parsed?: boolean;
+    dropped?: boolean;
+  }[];
   scorers: string[];
   stats?: StatsSettings;
 }
@@ -56,6 +68,10 @@ export interface ScorerSummary {
   /** Mean with every expected prediction that has no score (errors, missing) counted as 0. */
   mean_errors_as_wrong: number | null;
   passed: number;
+  /** Scored predictions in which an answer was found, for scorers that extract one. */
+  parse?: { parsed: number; rate: number };
+  /** Unparsed predictions left out of `n` and every mean (task option `unparsed: drop`). */
+  dropped_unparsed?: number;
 }
 
 export interface TrialSummary {
@@ -110,7 +126,9 @@ function quantile(sorted: number[], q: number): number | null {
   return round(sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo), 1);
 }
 
-export function summarizeTrial(input: SummaryInput): TrialSummary {
+export function summarizeTrial(full: SummaryInput): TrialSummary {
+  const dropped = full.scores.filter((s) => s.dropped);
+  const input = dropped.length > 0 ? { ...full, scores: full.scores.filter((s) => !s.dropped) } : full;
   const expected = input.items.length * input.samplesPerItem;
   const preds = input.predictions;
   const ok = preds.filter((p) => p.status === "ok");
@@ -135,6 +153,13 @@ export function summarizeTrial(input: SummaryInput): TrialSummary {
       mean_errors_as_wrong: expected === 0 ? null : round(values.reduce((a, b) => a + b, 0) / expected),
       passed: rows.filter((s) => s.passed).length,
     };
+    const withParse = full.scores.filter((s) => s.scorer === name && s.parsed !== undefined);
+    if (withParse.length > 0) {
+      const parsed = withParse.filter((s) => s.parsed).length;
+      scorers[name].parse = { parsed, rate: round(parsed / withParse.length) };
+      const drops = dropped.filter((s) => s.scorer === name).length;
+      if (drops > 0) scorers[name].dropped_unparsed = drops;
+    }
   }
   const primary = input.scorers[0] ?? "";
 

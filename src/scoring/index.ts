@@ -1,10 +1,19 @@
 import { type AnyScorer, BenchlineError, formatIssues, type Scorer } from "../core/index.js";
+import { math, mathExact } from "./math/index.js";
 import { exact, exec, includes, numeric, regex } from "./scorers.js";
 
 export { normalize, outputText, targetText } from "./text.js";
 
 /** Built-in scorers by name. */
-export const scorers = { exact, includes, regex, numeric, exec } satisfies Record<string, AnyScorer>;
+export const scorers = {
+  exact,
+  includes,
+  regex,
+  numeric,
+  exec,
+  math,
+  math_exact: mathExact,
+} satisfies Record<string, AnyScorer>;
 export type ScorerName = keyof typeof scorers;
 
 export interface ResolvedScorer {

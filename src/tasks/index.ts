@@ -1,5 +1,6 @@
 import { type AnyTask, BenchlineError, type Task } from "../core/index.js";
 import { codeTask } from "./code.js";
+import { mathTask } from "./math.js";
 import { qaTask } from "./qa.js";
 import { shellTask } from "./shell.js";
 
@@ -12,6 +13,7 @@ export const tasks = {
   qa: qaTask,
   shell: shellTask,
   code: codeTask,
+  math: mathTask,
 } satisfies Record<string, AnyTask>;
 
 export type TaskName = keyof typeof tasks;
