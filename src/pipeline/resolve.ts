@@ -132,7 +132,11 @@ export async function resolveExperiment(
   ).map((m) =>
     overrides.timeout === undefined ? m : { ...m, options: { ...m.options, timeout: overrides.timeout } },
   );
-  const prompts = selectPrompts(file.prompts ?? task.defaultPrompts, overrides.promptSets, label);
+  const prompts = selectPrompts(
+    file.prompts ?? task.promptSets?.(taskOptions) ?? task.defaultPrompts,
+    overrides.promptSets,
+    label,
+  );
 
   const datasetPath = resolve(baseDir, file.dataset);
   const datasetLabel = relativeLabel(datasetPath);
@@ -146,7 +150,13 @@ export async function resolveExperiment(
     // Round-robin over the (limited) dataset order: disjoint, balanced, and stable for a dataset.
     dataset.samples = dataset.samples.filter((_, i) => i % shard.parts === shard.part - 1);
   }
-  checkPlaceholders(task, prompts, dataset, label, datasetLabel);
+  await task.prepare?.(dataset.samples, taskOptions, {
+    baseDir,
+    label: datasetLabel,
+    lines: dataset.lines,
+    promptSets: Object.keys(prompts),
+  });
+  checkPlaceholders(task, prompts, dataset, label, datasetLabel, taskOptions);
   const sha256 = await hashFile(datasetPath);
   const samplesPerItem = overrides.samples ?? file.samples;
   const warnings: string[] = [];
@@ -301,6 +311,18 @@ function selectPrompts(
   return out;
 }
 
+/**
+ * The experiment as one trial sees it: for tasks whose samples depend on the prompt set
+ * (code-edit variants), each sample specialised to the trial's prompt set.
+ */
+export function trialView(exp: ResolvedExperiment, trial: Trial): ResolvedExperiment {
+  const forPromptSet = exp.task.forPromptSet;
+  if (!forPromptSet) return exp;
+  const name = trial.spec.prompt_set.name;
+  const samples = exp.dataset.samples.map((s) => forPromptSet(s, name, exp.taskOptions));
+  return { ...exp, dataset: { ...exp.dataset, samples } };
+}
+
 /** Variables a prompt template sees for a sample. */
 export function promptVars(task: Task<unknown, unknown>, sample: Sample): Record<string, unknown> {
   return task.promptVars?.(sample) ?? { ...sample.metadata, ...sample.input, id: sample.id };
@@ -312,13 +334,15 @@ function checkPlaceholders(
   dataset: Dataset,
   label: string,
   datasetLabel: string,
+  taskOptions: unknown,
 ): void {
   for (const [name, template] of Object.entries(prompts)) {
+    const view = (sample: Sample): Sample => task.forPromptSet?.(sample, name, taskOptions) ?? sample;
     for (const field of ["system", "user"] as const) {
       const text = template[field];
       if (text === undefined || placeholders(text).length === 0) continue;
       for (const sample of dataset.samples) {
-        const rendered = renderTemplate(text, promptVars(task, sample));
+        const rendered = renderTemplate(text, promptVars(task, view(sample)));
         if (rendered.missing.length > 0) {
           throw new BenchlineError(
             "config",

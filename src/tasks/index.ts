@@ -1,5 +1,6 @@
 import { type AnyTask, BenchlineError, type Task } from "../core/index.js";
 import { codeTask } from "./code.js";
+import { codeEditTask } from "./code-edit/index.js";
 import { qaTask } from "./qa.js";
 import { shellTask } from "./shell.js";
 
@@ -12,6 +13,7 @@ export const tasks = {
   qa: qaTask,
   shell: shellTask,
   code: codeTask,
+  "code-edit": codeEditTask,
 } satisfies Record<string, AnyTask>;
 
 export type TaskName = keyof typeof tasks;
