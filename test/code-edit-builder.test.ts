@@ -1,7 +1,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BenchlineError, type Sample } from "../src/core/index.js";
+import {
+  BenchlineError,
+  ContextExceededError,
+  type Sample,
+  type Shortener,
+  truncateMessages,
+} from "../src/core/index.js";
 import { buildIndex, scores, tokenize, topN } from "../src/tasks/code-edit/bm25.js";
 import { generateDiff, parseVariant, splitIndex } from "../src/tasks/code-edit/builder.js";
 import { extractDiff, removeLastFile } from "../src/tasks/code-edit/extract.js";
@@ -247,6 +253,20 @@ describe("BM25", () => {
     ]);
     expect(scores(index, ["gamma", "alpha"], new Set(["a.py"])).slice(1)).toEqual(
       scores(without, ["gamma", "alpha"]),
+    );
+  });
+});
+
+describe("context limit: drop the last file block", () => {
+  it("drops files until the prompt fits, records the truncation, and fails when it cannot fit", () => {
+    const policy = codeEditTask.truncation as Shortener;
+    const prompt =
+      "<code>\n[start of a.py]\n1 x\n[end of a.py]\n[start of b.py]\n1 yyyyyyyyyyyyyyyyyyyy\n[end of b.py]\n</code>";
+    const fitted = truncateMessages([{ role: "user", content: prompt }], 50, policy);
+    expect(fitted.messages[0]?.content).not.toContain("b.py");
+    expect(fitted.truncation).toMatchObject({ policy: "drop-last-file", steps: 1 });
+    expect(() => truncateMessages([{ role: "user", content: prompt }], 10, policy)).toThrow(
+      ContextExceededError,
     );
   });
 });

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Sample } from "../../core/index.js";
 import { defineTask } from "../define.js";
 import { parseVariant, variantGrammar } from "./builder.js";
-import { type ExtractedPatch, extractDiff } from "./extract.js";
+import { type ExtractedPatch, extractDiff, removeLastFile } from "./extract.js";
 import { type CodeEditOptions, type PreparedInput, prepareSamples } from "./prepare.js";
 import { codeEditRow, toInstance } from "./records.js";
 
@@ -58,7 +58,9 @@ export const codeEditTask = defineTask<z.infer<typeof codeEditRow>, CodeEditOpti
   options: options as unknown as z.ZodType<CodeEditOptions>,
   defaultPrompts: { None_body_issue: { user: "{{prompt}}" } },
   defaultScorers: ["exec"],
-  truncation: "middle",
+  // Past the context: drop the last file of the code context (EditBench's fallback), repeatedly;
+  // a prompt that still does not fit is an error row.
+  truncation: { name: "drop-last-file", shorten: removeLastFile },
   toSample: (row) => ({
     id: row.instance_id,
     input: { instance: toInstance(row), variants: {} },
