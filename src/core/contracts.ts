@@ -75,6 +75,12 @@ export interface SandboxLimits {
 export interface SandboxRunOptions {
   /** Files to write into the work dir before the first step (relative path -> content). */
   files?: Record<string, string>;
+  /**
+   * An existing host directory to run in instead of a fresh empty work dir (code-edit's prepared
+   * repository tree). The caller owns it: it is not deleted, and `files` are still written into it.
+   * Sandboxes that cannot reach host directories (docker) refuse it.
+   */
+  workdir?: string;
   env?: Record<string, string>;
   timeoutMs: number;
   limits?: SandboxLimits;

@@ -49,9 +49,11 @@ export function createBwrapSandbox(options: BwrapSandboxOptions = {}): Sandbox &
       const limits = resolveLimits(run.limits);
       const dir = await makeTempDir(options.tmpDir);
       try {
-        const work = join(dir, "work");
+        // A caller's directory (run.workdir) is bound as it is: the sandboxed uid gets no write
+        // access to it beyond what its permissions give.
+        const work = run.workdir ?? join(dir, "work");
         const tmp = join(dir, "tmp");
-        await mkdir(work);
+        if (!run.workdir) await mkdir(work);
         await mkdir(tmp);
         await writeFiles(work, run.files);
         if (asRoot) await chownTree(dir, owner);

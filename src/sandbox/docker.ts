@@ -1,4 +1,10 @@
-import type { Sandbox, SandboxResult, SandboxRunOptions, SandboxStep } from "../core/index.js";
+import {
+  BenchlineError,
+  type Sandbox,
+  type SandboxResult,
+  type SandboxRunOptions,
+  type SandboxStep,
+} from "../core/index.js";
 import {
   DockerApiError,
   type DockerConnection,
@@ -46,6 +52,8 @@ export function createDockerSandbox(options: DockerSandboxOptions): Sandbox & { 
     name: `docker:${options.image}`,
     description: dockerDescription,
     async run(steps: SandboxStep[], run: SandboxRunOptions): Promise<SandboxResult> {
+      if (run.workdir !== undefined)
+        throw new BenchlineError("usage", "the docker sandbox cannot run in a host directory (workdir)");
       const limits = resolveLimits(run.limits);
       const env = Object.entries(sandboxEnv(dockerWorkPath, standardPath, run.env)).map(
         ([k, v]) => `${k}=${v}`,

@@ -1,10 +1,10 @@
 import { type AnyScorer, BenchlineError, formatIssues, type Scorer } from "../core/index.js";
-import { exact, exec, includes, numeric, regex } from "./scorers.js";
+import { applied, exact, exec, includes, numeric, regex } from "./scorers.js";
 
 export { normalize, outputText, targetText } from "./text.js";
 
 /** Built-in scorers by name. */
-export const scorers = { exact, includes, regex, numeric, exec } satisfies Record<string, AnyScorer>;
+export const scorers = { exact, includes, regex, numeric, exec, applied } satisfies Record<string, AnyScorer>;
 export type ScorerName = keyof typeof scorers;
 
 export interface ResolvedScorer {

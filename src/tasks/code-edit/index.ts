@@ -1,10 +1,11 @@
 import { z } from "zod";
-import type { Sample } from "../../core/index.js";
+import { BenchlineError, type Sample } from "../../core/index.js";
 import { defineTask } from "../define.js";
 import { parseVariant, variantGrammar } from "./builder.js";
 import { type ExtractedPatch, extractDiff, removeLastFile } from "./extract.js";
+import { runHarness } from "./harness.js";
 import { type CodeEditOptions, type PreparedInput, prepareSamples } from "./prepare.js";
-import { codeEditRow, toInstance } from "./records.js";
+import { codeEditRow, type Instance, toInstance } from "./records.js";
 
 export { buildVariant, parseVariant, type Variant } from "./builder.js";
 export { extractDiff, removeLastFile } from "./extract.js";
@@ -19,6 +20,8 @@ const options = z.strictObject({
     .default(["None_body_issue"]),
   /** Runs the tests; `{tests}` becomes the test files of test_patch. */
   test_command: z.string().min(1).default("python -m pytest -rA -p no:cacheprovider {tests}"),
+  /** How the test log reads. */
+  log_format: z.enum(["pytest", "unittest", "django"]).default("pytest"),
   /** Fix quirk 1: multi-file shown steps end with a newline (changes prompt bytes). */
   strict: z.boolean().default(false),
 }) satisfies z.ZodType<CodeEditOptions, unknown>;
@@ -57,7 +60,7 @@ export const codeEditTask = defineTask<z.infer<typeof codeEditRow>, CodeEditOpti
   row: codeEditRow,
   options: options as unknown as z.ZodType<CodeEditOptions>,
   defaultPrompts: { None_body_issue: { user: "{{prompt}}" } },
-  defaultScorers: ["exec"],
+  defaultScorers: ["exec", "applied"],
   // Past the context: drop the last file of the code context (EditBench's fallback), repeatedly;
   // a prompt that still does not fit is an error row.
   truncation: { name: "drop-last-file", shorten: removeLastFile },
@@ -72,4 +75,28 @@ export const codeEditTask = defineTask<z.infer<typeof codeEditRow>, CodeEditOpti
   prepare: (samples, opts, ctx) => prepareSamples(samples, opts, ctx),
   forPromptSet: (sample, name) => forVariant(sample, name),
   parse: (completion) => extractDiff(completion),
+  async execute(artifact, sample, ctx) {
+    const input = sample.input as { instance: Instance; clone?: string; pre_edits?: string[] };
+    const { instance } = input;
+    if (!input.clone || !instance.base_commit)
+      throw new BenchlineError(
+        "input",
+        `${sample.id}: no repository clone to run the tests in (repo, base_commit, task.repos)`,
+      );
+    return runHarness(
+      artifact.patch,
+      {
+        instance_id: sample.id,
+        clone: input.clone,
+        base_commit: instance.base_commit,
+        pre_edits: input.pre_edits ?? [],
+        test_patch: instance.test_patch,
+        fail_to_pass: instance.fail_to_pass,
+        pass_to_pass: instance.pass_to_pass,
+        test_command: instance.test_command ?? ctx.options.test_command,
+        log_format: ctx.options.log_format,
+      },
+      ctx,
+    );
+  },
 });

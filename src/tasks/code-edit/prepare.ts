@@ -11,6 +11,7 @@ export interface CodeEditOptions {
   repos: Record<string, string>;
   variants: string[];
   test_command: string;
+  log_format: "pytest" | "unittest" | "django";
   strict: boolean;
 }
 
