@@ -19,7 +19,7 @@ const options = z.strictObject({
     .min(1)
     .default(["None_body_issue"]),
   /** Runs the tests; `{tests}` becomes the test files of test_patch. */
-  test_command: z.string().min(1).default("python -m pytest -rA -p no:cacheprovider {tests}"),
+  test_command: z.string().min(1).default("python3 -m pytest -rA -p no:cacheprovider {tests}"),
   /** How the test log reads. */
   log_format: z.enum(["pytest", "unittest", "django"]).default("pytest"),
   /** Fix quirk 1: multi-file shown steps end with a newline (changes prompt bytes). */
