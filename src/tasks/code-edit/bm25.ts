@@ -10,9 +10,12 @@ const PY_SPACE =
   "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 const TOKEN = new RegExp(`[\\p{L}\\p{N}_]+|[^\\p{L}\\p{N}_${PY_SPACE}]`, "gu");
 
-/** The reference's `tokenize_code`. */
+const ASCII_TOKEN = /[A-Za-z0-9_]+|[^A-Za-z0-9_\t\n\v\f\r\x1c-\x1f ]/g;
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** The reference's `tokenize_code` (an ASCII-only fast path gives the same tokens). */
 export function tokenize(text: string): string[] {
-  return text.match(TOKEN) ?? [];
+  return text.match(NON_ASCII.test(text) ? TOKEN : ASCII_TOKEN) ?? [];
 }
 
 export interface Bm25Index {
@@ -20,12 +23,19 @@ export interface Bm25Index {
   lengths: Float64Array;
   /** term -> [doc, tf, doc, tf, ...] in document order. */
   postings: Map<string, number[]>;
+  /** Documents containing each term, in `postings` order (a typed array: the idf pass is hot). */
+  df: Int32Array;
+  /** term -> its position in `df`. */
+  termIds: Map<string, number>;
+  /** Each document's distinct terms (to take a left-out document out of `df`). */
+  docTerms: string[][];
   totalLength: number;
 }
 
 export function buildIndex(docs: { path: string; text: string }[]): Bm25Index {
   const postings = new Map<string, number[]>();
   const lengths = new Float64Array(docs.length);
+  const docTerms: string[][] = [];
   let totalLength = 0;
   for (const [d, doc] of docs.entries()) {
     const tf = new Map<string, number>();
@@ -33,13 +43,20 @@ export function buildIndex(docs: { path: string; text: string }[]): Bm25Index {
     for (const t of tokens) tf.set(t, (tf.get(t) ?? 0) + 1);
     lengths[d] = tokens.length;
     totalLength += tokens.length;
+    docTerms.push([...tf.keys()]);
     for (const [t, n] of tf) {
       const list = postings.get(t);
       if (list) list.push(d, n);
       else postings.set(t, [d, n]);
     }
   }
-  return { paths: docs.map((d) => d.path), lengths, postings, totalLength };
+  const df = new Int32Array(postings.size);
+  const termIds = new Map<string, number>();
+  for (const [t, list] of postings) {
+    df[termIds.size] = list.length / 2;
+    termIds.set(t, termIds.size);
+  }
+  return { paths: docs.map((d) => d.path), lengths, postings, df, termIds, docTerms, totalLength };
 }
 
 const K1 = 1.5;
@@ -66,15 +83,21 @@ export function scores(
   if (n === 0) return out;
   const avgdl = total / n;
   // idf of every term over the kept documents, negative ones lifted to epsilon * mean idf.
-  const df = (list: number[]): number => {
-    let c = 0;
-    for (let i = 0; i < list.length; i += 2) if (!excluded[list[i] as number]) c++;
-    return c;
+  const df = index.df.slice();
+  for (const [d, flag] of excluded.entries())
+    if (flag)
+      for (const t of index.docTerms[d] as string[]) {
+        const id = index.termIds.get(t) as number;
+        df[id] = (df[id] as number) - 1;
+      }
+  const dfOf = (t: string): number => {
+    const id = index.termIds.get(t);
+    return id === undefined ? 0 : (df[id] as number);
   };
   let idfSum = 0;
   let terms = 0;
-  for (const list of index.postings.values()) {
-    const f = df(list);
+  for (let i = 0; i < df.length; i++) {
+    const f = df[i] as number;
     if (f === 0) continue;
     idfSum += Math.log(n - f + 0.5) - Math.log(f + 0.5);
     terms++;
@@ -85,7 +108,7 @@ export function scores(
     let contribution = contributions.get(q);
     if (contribution === undefined) {
       const list = index.postings.get(q);
-      const f = list ? df(list) : 0;
+      const f = list ? dfOf(q) : 0;
       if (!list || f === 0) contribution = null;
       else {
         let idf = Math.log(n - f + 0.5) - Math.log(f + 0.5);

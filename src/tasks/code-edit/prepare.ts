@@ -26,6 +26,7 @@ export interface PreparedInput {
 const SKIPPED = [".git", "__pycache__", ".venv", "venv", "env"];
 
 const indexes = new Map<string, Promise<{ index: Bm25Index; texts: Map<string, string> }>>();
+const trees = new Map<string, Promise<string>>();
 
 /** The BM25 index of a tree's Python files, built once per (clone, tree). */
 export function treeIndex(
@@ -33,7 +34,9 @@ export function treeIndex(
   commit: string,
 ): Promise<{ index: Bm25Index; texts: Map<string, string> }> {
   return (async () => {
-    const tree = await treeOf(clone, commit);
+    const treeKey = `${clone}\0${commit}`;
+    if (!trees.has(treeKey)) trees.set(treeKey, treeOf(clone, commit));
+    const tree = await (trees.get(treeKey) as Promise<string>);
     const key = `${clone}\0${tree}`;
     let entry = indexes.get(key);
     if (!entry) {
