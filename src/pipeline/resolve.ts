@@ -37,6 +37,9 @@ export interface Overrides {
   out?: string;
   /** Override the experiment name (the directory under `out`). */
   name?: string;
+  /** Only these dataset ids (`--ids FILE`); `idsLabel` names the file in messages. */
+  ids?: string[];
+  idsLabel?: string;
   /** Run shard `part` (1-based) of `parts` disjoint shards of the dataset. */
   parts?: number;
   part?: number;
@@ -145,6 +148,22 @@ export async function resolveExperiment(
     label: datasetLabel,
     ...(limit !== undefined ? { limit } : {}),
   });
+  const warnings: string[] = [];
+  if (overrides.ids) {
+    const wanted = new Set(overrides.ids);
+    const known = new Set(dataset.samples.map((s) => s.id));
+    const unknown = [...wanted].filter((id) => !known.has(id));
+    if (unknown.length === wanted.size)
+      throw new BenchlineError(
+        "input",
+        `${overrides.idsLabel ?? "--ids"}: none of its ${wanted.size} ids is in ${datasetLabel}`,
+      );
+    if (unknown.length > 0)
+      warnings.push(
+        `${overrides.idsLabel ?? "--ids"}: ${unknown.length} ids are not in ${datasetLabel} (${unknown.slice(0, 3).join(", ")}${unknown.length > 3 ? ", …" : ""})`,
+      );
+    dataset.samples = dataset.samples.filter((s) => wanted.has(s.id));
+  }
   const shard = shardOf(overrides);
   if (shard) {
     // Round-robin over the (limited) dataset order: disjoint, balanced, and stable for a dataset.
@@ -159,7 +178,6 @@ export async function resolveExperiment(
   checkPlaceholders(task, prompts, dataset, label, datasetLabel, taskOptions);
   const sha256 = await hashFile(datasetPath);
   const samplesPerItem = overrides.samples ?? file.samples;
-  const warnings: string[] = [];
   for (const model of models) {
     if (model.provider === "import")
       await checkImport(model, baseDir, dataset, samplesPerItem, overrides.allowMissing ?? false, warnings);
