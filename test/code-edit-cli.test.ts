@@ -117,6 +117,61 @@ describe("code-edit end to end through the CLI", () => {
     expect(prompt("0.4")).toContain("[start of step 1]");
     expect(prompt("None_body_issue")).not.toContain("<change_history>");
     expect(r.stderr).toMatch(/gold__0\.4__[0-9a-f]{8}: 100\.0%/);
+
+    // Other tools' formats from a trial directory.
+    const imported = join(exp, trials.find((t) => t.startsWith("import-responses.jsonl__0.4__")) as string);
+    const swe = await runCliAsync(["convert", imported, "--to", "swebench", "--out", "preds.jsonl"], dir);
+    expect(swe.code, swe.stderr).toBe(0);
+    const preds = lines(join(dir, "preds.jsonl"));
+    expect(preds).toEqual([
+      {
+        instance_id: "demo__calc-2",
+        model_name_or_path: "responses.jsonl",
+        model_patch: `\n${data[1]?.patch}`,
+      },
+      {
+        instance_id: "demo__calc-pull-1",
+        model_name_or_path: "responses.jsonl",
+        model_patch: "I cannot help with that.",
+      },
+    ]);
+    const eb = await runCliAsync(["convert", imported, "--to", "editbench", "--out", "eb"], dir);
+    expect(eb.code, eb.stderr).toBe(0);
+    const ebRows = lines(join(dir, "eb/experiment_results/responses.jsonl/T=0/n=1/data_0.4.jsonl"));
+    expect(ebRows[0]).toMatchObject({
+      instance_id: "demo__calc-2",
+      status: "success",
+      full_output: expect.stringContaining("<patch>"),
+    });
+    expect(Object.keys(ebRows[0])).toEqual([
+      "instance_id",
+      "model_name",
+      "prompt",
+      "full_output",
+      "model_patch",
+      "cost",
+      "response_time",
+      "status",
+      "error",
+    ]);
+    const rep = await runCliAsync(["convert", imported, "--to", "swebench-report", "--out", "rep"], dir);
+    expect(rep.code, rep.stderr).toBe(0);
+    const perInstance = JSON.parse(readFileSync(join(dir, "rep/report.json"), "utf8"));
+    expect(perInstance["demo__calc-2"]).toMatchObject({ patch_successfully_applied: true, resolved: true });
+    expect(perInstance["demo__calc-pull-1"]).toMatchObject({
+      patch_exists: true,
+      patch_successfully_applied: false,
+      resolved: false,
+    });
+    const run = JSON.parse(readFileSync(join(dir, "rep/responses.jsonl.0.4.json"), "utf8"));
+    expect(run).toMatchObject({
+      total_instances: 2,
+      completed_instances: 2,
+      resolved_instances: 1,
+      resolved_ids: ["demo__calc-2"],
+      unresolved_ids: ["demo__calc-pull-1"],
+      schema_version: 2,
+    });
   }, 240_000);
 
   it("bad input stops before any model is called: unknown repository names file, line and field", async () => {

@@ -28,4 +28,6 @@ export function getTask(name: string): Task<unknown, unknown> {
   }
   return task as Task<unknown, unknown>;
 }
+export { extractDiff, removeLastFile } from "./code-edit/extract.js";
+export { runReport } from "./code-edit/grading.js";
 export { type FilesArtifact, isSafePath, parseFiles, renderFiles } from "./files.js";
