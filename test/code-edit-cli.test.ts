@@ -186,4 +186,27 @@ describe("code-edit end to end through the CLI", () => {
     expect(r.stderr).toMatch(/data\.jsonl:1: repo: "demo\/calc" has no local clone in task\.repos/);
     expect(readdirSync(dir)).not.toContain("runs");
   });
+
+  it("export writes EditBench infbench rows for a variant, which read back as a dataset give the same prompts", async () => {
+    const repo = makeRepo({ "calc.py": C0, "tests/__init__.py": "", "tests/test_calc.py": T0 });
+    const dir = testdir({
+      "exp.yaml": `name: ex\ntask: {name: code-edit, repos: {demo/calc: ${repo.dir}}, variants: ["0.4", "None_body_issue"]}\ndataset: data.jsonl\nmodels: [gold]\n`,
+      "data.jsonl": rows(repo.commit),
+    });
+    const r = await runCliAsync(["export", "exp.yaml", "--prompt-set", "0.4", "-o", "infbench.jsonl"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const out = lines(join(dir, "infbench.jsonl"));
+    expect(out[0]).toMatchObject({ instance_id: "demo__calc-pull-1", split_idx: 1, num_changes: 3 });
+    expect(out[0].pre_edits).toHaveLength(1);
+    expect(out[0].prompt).toContain("[start of step 1]");
+    expect(out[0].ground_truth).toContain("+    return a + b");
+    const back = testdir({
+      "exp.yaml":
+        'name: back\ntask: {name: code-edit, variants: ["0.4"]}\ndataset: infbench.jsonl\nmodels: [gold]\n',
+      "infbench.jsonl": out,
+    });
+    const again = await runCliAsync(["export", "exp.yaml", "-o", "again.jsonl"], back);
+    expect(again.code, again.stderr).toBe(0);
+    expect(lines(join(back, "again.jsonl")).map((l) => l.prompt)).toEqual(out.map((l) => l.prompt));
+  });
 });

@@ -159,6 +159,8 @@ export interface Task<Row = unknown, Options = Record<string, never>, Artifact =
   prepare?(samples: Sample[], options: Options, context: PrepareContext): Promise<void>;
   /** Prompt sets that follow from the options (used when the experiment file declares none). */
   promptSets?(options: Options): Record<string, PromptTemplate>;
+  /** More fields for `benchline export` lines (code-edit: EditBench's infbench fields). */
+  exportFields?(sample: Sample): Record<string, unknown>;
   /** The sample as the trial of one prompt set sees it (code-edit: that variant's prompt and reference). */
   forPromptSet?(sample: Sample, promptSet: string, options: Options): Sample;
 }

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { BenchlineError, type Sample } from "../../core/index.js";
 import { defineTask } from "../define.js";
-import { parseVariant, variantGrammar } from "./builder.js";
+import { type BuiltPrompt, parseVariant, variantGrammar } from "./builder.js";
 import { type ExtractedPatch, extractDiff, removeLastFile } from "./extract.js";
 import { runHarness } from "./harness.js";
 import { type CodeEditOptions, type PreparedInput, prepareSamples } from "./prepare.js";
@@ -74,6 +74,29 @@ export const codeEditTask = defineTask<z.infer<typeof codeEditRow>, CodeEditOpti
   promptSets: (opts) => Object.fromEntries(opts.variants.map((v) => [v, { user: "{{prompt}}" }])),
   prepare: (samples, opts, ctx) => prepareSamples(samples, opts, ctx),
   forPromptSet: (sample, name) => forVariant(sample, name),
+  exportFields: (sample) => {
+    // EditBench's infbench row: the bench fields plus the variant's split (readable back as a dataset).
+    const input = sample.input as { instance: Instance } & Partial<BuiltPrompt>;
+    const i = input.instance;
+    return {
+      instance_id: i.instance_id,
+      ...(i.repo !== undefined ? { repo: i.repo } : {}),
+      ...(i.base_commit !== undefined ? { base_commit: i.base_commit } : {}),
+      title_mes: i.title,
+      body_mes: i.body,
+      issues_mes: i.issue,
+      files_work: i.files,
+      work_patch_list: i.steps,
+      test_patch: i.test_patch,
+      fail_to_pass: i.fail_to_pass,
+      pass_to_pass: i.pass_to_pass,
+      ...(i.patch !== undefined ? { patch: i.patch } : {}),
+      num_changes: input.num_changes,
+      split_idx: input.split_idx,
+      pre_edits: input.pre_edits,
+      ground_truth: input.ground_truth,
+    };
+  },
   parse: (completion) => extractDiff(completion),
   async execute(artifact, sample, ctx) {
     const input = sample.input as { instance: Instance; clone?: string; pre_edits?: string[] };
