@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmod, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -90,11 +90,38 @@ export function templateTree(clone: string, commit: string, edits: string[]): Pr
 }
 
 let overlayUsable: boolean | undefined;
+let swept = false;
+
+/**
+ * Trees left by a process that died (kill -9 mid-execution): unmounted and removed, once per
+ * process. A tree's directory names the pid that made it.
+ */
+async function sweepStale(): Promise<void> {
+  if (swept) return;
+  swept = true;
+  for (const name of await readdir(ROOT).catch(() => [] as string[])) {
+    const pid = /^run-(\d+)-/.exec(name)?.[1];
+    if (!pid || alive(Number(pid))) continue;
+    const tree = join(ROOT, name, "tree");
+    await run("umount", ["-l", tree]).catch(() => undefined);
+    await rm(join(ROOT, name), { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
 
 /** A fresh tree on the template: an overlay mount when possible, else a hard-link copy. */
 export async function freshTree(template: string): Promise<Tree> {
   await mkdir(ROOT, { recursive: true, mode: 0o755 });
-  const base = await mkdtemp(join(ROOT, "run-"));
+  await sweepStale();
+  const base = await mkdtemp(join(ROOT, `run-${process.pid}-`));
   await chmod(base, 0o755);
   const dir = join(base, "tree");
   await mkdir(dir, { mode: 0o755 });
