@@ -56,7 +56,7 @@ async function build(row: Record<string, unknown>, dir: string, variants: string
   const sample = codeEditTask.toSample(codeEditRow.parse(row), 1);
   await prepareSamples(
     [sample],
-    { repos: { "demo/demo": dir }, variants, test_command: "true", strict: false },
+    { repos: { "demo/demo": dir }, variants, test_command: "true", log_format: "pytest", strict: false },
     { baseDir: dir, label: "data.jsonl", lines: new Map([[sample.id, 1]]), promptSets: variants },
   );
   return (v: string) => forVariant(sample, v) as Sample;
@@ -122,7 +122,13 @@ describe("code-edit builder (own fixtures)", () => {
     const sample = codeEditTask.toSample(codeEditRow.parse(row), 1);
     await prepareSamples(
       [sample],
-      { repos: { "demo/demo": repo.dir }, variants: ["0.5"], test_command: "true", strict: true },
+      {
+        repos: { "demo/demo": repo.dir },
+        variants: ["0.5"],
+        test_command: "true",
+        log_format: "pytest",
+        strict: true,
+      },
       { baseDir: repo.dir, label: "d", lines: new Map(), promptSets: ["0.5"] },
     );
     const edits = (forVariant(sample, "0.5").input as { pre_edits: string[] }).pre_edits;

@@ -54,7 +54,7 @@ describe.skipIf(!present)("EditBench compatibility (reference data)", () => {
     });
     await prepareSamples(
       samples,
-      { repos, variants: [...variants.keys()], test_command: "true", strict: false },
+      { repos, variants: [...variants.keys()], test_command: "true", log_format: "pytest", strict: false },
       { baseDir: root, label: "bench.jsonl", lines: new Map(), promptSets: [...variants.keys()] },
     );
     let compared = 0;
