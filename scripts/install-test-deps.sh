@@ -4,8 +4,9 @@
 #   docker.io       dockerd for the docker sandbox tests (started by the tests themselves)
 #   busybox-static  a tiny rootfs the docker tests import as an image (no registry pulls)
 #   chromium        headless browser that checks report.html renders
+#   python3-pytest  system pytest the code-edit harness tests run inside bwrap (which sees /usr only)
 set -euo pipefail
-packages=(bubblewrap docker.io busybox-static chromium)
+packages=(bubblewrap docker.io busybox-static chromium python3-pytest)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

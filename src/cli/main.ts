@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { BenchlineError, exitCodeFor } from "../core/index.js";
 import { VERSION } from "../pipeline/index.js";
 import { compareCommand } from "./commands/compare.js";
+import { convertCommand } from "./commands/convert.js";
 import { exportCommand } from "./commands/export.js";
 import { executeCommand, importCommand } from "./commands/import.js";
 import { mergeCommand } from "./commands/merge.js";
@@ -27,6 +28,7 @@ executions, scores) and a rerun resumes where it stopped.`,
     reportCommand(),
     compareCommand(),
     mergeCommand(),
+    convertCommand(),
   ]) {
     program.addCommand(command.exitOverride().showHelpAfterError("(run with --help for usage)"));
   }

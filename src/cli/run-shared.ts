@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { type LoadedExperiment, loadExperiment } from "../config/index.js";
 import {
+  loadIds,
   type Overrides,
   type PhaseSelection,
   relativeLabel,
@@ -15,6 +16,7 @@ import { createReporter, type LogFormat } from "./progress.js";
 /** Flags every command that runs phases shares. */
 export interface SharedRunFlags {
   limit?: number;
+  ids?: string;
   samples?: number;
   out?: string;
   concurrency?: number;
@@ -37,6 +39,10 @@ const positiveNumber = (value: string): number => {
 export function addSharedRunOptions(command: Command): Command {
   return command
     .option("-l, --limit <n>", "only the first N dataset items", positiveInt)
+    .option(
+      "--ids <file>",
+      'only these dataset ids: a JSON list, {"sampled_instance_ids": [...]}, or one id a line',
+    )
     .option("-n, --samples <n>", "completions per item (sample 0..n-1)", positiveInt)
     .option("-o, --out <dir>", "output root (default: the file's `out`, else ./runs)")
     .option("-c, --concurrency <n>", "requests in flight per trial", positiveInt)
@@ -61,6 +67,7 @@ export function addSharedRunOptions(command: Command): Command {
 export function sharedOverrides(flags: SharedRunFlags): Overrides {
   return {
     ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
+    ...(flags.ids !== undefined ? { ids: loadIds(flags.ids), idsLabel: flags.ids } : {}),
     ...(flags.samples !== undefined ? { samples: flags.samples } : {}),
     ...(flags.out !== undefined ? { out: flags.out } : {}),
     ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),

@@ -86,6 +86,12 @@ export interface SandboxLimits {
 export interface SandboxRunOptions {
   /** Files to write into the work dir before the first step (relative path -> content). */
   files?: Record<string, string>;
+  /**
+   * An existing host directory to run in instead of a fresh empty work dir (code-edit's prepared
+   * repository tree). The caller owns it: it is not deleted, and `files` are still written into it.
+   * Sandboxes that cannot reach host directories (docker) refuse it.
+   */
+  workdir?: string;
   env?: Record<string, string>;
   timeoutMs: number;
   limits?: SandboxLimits;
@@ -158,6 +164,28 @@ export interface Task<Row = unknown, Options = Record<string, never>, Artifact =
   /** A completion to the artifact that is scored or executed. */
   parse(completion: string, sample: Sample, options: Options): Artifact;
   execute?(artifact: Artifact, sample: Sample, context: ExecuteContext<Options>): Promise<ExecutionOutcome>;
+  /**
+   * Async work on the loaded samples before anything is written or any model is called (code-edit
+   * reads repositories and builds every prompt set's prompts). Throws a BenchlineError naming the
+   * file, line and field of a bad row.
+   */
+  prepare?(samples: Sample[], options: Options, context: PrepareContext): Promise<void>;
+  /** Prompt sets that follow from the options (used when the experiment file declares none). */
+  promptSets?(options: Options): Record<string, PromptTemplate>;
+  /** More fields for `benchline export` lines (code-edit: EditBench's infbench fields). */
+  exportFields?(sample: Sample): Record<string, unknown>;
+  /** The sample as the trial of one prompt set sees it (code-edit: that variant's prompt and reference). */
+  forPromptSet?(sample: Sample, promptSet: string, options: Options): Sample;
+}
+
+export interface PrepareContext {
+  /** Directory of the experiment file: relative paths in options resolve against it. */
+  baseDir: string;
+  /** The dataset as named in messages, and each sample's 1-based line. */
+  label: string;
+  lines: ReadonlyMap<string, number>;
+  /** Names of the prompt sets the trials use. */
+  promptSets: string[];
 }
 
 /** Any task, whatever its row, option and artifact types (for registries). */

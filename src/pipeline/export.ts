@@ -17,12 +17,16 @@ export function exportPrompts(exp: ResolvedExperiment, out: string): number {
     );
   }
   const [template] = prompts.values();
+  const { forPromptSet, exportFields } = exp.task;
   const tmp = `${out}.tmp-${process.pid}`;
   const fd = openSync(tmp, "w");
   try {
-    for (const sample of exp.dataset.samples) {
+    for (const item of exp.dataset.samples) {
+      // Tasks whose samples depend on the prompt set (code-edit variants) see the chosen one.
+      const sample = forPromptSet ? forPromptSet(item, template!.name, exp.taskOptions) : item;
       const record = buildPrompt(exp.task, template!, sample);
       const line = {
+        ...exportFields?.(sample),
         id: record.id,
         prompt: record.prompt,
         system: record.system ?? null,

@@ -3,6 +3,8 @@ export type { RunOptions } from "./context.js";
 export type { EventSink, PhaseName, RunEvent } from "./events.js";
 export { exportPrompts } from "./export.js";
 export { trialFiles } from "./files.js";
+export { type TrialFormat, trialFormats, writeTrialFormat } from "./formats.js";
+export { loadIds, parseIds } from "./ids.js";
 export { readJson } from "./json.js";
 export {
   acquireLock,

@@ -49,6 +49,9 @@ export interface Overrides {
   out?: string;
   /** Override the experiment name (the directory under `out`). */
   name?: string;
+  /** Only these dataset ids (`--ids FILE`); `idsLabel` names the file in messages. */
+  ids?: string[];
+  idsLabel?: string;
   /** Run shard `part` (1-based) of `parts` disjoint shards of the dataset. */
   parts?: number;
   part?: number;
@@ -144,7 +147,11 @@ export async function resolveExperiment(
   // Recorded only once every check has passed: a refused run writes nothing.
   const hashes = new FileHashes(join(out, ".cache", HASH_CACHE));
   const models = resolveModels(file.models, overrides, label, baseDir, hashes);
-  const prompts = selectPrompts(file.prompts ?? task.defaultPrompts, overrides.promptSets, label);
+  const prompts = selectPrompts(
+    file.prompts ?? task.promptSets?.(taskOptions) ?? task.defaultPrompts,
+    overrides.promptSets,
+    label,
+  );
 
   const datasetPath = resolve(baseDir, file.dataset);
   const datasetLabel = relativeLabel(datasetPath);
@@ -153,15 +160,36 @@ export async function resolveExperiment(
     label: datasetLabel,
     ...(limit !== undefined ? { limit } : {}),
   });
+  const warnings: string[] = [];
+  if (overrides.ids) {
+    const wanted = new Set(overrides.ids);
+    const known = new Set(dataset.samples.map((s) => s.id));
+    const unknown = [...wanted].filter((id) => !known.has(id));
+    if (unknown.length === wanted.size)
+      throw new BenchlineError(
+        "input",
+        `${overrides.idsLabel ?? "--ids"}: none of its ${wanted.size} ids is in ${datasetLabel}`,
+      );
+    if (unknown.length > 0)
+      warnings.push(
+        `${overrides.idsLabel ?? "--ids"}: ${unknown.length} ids are not in ${datasetLabel} (${unknown.slice(0, 3).join(", ")}${unknown.length > 3 ? ", …" : ""})`,
+      );
+    dataset.samples = dataset.samples.filter((s) => wanted.has(s.id));
+  }
   const shard = shardOf(overrides);
   if (shard) {
     // Round-robin over the (limited) dataset order: disjoint, balanced, and stable for a dataset.
     dataset.samples = dataset.samples.filter((_, i) => i % shard.parts === shard.part - 1);
   }
-  checkPlaceholders(task, prompts, dataset, label, datasetLabel);
+  await task.prepare?.(dataset.samples, taskOptions, {
+    baseDir,
+    label: datasetLabel,
+    lines: dataset.lines,
+    promptSets: Object.keys(prompts),
+  });
+  checkPlaceholders(task, prompts, dataset, label, datasetLabel, taskOptions);
   const sha256 = await hashFile(datasetPath);
   const samplesPerItem = overrides.samples ?? file.samples;
-  const warnings: string[] = [];
   for (const model of models) {
     if (model.provider === "import")
       await checkImport(
@@ -370,6 +398,18 @@ function selectPrompts(
   return out;
 }
 
+/**
+ * The experiment as one trial sees it: for tasks whose samples depend on the prompt set
+ * (code-edit variants), each sample specialised to the trial's prompt set.
+ */
+export function trialView(exp: ResolvedExperiment, trial: Trial): ResolvedExperiment {
+  const forPromptSet = exp.task.forPromptSet;
+  if (!forPromptSet) return exp;
+  const name = trial.spec.prompt_set.name;
+  const samples = exp.dataset.samples.map((s) => forPromptSet(s, name, exp.taskOptions));
+  return { ...exp, dataset: { ...exp.dataset, samples } };
+}
+
 /** Variables a prompt template sees for a sample. */
 export function promptVars(task: Task<unknown, unknown>, sample: Sample): Record<string, unknown> {
   return task.promptVars?.(sample) ?? { ...sample.metadata, ...sample.input, id: sample.id };
@@ -381,13 +421,15 @@ function checkPlaceholders(
   dataset: Dataset,
   label: string,
   datasetLabel: string,
+  taskOptions: unknown,
 ): void {
   for (const [name, template] of Object.entries(prompts)) {
+    const view = (sample: Sample): Sample => task.forPromptSet?.(sample, name, taskOptions) ?? sample;
     for (const field of ["system", "user"] as const) {
       const text = template[field];
       if (text === undefined || placeholders(text).length === 0) continue;
       for (const sample of dataset.samples) {
-        const rendered = renderTemplate(text, promptVars(task, sample));
+        const rendered = renderTemplate(text, promptVars(task, view(sample)));
         if (rendered.missing.length > 0) {
           throw new BenchlineError(
             "config",

@@ -14,7 +14,7 @@ import { runInferencePhase } from "./phases/inference.js";
 import { runPromptsPhase } from "./phases/prompts.js";
 import { type ExperimentManifest, writeReports } from "./phases/report.js";
 import { runScoringPhase } from "./phases/scoring.js";
-import { type ResolvedExperiment, relativeLabel } from "./resolve.js";
+import { type ResolvedExperiment, relativeLabel, trialView } from "./resolve.js";
 import type { TrialManifest } from "./trial-data.js";
 import { VERSION } from "./version.js";
 
@@ -131,7 +131,7 @@ export async function runExperiment(
   }
   const runTrial = async ({ trial, index }: { trial: Trial; index: number }): Promise<void> => {
     const ctx: TrialContext = {
-      exp,
+      exp: trialView(exp, trial),
       trial,
       files: trialFiles(join(exp.dir, trial.name)),
       emit,

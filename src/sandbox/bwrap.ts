@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { lstatSync, mkdirSync, readlinkSync } from "node:fs";
+import { lstatSync, mkdirSync, readlinkSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { Sandbox, SandboxResult, SandboxRunOptions, SandboxStep } from "../core/index.js";
 import { LauncherPool, runScriptFile, runScriptPath, shellQuote } from "./launcher.js";
@@ -70,8 +70,12 @@ export function createBwrapSandbox(options: BwrapSandboxOptions = {}): Sandbox &
       // Synchronous file system calls: a few µs each, far cheaper than a thread-pool round trip.
       const dir = makeTempDirSync(options.tmpDir);
       try {
-        const work = join(dir, "work");
-        mkdirSync(work);
+        // A caller's directory (run.workdir) is bound as it is, through a link where the launch
+        // command expects the work dir: the sandboxed uid gets no write access to it beyond what
+        // its permissions give (the link itself is chowned, never its target).
+        const work = run.workdir ?? join(dir, "work");
+        if (run.workdir) symlinkSync(run.workdir, join(dir, "work"));
+        else mkdirSync(work);
         mkdirSync(join(dir, "tmp"));
         writeFilesSync(work, run.files);
         if (asRoot) chownTreeSync(dir, owner);

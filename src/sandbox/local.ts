@@ -30,7 +30,7 @@ export function createLocalSandbox(options: LocalSandboxOptions = {}): Sandbox &
     description: localDescription,
     async run(steps: SandboxStep[], run: SandboxRunOptions): Promise<SandboxResult> {
       const limits = resolveLimits(run.limits);
-      const dir = await makeTempDir(options.tmpDir);
+      const dir = run.workdir ?? (await makeTempDir(options.tmpDir));
       try {
         await writeFiles(dir, run.files);
         const env = sandboxEnv(dir, path, run.env);
@@ -48,7 +48,7 @@ export function createLocalSandbox(options: LocalSandboxOptions = {}): Sandbox &
         if (!run.collect) return { steps: results };
         return { steps: results, files: await collectFiles(dir, run.collect) };
       } finally {
-        await removeDir(dir);
+        if (!run.workdir) await removeDir(dir);
       }
     },
   };

@@ -1,6 +1,6 @@
 import { type AnyScorer, BenchlineError, formatIssues, type Scorer } from "../core/index.js";
 import { math, mathExact } from "./math/index.js";
-import { exact, exec, includes, numeric, regex } from "./scorers.js";
+import { applied, exact, exec, includes, numeric, regex } from "./scorers.js";
 
 export { normalize, outputText, targetText } from "./text.js";
 
@@ -13,6 +13,7 @@ export const scorers = {
   exec,
   math,
   math_exact: mathExact,
+  applied,
 } satisfies Record<string, AnyScorer>;
 export type ScorerName = keyof typeof scorers;
 

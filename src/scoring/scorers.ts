@@ -97,3 +97,14 @@ export const exec: Scorer<Record<string, never>> = {
     return result(input.execution.passed, typeof reason === "string" ? { reason } : undefined);
   },
 };
+
+/** Passed when the execution applied the model's patch (code-edit: share of patches that apply). */
+export const applied: Scorer<Record<string, never>> = {
+  name: "applied",
+  description: "1 when the execution applied the completion's patch (code-edit), else 0",
+  options: z.strictObject({}),
+  score: (input) => {
+    if (!input.execution) return result(false, { reason: "not executed" });
+    return result((input.execution as { applied?: unknown }).applied === true);
+  },
+};

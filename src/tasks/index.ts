@@ -1,6 +1,7 @@
 import { type AnyTask, BenchlineError, type Task } from "../core/index.js";
 import { codeTask } from "./code.js";
 import { mathTask } from "./math.js";
+import { codeEditTask } from "./code-edit/index.js";
 import { qaTask } from "./qa.js";
 import { shellTask } from "./shell.js";
 
@@ -14,6 +15,7 @@ export const tasks = {
   shell: shellTask,
   code: codeTask,
   math: mathTask,
+  "code-edit": codeEditTask,
 } satisfies Record<string, AnyTask>;
 
 export type TaskName = keyof typeof tasks;
@@ -28,4 +30,6 @@ export function getTask(name: string): Task<unknown, unknown> {
   }
   return task as Task<unknown, unknown>;
 }
+export { extractDiff, removeLastFile } from "./code-edit/extract.js";
+export { runReport } from "./code-edit/grading.js";
 export { type FilesArtifact, isSafePath, parseFiles, renderFiles } from "./files.js";

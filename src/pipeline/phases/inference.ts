@@ -80,11 +80,11 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
         const started = performance.now();
         let generation: Generation | undefined;
         let failure: unknown;
-        const fitted =
-          maxChars === undefined
-            ? { messages: prompt.messages }
-            : truncateMessages(prompt.messages, maxChars, exp.task.truncation ?? "middle");
+        let fitted: ReturnType<typeof truncateMessages> = { messages: prompt.messages };
         try {
+          // A prompt the task's shortener cannot fit is an error row (retried like any other).
+          if (maxChars !== undefined)
+            fitted = truncateMessages(prompt.messages, maxChars, exp.task.truncation ?? "middle");
           generation = await provider.generate(
             {
               messages: fitted.messages,

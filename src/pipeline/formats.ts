@@ -1,0 +1,111 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, dirname, extname, join } from "node:path";
+import {
+  BenchlineError,
+  executionSchema,
+  predictionSchema,
+  promptRecordSchema,
+  readJsonl,
+} from "../core/index.js";
+import { extractDiff, runReport } from "../tasks/index.js";
+import { latestRows, trialFiles } from "./files.js";
+
+/**
+ * A trial's rows in other tools' formats: SWE-bench predictions, EditBench's results layout, and
+ * SWE-bench's reports (per-instance `report.json` and the run report).
+ */
+export const trialFormats = ["swebench", "editbench", "swebench-report"] as const;
+export type TrialFormat = (typeof trialFormats)[number];
+
+interface TrialSpec {
+  task: { name: string };
+  dataset: { path: string };
+  model: { id: string; model?: string; params: { temperature?: number } };
+  prompt_set: { name: string };
+}
+
+/** Writes `format` for the trial in `dir`; returns the files written. */
+export async function writeTrialFormat(dir: string, format: TrialFormat, out?: string): Promise<string[]> {
+  const files = trialFiles(dir);
+  if (!existsSync(files.trial))
+    throw new BenchlineError("not_found", `${dir}: not a trial directory (no trial.json)`);
+  const spec = (JSON.parse(readFileSync(files.trial, "utf8")) as { spec: TrialSpec }).spec;
+  const model = spec.model.model ?? spec.model.id;
+  const runId = spec.prompt_set.name;
+  const patchOf = (completion: string): string =>
+    spec.task.name === "code-edit" ? (extractDiff(completion).patch ?? "") : completion;
+  const predictions = [];
+  if (existsSync(files.predictions))
+    for await (const p of latestRows(files.predictions, predictionSchema)) predictions.push(p);
+  predictions.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.sample - b.sample));
+
+  if (format === "swebench") {
+    const path = out ?? join(dir, "predictions.swebench.jsonl");
+    const rows = predictions
+      .filter((p) => p.sample === 0 && p.status === "ok")
+      .map((p) => ({ instance_id: p.id, model_name_or_path: model, model_patch: patchOf(p.completion) }));
+    return [write(path, rows)];
+  }
+  if (format === "editbench") {
+    const prompts = new Map<string, string>();
+    if (existsSync(files.prompts))
+      for await (const { value } of readJsonl(files.prompts, { schema: promptRecordSchema }))
+        prompts.set(value.id, value.prompt);
+    const n = Math.max(1, ...predictions.map((p) => p.sample + 1));
+    const dataset = basename(spec.dataset.path, extname(spec.dataset.path));
+    const temperature = spec.model.params.temperature ?? 0;
+    const path = join(
+      out ?? dir,
+      "experiment_results",
+      model,
+      `T=${temperature}`,
+      `n=${n}`,
+      `${dataset}_${runId}.jsonl`,
+    );
+    const rows = predictions.map((p) => ({
+      instance_id: p.id,
+      model_name: model,
+      prompt: prompts.get(p.id) ?? "",
+      full_output: p.status === "ok" ? p.completion : null,
+      model_patch: p.status === "ok" ? patchOf(p.completion) : null,
+      cost: p.cost_usd ?? 0,
+      response_time: p.latency_ms / 1000,
+      status: p.status === "ok" ? "success" : "failed",
+      error: p.error?.message ?? null,
+    }));
+    return [write(path, rows)];
+  }
+  // swebench-report
+  const reports: Record<string, unknown> = {};
+  const graded = [];
+  if (existsSync(files.executions)) {
+    for await (const e of latestRows(files.executions, executionSchema)) {
+      if (e.sample !== 0) continue;
+      const report = (e as { report?: Record<string, unknown> }).report?.[e.id];
+      if (report) reports[e.id] = report;
+      graded.push({
+        instance_id: e.id,
+        ...(report ? { report: report as never } : {}),
+        ...(e.status === "error" ? { error: true } : {}),
+      });
+    }
+  }
+  const ids = [...new Set(predictions.map((p) => p.id))];
+  const base = out ?? dir;
+  return [
+    writeJson(join(base, "report.json"), reports),
+    writeJson(join(base, `${model.replaceAll("/", "__")}.${runId}.json`), runReport(ids, graded)),
+  ];
+}
+
+function write(path: string, rows: unknown[]): string {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, rows.map((r) => `${JSON.stringify(r)}\n`).join(""));
+  return path;
+}
+
+function writeJson(path: string, value: unknown): string {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
+  return path;
+}

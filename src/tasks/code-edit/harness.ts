@@ -1,0 +1,159 @@
+import { execFile } from "node:child_process";
+import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { ExecuteContext, ExecutionOutcome, StepResult } from "../../core/index.js";
+import { gradeTests, type InstanceReport } from "./grading.js";
+import { type LogFormat, parseTestLog } from "./log-parsers.js";
+import { patchPaths, unsafePatchReason } from "./patch-paths.js";
+import { freshTree, gitApply, type Tree, templateTree } from "./trees.js";
+
+/**
+ * The patch harness, SWE-bench's way: a fresh tree at base_commit with the shown edits; the
+ * model patch through `git apply`, `git apply --reject`, `patch --batch --fuzz=5 -p1` (a fresh
+ * tree before each try); the test files reset and `test_patch` applied (a model cannot pass by
+ * editing the tests); the tests run in the sandbox; the log parsed and graded.
+ */
+
+export interface HarnessSpec {
+  instance_id: string;
+  clone: string;
+  base_commit: string;
+  pre_edits: string[];
+  test_patch: string;
+  fail_to_pass: string[];
+  pass_to_pass: string[];
+  /** `{tests}` becomes the test files of test_patch. */
+  test_command: string;
+  log_format: LogFormat;
+}
+
+const APPLY_CHAIN: { method: string; command: (file: string) => [string, string[]] }[] = [
+  { method: "git apply", command: (f) => ["git", ["apply", "--verbose", "--whitespace=nowarn", f]] },
+  {
+    method: "git apply --reject",
+    command: (f) => ["git", ["apply", "--verbose", "--whitespace=nowarn", "--reject", f]],
+  },
+  { method: "patch --fuzz=5", command: (f) => ["patch", ["--batch", "--fuzz=5", "-p1", "-i", f]] },
+];
+
+export async function runHarness(
+  patch: string | null,
+  spec: HarnessSpec,
+  ctx: Pick<ExecuteContext<unknown>, "sandbox" | "timeoutMs" | "limits" | "signal">,
+): Promise<ExecutionOutcome> {
+  const report: InstanceReport = {
+    patch_is_None: patch === null,
+    patch_exists: patch !== null && patch.trim() !== "",
+    patch_successfully_applied: false,
+    resolved: false,
+  };
+  const outcome = (
+    steps: StepResult[],
+    failure: string | undefined,
+    extras: Record<string, unknown> = {},
+  ) => ({
+    steps,
+    passed: report.resolved,
+    extras: {
+      applied: report.patch_successfully_applied,
+      report: { [spec.instance_id]: report },
+      ...extras,
+      ...(failure ? { failure_reason: failure } : {}),
+    },
+  });
+  if (!report.patch_exists) return outcome([], patch === null ? "no completion" : "empty patch");
+
+  const setupStarted = performance.now();
+  const template = await templateTree(spec.clone, spec.base_commit, spec.pre_edits);
+  let tree: Tree = await freshTree(template);
+  const setup_ms = Math.round(performance.now() - setupStarted);
+  const scratch = await mkdtemp(join(tmpdir(), "benchline-patch-"));
+  try {
+    const refused = unsafePatchReason(patch as string, tree.dir);
+    if (refused) return outcome([], `patch refused: ${refused}`, { setup_ms });
+    const patchFile = join(scratch, "model.patch");
+    await writeFile(patchFile, patch as string);
+    const tries: { method: string; ok: boolean; output: string }[] = [];
+    let applied: string | undefined;
+    for (const step of APPLY_CHAIN) {
+      const [file, args] = step.command(patchFile);
+      const result = await exec(file, args, tree.dir);
+      tries.push({ method: step.method, ok: result.code === 0, output: result.output.slice(0, 4000) });
+      if (result.code === 0) {
+        applied = step.method;
+        break;
+      }
+      await tree.remove();
+      tree = await freshTree(template);
+    }
+    if (!applied) return outcome([], "patch does not apply", { setup_ms, apply: tries });
+    report.patch_successfully_applied = true;
+
+    // The tests as the instance defines them, whatever the patch did to them.
+    const testFiles = patchPaths(spec.test_patch).paths;
+    for (const file of testFiles) {
+      await rm(join(tree.dir, file), { force: true, recursive: true });
+      await copyFile(join(template, file), join(tree.dir, file)).catch(() => undefined);
+    }
+    if (spec.test_patch.trim() !== "") await gitApply(tree.dir, spec.test_patch);
+
+    const command = spec.test_command.replaceAll("{tests}", testFiles.map(shellQuote).join(" "));
+    const result = await ctx.sandbox.run([{ name: "tests", command }], {
+      workdir: tree.dir,
+      env: { PYTHONDONTWRITEBYTECODE: "1" },
+      timeoutMs: ctx.timeoutMs,
+      ...(ctx.limits ? { limits: ctx.limits } : {}),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
+    const test = result.steps[0];
+    const log = `${test?.stdout ?? ""}\n${test?.stderr ?? ""}`;
+    const statuses = parseTestLog(log, spec.log_format);
+    const graded = gradeTests(statuses, spec.fail_to_pass, spec.pass_to_pass);
+    report.tests_status = graded.tests_status;
+    report.resolved = graded.resolved;
+    const failure = test?.timed_out
+      ? "tests timed out"
+      : graded.resolved
+        ? undefined
+        : `not resolved: ${graded.tests_status.FAIL_TO_PASS.failure.length} FAIL_TO_PASS and ${graded.tests_status.PASS_TO_PASS.failure.length} PASS_TO_PASS tests fail`;
+    return outcome(result.steps, failure, {
+      setup_ms,
+      tree: tree.kind,
+      apply: tries,
+      applied_with: applied,
+      tests: statuses,
+      ...(test?.timed_out ? { timed_out: true } : {}),
+    });
+  } finally {
+    await tree.remove();
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+function exec(file: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolveRun) => {
+    execFile(
+      file,
+      args,
+      {
+        cwd,
+        env: {
+          PATH: process.env.PATH ?? "/usr/bin:/bin",
+          LC_ALL: "C",
+          GIT_CEILING_DIRECTORIES: dirname(cwd),
+        },
+        maxBuffer: 1 << 24,
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+        resolveRun({ code, output: `${stdout}${stderr}` });
+      },
+    );
+  });
+}
+
+function shellQuote(s: string): string {
+  return /^[\w./:@+-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
+}
