@@ -41,7 +41,14 @@ export interface Generation {
 }
 
 export interface GenerateContext {
+  /** Aborts the request, even one already sent (Ctrl-C). */
   signal: AbortSignal;
+  /**
+   * Once aborted, no new attempt is sent (a request still waiting for a concurrency slot, the
+   * rate limit or a retry gives up with code `aborted`); an attempt already sent completes.
+   * `--max-cost` uses it: what was paid for is still received and recorded.
+   */
+  stopNew?: AbortSignal;
   /** The reference answer as text (from the task), for the `gold` provider. */
   reference?: string;
   sample: Sample;

@@ -46,11 +46,12 @@ export async function runExperiment(
   const phase = options.phase ?? "all";
   const wants = (p: PhaseName): boolean => phase === "all" || phase === p;
   const emit: EventSink = options.onEvent ?? (() => {});
-  // The caller's signal (Ctrl-C) stops everything; --max-cost stops only inference, so what
+  // The caller's signal (Ctrl-C) stops everything and aborts requests in flight. --max-cost only
+  // stops new model calls: requests already sent complete and are written and counted, and what
   // was bought is still executed, scored and reported.
   const signal = options.signal ?? new AbortController().signal;
   const budgetController = new AbortController();
-  const inferenceSignal = AbortSignal.any([signal, budgetController.signal]);
+  const stopNew = AbortSignal.any([signal, budgetController.signal]);
   let stopReason: RunResult["stopReason"];
   const budget: Budget = {
     spent: 0,
@@ -60,7 +61,7 @@ export async function runExperiment(
       stopReason = "max_cost";
       emit({
         type: "warning",
-        message: `--max-cost reached ($${budget.spent.toFixed(4)} ≥ $${options.maxCostUsd}); no more model calls, finishing the rest`,
+        message: `--max-cost reached ($${budget.spent.toFixed(4)} ≥ $${options.maxCostUsd}); no new model calls; requests in flight complete and are recorded`,
       });
       budgetController.abort();
     },
@@ -128,7 +129,7 @@ export async function runExperiment(
       files: trialFiles(join(exp.dir, trial.name)),
       emit,
       signal,
-      inferenceSignal,
+      stopNew,
       retryErrors: options.retryErrors ?? true,
       retryFailedExecutions: options.retryFailedExecutions ?? false,
       budget,

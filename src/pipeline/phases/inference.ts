@@ -82,7 +82,12 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
               sampleIndices,
               ...params,
             },
-            { signal: ctx.inferenceSignal, sample, ...(reference !== undefined ? { reference } : {}) },
+            {
+              signal: ctx.signal,
+              stopNew: ctx.stopNew,
+              sample,
+              ...(reference !== undefined ? { reference } : {}),
+            },
           );
           if (generation.completions.length !== sampleIndices.length) {
             throw Object.assign(
@@ -93,7 +98,8 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
             );
           }
         } catch (error) {
-          if (ctx.inferenceSignal.aborted) return; // interrupted: nothing to record, a rerun does it
+          // Interrupted, or never sent because new requests stopped: nothing to record, a rerun does it.
+          if (ctx.signal.aborted || (ctx.stopNew.aborted && errorCodeOf(error) === "aborted")) return;
           failure = error;
         }
         const latency = Math.round(performance.now() - started);
@@ -133,7 +139,7 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
           }
         });
       },
-      ctx.inferenceSignal,
+      ctx.stopNew,
     );
   } finally {
     writer.close();
@@ -169,6 +175,10 @@ function successRow(
   }
   if (generation.cost_usd !== undefined) row.cost_usd = generation.cost_usd / share;
   return completion.extras ? { ...completion.extras, ...row } : row;
+}
+
+function errorCodeOf(error: unknown): unknown {
+  return (error as { code?: unknown } | undefined)?.code;
 }
 
 function attemptsOf(error: unknown): number {
