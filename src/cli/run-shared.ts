@@ -66,6 +66,15 @@ export function sharedOverrides(flags: SharedRunFlags): Overrides {
   };
 }
 
+/**
+ * What the first Ctrl-C does (runExperiment with an aborted signal): requests and sandboxed
+ * executions in flight are aborted and not written, no further phase starts, and the reports are
+ * written from the rows already on disk. Rows are written as they finish, so even the second
+ * Ctrl-C (immediate exit) loses nothing completed.
+ */
+export const INTERRUPT_MESSAGE =
+  "\ninterrupting: cancelling requests and executions in flight (not saved; a rerun redoes them), then writing reports of the completed rows — Ctrl-C again quits at once, completed rows are already on disk\n";
+
 /** Resolves the experiment (every check before anything is written), runs it, prints the outcome. */
 export async function resolveAndRun(
   loaded: LoadedExperiment | string,
@@ -80,9 +89,7 @@ export async function resolveAndRun(
   );
   adjust?.(exp);
   for (const warning of exp.warnings) process.stderr.write(`warning: ${warning}\n`);
-  const interrupt = interruptSignal(() =>
-    process.stderr.write("\ninterrupting: finishing in-flight rows… (Ctrl-C again to quit at once)\n"),
-  );
+  const interrupt = interruptSignal(() => process.stderr.write(INTERRUPT_MESSAGE));
   try {
     const result = await runExperiment(exp, {
       phase,
