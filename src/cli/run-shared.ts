@@ -9,7 +9,7 @@ import {
 } from "../pipeline/index.js";
 import { sandboxKinds } from "../sandbox/index.js";
 import { interruptSignal, logOption, positiveInt } from "./options.js";
-import { createReporter, type LogFormat } from "./progress.js";
+import { createReporter, describeErrors, type LogFormat } from "./progress.js";
 
 /** Flags every command that runs phases shares. */
 export interface SharedRunFlags {
@@ -66,6 +66,9 @@ export function sharedOverrides(flags: SharedRunFlags): Overrides {
   };
 }
 
+/** Exit code of a run in which every row of some trial failed (README "Exit codes"). */
+export const EXIT_ALL_FAILED = 3;
+
 /**
  * What the first Ctrl-C does (runExperiment with an aborted signal): requests and sandboxed
  * executions in flight are aborted and not written, no further phase starts, and the reports are
@@ -101,19 +104,21 @@ export async function resolveAndRun(
       ...(flags.cache ? {} : { cacheDir: false as const }),
       ...(flags.maxCost !== undefined ? { maxCostUsd: flags.maxCost } : {}),
     });
-    if (result.stopReason === "max_cost") {
-      process.stderr.write(
-        `stopped at --max-cost; completed rows are saved in ${relativeLabel(result.dir)}\n`,
-      );
-      process.stdout.write(`report: ${relativeLabel(result.report)}\n`);
-      return;
-    }
     if (result.interrupted) {
       process.stderr.write(
         `interrupted: completed rows are saved in ${relativeLabel(result.dir)}; run the same command to resume\n`,
       );
       process.exitCode = 130;
       return;
+    }
+    if (result.stopReason === "max_cost") {
+      process.stderr.write(
+        `stopped at --max-cost; completed rows are saved in ${relativeLabel(result.dir)}\n`,
+      );
+    }
+    for (const f of result.failed) {
+      process.stderr.write(`error: every row of trial ${f.trial} failed: ${describeErrors(f)}\n`);
+      process.exitCode = EXIT_ALL_FAILED;
     }
     process.stdout.write(`report: ${relativeLabel(result.report)}\n`);
   } finally {

@@ -33,6 +33,11 @@ export interface RunResult {
   interrupted: boolean;
   /** Why the run stopped early: Ctrl-C / the caller's signal, or --max-cost. */
   stopReason?: "interrupted" | "max_cost";
+  /**
+   * Trials of this run in which every row failed: predictions were written and none is ok, or
+   * executions ran and every one was a sandbox error. The CLI exits 3 for them.
+   */
+  failed: { trial: string; by_code: Record<string, number>; examples?: Record<string, string> }[];
 }
 
 /**
@@ -166,14 +171,25 @@ export async function runExperiment(
   }
 
   const { report, summaries } = await writeReports(exp.dir);
+  const failed: RunResult["failed"] = [];
   for (const s of summaries) {
-    if (exp.trials.some((t) => t.name === s.trial))
-      emit({ type: "trial:end", trial: s.trial, summary: { mean: s.mean_score, errors: s.errors.count } });
+    if (!exp.trials.some((t) => t.name === s.trial)) continue;
+    const { by_code, examples } = s.errors;
+    emit({
+      type: "trial:end",
+      trial: s.trial,
+      summary: { mean: s.mean_score, errors: s.errors.count, by_code, ...(examples ? { examples } : {}) },
+    });
+    const allPredictionsFailed = s.predictions.error > 0 && s.predictions.ok === 0;
+    const allExecutionsFailed =
+      s.executions !== undefined && s.executions.total > 0 && s.executions.error === s.executions.total;
+    if (allPredictionsFailed || allExecutionsFailed)
+      failed.push({ trial: s.trial, by_code, ...(examples ? { examples } : {}) });
   }
   const interrupted = signal.aborted;
   if (interrupted && !stopReason) stopReason = "interrupted";
   emit({ type: "experiment:end", dir: exp.dir, report, interrupted });
-  return { dir: exp.dir, report, interrupted, ...(stopReason ? { stopReason } : {}) };
+  return { dir: exp.dir, report, interrupted, failed, ...(stopReason ? { stopReason } : {}) };
 }
 
 /** The experiment's sandbox, capped at `execution.concurrency` live sandboxes. */

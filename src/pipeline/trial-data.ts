@@ -78,7 +78,7 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
       status: p.status,
       cached: p.cached,
       latency_ms: p.latency_ms,
-      ...(p.error ? { error_code: p.error.code } : {}),
+      ...(p.error ? { error_code: p.error.code, error_message: p.error.message.slice(0, 300) } : {}),
       ...(p.usage
         ? { prompt_tokens: p.usage.prompt_tokens, completion_tokens: p.usage.completion_tokens }
         : {}),
@@ -103,7 +103,7 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
             status: e.status,
             passed: e.passed,
             duration_ms: Math.max(0, Date.parse(e.ended_at) - Date.parse(e.started_at)),
-            ...(e.error ? { error_code: e.error.code } : {}),
+            ...(e.error ? { error_code: e.error.code, error_message: e.error.message.slice(0, 300) } : {}),
           }))
         ).entries(),
       ]

@@ -132,6 +132,7 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
             status: row.status,
             cached: row.cached,
             ...(row.cost_usd !== undefined ? { cost_usd: row.cost_usd } : {}),
+            ...(row.error ? { error: row.error } : {}),
           });
           if (row.cost_usd && !row.cached) {
             ctx.budget.spent += row.cost_usd;
