@@ -14,6 +14,7 @@ export function mergeCommand(): Command {
     )
     .action(async (sources: string[], flags: { into: string }) => {
       const result = await mergeExperiments(sources, flags.into);
+      for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
       const { report } = await writeReports(flags.into);
       const a = result.appended;
       process.stdout.write(

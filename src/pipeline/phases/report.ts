@@ -24,6 +24,8 @@ export interface ExperimentManifest {
   config: string;
   task: { name: string; options: Record<string, unknown> };
   dataset: { path: string; sha256: string; rows: number };
+  /** Set by `benchline merge` when its sources were run over different datasets. */
+  merged_datasets?: { path: string; sha256: string; rows: number }[];
   limit: number | null;
   samples: number;
   concurrency: number;
