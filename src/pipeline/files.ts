@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { z } from "zod";
-import { type JsonlLine, readJsonl, rowKey } from "../core/index.js";
+import { BenchlineError, formatIssues, type JsonlLine, readJsonl, rowKey } from "../core/index.js";
 
 /** The files of one trial directory (DESIGN.md, Run layout). */
 export function trialFiles(dir: string) {
@@ -34,14 +34,41 @@ export async function lastByKey<T extends { id: string; sample: number }, V>(
   return out;
 }
 
-/** Streams only the rows that are the last for their key (two passes; memory is one number a key). */
+/**
+ * Streams only the rows that are the last for their key (two passes; memory is one number a key).
+ * Only the rows yielded are validated against `schema` (an error names `file:line`): a row
+ * superseded by a later one for its key is never read by anyone, and validating every row of
+ * every pass was most of the cost of scoring and reports.
+ */
 export async function* latestRows<T extends { id: string; sample: number }>(
   path: string,
   schema: z.ZodType<T>,
 ): AsyncGenerator<T> {
-  const lastLine = await lastByKey(path, schema, (_row, line) => line.line);
+  if (!existsSync(path)) return;
+  type Keyed = { id?: unknown; sample?: unknown } | null;
+  const keyOf = (row: Keyed, line: number): string => {
+    if (
+      row === null ||
+      typeof row !== "object" ||
+      typeof row.id !== "string" ||
+      !Number.isInteger(row.sample)
+    )
+      throw new BenchlineError(
+        "input",
+        `${path}:${line}: expected a row with a string id and an integer sample`,
+      );
+    return rowKey(row.id, row.sample as number);
+  };
+  const lastLine = new Map<string, number>();
+  for await (const { value, line } of readJsonl<Keyed>(path)) lastLine.set(keyOf(value, line), line);
   if (lastLine.size === 0) return;
-  for await (const { value, line } of readJsonl(path, { schema })) {
-    if (lastLine.get(rowKey(value.id, value.sample)) === line) yield value;
+  for await (const { value, line } of readJsonl<Keyed>(path)) {
+    if (lastLine.get(keyOf(value, line)) !== line) continue;
+    const parsed = schema.safeParse(value);
+    if (!parsed.success)
+      throw new BenchlineError("input", `${path}:${line}: ${formatIssues(parsed.error.issues)}`, {
+        cause: parsed.error,
+      });
+    yield parsed.data;
   }
 }

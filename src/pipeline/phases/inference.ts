@@ -115,7 +115,7 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
         sampleIndices.forEach((sampleIndex, i) => {
           const row: Prediction = generation
             ? successRow(base, sampleIndex, generation, i, fitted.truncation)
-            : {
+            : orderFields({
                 ...base,
                 sample: sampleIndex,
                 completion: "",
@@ -123,8 +123,8 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
                 error: toRowError(failure),
                 attempts: attemptsOf(failure),
                 cached: false,
-              };
-          writer.write(orderFields(row));
+              });
+          writer.write(row);
           ctx.emit({
             type: "row",
             trial: trial.name,
@@ -148,6 +148,10 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
   return writer.count;
 }
 
+/**
+ * An ok row, built directly in the on-disk field order (`FIELD_ORDER`, then provider extras, then
+ * `truncated`): this runs once per completion, so it makes one object, not three.
+ */
 function successRow(
   base: { id: string; model: string; prompt_hash: string; latency_ms: number; created_at: string },
   sample: number,
@@ -157,16 +161,15 @@ function successRow(
 ): Prediction {
   const completion = generation.completions[index]!;
   const share = generation.completions.length;
-  const row: Prediction = {
-    ...base,
+  const extras = completion.extras;
+  const row: Record<string, unknown> = {
+    id: base.id,
     sample,
-    completion: completion.text,
+    model: base.model,
+    prompt_hash: base.prompt_hash,
     status: "ok",
-    attempts: generation.attempts ?? 1,
-    // A request partly served from the cache marks its cached completions one by one.
-    cached: generation.cached === true || completion.extras?.cached === true,
+    completion: completion.text,
   };
-  if (truncation) row.truncated = truncation;
   if (completion.finish_reason !== undefined) row.finish_reason = completion.finish_reason;
   if (generation.usage) {
     row.usage = {
@@ -175,7 +178,15 @@ function successRow(
     };
   }
   if (generation.cost_usd !== undefined) row.cost_usd = generation.cost_usd / share;
-  return completion.extras ? { ...completion.extras, ...row } : row;
+  row.latency_ms = base.latency_ms;
+  row.attempts = generation.attempts ?? 1;
+  // A request partly served from the cache marks its cached completions one by one.
+  row.cached = generation.cached === true || extras?.cached === true;
+  row.created_at = base.created_at;
+  if (extras)
+    for (const key in extras) if (!(key in row) && extras[key] !== undefined) row[key] = extras[key];
+  if (truncation) row.truncated = truncation;
+  return row as Prediction;
 }
 
 function errorCodeOf(error: unknown): unknown {

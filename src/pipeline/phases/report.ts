@@ -161,10 +161,14 @@ async function writeCsvRows(data: TrialData, predictions: CsvFile, scores: CsvFi
     scores.write([...head, s.id, s.sample, category.get(s.id), s.scorer, s.value, s.passed]);
 }
 
-/** A CSV written to a temp file and renamed into place, so readers never see half a file. */
+/**
+ * A CSV written to a temp file and renamed into place, so readers never see half a file. Lines
+ * are buffered and written 64 KiB at a time (a crash leaves only the temp file).
+ */
 class CsvFile {
   private readonly tmp: string;
   private fd: number | undefined;
+  private pending = "";
 
   constructor(
     private readonly path: string,
@@ -176,16 +180,27 @@ class CsvFile {
   }
 
   write(values: readonly unknown[]): void {
-    if (this.fd !== undefined) writeSync(this.fd, csvLine(values));
+    if (this.fd === undefined) return;
+    this.pending += csvLine(values);
+    if (this.pending.length >= 1 << 16) this.flush();
   }
 
   commit(): void {
+    this.flush();
     this.close();
     renameSync(this.tmp, this.path);
   }
 
+  private flush(): void {
+    if (this.fd === undefined || this.pending === "") return;
+    const bytes = Buffer.from(this.pending);
+    this.pending = "";
+    for (let offset = 0; offset < bytes.length; ) offset += writeSync(this.fd, bytes, offset);
+  }
+
   close(): void {
     if (this.fd === undefined) return;
+    this.pending = "";
     closeSync(this.fd);
     this.fd = undefined;
   }

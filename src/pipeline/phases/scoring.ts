@@ -77,9 +77,12 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
   ctx.emit({ type: "phase:start", trial: trial.name, phase: "score", total, done: already });
   if (total === already) return 0;
 
-  const writer = JsonlWriter.open(files.scores);
+  // Scores of synchronous scorers are rebuilt at no cost, so they are written in 64 KiB batches;
+  // a row that an asynchronous scorer (a model judge, say) worked on is written before the next.
+  const writer = JsonlWriter.open(files.scores, { buffered: true });
   try {
     for await (const item of pending()) {
+      let awaited = false;
       if (ctx.signal.aborted) break;
       const sample = samples.get(item.prediction.id)!;
       let artifact: unknown;
@@ -105,23 +108,29 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
         } else {
           // A scorer that throws (say, a target that is not a valid regex) scores 0 with the reason;
           // it never stops the run.
-          const r = await Promise.resolve()
-            .then(() =>
-              scorer.score(
-                {
-                  sample,
-                  completion: item.prediction.completion,
-                  artifact,
-                  ...(item.execution ? { execution: item.execution } : {}),
-                },
-                options,
-              ),
-            )
-            .catch((error: unknown) => ({
-              value: 0,
-              passed: false,
-              detail: { scorer_error: toRowError(error).message },
-            }));
+          const failed = (error: unknown) => ({
+            value: 0,
+            passed: false,
+            detail: { scorer_error: toRowError(error).message },
+          });
+          let r: Awaited<ReturnType<typeof scorer.score>>;
+          try {
+            const result = scorer.score(
+              {
+                sample,
+                completion: item.prediction.completion,
+                artifact,
+                ...(item.execution ? { execution: item.execution } : {}),
+              },
+              options,
+            );
+            if (result instanceof Promise) {
+              awaited = true;
+              r = await result;
+            } else r = result;
+          } catch (error) {
+            r = failed(error);
+          }
           score = {
             id: sample.id,
             sample: item.prediction.sample,
@@ -133,6 +142,7 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
         }
         writer.write({ ...score, basis: item.basis });
       }
+      if (awaited) writer.flush();
       ctx.emit({ type: "row", trial: trial.name, phase: "score", status: "ok" });
     }
   } finally {
