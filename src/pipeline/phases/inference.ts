@@ -15,6 +15,7 @@ import {
   truncateMessages,
 } from "../../core/index.js";
 import type { TrialContext } from "../context.js";
+import type { RunEvent } from "../events.js";
 import { lastByKey } from "../files.js";
 
 interface Job {
@@ -58,7 +59,18 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
     typeof contextLength === "number"
       ? Math.max(256, (contextLength - (params.max_tokens ?? 256)) * 4)
       : undefined;
-  const writer = JsonlWriter.open(files.predictions);
+  // Answers that arrive in one turn of the event loop are written together at the end of that
+  // turn (one write, not one per row), and only then reported as done: a row event always means
+  // the row is in the operating system. A kill -9 can lose answers of the turn in progress — never
+  // a row reported done — and the rerun asks for them again.
+  const writer = JsonlWriter.open(files.predictions, { buffered: true });
+  const unreported: RunEvent[] = [];
+  let flushScheduled = false;
+  const flush = (): void => {
+    flushScheduled = false;
+    writer.flush();
+    for (const event of unreported.splice(0)) ctx.emit(event);
+  };
   try {
     await forEachConcurrent(
       jobs(),
@@ -125,7 +137,11 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
                 cached: false,
               });
           writer.write(row);
-          ctx.emit({
+          if (!flushScheduled) {
+            flushScheduled = true;
+            setImmediate(flush);
+          }
+          unreported.push({
             type: "row",
             trial: trial.name,
             phase: "inference",
@@ -143,6 +159,7 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
       ctx.stopNew,
     );
   } finally {
+    flush();
     writer.close();
   }
   return writer.count;
