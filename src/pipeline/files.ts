@@ -34,37 +34,56 @@ export async function lastByKey<T extends { id: string; sample: number }, V>(
   return out;
 }
 
+type Keyed = { id?: unknown; sample?: unknown; status?: unknown } | null;
+
 /**
- * Streams only the rows that are the last for their key (two passes; memory is one number a key).
- * Only the rows yielded are validated against `schema` (an error names `file:line`): a row
- * superseded by a later one for its key is never read by anyone, and validating every row of
- * every pass was most of the cost of scoring and reports.
+ * Every row of a `(id, sample)`-keyed JSONL file with its key, parsed but not validated (a row
+ * without a string id and an integer sample is an error naming `file:line`).
  */
-export async function* latestRows<T extends { id: string; sample: number }>(
-  path: string,
-  schema: z.ZodType<T>,
-): AsyncGenerator<T> {
+export async function* keyedRows(path: string): AsyncGenerator<{ key: string; row: Keyed; line: number }> {
   if (!existsSync(path)) return;
-  type Keyed = { id?: unknown; sample?: unknown } | null;
-  const keyOf = (row: Keyed, line: number): string => {
+  for await (const { value, line } of readJsonl<Keyed>(path)) {
     if (
-      row === null ||
-      typeof row !== "object" ||
-      typeof row.id !== "string" ||
-      !Number.isInteger(row.sample)
+      value === null ||
+      typeof value !== "object" ||
+      typeof value.id !== "string" ||
+      !Number.isInteger(value.sample)
     )
       throw new BenchlineError(
         "input",
         `${path}:${line}: expected a row with a string id and an integer sample`,
       );
-    return rowKey(row.id, row.sample as number);
-  };
-  const lastLine = new Map<string, number>();
-  for await (const { value, line } of readJsonl<Keyed>(path)) lastLine.set(keyOf(value, line), line);
-  if (lastLine.size === 0) return;
-  for await (const { value, line } of readJsonl<Keyed>(path)) {
-    if (lastLine.get(keyOf(value, line)) !== line) continue;
-    const parsed = schema.safeParse(value);
+    yield { key: rowKey(value.id, value.sample as number), row: value, line };
+  }
+}
+
+/** The line number of the last row of each key (one pass, no validation). */
+export async function lastLines(path: string): Promise<Map<string, number>> {
+  const last = new Map<string, number>();
+  for await (const { key, line } of keyedRows(path)) last.set(key, line);
+  return last;
+}
+
+/**
+ * Streams only the rows that are the last for their key (two passes; memory is one number a key;
+ * `last` skips the first when the caller has the lines already). Only the rows yielded are
+ * validated against `schema`, an error naming `file:line` — a row superseded by a later one is
+ * never read — and `validate: false` skips that too, for a file validated moments ago.
+ */
+export async function* latestRows<T extends { id: string; sample: number }>(
+  path: string,
+  schema: z.ZodType<T>,
+  options: { last?: Map<string, number>; validate?: boolean } = {},
+): AsyncGenerator<T> {
+  const last = options.last ?? (await lastLines(path));
+  if (last.size === 0) return;
+  for await (const { key, row, line } of keyedRows(path)) {
+    if (last.get(key) !== line) continue;
+    if (options.validate === false) {
+      yield row as unknown as T;
+      continue;
+    }
+    const parsed = schema.safeParse(row);
     if (!parsed.success)
       throw new BenchlineError("input", `${path}:${line}: ${formatIssues(parsed.error.issues)}`, {
         cause: parsed.error,

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, openSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { predictionSchema, rowKey } from "../../core/index.js";
+import { predictionSchema } from "../../core/index.js";
 import {
   buildCosts,
   csvLine,
@@ -137,8 +137,12 @@ export async function writeReports(
 async function writeCsvRows(data: TrialData, predictions: CsvFile, scores: CsvFile): Promise<void> {
   const { manifest } = data;
   const head = [manifest.name, manifest.spec.model.id, manifest.spec.prompt_set.name];
-  for await (const p of latestRows(trialFiles(data.dir).predictions, predictionSchema)) {
-    if (!data.wanted.has(rowKey(p.id, p.sample))) continue;
+  // loadTrialData has just read and validated these rows and knows their lines: one pass here.
+  const rows = latestRows(trialFiles(data.dir).predictions, predictionSchema, {
+    last: data.predictionLines,
+    validate: false,
+  });
+  for await (const p of rows) {
     predictions.write([
       ...head,
       p.id,
