@@ -7,8 +7,10 @@
  *
  *   npx tsx bench/pipeline.ts [--n 20000] [--concurrency 64] [--rounds 1] [--dist] [-- <run flags>]
  *
- * `--dist` runs the built CLI (`dist/cli/bin.js`, `npm run build` first) instead of the sources
- * through tsx, which takes tsx's start-up and transform cost out of the measurement.
+ * `--dist` runs the built CLI (`dist/cli/bin.js`, `npm run build` first), as `npx benchline`
+ * does, instead of the sources through tsx (tsx adds its start-up and transform cost).
+ * `--baseline <checkout>` also runs another built checkout's CLI in each round, right after this
+ * one, for a paired before/after on the same machine state.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -42,13 +44,15 @@ async function main(): Promise<void> {
   const concurrency = arg("concurrency", 64);
   const rounds = arg("rounds", 1);
   const dist = ownArgs.includes("--dist");
+  const baselineAt = ownArgs.indexOf("--baseline");
+  const baselineDir = baselineAt >= 0 ? ownArgs[baselineAt + 1] : undefined;
   const server = await serve();
   try {
     await autocannon(server.url, 1, concurrency); // warm the server
     const results = [];
     for (let round = 0; round < rounds; round++) {
       const before = await autocannon(server.url, 5, concurrency);
-      const run = await runCli(server.url, n, concurrency, dist);
+      const run = await runCli(server.url, n, concurrency, dist ? join(root, "dist/cli/bin.js") : undefined);
       const after = await autocannon(server.url, 5, concurrency);
       const baseline = (before + after) / 2;
       const result = {
@@ -63,13 +67,33 @@ async function main(): Promise<void> {
         autocannon_before_after: [Math.round(before), Math.round(after)],
         ratio: Number((n / run.seconds / baseline).toFixed(2)),
         peak_rss_mb: run.peakMb,
+        /** CLI CPU (user + system) per item, read from /proc until its last 50 ms. */
+        cli_cpu_us_per_item: Math.round((run.cpuSeconds / n) * 1e6),
         machine: { nproc: cpus().length, memory_gb: Math.round(totalmem() / 2 ** 30) },
       };
+      if (baselineDir) {
+        const other = await runCli(server.url, n, concurrency, join(resolve(baselineDir), "dist/cli/bin.js"));
+        Object.assign(result, {
+          baseline: {
+            checkout: baselineDir,
+            exit_code: other.code,
+            seconds: Number(other.seconds.toFixed(2)),
+            items_per_s: Math.round(n / other.seconds),
+            ratio: Number((n / other.seconds / baseline).toFixed(2)),
+            cli_cpu_us_per_item: Math.round((other.cpuSeconds / n) * 1e6),
+          },
+        });
+      }
       results.push(result);
       console.log(JSON.stringify(result));
       console.log(
         `round ${round + 1}: ${n} items end to end in ${result.seconds} s (${result.items_per_s} items/s); autocannon ${result.autocannon_req_per_s} req/s on the same server; ratio ${result.ratio} (target >= 0.5); CLI peak RSS ${result.peak_rss_mb} MB`,
       );
+      const b = (result as { baseline?: { seconds: number; items_per_s: number; ratio: number } }).baseline;
+      if (b)
+        console.log(
+          `         baseline ${baselineDir}: ${b.seconds} s (${b.items_per_s} items/s), ratio ${b.ratio}`,
+        );
       if (run.code !== 0) throw new Error(`benchline run exited ${run.code}`);
     }
     if (rounds > 1) {
@@ -113,8 +137,9 @@ async function runCli(
   url: string,
   n: number,
   concurrency: number,
-  dist: boolean,
-): Promise<{ code: number | null; seconds: number; peakMb: number }> {
+  /** A built CLI (`…/dist/cli/bin.js`); default: this checkout's sources through tsx. */
+  bin: string | undefined,
+): Promise<{ code: number | null; seconds: number; peakMb: number; cpuSeconds: number }> {
   const dir = mkdtempSync(join(tmpdir(), "benchline-bench-"));
   const lines: string[] = [];
   for (let i = 0; i < n; i++)
@@ -131,9 +156,8 @@ async function runCli(
     join(dir, "exp.yaml"),
     `name: bench\ntask: qa\ndataset: data.jsonl\nmodels:\n  - {id: local, provider: vllm, model: tiny, base_url: "${url}"}\nprompts: {plain: {user: "{{question}}"}}\nscorers: [exact]\nconcurrency: ${concurrency}\nstats: {iterations: 1000}\n`,
   );
-  const bin = join(root, "dist/cli/bin.js");
-  if (dist && !existsSync(bin)) throw new Error("--dist: run `npm run build` first");
-  const entry = dist
+  if (bin && !existsSync(bin)) throw new Error(`${bin} is missing: run \`npm run build\` there first`);
+  const entry = bin
     ? [bin]
     : [
         "--import",
@@ -147,17 +171,22 @@ async function runCli(
     { cwd: dir, stdio: ["ignore", "ignore", "inherit"] },
   );
   let peakKb = 0;
+  let cpuTicks = 0;
   const poll = setInterval(() => {
     try {
       const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
       if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
+      // utime + stime (fields 14 and 15, in clock ticks of 10 ms) — the steadier figure on a busy machine.
+      const stat = readFileSync(`/proc/${child.pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      cpuTicks = Number(fields[11]) + Number(fields[12]);
     } catch {
       // exited
     }
-  }, 100);
+  }, 50);
   const code = await new Promise<number | null>((r) => child.on("exit", r));
   clearInterval(poll);
   const seconds = (performance.now() - started) / 1000;
   rmSync(dir, { recursive: true, force: true });
-  return { code, seconds, peakMb: Math.round(peakKb / 1024) };
+  return { code, seconds, peakMb: Math.round(peakKb / 1024), cpuSeconds: cpuTicks / 100 };
 }
