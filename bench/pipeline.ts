@@ -89,10 +89,15 @@ async function main(): Promise<void> {
       console.log(
         `round ${round + 1}: ${n} items end to end in ${result.seconds} s (${result.items_per_s} items/s); autocannon ${result.autocannon_req_per_s} req/s on the same server; ratio ${result.ratio} (target >= 0.5); CLI peak RSS ${result.peak_rss_mb} MB`,
       );
-      const b = (result as { baseline?: { seconds: number; items_per_s: number; ratio: number } }).baseline;
+      console.log(`         CLI CPU ${result.cli_cpu_us_per_item} µs per item`);
+      const b = (
+        result as {
+          baseline?: { seconds: number; items_per_s: number; ratio: number; cli_cpu_us_per_item: number };
+        }
+      ).baseline;
       if (b)
         console.log(
-          `         baseline ${baselineDir}: ${b.seconds} s (${b.items_per_s} items/s), ratio ${b.ratio}`,
+          `         baseline ${baselineDir}: ${b.seconds} s (${b.items_per_s} items/s), ratio ${b.ratio}, CLI CPU ${b.cli_cpu_us_per_item} µs per item`,
         );
       if (run.code !== 0) throw new Error(`benchline run exited ${run.code}`);
     }
