@@ -160,6 +160,62 @@ describe("live inference against a local OpenAI-compatible server", () => {
     );
   });
 
+  it("defect 8.3: --max-cost at concurrency 8 writes and counts every answer the server sent", async () => {
+    // Every request is slow enough that all 8 are in flight when the first answer spends the budget.
+    server.setLatency(300);
+    try {
+      const dir = testdir({
+        "exp.yaml": config(model(", price: {input: 100000, output: 100000}"), "concurrency: 8"),
+        "data.jsonl": qaRows(40),
+      });
+      const answeredBefore = server.stats.ok;
+      const r = await runCliAsync(
+        ["run", "exp.yaml", "--max-cost", "0.5", "--no-cache", "--log", "plain"],
+        dir,
+        env,
+      );
+      const answered = server.stats.ok - answeredBefore;
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain("--max-cost reached");
+      const rows = predictions(dir);
+      // Requests in flight when the budget ran out were answered, and none of them was dropped.
+      expect(answered).toBeGreaterThan(1);
+      expect(answered).toBeLessThan(40);
+      expect(rows).toHaveLength(answered);
+      expect(rows.every((p) => p.status === "ok")).toBe(true);
+      const spent = rows.reduce((a, p) => a + p.cost_usd, 0);
+      const exp = join(dir, "runs/live");
+      const trial = readdirSync(exp).find((d) => d.includes("__"))!;
+      const summary = JSON.parse(readFileSync(join(exp, trial, "summary.json"), "utf8"));
+      expect(summary.predictions.ok).toBe(answered);
+      expect(summary.usage.cost_usd).toBeCloseTo(spent, 6);
+      // No new request was sent after the stop: at most the 8 in flight at that moment.
+      expect(answered).toBeLessThanOrEqual(8);
+
+      // The model allows 2 at once, so 6 requests wait in its queue: those are never sent.
+      const queued = testdir({
+        "exp.yaml": config(
+          model(", concurrency: 2, price: {input: 100000, output: 100000}"),
+          "concurrency: 8",
+        ),
+        "data.jsonl": qaRows(40),
+      });
+      const before = server.stats.requests;
+      const q = await runCliAsync(
+        ["run", "exp.yaml", "--max-cost", "0.5", "--no-cache", "--log", "plain"],
+        queued,
+        env,
+      );
+      expect(q.code).toBe(0);
+      // At most the 2 in flight, plus the one that took the slot freed by the answer that reached
+      // the cap (it is sent before that answer's cost is counted); without the stop all 8 go.
+      expect(server.stats.requests - before).toBeLessThanOrEqual(3);
+      expect(predictions(queued)).toHaveLength(server.stats.requests - before);
+    } finally {
+      server.setLatency(0);
+    }
+  });
+
   it("--timeout overrides every model's timeout", async () => {
     server.setLatency(1500);
     try {
@@ -170,8 +226,9 @@ describe("live inference against a local OpenAI-compatible server", () => {
         "data.jsonl": qaRows(2),
       });
       const started = Date.now();
+      // Every row failed (timed out): exit 3.
       expect((await runCliAsync(["run", "exp.yaml", "--timeout", "0.3", "--no-cache"], dir, env)).code).toBe(
-        0,
+        3,
       );
       expect(Date.now() - started).toBeLessThan(8000);
       const rows = predictions(dir);

@@ -194,7 +194,10 @@ describe("sweeps", () => {
       expect(runCli(["run", `repo-${repo}.yaml`, "-m", "gold", "-p", "a"], dir).code).toBe(0);
     const r = runCli(["merge", "runs/repo-a", "runs/repo-b", "--into", "runs/all"], dir);
     expect(r.code).toBe(0);
+    // Different datasets are merged (the per-repository workflow), but never silently.
+    expect(r.stderr).toMatch(/warning: merging experiments over 2 different datasets: .*a\.jsonl.*b\.jsonl/);
     const exp = join(dir, "runs/all");
+    expect(json(join(exp, "experiment.json")).merged_datasets).toHaveLength(2);
     const trials = trialDirs(exp);
     expect(trials).toHaveLength(1);
     expect(
@@ -222,6 +225,37 @@ describe("sweeps", () => {
       .map((l) => l.split(",")[3])
       .sort();
     expect(csv).toEqual(["q0", "q1"]);
+  });
+
+  it("defect 8 (merge): refuses experiments with different scorers, warns about different datasets, quiet for shards", () => {
+    const dir = testdir({
+      "a.yaml": config().replace("name: sweep", "name: ea"),
+      "b.yaml": config()
+        .replace("name: sweep", "name: eb")
+        .replace("scorers: [exact]", "scorers: [includes]"),
+      "c.yaml": config().replace("name: sweep", "name: ec").replace("data.jsonl", "c.jsonl"),
+      "data.jsonl": qaRows(3),
+      "c.jsonl": qaRows(3, "c"),
+    });
+    for (const f of ["a", "b", "c"]) expect(runCli(["run", `${f}.yaml`, "-m", "gold"], dir).code).toBe(0);
+    const refused = runCli(["merge", "runs/ea", "runs/eb", "--into", "runs/ab"], dir);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      /runs\/eb: scorers \[includes\] differ from runs\/ea \(\[exact\]\); not merged/,
+    );
+    expect(readdirSync(join(dir, "runs"))).not.toContain("ab"); // nothing written
+    // An existing destination is checked too.
+    const intoB = runCli(["merge", "runs/ea", "--into", "runs/eb"], dir);
+    expect(intoB.code).toBe(2);
+    expect(intoB.stderr).toContain("scorers");
+
+    const warned = runCli(["merge", "runs/ea", "runs/ec", "--into", "runs/ac"], dir);
+    expect(warned.code).toBe(0);
+    expect(warned.stderr).toMatch(/warning: merging experiments over 2 different datasets/);
+    // Two shards of one dataset: no warning.
+    const same = runCli(["merge", "runs/ea", "runs/ea", "--into", "runs/aa"], dir);
+    expect(same.code).toBe(0);
+    expect(same.stderr).not.toContain("warning");
   });
 
   it("merge refuses to combine trials whose specs differ beyond the dataset", () => {

@@ -25,11 +25,26 @@ const events: RunEvent[] = [
   { type: "trial:start", trial: "a", index: 0 },
   { type: "phase:start", trial: "a", phase: "inference", total: 3, done: 0 },
   { type: "row", trial: "a", phase: "inference", status: "ok", cost_usd: 0.5 },
-  { type: "row", trial: "a", phase: "inference", status: "error" },
+  {
+    type: "row",
+    trial: "a",
+    phase: "inference",
+    status: "error",
+    error: { code: "connection", message: "connection refused to http://127.0.0.1:9/v1" },
+  },
   { type: "row", trial: "a", phase: "inference", status: "ok", cached: true },
   { type: "phase:end", trial: "a", phase: "inference", written: 3, ms: 1500 },
   { type: "trial:done", trial: "a" },
-  { type: "trial:end", trial: "a", summary: { mean: 0.5, errors: 1 } },
+  {
+    type: "trial:end",
+    trial: "a",
+    summary: {
+      mean: 0.5,
+      errors: 1,
+      by_code: { connection: 1 },
+      examples: { connection: "connection refused to http://127.0.0.1:9/v1" },
+    },
+  },
 ];
 
 describe("progress reporter", () => {
@@ -42,8 +57,12 @@ describe("progress reporter", () => {
     const report = createReporter("auto", stream);
     for (const e of events) report(e);
     expect(text()).toContain("exp: 2 trial(s), 3 item(s) × 1 sample(s) → /x");
-    expect(text()).toContain("a inference: 3 row(s) written, 1 error(s), 1 cached in 1.5s");
-    expect(text()).toContain("  a: 50.0%, 1 error(s)");
+    expect(text()).toContain(
+      "a inference: 3 row(s) written, 1 error(s) (connection ×1 — e.g. connection: connection refused to http://127.0.0.1:9/v1), 1 cached in 1.5s",
+    );
+    expect(text()).toContain(
+      "  a: 50.0%, 1 error(s) (connection ×1 — e.g. connection: connection refused to http://127.0.0.1:9/v1)",
+    );
     expect(text()).not.toContain("\x1b[");
   });
 
@@ -57,6 +76,7 @@ describe("progress reporter", () => {
     }
     expect(text()).toMatch(/a {2}inference \d\/3 \(\d+%\)/);
     expect(text()).toContain("errors 1");
+    expect(text()).toContain("connection ×1 — e.g. connection: conn"); // cut at the terminal width
     expect(text()).toContain("$0.5000");
     expect(text()).toMatch(/run: 0\/2 trials done/);
   });

@@ -8,6 +8,9 @@ interface TrialState {
   total: number;
   done: number;
   errors: number;
+  /** Error rows of the current phase by code, with the first message for each. */
+  by_code: Record<string, number>;
+  examples: Record<string, string>;
   cached: number;
   cost: number;
   started: number;
@@ -51,6 +54,8 @@ export function createReporter(
     if (t.cost) parts.push(`$${t.cost.toFixed(4)}`);
     const remaining = t.total - t.done;
     if (rate > 0 && remaining > 0) parts.push(`ETA ${formatDuration(remaining / rate)}`);
+    // Last, so a narrow terminal cuts the example message rather than the numbers.
+    if (t.errors) parts.push(describeErrors(t, 60));
     return parts.join("  ");
   };
   const runLine = (): string => {
@@ -109,6 +114,8 @@ export function createReporter(
             total: 0,
             done: 0,
             errors: 0,
+            by_code: {},
+            examples: {},
             cached: 0,
             cost: 0,
             started: Date.now(),
@@ -137,7 +144,12 @@ export function createReporter(
         const t = trials.get(event.trial);
         if (!t) break;
         t.done++;
-        if (event.status === "error") t.errors++;
+        if (event.status === "error") {
+          t.errors++;
+          const code = event.error?.code ?? "error";
+          t.by_code[code] = (t.by_code[code] ?? 0) + 1;
+          if (event.error && t.examples[code] === undefined) t.examples[code] = event.error.message;
+        }
         if (event.cached) t.cached++;
         if (event.cost_usd) t.cost += event.cost_usd;
         draw();
@@ -147,7 +159,10 @@ export function createReporter(
         const t = trials.get(event.trial);
         if (!t || event.written === 0) break;
         if (mode === "plain") {
-          const extra = [t.errors ? `${t.errors} error(s)` : "", t.cached ? `${t.cached} cached` : ""]
+          const extra = [
+            t.errors ? `${t.errors} error(s) (${describeErrors(t)})` : "",
+            t.cached ? `${t.cached} cached` : "",
+          ]
             .filter(Boolean)
             .join(", ");
           print(
@@ -155,6 +170,8 @@ export function createReporter(
           );
         }
         t.errors = 0;
+        t.by_code = {};
+        t.examples = {};
         t.cached = 0;
         break;
       }
@@ -166,7 +183,13 @@ export function createReporter(
       }
       case "trial:end": {
         const mean = event.summary.mean;
-        const text = `${mean === null || mean === undefined ? "–" : `${(mean * 100).toFixed(1)}%`}${event.summary.errors ? `, ${event.summary.errors} error(s)` : ""}`;
+        const { errors, by_code } = event.summary;
+        const { examples } = event.summary;
+        const detail =
+          by_code && Object.keys(by_code).length > 0
+            ? ` (${describeErrors({ by_code, ...(examples ? { examples } : {}) })})`
+            : "";
+        const text = `${mean === null || mean === undefined ? "–" : `${(mean * 100).toFixed(1)}%`}${errors ? `, ${errors} error(s)${detail}` : ""}`;
         print(`  ${event.trial}: ${text}\n`);
         break;
       }
@@ -180,6 +203,26 @@ export function createReporter(
         break;
     }
   };
+}
+
+/** `http_401 ×40, timeout ×2 — e.g. "401 Unauthorized: invalid key"` */
+export function describeErrors(
+  errors: {
+    by_code: Record<string, number>;
+    examples?: Record<string, string>;
+  },
+  exampleChars = 200,
+): string {
+  const codes = Object.entries(errors.by_code).sort((a, b) => b[1] - a[1]);
+  const counts = codes.map(([code, n]) => `${code} ×${n}`).join(", ");
+  const top = codes[0]?.[0];
+  const example = top === undefined ? undefined : errors.examples?.[top];
+  return example ? `${counts} — e.g. ${top}: ${oneLine(example, exampleChars)}` : counts;
+}
+
+function oneLine(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
 export function formatDuration(seconds: number): string {

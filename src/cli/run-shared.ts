@@ -11,7 +11,7 @@ import {
 import { sandboxKinds } from "../sandbox/index.js";
 import { trialLockFor } from "./lock.js";
 import { interruptSignal, logOption, positiveInt } from "./options.js";
-import { createReporter, type LogFormat } from "./progress.js";
+import { createReporter, describeErrors, type LogFormat } from "./progress.js";
 
 /** Flags every command that runs phases shares. */
 export interface SharedRunFlags {
@@ -76,6 +76,18 @@ export function sharedOverrides(flags: SharedRunFlags): Overrides {
   };
 }
 
+/** Exit code of a run in which every row of some trial failed (README "Exit codes"). */
+export const EXIT_ALL_FAILED = 3;
+
+/**
+ * What the first Ctrl-C does (runExperiment with an aborted signal): requests and sandboxed
+ * executions in flight are aborted and not written, no further phase starts, and the reports are
+ * written from the rows already on disk. Rows are written as they finish, so even the second
+ * Ctrl-C (immediate exit) loses nothing completed.
+ */
+export const INTERRUPT_MESSAGE =
+  "\ninterrupting: cancelling requests and executions in flight (not saved; a rerun redoes them), then writing reports of the completed rows — Ctrl-C again quits at once, completed rows are already on disk\n";
+
 /** Resolves the experiment (every check before anything is written), runs it, prints the outcome. */
 export async function resolveAndRun(
   loaded: LoadedExperiment | string,
@@ -90,9 +102,7 @@ export async function resolveAndRun(
   );
   adjust?.(exp);
   for (const warning of exp.warnings) process.stderr.write(`warning: ${warning}\n`);
-  const interrupt = interruptSignal(() =>
-    process.stderr.write("\ninterrupting: finishing in-flight rows… (Ctrl-C again to quit at once)\n"),
-  );
+  const interrupt = interruptSignal(() => process.stderr.write(INTERRUPT_MESSAGE));
   const trialLock = trialLockFor(exp, { wait: flags.wait ?? false, signal: interrupt.signal });
   try {
     const result = await runExperiment(exp, {
@@ -106,19 +116,21 @@ export async function resolveAndRun(
       ...(flags.cache ? {} : { cacheDir: false as const }),
       ...(flags.maxCost !== undefined ? { maxCostUsd: flags.maxCost } : {}),
     });
-    if (result.stopReason === "max_cost") {
-      process.stderr.write(
-        `stopped at --max-cost; completed rows are saved in ${relativeLabel(result.dir)}\n`,
-      );
-      process.stdout.write(`report: ${relativeLabel(result.report)}\n`);
-      return;
-    }
     if (result.interrupted) {
       process.stderr.write(
         `interrupted: completed rows are saved in ${relativeLabel(result.dir)}; run the same command to resume\n`,
       );
       process.exitCode = 130;
       return;
+    }
+    if (result.stopReason === "max_cost") {
+      process.stderr.write(
+        `stopped at --max-cost; completed rows are saved in ${relativeLabel(result.dir)}\n`,
+      );
+    }
+    for (const f of result.failed) {
+      process.stderr.write(`error: every row of trial ${f.trial} failed: ${describeErrors(f)}\n`);
+      process.exitCode = EXIT_ALL_FAILED;
     }
     process.stdout.write(`report: ${relativeLabel(result.report)}\n`);
   } finally {

@@ -50,9 +50,16 @@ export interface RetryInfo {
 }
 
 export interface GenerateContext {
+  /** Aborts the request, even one already sent (Ctrl-C). */
   signal: AbortSignal;
   /** Told about every retry (for the JSON log); scheduled providers call it. */
   onRetry?: (retry: RetryInfo) => void;
+  /**
+   * Once aborted, no new attempt is sent (a request still waiting for a concurrency slot, the
+   * rate limit or a retry gives up with code `aborted`); an attempt already sent completes.
+   * `--max-cost` uses it: what was paid for is still received and recorded.
+   */
+  stopNew?: AbortSignal;
   /** The reference answer as text (from the task), for the `gold` provider. */
   reference?: string;
   sample: Sample;

@@ -41,8 +41,11 @@ export interface TrialContext {
   files: TrialFiles;
   emit: EventSink;
   signal: AbortSignal;
-  /** Stops model calls: the run's signal, or `--max-cost` reached. */
-  inferenceSignal: AbortSignal;
+  /**
+   * Stops scheduling model calls (the run's signal, or `--max-cost` reached). Requests already
+   * sent are not aborted by it: their answers were paid for and are written and counted.
+   */
+  stopNew: AbortSignal;
   retryErrors: boolean;
   retryFailedExecutions: boolean;
   budget: Budget;

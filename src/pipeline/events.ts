@@ -23,6 +23,8 @@ export type RunEvent =
       status: "ok" | "error";
       cached?: boolean;
       cost_usd?: number;
+      /** Why the row failed (`status: "error"`). */
+      error?: { code: string; message: string };
     }
   | {
       /** A failed model request that will be tried again after `wait_ms`. */
@@ -38,7 +40,17 @@ export type RunEvent =
     }
   | { type: "phase:end"; trial: string; phase: PhaseName; written: number; ms: number }
   | { type: "trial:done"; trial: string }
-  | { type: "trial:end"; trial: string; summary: { mean?: number | null; errors: number } }
+  | {
+      type: "trial:end";
+      trial: string;
+      summary: {
+        mean?: number | null;
+        errors: number;
+        /** Error rows by code, and one example message per code. */
+        by_code?: Record<string, number>;
+        examples?: Record<string, string>;
+      };
+    }
   | { type: "warning"; message: string; trial?: string }
   | { type: "experiment:end"; dir: string; report: string; interrupted: boolean };
 

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { z } from "zod";
-import { type JsonlLine, readJsonl, rowKey } from "../core/index.js";
+import { BenchlineError, formatIssues, type JsonlLine, readJsonl, rowKey } from "../core/index.js";
 
 /** The files of one trial directory (DESIGN.md, Run layout). */
 export function trialFiles(dir: string) {
@@ -34,14 +34,60 @@ export async function lastByKey<T extends { id: string; sample: number }, V>(
   return out;
 }
 
-/** Streams only the rows that are the last for their key (two passes; memory is one number a key). */
+type Keyed = { id?: unknown; sample?: unknown; status?: unknown } | null;
+
+/**
+ * Every row of a `(id, sample)`-keyed JSONL file with its key, parsed but not validated (a row
+ * without a string id and an integer sample is an error naming `file:line`).
+ */
+export async function* keyedRows(path: string): AsyncGenerator<{ key: string; row: Keyed; line: number }> {
+  if (!existsSync(path)) return;
+  for await (const { value, line } of readJsonl<Keyed>(path)) {
+    if (
+      value === null ||
+      typeof value !== "object" ||
+      typeof value.id !== "string" ||
+      !Number.isInteger(value.sample)
+    )
+      throw new BenchlineError(
+        "input",
+        `${path}:${line}: expected a row with a string id and an integer sample`,
+      );
+    yield { key: rowKey(value.id, value.sample as number), row: value, line };
+  }
+}
+
+/** The line number of the last row of each key (one pass, no validation). */
+export async function lastLines(path: string): Promise<Map<string, number>> {
+  const last = new Map<string, number>();
+  for await (const { key, line } of keyedRows(path)) last.set(key, line);
+  return last;
+}
+
+/**
+ * Streams only the rows that are the last for their key (two passes; memory is one number a key;
+ * `last` skips the first when the caller has the lines already). Only the rows yielded are
+ * validated against `schema`, an error naming `file:line` — a row superseded by a later one is
+ * never read — and `validate: false` skips that too, for a file validated moments ago.
+ */
 export async function* latestRows<T extends { id: string; sample: number }>(
   path: string,
   schema: z.ZodType<T>,
+  options: { last?: Map<string, number>; validate?: boolean } = {},
 ): AsyncGenerator<T> {
-  const lastLine = await lastByKey(path, schema, (_row, line) => line.line);
-  if (lastLine.size === 0) return;
-  for await (const { value, line } of readJsonl(path, { schema })) {
-    if (lastLine.get(rowKey(value.id, value.sample)) === line) yield value;
+  const last = options.last ?? (await lastLines(path));
+  if (last.size === 0) return;
+  for await (const { key, row, line } of keyedRows(path)) {
+    if (last.get(key) !== line) continue;
+    if (options.validate === false) {
+      yield row as unknown as T;
+      continue;
+    }
+    const parsed = schema.safeParse(row);
+    if (!parsed.success)
+      throw new BenchlineError("input", `${path}:${line}: ${formatIssues(parsed.error.issues)}`, {
+        cause: parsed.error,
+      });
+    yield parsed.data;
   }
 }

@@ -22,6 +22,8 @@ export interface MergeResult {
   trials: number;
   /** Rows appended per file kind. */
   appended: Record<"prompts" | "predictions" | "executions" | "scores", number>;
+  /** Things the user must know about the merged result (sources over different datasets). */
+  warnings: string[];
 }
 
 type Row = { id: string; sample?: number; scorer?: string; status?: string };
@@ -45,6 +47,11 @@ const KINDS = [
  * the first one's directory, whose trial.json then lists them under `merged_from`. For each key
  * the destination keeps its row unless it is missing or an error and a source has a better one;
  * rows are appended, never rewritten.
+ *
+ * Sources (and an existing destination) must share the task, scorers, samples and limit: their
+ * scores could not be read together otherwise. Sources over different datasets (by sha256) are
+ * merged with a warning, since the per-repository workflow needs it but a comparison of trials
+ * over different data uses only their shared item ids.
  */
 export async function mergeExperiments(sources: string[], into: string): Promise<MergeResult> {
   const manifests = sources.map((dir) => {
@@ -64,8 +71,11 @@ export async function mergeExperiments(sources: string[], into: string): Promise
     }
   }
   const destManifestPath = join(into, "experiment.json");
-  if (existsSync(destManifestPath)) {
-    const d = readJson<ExperimentManifest>(destManifestPath);
+  const existingDest = existsSync(destManifestPath)
+    ? { dir: into, manifest: readJson<ExperimentManifest>(destManifestPath) }
+    : undefined;
+  if (existingDest) {
+    const d = existingDest.manifest;
     if (d.samples !== first.manifest.samples || d.limit !== first.manifest.limit) {
       throw new BenchlineError(
         "input",
@@ -73,10 +83,39 @@ export async function mergeExperiments(sources: string[], into: string): Promise
       );
     }
   }
+  const all = existingDest ? [existingDest, ...manifests] : manifests;
+  const base = all[0]!;
+  for (const m of all) {
+    const [a, b] = [base.manifest, m.manifest];
+    if (a.task.name !== b.task.name)
+      throw new BenchlineError(
+        "input",
+        `${m.dir}: task "${b.task.name}" differs from ${base.dir} ("${a.task.name}"); not merged`,
+      );
+    if (stableStringify(a.scorers) !== stableStringify(b.scorers))
+      throw new BenchlineError(
+        "input",
+        `${m.dir}: scorers [${b.scorers.join(", ")}] differ from ${base.dir} ([${a.scorers.join(", ")}]); not merged`,
+      );
+  }
+  const datasets = new Map<string, ExperimentManifest["dataset"]>();
+  for (const m of all) if (m.manifest.dataset) datasets.set(m.manifest.dataset.sha256, m.manifest.dataset);
+  const warnings: string[] = [];
+  if (datasets.size > 1) {
+    warnings.push(
+      `merging experiments over ${datasets.size} different datasets: ${all
+        .map(
+          (m) =>
+            `${m.dir} (${m.manifest.dataset.path}, sha256 ${m.manifest.dataset.sha256.slice(0, 12)}, ${m.manifest.dataset.rows} rows)`,
+        )
+        .join(
+          "; ",
+        )}. Runs of one trial are combined by model and prompt set; trials are compared only on the item ids they share`,
+    );
+  }
   mkdirSync(into, { recursive: true });
-  const dest: ExperimentManifest = existsSync(destManifestPath)
-    ? readJson<ExperimentManifest>(destManifestPath)
-    : { ...first.manifest, trials: [] };
+  const dest: ExperimentManifest = existingDest ? existingDest.manifest : { ...first.manifest, trials: [] };
+  if (datasets.size > 1) dest.merged_datasets = [...datasets.values()];
 
   const appended: MergeResult["appended"] = { prompts: 0, predictions: 0, executions: 0, scores: 0 };
   for (const { dir, manifest } of manifests) {
@@ -122,7 +161,7 @@ export async function mergeExperiments(sources: string[], into: string): Promise
     }
   }
   writeJsonIfChanged(destManifestPath, dest);
-  return { trials: dest.trials.length, appended };
+  return { trials: dest.trials.length, appended, warnings };
 }
 
 async function mergeFile(

@@ -34,6 +34,11 @@ export interface RunResult {
   interrupted: boolean;
   /** Why the run stopped early: Ctrl-C / the caller's signal, or --max-cost. */
   stopReason?: "interrupted" | "max_cost";
+  /**
+   * Trials of this run in which every row failed: predictions were written and none is ok, or
+   * executions ran and every one was a sandbox error. The CLI exits 3 for them.
+   */
+  failed: { trial: string; by_code: Record<string, number>; examples?: Record<string, string> }[];
 }
 
 /**
@@ -47,11 +52,12 @@ export async function runExperiment(
   const phase = options.phase ?? "all";
   const wants = (p: PhaseName): boolean => phase === "all" || phase === p;
   const emit: EventSink = options.onEvent ?? (() => {});
-  // The caller's signal (Ctrl-C) stops everything; --max-cost stops only inference, so what
+  // The caller's signal (Ctrl-C) stops everything and aborts requests in flight. --max-cost only
+  // stops new model calls: requests already sent complete and are written and counted, and what
   // was bought is still executed, scored and reported.
   const signal = options.signal ?? new AbortController().signal;
   const budgetController = new AbortController();
-  const inferenceSignal = AbortSignal.any([signal, budgetController.signal]);
+  const stopNew = AbortSignal.any([signal, budgetController.signal]);
   let stopReason: RunResult["stopReason"];
   const budget: Budget = {
     spent: 0,
@@ -61,7 +67,7 @@ export async function runExperiment(
       stopReason = "max_cost";
       emit({
         type: "warning",
-        message: `--max-cost reached ($${budget.spent.toFixed(4)} ≥ $${options.maxCostUsd}); no more model calls, finishing the rest`,
+        message: `--max-cost reached ($${budget.spent.toFixed(4)} ≥ $${options.maxCostUsd}); no new model calls; requests in flight complete and are recorded`,
       });
       budgetController.abort();
     },
@@ -136,7 +142,7 @@ export async function runExperiment(
       files: trialFiles(join(exp.dir, trial.name)),
       emit,
       signal,
-      inferenceSignal,
+      stopNew,
       retryErrors: options.retryErrors ?? true,
       retryFailedExecutions: options.retryFailedExecutions ?? false,
       budget,
@@ -173,14 +179,25 @@ export async function runExperiment(
   }
 
   const { report, summaries } = await writeReports(exp.dir);
+  const failed: RunResult["failed"] = [];
   for (const s of summaries) {
-    if (exp.trials.some((t) => t.name === s.trial))
-      emit({ type: "trial:end", trial: s.trial, summary: { mean: s.mean_score, errors: s.errors.count } });
+    if (!exp.trials.some((t) => t.name === s.trial)) continue;
+    const { by_code, examples } = s.errors;
+    emit({
+      type: "trial:end",
+      trial: s.trial,
+      summary: { mean: s.mean_score, errors: s.errors.count, by_code, ...(examples ? { examples } : {}) },
+    });
+    const allPredictionsFailed = s.predictions.error > 0 && s.predictions.ok === 0;
+    const allExecutionsFailed =
+      s.executions !== undefined && s.executions.total > 0 && s.executions.error === s.executions.total;
+    if (allPredictionsFailed || allExecutionsFailed)
+      failed.push({ trial: s.trial, by_code, ...(examples ? { examples } : {}) });
   }
   const interrupted = signal.aborted;
   if (interrupted && !stopReason) stopReason = "interrupted";
   emit({ type: "experiment:end", dir: exp.dir, report, interrupted });
-  return { dir: exp.dir, report, interrupted, ...(stopReason ? { stopReason } : {}) };
+  return { dir: exp.dir, report, interrupted, failed, ...(stopReason ? { stopReason } : {}) };
 }
 
 /** The experiment's sandbox, capped at `execution.concurrency` live sandboxes. */

@@ -31,6 +31,8 @@ export interface TrialData {
   items: { id: string; category?: string }[];
   /** `(id, sample)` keys of the items and samples in scope. */
   wanted: Set<string>;
+  /** Line in predictions.jsonl of the final row of each key (rows read and validated here). */
+  predictionLines: Map<string, number>;
   /** Final score per (id, sample, scorer) of ok predictions, for the trial's scorers. */
   scores: SlimScore[];
   summary: TrialSummary;
@@ -72,30 +74,36 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
   }
   // Only what summaries need is kept per row (no completions, no outputs): memory stays small.
   type Slim = SummaryInput["predictions"][number];
-  const allPredictions = await lastByKey(
-    files.predictions,
-    predictionSchema,
-    (p): Slim => ({
+  const allLines = new Map<string, number>();
+  const allPredictions = await lastByKey(files.predictions, predictionSchema, (p, { line }): Slim => {
+    allLines.set(rowKey(p.id, p.sample), line);
+    return {
       id: p.id,
       sample: p.sample,
       status: p.status,
       cached: p.cached,
       latency_ms: p.latency_ms,
-      ...(p.error ? { error_code: p.error.code } : {}),
+      ...(p.error ? { error_code: p.error.code, error_message: p.error.message.slice(0, 300) } : {}),
       ...(p.usage
         ? { prompt_tokens: p.usage.prompt_tokens, completion_tokens: p.usage.completion_tokens }
         : {}),
       ...(p.cost_usd !== undefined ? { cost_usd: p.cost_usd } : {}),
-    }),
-  );
+    };
+  });
   let maxSample = 0;
   for (const p of allPredictions.values()) maxSample = Math.max(maxSample, p.sample + 1);
   const samples = scope.samples ?? Math.max(1, maxSample);
   const wanted = new Set<string>();
   for (const item of items) for (let s = 0; s < samples; s++) wanted.add(rowKey(item.id, s));
   const predictions: Slim[] = [];
-  for (const [k, p] of allPredictions) if (wanted.has(k)) predictions.push(p);
+  const predictionLines = new Map<string, number>();
+  for (const [k, p] of allPredictions) {
+    if (!wanted.has(k)) continue;
+    predictions.push(p);
+    predictionLines.set(k, allLines.get(k)!);
+  }
   allPredictions.clear();
+  allLines.clear();
   const okKeys = new Set(predictions.filter((p) => p.status === "ok").map((p) => rowKey(p.id, p.sample)));
   const executions = existsSync(files.executions)
     ? [
@@ -106,7 +114,7 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
             status: e.status,
             passed: e.passed,
             duration_ms: Math.max(0, Date.parse(e.ended_at) - Date.parse(e.started_at)),
-            ...(e.error ? { error_code: e.error.code } : {}),
+            ...(e.error ? { error_code: e.error.code, error_message: e.error.message.slice(0, 300) } : {}),
           }))
         ).entries(),
       ]
@@ -164,7 +172,7 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
     sums.set(s.id, acc);
   }
   const perItem = new Map([...sums].map(([id, { total, n }]) => [id, total / n]));
-  return { dir, manifest, items, wanted, scores, summary, perItem };
+  return { dir, manifest, items, wanted, predictionLines, scores, summary, perItem };
 }
 
 /** Whether an answer-extracting scorer (`math`, ...) found an answer, and whether the row is dropped. */

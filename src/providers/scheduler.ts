@@ -176,6 +176,7 @@ export function withScheduler(provider: Provider, options: SchedulerOptions = {}
           if (tripped) failFast();
           const limited = rate.take(tokens, signal);
           if (limited) await limited;
+          if (context.stopNew?.aborted) throw new ProviderError("aborted", "not sent: no new requests");
           counts.attempts++;
           const generation = await attemptOnce(provider, request, context, timeoutMs);
           onSuccess();

@@ -63,7 +63,15 @@ export function renderTrialMarkdown(s: TrialSummary): string {
     );
   }
   if (s.errors.count > 0) {
-    lines.push("", "## Errors", "", table(["code", "count"], Object.entries(s.errors.by_code)));
+    lines.push(
+      "",
+      "## Errors",
+      "",
+      table(
+        ["code", "count", "example"],
+        Object.entries(s.errors.by_code).map(([code, n]) => [code, n, s.errors.examples?.[code] ?? ""]),
+      ),
+    );
   }
   lines.push(
     "",

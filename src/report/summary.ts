@@ -27,6 +27,7 @@ export interface SummaryInput {
     sample: number;
     status: "ok" | "error";
     error_code?: string;
+    error_message?: string;
     cached: boolean;
     latency_ms: number;
     prompt_tokens?: number;
@@ -40,6 +41,7 @@ export interface SummaryInput {
     status: "ok" | "error";
     passed: boolean;
     error_code?: string;
+    error_message?: string;
     duration_ms?: number;
   }[];
   /**
@@ -98,7 +100,14 @@ export interface TrialSummary {
   /** Unbiased pass@k (Chen et al. 2021) on the primary scorer's `passed`; errors count as failures. */
   pass_at_k: PassAtKRow[];
   scorers: Record<string, ScorerSummary>;
-  errors: { count: number; rate: number; by_code: Record<string, number> };
+  /** Error rows (generation and execution) by code, with the first message seen for each code. */
+  errors: {
+    count: number;
+    rate: number;
+    by_code: Record<string, number>;
+    /** Absent in summaries written before it was added. */
+    examples?: Record<string, string>;
+  };
   per_category: Record<string, { n: number; mean: number | null }>;
   /** Time spent, summed over rows: model calls (cache hits excluded) and sandboxed executions. */
   timing: { inference_ms: number; execution_ms: number };
@@ -134,13 +143,17 @@ export function summarizeTrial(full: SummaryInput): TrialSummary {
   const ok = preds.filter((p) => p.status === "ok");
   const errored = preds.filter((p) => p.status === "error");
   const byCode: Record<string, number> = {};
-  for (const p of errored) byCode[p.error_code ?? "error"] = (byCode[p.error_code ?? "error"] ?? 0) + 1;
+  const examples: Record<string, string> = {};
+  const countError = (code: string, message: string | undefined): void => {
+    byCode[code] = (byCode[code] ?? 0) + 1;
+    if (examples[code] === undefined && message) examples[code] = message;
+  };
+  for (const p of errored) countError(p.error_code ?? "error", p.error_message);
   let execErrors = 0;
   for (const e of input.executions ?? []) {
     if (e.status !== "error") continue;
     execErrors++;
-    const code = `execution:${e.error_code ?? "error"}`;
-    byCode[code] = (byCode[code] ?? 0) + 1;
+    countError(`execution:${e.error_code ?? "error"}`, e.error_message);
   }
 
   const scorers: Record<string, ScorerSummary> = {};
@@ -239,6 +252,7 @@ export function summarizeTrial(full: SummaryInput): TrialSummary {
       count: errorCount,
       rate: expected === 0 ? 0 : round(errorCount / expected),
       by_code: sortKeys(byCode),
+      examples: sortKeys(examples),
     },
     per_category: Object.fromEntries(
       Object.keys(perCategory)

@@ -23,6 +23,7 @@ export function mergeCommand(): Command {
       let report: string;
       try {
         result = await mergeExperiments(sources, flags.into);
+        for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
         ({ report } = await writeReports(flags.into));
       } finally {
         lock.release();

@@ -17,6 +17,7 @@ import {
   truncateMessages,
 } from "../../core/index.js";
 import type { TrialContext } from "../context.js";
+import type { RunEvent } from "../events.js";
 import { lastByKey } from "../files.js";
 
 interface Job {
@@ -67,9 +68,22 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
     typeof contextLength === "number"
       ? Math.max(256, (contextLength - (params.max_tokens ?? 256)) * 4)
       : undefined;
-  const writer = JsonlWriter.open(files.predictions);
+  // Answers that arrive in one turn of the event loop are written together at the end of that
+  // turn (one write, not one per row), and only then reported as done: a row event always means
+  // the row is in the operating system. A kill -9 can lose answers of the turn in progress — never
+  // a row reported done — and the rerun asks for them again.
+  const writer = JsonlWriter.open(files.predictions, { buffered: true });
+  const unreported: RunEvent[] = [];
+  let flushScheduled = false;
+  const flush = (): void => {
+    flushScheduled = false;
+    writer.flush();
+    for (const event of unreported.splice(0)) ctx.emit(event);
+  };
+  // A fatal provider error (server down, TLS, auth) stops new requests of this trial too.
   let fatal: unknown;
   const stop = new AbortController();
+  const stopNew = AbortSignal.any([ctx.stopNew, stop.signal]);
   try {
     await forEachConcurrent(
       jobs(),
@@ -94,7 +108,8 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
               ...params,
             },
             {
-              signal: ctx.inferenceSignal,
+              signal: ctx.signal,
+              stopNew,
               sample,
               ...(reference !== undefined ? { reference } : {}),
               onRetry: (retry) =>
@@ -117,7 +132,8 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
             );
           }
         } catch (error) {
-          if (ctx.inferenceSignal.aborted) return; // interrupted: nothing to record, a rerun does it
+          // Interrupted, or never sent because new requests stopped: nothing to record, a rerun does it.
+          if (ctx.signal.aborted || (stopNew.aborted && errorCodeOf(error) === "aborted")) return;
           if (isFatal(error)) {
             fatal ??= error;
             stop.abort();
@@ -138,7 +154,7 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
         sampleIndices.forEach((sampleIndex, i) => {
           const row: Prediction = generation
             ? successRow(base, sampleIndex, generation, i, fitted.truncation)
-            : {
+            : orderFields({
                 ...base,
                 sample: sampleIndex,
                 completion: "",
@@ -146,15 +162,20 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
                 error: toRowError(failure),
                 attempts: attemptsOf(failure),
                 cached: false,
-              };
-          writer.write(orderFields(row));
-          ctx.emit({
+              });
+          writer.write(row);
+          if (!flushScheduled) {
+            flushScheduled = true;
+            setImmediate(flush);
+          }
+          unreported.push({
             type: "row",
             trial: trial.name,
             phase: "inference",
             status: row.status,
             cached: row.cached,
             ...(row.cost_usd !== undefined ? { cost_usd: row.cost_usd } : {}),
+            ...(row.error ? { error: row.error } : {}),
           });
           if (row.cost_usd && !row.cached) {
             ctx.budget.spent += row.cost_usd;
@@ -162,9 +183,10 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
           }
         });
       },
-      AbortSignal.any([ctx.inferenceSignal, stop.signal]),
+      stopNew,
     );
   } finally {
+    flush();
     writer.close();
   }
   if (fatal !== undefined) {
@@ -175,6 +197,10 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
   return writer.count;
 }
 
+/**
+ * An ok row, built directly in the on-disk field order (`FIELD_ORDER`, then provider extras, then
+ * `truncated`): this runs once per completion, so it makes one object, not three.
+ */
 function successRow(
   base: { id: string; model: string; prompt_hash: string; latency_ms: number; created_at: string },
   sample: number,
@@ -184,16 +210,15 @@ function successRow(
 ): Prediction {
   const completion = generation.completions[index]!;
   const share = generation.completions.length;
-  const row: Prediction = {
-    ...base,
+  const extras = completion.extras;
+  const row: Record<string, unknown> = {
+    id: base.id,
     sample,
-    completion: completion.text,
+    model: base.model,
+    prompt_hash: base.prompt_hash,
     status: "ok",
-    attempts: generation.attempts ?? 1,
-    // A request partly served from the cache marks its cached completions one by one.
-    cached: generation.cached === true || completion.extras?.cached === true,
+    completion: completion.text,
   };
-  if (truncation) row.truncated = truncation;
   if (completion.finish_reason !== undefined) row.finish_reason = completion.finish_reason;
   if (generation.usage) {
     row.usage = {
@@ -202,7 +227,19 @@ function successRow(
     };
   }
   if (generation.cost_usd !== undefined) row.cost_usd = generation.cost_usd / share;
-  return completion.extras ? { ...completion.extras, ...row } : row;
+  row.latency_ms = base.latency_ms;
+  row.attempts = generation.attempts ?? 1;
+  // A request partly served from the cache marks its cached completions one by one.
+  row.cached = generation.cached === true || extras?.cached === true;
+  row.created_at = base.created_at;
+  if (extras)
+    for (const key in extras) if (!(key in row) && extras[key] !== undefined) row[key] = extras[key];
+  if (truncation) row.truncated = truncation;
+  return row as Prediction;
+}
+
+function errorCodeOf(error: unknown): unknown {
+  return (error as { code?: unknown } | undefined)?.code;
 }
 
 function attemptsOf(error: unknown): number {

@@ -61,7 +61,8 @@ export async function runPromptsPhase(ctx: TrialContext): Promise<number> {
     done: exp.dataset.samples.length - todo.length,
   });
   if (todo.length === 0) return 0;
-  const writer = JsonlWriter.open(files.prompts);
+  // Prompts are rebuilt from the dataset at no cost: a crash that loses buffered ones loses nothing.
+  const writer = JsonlWriter.open(files.prompts, { buffered: true });
   try {
     for (const sample of todo) {
       if (ctx.signal.aborted) break;

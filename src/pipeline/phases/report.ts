@@ -1,6 +1,6 @@
 import { closeSync, existsSync, openSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { predictionSchema, rowKey } from "../../core/index.js";
+import { predictionSchema } from "../../core/index.js";
 import {
   buildCosts,
   csvLine,
@@ -24,6 +24,8 @@ export interface ExperimentManifest {
   config: string;
   task: { name: string; options: Record<string, unknown> };
   dataset: { path: string; sha256: string; rows: number };
+  /** Set by `benchline merge` when its sources were run over different datasets. */
+  merged_datasets?: { path: string; sha256: string; rows: number }[];
   limit: number | null;
   samples: number;
   concurrency: number;
@@ -135,8 +137,12 @@ export async function writeReports(
 async function writeCsvRows(data: TrialData, predictions: CsvFile, scores: CsvFile): Promise<void> {
   const { manifest } = data;
   const head = [manifest.name, manifest.spec.model.id, manifest.spec.prompt_set.name];
-  for await (const p of latestRows(trialFiles(data.dir).predictions, predictionSchema)) {
-    if (!data.wanted.has(rowKey(p.id, p.sample))) continue;
+  // loadTrialData has just read and validated these rows and knows their lines: one pass here.
+  const rows = latestRows(trialFiles(data.dir).predictions, predictionSchema, {
+    last: data.predictionLines,
+    validate: false,
+  });
+  for await (const p of rows) {
     predictions.write([
       ...head,
       p.id,
@@ -159,10 +165,14 @@ async function writeCsvRows(data: TrialData, predictions: CsvFile, scores: CsvFi
     scores.write([...head, s.id, s.sample, category.get(s.id), s.scorer, s.value, s.passed]);
 }
 
-/** A CSV written to a temp file and renamed into place, so readers never see half a file. */
+/**
+ * A CSV written to a temp file and renamed into place, so readers never see half a file. Lines
+ * are buffered and written 64 KiB at a time (a crash leaves only the temp file).
+ */
 class CsvFile {
   private readonly tmp: string;
   private fd: number | undefined;
+  private pending = "";
 
   constructor(
     private readonly path: string,
@@ -174,16 +184,27 @@ class CsvFile {
   }
 
   write(values: readonly unknown[]): void {
-    if (this.fd !== undefined) writeSync(this.fd, csvLine(values));
+    if (this.fd === undefined) return;
+    this.pending += csvLine(values);
+    if (this.pending.length >= 1 << 16) this.flush();
   }
 
   commit(): void {
+    this.flush();
     this.close();
     renameSync(this.tmp, this.path);
   }
 
+  private flush(): void {
+    if (this.fd === undefined || this.pending === "") return;
+    const bytes = Buffer.from(this.pending);
+    this.pending = "";
+    for (let offset = 0; offset < bytes.length; ) offset += writeSync(this.fd, bytes, offset);
+  }
+
   close(): void {
     if (this.fd === undefined) return;
+    this.pending = "";
     closeSync(this.fd);
     this.fd = undefined;
   }

@@ -12,7 +12,7 @@ import {
   toRowError,
 } from "../../core/index.js";
 import type { TrialContext } from "../context.js";
-import { lastByKey, latestRows } from "../files.js";
+import { keyedRows, lastByKey, latestRows } from "../files.js";
 
 /**
  * Phase 4: every configured scorer over every ok prediction (and its execution, for tasks that
@@ -36,20 +36,49 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
     }
   }
 
-  // Two passes over the final predictions: count, then score. Nothing per row is held in memory
-  // but the small maps above (executions are needed for their artifacts).
+  // One pass over the keys (rows parsed, not validated) finds each key's final row and counts the
+  // ok ones in scope; those whose scores all exist count as done. The scoring pass then reads
+  // (and validates) only final rows and compares each one's basis: a stale score is redone.
+  // Nothing per row is held in memory but these maps (executions are needed for their artifacts).
+  const last = new Map<string, number>();
+  const ok = new Set<string>();
+  for await (const { key, row, line } of keyedRows(files.predictions)) {
+    last.set(key, line);
+    if (row?.status === "ok") ok.add(key);
+    else ok.delete(key);
+  }
+  const inScope = (id: string, sample: number, key: string): boolean =>
+    samples.has(id) &&
+    sample < exp.samplesPerItem &&
+    // Not executed yet, or the sandbox failed: nothing to score.
+    (!executes || executions.get(key)?.status === "ok");
+  const hasAllScores = (key: string): boolean =>
+    exp.scorers.every((s) => scored.has(`${key}\u0000${s.name}`));
+  let total = 0;
+  let already = 0;
+  for (const key of ok) {
+    const [id, sample] = splitKey(key);
+    if (!inScope(id, sample, key)) continue;
+    total++;
+    if (hasAllScores(key)) already++;
+  }
+  ctx.emit({ type: "phase:start", trial: trial.name, phase: "score", total, done: already });
+  if (total === 0) return 0;
+
   type Pending = {
     key: string;
     basis: string;
+    /** Counted as done in phase:start (its scores existed but were stale). */
+    counted: boolean;
     prediction: { id: string; sample: number; completion: string };
     execution?: Execution;
   };
-  async function* pending(onFresh?: () => void): AsyncGenerator<Pending> {
-    for await (const p of latestRows(files.predictions, predictionSchema)) {
-      if (p.status !== "ok" || !samples.has(p.id) || p.sample >= exp.samplesPerItem) continue;
+  async function* pending(): AsyncGenerator<Pending> {
+    for await (const p of latestRows(files.predictions, predictionSchema, { last })) {
+      if (p.status !== "ok") continue;
       const key = rowKey(p.id, p.sample);
+      if (!inScope(p.id, p.sample, key)) continue;
       const execution = executions.get(key);
-      if (executes && execution?.status !== "ok") continue; // not executed yet, or the sandbox failed
       const basis = contentHash(
         {
           completion: p.completion,
@@ -57,29 +86,23 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
         },
         12,
       );
-      if (exp.scorers.every((s) => scored.get(`${key}\u0000${s.name}`) === basis)) onFresh?.();
-      else
-        yield {
-          key,
-          basis,
-          prediction: { id: p.id, sample: p.sample, completion: p.completion },
-          ...(execution ? { execution } : {}),
-        };
+      if (exp.scorers.every((s) => scored.get(`${key}\u0000${s.name}`) === basis)) continue;
+      yield {
+        key,
+        basis,
+        counted: hasAllScores(key),
+        prediction: { id: p.id, sample: p.sample, completion: p.completion },
+        ...(execution ? { execution } : {}),
+      };
     }
   }
-  let total = 0;
-  let already = 0;
-  for await (const _ of pending(() => {
-    already++;
-    total++;
-  }))
-    total++;
-  ctx.emit({ type: "phase:start", trial: trial.name, phase: "score", total, done: already });
-  if (total === already) return 0;
 
-  const writer = JsonlWriter.open(files.scores);
+  // Scores of synchronous scorers are rebuilt at no cost, so they are written in 64 KiB batches;
+  // a row that an asynchronous scorer (a model judge, say) worked on is written before the next.
+  const writer = JsonlWriter.open(files.scores, { buffered: true });
   try {
     for await (const item of pending()) {
+      let awaited = false;
       if (ctx.signal.aborted) break;
       const sample = samples.get(item.prediction.id)!;
       let artifact: unknown;
@@ -105,23 +128,29 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
         } else {
           // A scorer that throws (say, a target that is not a valid regex) scores 0 with the reason;
           // it never stops the run.
-          const r = await Promise.resolve()
-            .then(() =>
-              scorer.score(
-                {
-                  sample,
-                  completion: item.prediction.completion,
-                  artifact,
-                  ...(item.execution ? { execution: item.execution } : {}),
-                },
-                options,
-              ),
-            )
-            .catch((error: unknown) => ({
-              value: 0,
-              passed: false,
-              detail: { scorer_error: toRowError(error).message },
-            }));
+          const failed = (error: unknown) => ({
+            value: 0,
+            passed: false,
+            detail: { scorer_error: toRowError(error).message },
+          });
+          let r: Awaited<ReturnType<typeof scorer.score>>;
+          try {
+            const result = scorer.score(
+              {
+                sample,
+                completion: item.prediction.completion,
+                artifact,
+                ...(item.execution ? { execution: item.execution } : {}),
+              },
+              options,
+            );
+            if (result instanceof Promise) {
+              awaited = true;
+              r = await result;
+            } else r = result;
+          } catch (error) {
+            r = failed(error);
+          }
           score = {
             id: sample.id,
             sample: item.prediction.sample,
@@ -133,10 +162,17 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
         }
         writer.write({ ...score, basis: item.basis });
       }
-      ctx.emit({ type: "row", trial: trial.name, phase: "score", status: "ok" });
+      if (awaited) writer.flush();
+      if (!item.counted) ctx.emit({ type: "row", trial: trial.name, phase: "score", status: "ok" });
     }
   } finally {
     writer.close();
   }
   return writer.count;
+}
+
+/** The `(id, sample)` of a `rowKey`. */
+function splitKey(key: string): [string, number] {
+  const at = key.lastIndexOf("\u0000");
+  return [key.slice(0, at), Number(key.slice(at + 1))];
 }
