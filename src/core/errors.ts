@@ -7,6 +7,7 @@ export type ErrorCode =
   | "config" // experiment file does not validate
   | "input" // dataset, predictions or responses file is unreadable or malformed
   | "not_found" // unknown provider, task, scorer or missing file
+  | "io" // the file system refused (disk full, permissions, a file where a directory belongs)
   | "internal";
 
 export class BenchlineError extends Error {
@@ -19,7 +20,7 @@ export class BenchlineError extends Error {
   }
 }
 
-/** Exit code for an error: 2 for usage/config/input problems, 1 for everything else. */
+/** Exit code for an error: 2 for usage/config/input/io problems, 1 for everything else. */
 export function exitCodeFor(error: unknown): 1 | 2 {
   if (error instanceof BenchlineError && error.code !== "internal") return 2;
   return 1;

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { z } from "zod";
-import { type JsonlLine, readJsonl, rowKey } from "../core/index.js";
+import { BenchlineError, type JsonlLine, readJsonl, rowKey } from "../core/index.js";
 
 /** The files of one trial directory (DESIGN.md, Run layout). */
 export function trialFiles(dir: string) {
@@ -17,6 +17,16 @@ export function trialFiles(dir: string) {
   };
 }
 export type TrialFiles = ReturnType<typeof trialFiles>;
+
+/**
+ * `root/name` for a directory name read from data (a trial listed in experiment.json): one path
+ * segment, so nothing built from it can land outside `root`.
+ */
+export function childDir(root: string, name: string, label: string): string {
+  if (name === "" || name === "." || name === ".." || /[/\\\0]/.test(name))
+    throw new BenchlineError("input", `${label}: "${name}" is not a directory name inside ${root}`);
+  return join(root, name);
+}
 
 /**
  * The last row for each key of a JSONL file (the rule "last row wins"), keeping only what `pick`

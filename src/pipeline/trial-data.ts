@@ -8,6 +8,7 @@ import {
   readJsonl,
   rowKey,
   type Score,
+  scoreBasis,
   scoreSchema,
 } from "../core/index.js";
 import { type StatsSettings, type SummaryInput, summarizeTrial, type TrialSummary } from "../report/index.js";
@@ -33,6 +34,8 @@ export interface TrialData {
   summary: TrialSummary;
   /** Primary scorer's per-item mean over scored samples: the unit compared between trials. */
   perItem: Map<string, number>;
+  /** Score rows left out because they judged an earlier completion (a rerun of scoring redoes them). */
+  stale: number;
 }
 
 export interface Scope {
@@ -67,12 +70,29 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
       items.push(typeof category === "string" ? { id: value.id, category } : { id: value.id });
     }
   }
+  // Executions first: what a score judged (its basis) includes the execution's outcome.
+  const allExecutions = existsSync(files.executions)
+    ? await lastByKey(files.executions, executionSchema, (e) => ({
+        id: e.id,
+        sample: e.sample,
+        status: e.status,
+        passed: e.passed,
+        ended_at: e.ended_at,
+        duration_ms: Math.max(0, Date.parse(e.ended_at) - Date.parse(e.started_at)),
+        ...(e.error ? { error_code: e.error.code } : {}),
+      }))
+    : undefined;
   // Only what summaries need is kept per row (no completions, no outputs): memory stays small.
+  // A score counts only if it judged the key's current completion (and execution): `basis`.
+  const basis = new Map<string, string>();
   type Slim = SummaryInput["predictions"][number];
-  const allPredictions = await lastByKey(
-    files.predictions,
-    predictionSchema,
-    (p): Slim => ({
+  const allPredictions = await lastByKey(files.predictions, predictionSchema, (p): Slim => {
+    const key = rowKey(p.id, p.sample);
+    if (p.status === "ok") {
+      const e = allExecutions?.get(key);
+      basis.set(key, scoreBasis(p.completion, e?.status === "ok" ? e : undefined));
+    } else basis.delete(key);
+    return {
       id: p.id,
       sample: p.sample,
       status: p.status,
@@ -83,8 +103,8 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
         ? { prompt_tokens: p.usage.prompt_tokens, completion_tokens: p.usage.completion_tokens }
         : {}),
       ...(p.cost_usd !== undefined ? { cost_usd: p.cost_usd } : {}),
-    }),
-  );
+    };
+  });
   let maxSample = 0;
   for (const p of allPredictions.values()) maxSample = Math.max(maxSample, p.sample + 1);
   const samples = scope.samples ?? Math.max(1, maxSample);
@@ -94,21 +114,8 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
   for (const [k, p] of allPredictions) if (wanted.has(k)) predictions.push(p);
   allPredictions.clear();
   const okKeys = new Set(predictions.filter((p) => p.status === "ok").map((p) => rowKey(p.id, p.sample)));
-  const executions = existsSync(files.executions)
-    ? [
-        ...(
-          await lastByKey(files.executions, executionSchema, (e) => ({
-            id: e.id,
-            sample: e.sample,
-            status: e.status,
-            passed: e.passed,
-            duration_ms: Math.max(0, Date.parse(e.ended_at) - Date.parse(e.started_at)),
-            ...(e.error ? { error_code: e.error.code } : {}),
-          }))
-        ).entries(),
-      ]
-        .filter(([k]) => okKeys.has(k))
-        .map(([, e]) => e)
+  const executions = allExecutions
+    ? [...allExecutions.entries()].filter(([k]) => okKeys.has(k)).map(([, { ended_at: _, ...e }]) => e)
     : undefined;
   const scorerNames = manifest.spec.scorers.map((s) => s.name);
   // For tasks that execute, a score counts only while its row's last execution ran: a
@@ -117,22 +124,36 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
     ? new Set(executions.filter((e) => e.status === "ok").map((e) => rowKey(e.id, e.sample)))
     : okKeys;
   const scoreKey = (s: Score): string => `${rowKey(s.id, s.sample)}\u0000${s.scorer}`;
+  let stale = 0;
+  const current = (s: SlimScore & { basis?: string }): boolean => {
+    // Rows from before `basis` existed cannot be checked and count as they are.
+    if (s.basis === undefined || s.basis === basis.get(rowKey(s.id, s.sample))) return true;
+    stale++;
+    return false;
+  };
   const scores: SlimScore[] = [
     ...(
       await lastByKey(
         files.scores,
         scoreSchema.loose(),
-        (s): SlimScore => ({
-          id: s.id,
-          sample: s.sample,
-          scorer: s.scorer,
-          value: s.value,
-          passed: s.passed,
-        }),
+        (s): SlimScore & { basis?: string } => {
+          const b = (s as { basis?: unknown }).basis;
+          return {
+            id: s.id,
+            sample: s.sample,
+            scorer: s.scorer,
+            value: s.value,
+            passed: s.passed,
+            ...(typeof b === "string" ? { basis: b } : {}),
+          };
+        },
         scoreKey,
       )
     ).values(),
-  ].filter((s) => scorable.has(rowKey(s.id, s.sample)) && scorerNames.includes(s.scorer));
+  ]
+    .filter((s) => scorable.has(rowKey(s.id, s.sample)) && scorerNames.includes(s.scorer) && current(s))
+    .map(({ basis: _, ...s }) => s);
+  basis.clear();
 
   const input: SummaryInput = {
     trial: {
@@ -160,5 +181,5 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
     sums.set(s.id, acc);
   }
   const perItem = new Map([...sums].map(([id, { total, n }]) => [id, total / n]));
-  return { dir, manifest, items, wanted, scores, summary, perItem };
+  return { dir, manifest, items, wanted, scores, summary, perItem, stale };
 }
