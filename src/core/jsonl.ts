@@ -275,6 +275,8 @@ export class JsonlWriter {
           ftruncateSync(this.fd, fstatSync(this.fd).size - offset);
         } catch {}
       }
+      // Name the file: a write error from the OS carries no path.
+      if (error instanceof Error && !("path" in error)) Object.assign(error, { path: this.path });
       throw error;
     }
     this.count++;
