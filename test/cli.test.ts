@@ -181,7 +181,7 @@ describe("benchline run", () => {
     const top = runCli(["--help"], dir);
     expect(top.code).toBe(0);
     expect(top.stdout).toMatch(/run \[options\] <config>/);
-    expect(top.stdout).toMatch(/report <experiment-dir>/);
+    expect(top.stdout).toMatch(/report \[options\] <experiment-dir>/);
     const run = runCli(["run", "--help"], dir);
     for (const flag of [
       "--model",

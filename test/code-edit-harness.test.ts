@@ -127,13 +127,13 @@ describe(`code-edit patch harness (${sandbox.name})`, () => {
     git(repo.dir, ["add", "outside"]);
     git(repo.dir, ["commit", "-qm", "link"]);
     const linked = { ...spec, base_commit: git(repo.dir, ["rev-parse", "HEAD"]).trim() };
-    const escape =
+    const escaping =
       "diff --git a/../evil.py b/../evil.py\nnew file mode 100644\n--- /dev/null\n+++ b/../evil.py\n@@ -0,0 +1 @@\n+x = 1\n";
     const absolute = "--- /etc/passwd\n+++ /etc/passwd\n@@ -1 +1 @@\n-a\n+b\n";
     const through =
       "diff --git a/outside/evil.py b/outside/evil.py\nnew file mode 100644\n--- /dev/null\n+++ b/outside/evil.py\n@@ -0,0 +1 @@\n+x = 1\n";
     for (const [patch, s] of [
-      [escape, spec],
+      [escaping, spec],
       [absolute, spec],
       [through, linked],
     ] as const) {

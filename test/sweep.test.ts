@@ -47,7 +47,7 @@ describe("sweeps", () => {
 
   it("writes the experiment outputs: comparison/significance, costs, CSVs, CIs and pass@k", () => {
     const dir = testdir({
-      "exp.yaml": config("samples: 3\nstats: {iterations: 2000, seed: 7}"),
+      "exp.yaml": config("samples: 3\nstats: {iterations: 2000, seed: 7, comparisons: all}"),
       "data.jsonl": qaRows(10),
     });
     expect(runCli(["run", "exp.yaml"], dir).code).toBe(0);
@@ -168,6 +168,7 @@ describe("sweeps", () => {
         join("all/sweep", echo!),
         join("other/sweep", otherGold!),
         "--json",
+        "--all-pairs",
       ],
       dir,
     );

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { BenchlineError, exitCodeFor } from "../core/index.js";
+import { BenchlineError, exitCodeFor, fsErrorToBenchline } from "../core/index.js";
 import { VERSION } from "../pipeline/index.js";
 import { compareCommand } from "./commands/compare.js";
 import { convertCommand } from "./commands/convert.js";
@@ -40,7 +40,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;
-  } catch (error) {
+  } catch (thrown) {
+    // The file system's refusals (a full disk, an immutable file, a file where a directory
+    // belongs) are one line naming the path, like any other bad input.
+    const error = fsErrorToBenchline(thrown) ?? thrown;
     if (error instanceof CommanderError) {
       // Commander has printed its message (or the help/version) already.
       return error.exitCode === 0 ? 0 : 2;

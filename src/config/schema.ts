@@ -82,6 +82,9 @@ export const experimentSchema = z.strictObject({
       seed: z.number().int().optional(),
       alpha: z.number().gt(0).lt(1).optional(),
       pass_at_k: z.array(z.number().int().positive()).optional(),
+      /** `baseline`: each trial against the baseline model's (k − 1 pairs); `all`: every pair. */
+      comparisons: z.enum(["baseline", "all"]).optional(),
+      baseline: z.string().min(1).optional(),
     })
     .optional(),
   execution: z.record(z.string(), z.unknown()).optional(),

@@ -9,6 +9,7 @@ export type ErrorCode =
   | "not_found" // unknown provider, task, scorer or missing file
   | "locked" // another live process is writing the same trial files (exit 4)
   | "provider" // a model server cannot be used: down, unknown host, TLS or credentials refused
+  | "io" // the file system refused (disk full, permissions, a file where a directory belongs)
   | "internal";
 
 export class BenchlineError extends Error {
@@ -23,7 +24,7 @@ export class BenchlineError extends Error {
 
 /**
  * Exit code for an error: 4 when another process holds the trial files (`locked`), 2 for
- * usage/config/input problems, 1 for everything else.
+ * usage/config/input/io problems, 1 for everything else.
  */
 export function exitCodeFor(error: unknown): 1 | 2 | 4 {
   if (error instanceof BenchlineError && error.code === "locked") return 4;

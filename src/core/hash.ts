@@ -31,3 +31,15 @@ export function contentHash(value: unknown, length = 16): string {
 export function rowKey(id: string, sample: number): string {
   return `${id}\u0000${sample}`;
 }
+
+/**
+ * What a score row judged (`basis` in scores.jsonl): a hash of the completion and, for tasks that
+ * execute, the execution's outcome. A score whose basis differs from the current prediction's is
+ * stale: scoring redoes it and reports leave it out.
+ */
+export function scoreBasis(completion: string, execution?: { passed: boolean; ended_at: string }): string {
+  return contentHash(
+    { completion, execution: execution ? { passed: execution.passed, ended_at: execution.ended_at } : null },
+    12,
+  );
+}

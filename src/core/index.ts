@@ -1,6 +1,7 @@
 export * from "./concurrency.js";
 export * from "./contracts.js";
 export * from "./errors.js";
+export * from "./fs-errors.js";
 export * from "./hash.js";
 export * from "./jsonl.js";
 export * from "./math-answer.js";

@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import {
   closeSync,
   createReadStream,
@@ -6,9 +7,12 @@ import {
   ftruncateSync,
   openSync,
   readSync,
+  type Stats,
+  statSync,
   writeSync,
 } from "node:fs";
-import { StringDecoder } from "node:string_decoder";
+import { createGunzip } from "node:zlib";
+import { isLosslessNumber, parse as parseLossless } from "lossless-json";
 import type { z } from "zod";
 import { BenchlineError } from "./errors.js";
 
@@ -28,44 +32,140 @@ export interface ReadJsonlOptions<T> {
 }
 
 /**
- * Streams a JSON Lines file row by row in constant memory. Blank lines are skipped. A malformed
- * line is an error naming `file:line`, except a torn final line (a crash mid-write), which is
- * skipped and reported through `onTorn`.
+ * Streams a JSON Lines file row by row in constant memory, in time linear in its size (lines are
+ * split as bytes; a long line is joined once). Blank lines are skipped. A malformed line is an
+ * error naming `file:line`, except a torn final line (a crash mid-write), which is skipped and
+ * reported through `onTorn`. Text must be UTF-8 (a leading byte-order mark is skipped); a
+ * gzip-compressed file is read through gunzip. Integer `id`s beyond 2^53 keep their digits as
+ * written (as strings) instead of being rounded.
  */
 export async function* readJsonl<T = unknown>(
   path: string,
   options: ReadJsonlOptions<T> = {},
 ): AsyncGenerator<JsonlLine<T>> {
   const label = options.label ?? path;
-  if (!existsSync(path)) throw new BenchlineError("not_found", `${label}: file not found`);
-  const decoder = new StringDecoder("utf8");
-  let pending = "";
+  const gzip = checkReadable(path, label);
+  const raw = createReadStream(path, { highWaterMark: 1 << 16 });
+  const stream = gzip ? raw.pipe(createGunzip()) : raw;
+  let parts: Buffer[] = [];
   let lineNo = 0;
-  const stream = createReadStream(path, { highWaterMark: 1 << 16 });
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    pending += decoder.write(chunk);
-    let start = 0;
-    for (let nl = pending.indexOf("\n", start); nl !== -1; nl = pending.indexOf("\n", start)) {
-      lineNo++;
-      const text = pending.slice(start, nl);
-      start = nl + 1;
-      const row = parseLine<T>(text, lineNo, label, options.schema);
-      if (row !== undefined) yield { value: row, line: lineNo };
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let start = 0;
+      for (let nl = chunk.indexOf(0x0a, start); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
+        const piece = chunk.subarray(start, nl);
+        const bytes = parts.length > 0 ? Buffer.concat([...parts, piece]) : piece;
+        parts = [];
+        start = nl + 1;
+        lineNo++;
+        const text = decodeLine(bytes, lineNo, label);
+        const row = parseLine<T>(text, lineNo, label, options.schema);
+        if (row !== undefined) yield { value: row, line: lineNo };
+      }
+      if (start < chunk.length) parts.push(chunk.subarray(start));
     }
-    pending = pending.slice(start);
+  } catch (error) {
+    if (error instanceof BenchlineError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (gzip && code?.startsWith("Z_"))
+      throw new BenchlineError("input", `${label}: damaged gzip data (${(error as Error).message})`, {
+        cause: error,
+      });
+    throw error;
+  } finally {
+    raw.destroy();
   }
-  pending += decoder.end();
-  if (pending.trim() !== "") {
-    lineNo++;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(pending);
-    } catch {
-      options.onTorn?.(lineNo);
-      return;
-    }
-    yield { value: validate(parsed, lineNo, label, options.schema), line: lineNo };
+  if (parts.length === 0) return;
+  const bytes = Buffer.concat(parts);
+  lineNo++;
+  let text: string;
+  try {
+    text = decodeLine(bytes, lineNo, label);
+  } catch {
+    options.onTorn?.(lineNo); // a write cut inside a multi-byte character
+    return;
   }
+  if (text.trim() === "") return;
+  let parsed: unknown;
+  try {
+    parsed = exactIds(JSON.parse(text), text);
+  } catch {
+    options.onTorn?.(lineNo);
+    return;
+  }
+  yield { value: validate(parsed, lineNo, label, options.schema), line: lineNo };
+}
+
+/** Throws a one-line error for a missing path or a directory; returns whether the file is gzip. */
+function checkReadable(path: string, label: string): boolean {
+  let stats: Stats;
+  try {
+    stats = statSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR")
+      throw new BenchlineError("not_found", `${label}: file not found`, { cause: error });
+    throw error;
+  }
+  if (stats.isDirectory())
+    throw new BenchlineError("input", `${label}: is a directory, expected a JSON Lines file`);
+  const head = Buffer.alloc(2);
+  const fd = openSync(path, "r");
+  try {
+    readSync(fd, head, 0, 2, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return head[0] === 0x1f && head[1] === 0x8b;
+}
+
+/** A line's bytes as text: UTF-8 only (a BOM on line 1 is skipped), else an error naming the line. */
+function decodeLine(bytes: Buffer, line: number, label: string): string {
+  let body = bytes;
+  if (line === 1 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) body = body.subarray(3);
+  if (!isUtf8(body)) {
+    const utf16 =
+      line === 1 && ((body[0] === 0xff && body[1] === 0xfe) || (body[0] === 0xfe && body[1] === 0xff));
+    throw new BenchlineError(
+      "input",
+      utf16
+        ? `${label}:1: the file is UTF-16; save it as UTF-8`
+        : `${label}:${line}: not valid UTF-8 (byte ${invalidUtf8Offset(body) + 1} of the line); save the file as UTF-8`,
+    );
+  }
+  return body.toString("utf8");
+}
+
+/** Offset of the first byte that breaks UTF-8 (by bisection over valid prefixes). */
+function invalidUtf8Offset(bytes: Buffer): number {
+  let lo = 0;
+  let hi = bytes.length;
+  // Largest prefix length that is valid UTF-8 (a prefix cut inside a character counts as invalid).
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (isUtf8(bytes.subarray(0, mid))) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+const ID_KEYS = ["id", "task_id"] as const;
+
+/**
+ * JSON numbers are doubles: an integer id beyond 2^53 would be rounded and stop matching. Such a
+ * row is parsed again keeping numbers as written (lossless-json), and the id becomes its digits.
+ */
+function exactIds(value: unknown, text: string): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  const row = value as Record<string, unknown>;
+  const inexact = ID_KEYS.filter((k) => typeof row[k] === "number" && !Number.isSafeInteger(row[k]));
+  if (inexact.length === 0) return value;
+  const exact = parseLossless(text) as Record<string, unknown>;
+  for (const key of inexact) {
+    const n = exact[key];
+    if (isLosslessNumber(n)) row[key] = n.value;
+  }
+  return row;
 }
 
 function parseLine<T>(text: string, line: number, label: string, schema?: z.ZodType<T>): T | undefined {
@@ -73,7 +173,7 @@ function parseLine<T>(text: string, line: number, label: string, schema?: z.ZodT
   if (trimmed.trim() === "") return undefined;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(trimmed);
+    parsed = exactIds(JSON.parse(trimmed), trimmed);
   } catch (error) {
     throw new BenchlineError("input", `${label}:${line}: not valid JSON (${(error as Error).message})`, {
       cause: error,
@@ -183,7 +283,7 @@ export class JsonlWriter {
       if (this.pending.length >= 1 << 16) this.flush();
       return;
     }
-    writeAll(this.fd, `${JSON.stringify(row)}\n`);
+    writeAll(this.fd, `${JSON.stringify(row)}\n`, this.path);
   }
 
   /** Writes the buffered rows (buffered writers only). */
@@ -191,7 +291,7 @@ export class JsonlWriter {
     if (this.fd === undefined || this.pending === "") return;
     const text = this.pending;
     this.pending = "";
-    writeAll(this.fd, text);
+    writeAll(this.fd, text, this.path);
   }
 
   close(): void {
@@ -203,10 +303,23 @@ export class JsonlWriter {
   }
 }
 
-function writeAll(fd: number, text: string): void {
+function writeAll(fd: number, text: string, path: string): void {
   const bytes = Buffer.from(text);
   // writeSync may write less than asked (a full disk, a file-size limit): finish or throw.
-  for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset);
+  let offset = 0;
+  try {
+    while (offset < bytes.length) offset += writeSync(fd, bytes, offset);
+  } catch (error) {
+    // Take back the part that did get written, so the file ends with whole rows.
+    if (offset > 0) {
+      try {
+        ftruncateSync(fd, fstatSync(fd).size - offset);
+      } catch {}
+    }
+    // Name the file: a write error from the OS carries no path.
+    if (error instanceof Error && !("path" in error)) Object.assign(error, { path });
+    throw error;
+  }
 }
 
 const openWriters = new Set<JsonlWriter>();

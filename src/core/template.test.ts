@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { flattenMessages, placeholders, renderTemplate } from "./template.js";
+import { flattenMessages, malformedPlaceholder, placeholders, renderTemplate } from "./template.js";
 
 describe("templates", () => {
   it("fills placeholders, dotted paths and non-string values", () => {
@@ -26,5 +26,23 @@ describe("templates", () => {
         { role: "user", content: "U" },
       ]),
     ).toBe("S\n\nU");
+  });
+});
+
+describe("defect 17.3/17.4: malformed placeholders and built-in names", () => {
+  it("17.3: finds unbalanced or malformed placeholders", () => {
+    expect(malformedPlaceholder("{{question} and {{ answer")).toBe("{{question} and {{ answer");
+    expect(malformedPlaceholder("ok {{ a }} then {{ b")).toBe("{{ b");
+    expect(malformedPlaceholder("{question}} here")).toBe("{question}} here");
+    expect(malformedPlaceholder("{{1abc}}")).toBe("{{1abc}}");
+    expect(malformedPlaceholder("{{a}} and {{b.c}} {{{d}}}")).toBeUndefined();
+    expect(malformedPlaceholder('json: {"a": {"b": 1}}')).toBeUndefined();
+  });
+
+  it("17.4: object built-ins are not values", () => {
+    for (const name of ["toString", "__proto__", "constructor", "hasOwnProperty", "q.toString"])
+      expect(renderTemplate(`{{${name}}}`, { q: "x" })).toEqual({ missing: [name] });
+    expect(renderTemplate("{{q.length}}", { q: "abc" })).toEqual({ missing: ["q.length"] });
+    expect(renderTemplate("{{a.0}}", { a: ["x"] }).text).toBe("x");
   });
 });

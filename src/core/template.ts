@@ -7,14 +7,42 @@ export function placeholders(template: string): string[] {
   return [...new Set([...template.matchAll(PLACEHOLDER)].map((m) => m[1] as string))];
 }
 
+/** Own fields only: `{{toString}}` or `{{__proto__}}` are names a sample does not have. */
 function lookup(vars: Record<string, unknown>, path: string): unknown {
-  if (path in vars) return vars[path];
+  if (Object.hasOwn(vars, path)) return vars[path];
   let value: unknown = vars;
   for (const part of path.split(".")) {
-    if (value === null || typeof value !== "object" || !(part in value)) return undefined;
+    if (value === null || typeof value !== "object" || !Object.hasOwn(value, part)) return undefined;
     value = (value as Record<string, unknown>)[part];
   }
   return value;
+}
+
+const OPEN = /\{\{/g;
+const PLACEHOLDER_AT = /\{\{\s*[A-Za-z_][\w.-]*\s*\}\}/y;
+const HALF_OPEN = /(?<!\{)\{\s*[A-Za-z_][\w.-]*\s*\}\}/;
+
+/**
+ * The first malformed placeholder of a template, as the text around it (`{{question} and`), or
+ * undefined when every `{{` opens a well-formed `{{name}}` and no `{name}}` is half-open.
+ */
+export function malformedPlaceholder(template: string): string | undefined {
+  for (const m of template.matchAll(OPEN)) {
+    const at = m.index;
+    // `{{{x}}}` and the like: the placeholder may start at a later brace of the run.
+    if (at > 0 && template[at - 1] === "{") continue;
+    let start = at;
+    while (template[start + 2] === "{") start++;
+    PLACEHOLDER_AT.lastIndex = start;
+    if (!PLACEHOLDER_AT.test(template)) return excerpt(template, at);
+  }
+  const half = HALF_OPEN.exec(template);
+  return half ? excerpt(template, half.index) : undefined;
+}
+
+function excerpt(text: string, at: number): string {
+  const end = Math.min(text.length, at + 30);
+  return `${text.slice(at, end).replace(/\s+/g, " ")}${end < text.length ? "…" : ""}`;
 }
 
 /**

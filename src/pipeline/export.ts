@@ -1,14 +1,21 @@
-import { closeSync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, openSync, renameSync, type Stats, statSync, unlinkSync, writeSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { BenchlineError } from "../core/index.js";
 import { buildPrompt } from "./phases/prompts.js";
-import type { ResolvedExperiment } from "./resolve.js";
+import { type ResolvedExperiment, relativeLabel } from "./resolve.js";
+
+export interface ExportOptions {
+  /** Overwrite an existing file (never the experiment's own dataset or config). */
+  force?: boolean;
+}
 
 /**
  * Writes one line per unique item — `{id, prompt, system, user, messages}` — for inference
  * elsewhere (`prompt` is the full text a completion model sees). Runs no model. The file appears
- * whole or not at all.
+ * whole or not at all; it never replaces the experiment's inputs, nor an existing file without
+ * `force`.
  */
-export function exportPrompts(exp: ResolvedExperiment, out: string): number {
+export function exportPrompts(exp: ResolvedExperiment, out: string, options: ExportOptions = {}): number {
   const prompts = new Map(exp.trials.map((t) => [t.spec.prompt_set.name, t.spec.prompt_set]));
   if (prompts.size !== 1) {
     throw new BenchlineError(
@@ -16,11 +23,13 @@ export function exportPrompts(exp: ResolvedExperiment, out: string): number {
       `the experiment has ${prompts.size} prompt sets (${[...prompts.keys()].join(", ")}); choose one with --prompt-set`,
     );
   }
+  checkExportTarget(exp, resolve(out), options.force ?? false);
   const [template] = prompts.values();
   const { forPromptSet, exportFields } = exp.task;
   const tmp = `${out}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w");
+  let fd: number | undefined;
   try {
+    fd = openSync(tmp, "w");
     for (const item of exp.dataset.samples) {
       // Tasks whose samples depend on the prompt set (code-edit variants) see the chosen one.
       const sample = forPromptSet ? forPromptSet(item, template!.name, exp.taskOptions) : item;
@@ -35,9 +44,50 @@ export function exportPrompts(exp: ResolvedExperiment, out: string): number {
       };
       writeSync(fd, `${JSON.stringify(line)}\n`);
     }
-  } finally {
     closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, out);
+  } catch (error) {
+    if (fd !== undefined) closeSync(fd);
+    removeQuietly(tmp);
+    throw error;
   }
-  renameSync(tmp, out);
   return exp.dataset.samples.length;
+}
+
+/** `-o` must name a file in an existing directory, not an input of the experiment. */
+function checkExportTarget(exp: ResolvedExperiment, out: string, force: boolean): void {
+  const label = relativeLabel(out);
+  const parent = statOrUndefined(dirname(out));
+  if (!parent)
+    throw new BenchlineError("usage", `-o ${label}: directory ${relativeLabel(dirname(out))} does not exist`);
+  if (!parent.isDirectory())
+    throw new BenchlineError("usage", `-o ${label}: ${relativeLabel(dirname(out))} is not a directory`);
+  const target = statOrUndefined(out);
+  if (!target) return;
+  if (target.isDirectory()) throw new BenchlineError("usage", `-o ${label}: is a directory; name a file`);
+  const inputs: [string, string][] = [
+    [exp.dataset.path, "the experiment's dataset"],
+    [exp.configPath, "the experiment file"],
+  ];
+  for (const [path, what] of inputs) {
+    const s = statOrUndefined(path);
+    if (s && s.dev === target.dev && s.ino === target.ino)
+      throw new BenchlineError("usage", `-o ${label}: is ${what}; export would overwrite it`);
+  }
+  if (!force) throw new BenchlineError("usage", `-o ${label}: file exists (--force overwrites it)`);
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {}
 }

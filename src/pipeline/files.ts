@@ -19,6 +19,16 @@ export function trialFiles(dir: string) {
 export type TrialFiles = ReturnType<typeof trialFiles>;
 
 /**
+ * `root/name` for a directory name read from data (a trial listed in experiment.json): one path
+ * segment, so nothing built from it can land outside `root`.
+ */
+export function childDir(root: string, name: string, label: string): string {
+  if (name === "" || name === "." || name === ".." || /[/\\\0]/.test(name))
+    throw new BenchlineError("input", `${label}: "${name}" is not a directory name inside ${root}`);
+  return join(root, name);
+}
+
+/**
  * The last row for each key of a JSONL file (the rule "last row wins"), keeping only what `pick`
  * extracts so memory holds what the caller needs, not whole rows. A missing file is empty.
  */

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { BenchlineError } from "../core/index.js";
 
 export function readJson<T>(path: string): T {
@@ -22,8 +22,21 @@ export function writeIfChanged(path: string, text: string): void {
   if (existsSync(path) && readFileSync(path, "utf8") === text) return;
   // Unique even across hosts sharing the directory: two writers never share a temp file.
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (error) {
+    // A full disk or a read-only directory: leave no half-written temp file behind.
+    removeQuietly(tmp);
+    throw error;
+  }
+}
+
+/** Deletes a file if it exists; never throws. */
+export function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {}
 }
 
 /** JSON with 2-space indentation and a trailing newline, written only when it changed. */

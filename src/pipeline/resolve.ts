@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, statSync } from "node:fs";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import {
   type ExperimentFile,
   expandTrials,
@@ -13,6 +13,7 @@ import {
   BenchlineError,
   formatIssues,
   type ModelSpec,
+  malformedPlaceholder,
   type PromptTemplate,
   placeholders,
   renderTemplate,
@@ -143,7 +144,10 @@ export async function resolveExperiment(
   }
 
   const name = overrides.name ?? file.name;
+  checkExperimentName(name, overrides.name !== undefined ? "--name" : `${label}: name`);
   const out = resolve(overrides.out ?? (file.out !== undefined ? resolve(baseDir, file.out) : "runs"));
+  checkOutputDir(out, overrides.out !== undefined ? "--out" : `${label}: out`);
+  checkOutputDir(resolve(out, name), "experiment directory");
   // Recorded only once every check has passed: a refused run writes nothing.
   const hashes = new FileHashes(join(out, ".cache", HASH_CACHE));
   const models = resolveModels(file.models, overrides, label, baseDir, hashes);
@@ -152,6 +156,25 @@ export async function resolveExperiment(
     overrides.promptSets,
     label,
   );
+  if (Object.keys(prompts).length === 0)
+    throw new BenchlineError("config", `${label}: prompts: no prompt set (an experiment needs at least one)`);
+  for (const [name, template] of Object.entries(prompts)) {
+    for (const field of ["system", "user"] as const) {
+      const text = template[field];
+      const bad = text === undefined ? undefined : malformedPlaceholder(text);
+      if (bad !== undefined)
+        throw new BenchlineError(
+          "config",
+          `${label}: prompts.${name}.${field}: malformed placeholder "${bad}" (write {{field}})`,
+        );
+    }
+  }
+  const samplesPerItem = overrides.samples ?? file.samples;
+  if (samplesPerItem > MAX_SAMPLES)
+    throw new BenchlineError(
+      overrides.samples !== undefined ? "usage" : "config",
+      `${overrides.samples !== undefined ? "--samples" : `${label}: samples`}: ${samplesPerItem} is more than ${MAX_SAMPLES} completions per item`,
+    );
 
   const datasetPath = resolve(baseDir, file.dataset);
   const datasetLabel = relativeLabel(datasetPath);
@@ -189,7 +212,12 @@ export async function resolveExperiment(
   });
   checkPlaceholders(task, prompts, dataset, label, datasetLabel, taskOptions);
   const sha256 = await hashFile(datasetPath);
-  const samplesPerItem = overrides.samples ?? file.samples;
+  const stats = { ...DEFAULT_STATS, ...stripUndefined(file.stats ?? {}) };
+  const beyond = (stats.pass_at_k ?? []).filter((k) => k > samplesPerItem);
+  if (beyond.length > 0)
+    warnings.push(
+      `${label}: stats.pass_at_k ${beyond.join(", ")} exceed${beyond.length === 1 ? "s" : ""} samples (${samplesPerItem}); pass@k needs k ≤ samples, so ${beyond.length === 1 ? "it is" : "they are"} not reported`,
+    );
   for (const model of models) {
     if (model.provider === "import")
       await checkImport(
@@ -209,6 +237,11 @@ export async function resolveExperiment(
     ...(task.execute ? { execution: executionIdentity(execution) } : {}),
   };
   const trials = expandTrials(base, models, prompts);
+  if (stats.baseline !== undefined && !models.some((m) => m.id === stats.baseline))
+    throw new BenchlineError(
+      "config",
+      `${label}: stats.baseline: no model "${stats.baseline}" in this run (models: ${models.map((m) => m.id).join(", ")})`,
+    );
   hashes.save();
   return {
     name,
@@ -223,7 +256,7 @@ export async function resolveExperiment(
     trialConcurrency: overrides.trialConcurrency ?? file.trial_concurrency,
     ...(limit !== undefined ? { limit } : {}),
     ...(shard ? { shard } : {}),
-    stats: { ...DEFAULT_STATS, ...stripUndefined(file.stats ?? {}) },
+    stats,
     scorers,
     trials,
     execution,
@@ -297,6 +330,40 @@ async function checkImport(
         `${label}:${mismatch.line}: id "${mismatch.id}" answered another prompt (prompt_hash ${mismatch.got}; prompt set "${name}" gives ${mismatch.want}) — choose the prompt set it was made with (--prompt-set), or drop prompt_hash from the file to use it anyway`,
       );
     }
+  }
+}
+
+/** More completions per item than this is a typo (`--samples 1e9`), not an experiment. */
+export const MAX_SAMPLES = 10_000;
+
+/**
+ * An experiment name is one directory under the output root: `..`, `.`, a leading dot (the
+ * response cache is `<out>/.cache`) or a separator would put its files somewhere else.
+ */
+export function checkExperimentName(name: string, where: string): void {
+  if (!/^[\w-][\w.-]*$/.test(name) || name.length > 200)
+    throw new BenchlineError(
+      where === "--name" ? "usage" : "config",
+      `${where}: "${name}" cannot be an experiment name: it names one directory under the output root (letters, digits, '.', '_' or '-', not starting with '.')`,
+    );
+}
+
+/** The output root (and the experiment directory) must be a directory, or not exist yet. */
+function checkOutputDir(path: string, what: string): void {
+  for (let p = path; ; p = dirname(p)) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch {
+      if (dirname(p) === p) return;
+      continue;
+    }
+    if (!isDir)
+      throw new BenchlineError(
+        "usage",
+        `${what}: ${relativeLabel(p)} is a file, not a directory${p === path ? "" : ` (needed for ${relativeLabel(path)})`}`,
+      );
+    return;
   }
 }
 

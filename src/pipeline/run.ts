@@ -1,7 +1,13 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Trial } from "../config/index.js";
-import { BenchlineError, forEachConcurrent, type Provider, type Sandbox } from "../core/index.js";
+import {
+  BenchlineError,
+  forEachConcurrent,
+  type Provider,
+  type Sandbox,
+  stableStringify,
+} from "../core/index.js";
 import { createProvider, priceFor } from "../providers/index.js";
 import { createSandbox, SandboxPool } from "../sandbox/index.js";
 import type { Budget, RunOptions, TrialContext } from "./context.js";
@@ -262,7 +268,17 @@ function writeManifest(exp: ResolvedExperiment): void {
   const current = exp.trials.map(describe);
   let trials = current;
   if (existsSync(path)) {
-    const previous = readJson<ExperimentManifest>(path).trials ?? [];
+    const existing = readJson<ExperimentManifest>(path);
+    const sameData = sameExperimentData(existing, exp);
+    if (!sameData && existing.config !== exp.configPath) {
+      // Two experiments under one name would share experiment.json and its report.
+      throw new BenchlineError(
+        "usage",
+        `${relativeLabel(exp.dir)}: already holds experiment "${existing.name}" from ${relativeLabel(existing.config)} (task ${existing.task?.name}, dataset ${relativeLabel(existing.dataset?.path ?? "?")}); choose another --name or --out`,
+      );
+    }
+    // The same file with a changed task or dataset: earlier trials no longer belong to it.
+    const previous = sameData ? (existing.trials ?? []) : [];
     const kept = previous.filter(
       (p) =>
         !current.some((c) => c.name === p.name || (c.model === p.model && c.prompt_set === p.prompt_set)),
@@ -283,6 +299,15 @@ function writeManifest(exp: ResolvedExperiment): void {
     trials,
   };
   writeJsonIfChanged(path, manifest);
+}
+
+/** Same task, task options and dataset content: trials of both belong in one report. */
+function sameExperimentData(existing: ExperimentManifest, exp: ResolvedExperiment): boolean {
+  return (
+    existing.task?.name === exp.task.name &&
+    stableStringify(existing.task.options ?? {}) === stableStringify(exp.taskOptions ?? {}) &&
+    existing.dataset?.sha256 === exp.dataset.sha256
+  );
 }
 
 function describe(t: Trial): ExperimentManifest["trials"][number] {

@@ -8,6 +8,7 @@ import {
   readJsonl,
   rowKey,
   type Score,
+  scoreBasis,
   scoreSchema,
 } from "../core/index.js";
 import { type StatsSettings, type SummaryInput, summarizeTrial, type TrialSummary } from "../report/index.js";
@@ -38,6 +39,8 @@ export interface TrialData {
   summary: TrialSummary;
   /** Primary scorer's per-item mean over scored samples: the unit compared between trials. */
   perItem: Map<string, number>;
+  /** Score rows left out because they judged an earlier completion (a rerun of scoring redoes them). */
+  stale: number;
 }
 
 export interface Scope {
@@ -72,11 +75,30 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
       items.push(typeof category === "string" ? { id: value.id, category } : { id: value.id });
     }
   }
+  // Executions first: what a score judged (its basis) includes the execution's outcome.
+  const allExecutions = existsSync(files.executions)
+    ? await lastByKey(files.executions, executionSchema, (e) => ({
+        id: e.id,
+        sample: e.sample,
+        status: e.status,
+        passed: e.passed,
+        ended_at: e.ended_at,
+        duration_ms: Math.max(0, Date.parse(e.ended_at) - Date.parse(e.started_at)),
+        ...(e.error ? { error_code: e.error.code, error_message: e.error.message.slice(0, 300) } : {}),
+      }))
+    : undefined;
   // Only what summaries need is kept per row (no completions, no outputs): memory stays small.
+  // A score counts only if it judged the key's current completion (and execution): `basis`.
+  const basis = new Map<string, string>();
   type Slim = SummaryInput["predictions"][number];
   const allLines = new Map<string, number>();
   const allPredictions = await lastByKey(files.predictions, predictionSchema, (p, { line }): Slim => {
-    allLines.set(rowKey(p.id, p.sample), line);
+    const key = rowKey(p.id, p.sample);
+    allLines.set(key, line);
+    if (p.status === "ok") {
+      const e = allExecutions?.get(key);
+      basis.set(key, scoreBasis(p.completion, e?.status === "ok" ? e : undefined));
+    } else basis.delete(key);
     return {
       id: p.id,
       sample: p.sample,
@@ -105,21 +127,8 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
   allPredictions.clear();
   allLines.clear();
   const okKeys = new Set(predictions.filter((p) => p.status === "ok").map((p) => rowKey(p.id, p.sample)));
-  const executions = existsSync(files.executions)
-    ? [
-        ...(
-          await lastByKey(files.executions, executionSchema, (e) => ({
-            id: e.id,
-            sample: e.sample,
-            status: e.status,
-            passed: e.passed,
-            duration_ms: Math.max(0, Date.parse(e.ended_at) - Date.parse(e.started_at)),
-            ...(e.error ? { error_code: e.error.code, error_message: e.error.message.slice(0, 300) } : {}),
-          }))
-        ).entries(),
-      ]
-        .filter(([k]) => okKeys.has(k))
-        .map(([, e]) => e)
+  const executions = allExecutions
+    ? [...allExecutions.entries()].filter(([k]) => okKeys.has(k)).map(([, { ended_at: _, ...e }]) => e)
     : undefined;
   const scorerNames = manifest.spec.scorers.map((s) => s.name);
   // For tasks that execute, a score counts only while its row's last execution ran: a
@@ -128,23 +137,37 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
     ? new Set(executions.filter((e) => e.status === "ok").map((e) => rowKey(e.id, e.sample)))
     : okKeys;
   const scoreKey = (s: Score): string => `${rowKey(s.id, s.sample)}\u0000${s.scorer}`;
+  let stale = 0;
+  const current = (s: SlimScore & { basis?: string }): boolean => {
+    // Rows from before `basis` existed cannot be checked and count as they are.
+    if (s.basis === undefined || s.basis === basis.get(rowKey(s.id, s.sample))) return true;
+    stale++;
+    return false;
+  };
   const scores: SlimScore[] = [
     ...(
       await lastByKey(
         files.scores,
         scoreSchema.loose(),
-        (s): SlimScore => ({
-          id: s.id,
-          sample: s.sample,
-          scorer: s.scorer,
-          value: s.value,
-          passed: s.passed,
-          ...answerParse(s.detail),
-        }),
+        (s): SlimScore & { basis?: string } => {
+          const b = (s as { basis?: unknown }).basis;
+          return {
+            id: s.id,
+            sample: s.sample,
+            scorer: s.scorer,
+            value: s.value,
+            passed: s.passed,
+            ...answerParse(s.detail),
+            ...(typeof b === "string" ? { basis: b } : {}),
+          };
+        },
         scoreKey,
       )
     ).values(),
-  ].filter((s) => scorable.has(rowKey(s.id, s.sample)) && scorerNames.includes(s.scorer));
+  ]
+    .filter((s) => scorable.has(rowKey(s.id, s.sample)) && scorerNames.includes(s.scorer) && current(s))
+    .map(({ basis: _, ...s }) => s);
+  basis.clear();
 
   const input: SummaryInput = {
     trial: {
@@ -172,7 +195,7 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
     sums.set(s.id, acc);
   }
   const perItem = new Map([...sums].map(([id, { total, n }]) => [id, total / n]));
-  return { dir, manifest, items, wanted, predictionLines, scores, summary, perItem };
+  return { dir, manifest, items, wanted, predictionLines, scores, summary, perItem, stale };
 }
 
 /** Whether an answer-extracting scorer (`math`, ...) found an answer, and whether the row is dropped. */

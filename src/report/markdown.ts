@@ -88,6 +88,10 @@ const ciText = (t: TrialSummary): string =>
     ? `${fmtPct(t.mean_score)} [${fmtPct(t.mean_ci.low)}, ${fmtPct(t.mean_ci.high)}]`
     : fmtPct(t.mean_score);
 
+/** Scored predictions of the primary scorer out of those expected: `10 / 40`. */
+const scoredText = (t: TrialSummary): string =>
+  `${t.scorers[t.primary_scorer]?.n ?? 0} / ${t.items * t.samples_per_item}`;
+
 const fmtP = (p: number | null): string => (p === null ? "–" : p < 0.001 ? "<0.001" : p.toFixed(3));
 const fmtDiff = (d: number | null): string =>
   d === null ? "–" : `${d >= 0 ? "+" : ""}${(d * 100).toFixed(1)} pp`;
@@ -104,18 +108,27 @@ export function renderExperimentMarkdown(data: ExperimentReportData): string {
     "## Trials",
     "",
     table(
-      ["trial", "model", "prompt set", "items × samples", `${primary} [CI]`, "errors", "cost"],
+      ["trial", "model", "prompt set", "items × samples", "scored", `${primary} [CI]`, "errors", "cost"],
       data.trials.map((t) => [
         `[${t.trial}](${t.trial}/report.md)`,
         `\`${t.model}\``,
         t.prompt_set,
         `${t.items} × ${t.samples_per_item}`,
+        scoredText(t),
         ciText(t),
         t.errors.count,
         fmtUsd(t.usage.cost_usd),
       ]),
     ),
   ];
+  const partial = data.trials.filter(
+    (t) => (t.scorers[t.primary_scorer]?.n ?? 0) < t.items * t.samples_per_item,
+  );
+  if (partial.length > 0)
+    lines.push(
+      "",
+      `Not fully scored: ${partial.map((t) => `${t.trial} (${scoredText(t)})`).join(", ")}; their means cover the scored predictions only.`,
+    );
   const ks = [...new Set(data.trials.flatMap((t) => t.pass_at_k.map((r) => r.k)))].sort((a, b) => a - b);
   if (ks.some((k) => k > 1)) {
     lines.push(

@@ -8,6 +8,10 @@ export interface StatsSettings {
   alpha: number;
   /** k values for pass@k; default every k ≤ n. */
   pass_at_k?: number[];
+  /** Which trials are compared: each against a baseline (default; k − 1 pairs) or every pair. */
+  comparisons?: "baseline" | "all";
+  /** The baseline model's id (default: the first model). */
+  baseline?: string;
 }
 
 export const DEFAULT_STATS: StatsSettings = { iterations: 10_000, confidence: 0.95, seed: 0, alpha: 0.05 };

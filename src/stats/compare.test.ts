@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareAll, comparePaired } from "./compare.js";
+import { baselinePairs, compareAll, comparePaired } from "./compare.js";
 import { holm } from "./paired.js";
 import { createRng } from "./random.js";
 
@@ -200,5 +200,32 @@ describe("compareAll", () => {
         "trial_b",
       ].sort(),
     );
+  });
+});
+
+describe("baselinePairs (17.scale-a: k − 1 comparisons, not k(k−1)/2)", () => {
+  it("compares each model with the baseline model in its prompt set, and the baseline's prompt sets with its first", () => {
+    const grid = [
+      { model: "m1", group: "a" },
+      { model: "m1", group: "b" },
+      { model: "m2", group: "a" },
+      { model: "m2", group: "b" },
+      { model: "m3", group: "c" },
+    ];
+    expect(baselinePairs(grid)).toEqual([
+      [0, 1],
+      [0, 2],
+      [1, 3],
+      [0, 4],
+    ]);
+    expect(baselinePairs(grid, "m2")).toEqual([
+      [2, 0],
+      [3, 1],
+      [2, 3],
+      [2, 4],
+    ]);
+    expect(baselinePairs(grid, "nobody")).toEqual([]);
+    const many = Array.from({ length: 1000 }, (_, i) => ({ model: `m${i}`, group: "p" }));
+    expect(baselinePairs(many)).toHaveLength(999);
   });
 });

@@ -112,6 +112,26 @@ export function compareAll(
   trials: readonly { name: string; values: ItemValues }[],
   options: CompareOptions = {},
 ): TrialComparison[] {
+  return comparePairs(trials, allPairs(trials.length), options);
+}
+
+/** Every pair `[i, j]`, i < j, of `n` trials. */
+export function allPairs(n: number): [number, number][] {
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) pairs.push([i, j]);
+  return pairs;
+}
+
+/**
+ * The chosen comparisons `[a, b]` (indices into `trials`; B against A), each as
+ * {@link comparePaired}, Holm-adjusted across them. Memory and output grow with the number of
+ * pairs: pass {@link baselinePairs} for many trials rather than every pair.
+ */
+export function comparePairs(
+  trials: readonly { name: string; values: ItemValues }[],
+  pairs: readonly (readonly [number, number])[],
+  options: CompareOptions = {},
+): TrialComparison[] {
   const names = new Set<string>();
   for (const { name } of trials) {
     if (names.has(name)) throw new RangeError(`duplicate trial name "${name}"`);
@@ -119,18 +139,47 @@ export function compareAll(
   }
   const prepared = trials.map(({ name, values }) => toTrial(values, name));
   const rows: TrialComparison[] = [];
-  for (let i = 0; i < prepared.length; i++) {
-    for (let j = i + 1; j < prepared.length; j++) {
-      const a = prepared[i]!;
-      const b = prepared[j]!;
-      rows.push({ trial_a: a.name, trial_b: b.name, ...compareTrials(a, b, options) });
-    }
+  for (const [i, j] of pairs) {
+    const a = prepared[i];
+    const b = prepared[j];
+    if (!a || !b || i === j) throw new RangeError(`no comparison of trials ${i} and ${j}`);
+    rows.push({ trial_a: a.name, trial_b: b.name, ...compareTrials(a, b, options) });
   }
   const adjusted = holm(rows.map((row) => row.p_value));
   return rows.map((row, index) => {
     const p_adjusted = adjusted[index]!;
     return { ...row, p_adjusted, significant: p_adjusted < row.alpha };
   });
+}
+
+/**
+ * Comparisons against a baseline, for sweeps of many trials (k − 1 pairs, not k(k−1)/2): each
+ * trial of another model against the baseline model's trial of the same group (prompt set); the
+ * baseline model's other groups against its first group; a trial whose group the baseline model
+ * lacks, against the very first baseline trial. `baseline` is a model name; default: the first
+ * trial's model. Returns `[a, b]` index pairs (A = the baseline side) for {@link comparePairs}.
+ *
+ * @example
+ * baselinePairs([{ model: "m1", group: "p" }, { model: "m2", group: "p" }]); // [[0, 1]]
+ */
+export function baselinePairs(
+  trials: readonly { model: string; group: string }[],
+  baseline?: string,
+): [number, number][] {
+  const model = baseline ?? trials[0]?.model;
+  const own = new Map<string, number>();
+  trials.forEach((t, i) => {
+    if (t.model === model && !own.has(t.group)) own.set(t.group, i);
+  });
+  const first = [...own.values()][0];
+  if (first === undefined) return [];
+  const pairs: [number, number][] = [];
+  trials.forEach((t, i) => {
+    if (i === first) return;
+    const a = t.model === model ? first : (own.get(t.group) ?? first);
+    pairs.push([a, i]);
+  });
+  return pairs;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,11 +3,14 @@
  * unbiased pass@k, paired tests between trials, Holm correction. Differences are always B − A.
  */
 export {
+  allPairs,
+  baselinePairs,
   type CompareOptions,
   type ComparePairedInput,
   type ComparisonFields,
   compareAll,
   comparePaired,
+  comparePairs,
   type ItemValues,
   type McNemarComparison,
   type PairedComparison,

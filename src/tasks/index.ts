@@ -1,7 +1,7 @@
 import { type AnyTask, BenchlineError, type Task } from "../core/index.js";
 import { codeTask } from "./code.js";
-import { mathTask } from "./math.js";
 import { codeEditTask } from "./code-edit/index.js";
+import { mathTask } from "./math.js";
 import { qaTask } from "./qa.js";
 import { shellTask } from "./shell.js";
 

@@ -27,15 +27,22 @@ export function compareCommand(): Command {
   return new Command("compare")
     .summary("paired significance tests between trial directories (any experiments)")
     .description(
-      "Compare trials on the items they share: B − A of the primary scorer's per-item mean with a paired bootstrap CI, exact McNemar for pass/fail scores, a permutation test otherwise, Holm-corrected across all pairs.",
+      "Compare trials on the items they share: B − A of the primary scorer's per-item mean with a paired bootstrap CI, exact McNemar for pass/fail scores, a permutation test otherwise, Holm-corrected across the comparisons made. Each trial is compared with the first one named (the baseline); --all-pairs compares every pair.",
     )
-    .argument("<trial-dir...>", "two or more trial directories (each holds trial.json)")
+    .argument(
+      "<trial-dir...>",
+      "two or more trial directories (each holds trial.json); the first is the baseline",
+    )
+    .option("--all-pairs", "compare every pair of trials, not each against the first")
     .option("--alpha <p>", "significance level after Holm correction", probability, 0.05)
     .option("--iterations <n>", "bootstrap/permutation iterations", positiveInt, 10_000)
     .option("--seed <n>", "random seed", wholeNumber, 0)
     .option("--json", "print the comparisons as JSON")
     .action(
-      async (dirs: string[], flags: { alpha: number; iterations: number; seed: number; json?: boolean }) => {
+      async (
+        dirs: string[],
+        flags: { alpha: number; iterations: number; seed: number; json?: boolean; allPairs?: boolean },
+      ) => {
         if (dirs.length < 2)
           throw new BenchlineError("usage", "compare: name at least two trial directories");
         const unique = new Set(dirs.map((d) => resolve(d)));

@@ -15,10 +15,18 @@ export function exportCommand(): Command {
     .option("-l, --limit <n>", "only the first N dataset items", positiveInt)
     .option("--parts <k>", "split the dataset into K disjoint shards (with --part)", positiveInt)
     .option("--part <i>", "export shard i of --parts (1-based)", positiveInt)
+    .option("--force", "overwrite an existing output file (never the experiment's dataset or config)")
     .action(
       async (
         config: string,
-        flags: { output: string; promptSet?: string; limit?: number; parts?: number; part?: number },
+        flags: {
+          output: string;
+          promptSet?: string;
+          limit?: number;
+          parts?: number;
+          part?: number;
+          force?: boolean;
+        },
       ) => {
         const exp = await resolveExperiment(loadExperiment(config), {
           ...(flags.promptSet ? { promptSets: [flags.promptSet] } : {}),
@@ -28,7 +36,7 @@ export function exportCommand(): Command {
           // Export runs no model: any one model selects the trials' prompt sets.
           modelSpecs: [{ id: "export", provider: "echo", params: {}, options: {} }],
         });
-        const n = exportPrompts(exp, flags.output);
+        const n = exportPrompts(exp, flags.output, { force: flags.force ?? false });
         process.stdout.write(`wrote ${n} prompt(s) to ${relativeLabel(flags.output)}\n`);
       },
     );

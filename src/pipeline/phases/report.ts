@@ -11,9 +11,9 @@ import {
   type StatsSettings,
   type TrialSummary,
 } from "../../report/index.js";
-import { compareAll, type TrialComparison } from "../../stats/index.js";
-import { latestRows, trialFiles } from "../files.js";
-import { readJson, writeIfChanged, writeJsonIfChanged } from "../json.js";
+import { allPairs, baselinePairs, comparePairs, type TrialComparison } from "../../stats/index.js";
+import { childDir, latestRows, trialFiles } from "../files.js";
+import { readJson, removeQuietly, writeIfChanged, writeJsonIfChanged } from "../json.js";
 import { loadTrialData, type TrialData } from "../trial-data.js";
 import { VERSION } from "../version.js";
 
@@ -71,22 +71,45 @@ const SCORE_COLUMNS = [
  */
 export async function writeReports(
   experimentDir: string,
-): Promise<{ report: string; summaries: TrialSummary[]; comparisons: TrialComparison[] }> {
+  options: { comparisons?: "baseline" | "all" } = {},
+): Promise<{
+  report: string;
+  summaries: TrialSummary[];
+  comparisons: TrialComparison[];
+  /** What the user should know about what the reports cover (stale scores left out). */
+  notes: string[];
+}> {
   const manifest = readJson<ExperimentManifest>(join(experimentDir, "experiment.json"));
   const scope = { limit: manifest.limit, samples: manifest.samples, stats: manifest.stats };
   const predictionsCsv = new CsvFile(join(experimentDir, "predictions.csv"), PREDICTION_COLUMNS);
-  const scoresCsv = new CsvFile(join(experimentDir, "per_item_scores.csv"), SCORE_COLUMNS);
+  let scoresCsv: CsvFile;
+  try {
+    scoresCsv = new CsvFile(join(experimentDir, "per_item_scores.csv"), SCORE_COLUMNS);
+  } catch (error) {
+    predictionsCsv.close();
+    throw error;
+  }
   const summaries: TrialSummary[] = [];
-  const perItem: { name: string; values: Map<string, number> }[] = [];
+  const perItem: { name: string; model: string; group: string; values: Map<string, number> }[] = [];
+  const notes: string[] = [];
   try {
     for (const t of manifest.trials) {
-      const dir = join(experimentDir, t.name);
+      const dir = childDir(experimentDir, t.name, `${join(experimentDir, "experiment.json")}: trials`);
       if (!existsSync(join(dir, "trial.json"))) continue;
       const data = await loadTrialData(dir, scope);
       writeJsonIfChanged(join(dir, "summary.json"), data.summary);
       writeIfChanged(join(dir, "report.md"), renderTrialMarkdown(data.summary));
       summaries.push(data.summary);
-      perItem.push({ name: t.name, values: data.perItem });
+      if (data.stale > 0)
+        notes.push(
+          `${t.name}: ${data.stale} score(s) judged an earlier completion and are left out; rerun with --phase score to rescore them`,
+        );
+      perItem.push({
+        name: t.name,
+        model: data.manifest.spec.model.id,
+        group: data.manifest.spec.prompt_set.name,
+        values: data.perItem,
+      });
       await writeCsvRows(data, predictionsCsv, scoresCsv);
     }
     predictionsCsv.commit();
@@ -96,8 +119,11 @@ export async function writeReports(
     scoresCsv.close();
   }
 
-  const comparisons = compareAll(
-    perItem.filter((p) => p.values.size > 0),
+  const compared = perItem.filter((p) => p.values.size > 0);
+  const mode = options.comparisons ?? manifest.stats.comparisons ?? "baseline";
+  const comparisons = comparePairs(
+    compared,
+    mode === "all" ? allPairs(compared.length) : baselinePairs(compared, manifest.stats.baseline),
     {
       alpha: manifest.stats.alpha,
       iterations: manifest.stats.iterations,
@@ -120,6 +146,8 @@ export async function writeReports(
   const comparison = {
     alpha: manifest.stats.alpha,
     correction: "holm",
+    pairs: mode,
+    ...(mode === "baseline" && compared[0] ? { baseline: manifest.stats.baseline ?? compared[0].model } : {}),
     unit: "item",
     difference: "b_minus_a",
     comparisons,
@@ -130,7 +158,7 @@ export async function writeReports(
   const report = join(experimentDir, "report.md");
   writeIfChanged(report, renderExperimentMarkdown(data));
   writeIfChanged(join(experimentDir, "report.html"), renderExperimentHtml(data));
-  return { report, summaries, comparisons };
+  return { report, summaries, comparisons, notes };
 }
 
 /** CSV rows of one trial: predictions streamed from the file (completions are never all in memory). */
@@ -173,6 +201,7 @@ class CsvFile {
   private readonly tmp: string;
   private fd: number | undefined;
   private pending = "";
+  private committed = false;
 
   constructor(
     private readonly path: string,
@@ -180,7 +209,12 @@ class CsvFile {
   ) {
     this.tmp = `${path}.tmp-${process.pid}`;
     this.fd = openSync(this.tmp, "w");
-    this.write(columns);
+    try {
+      this.write(columns);
+    } catch (error) {
+      this.close();
+      throw error;
+    }
   }
 
   write(values: readonly unknown[]): void {
@@ -191,8 +225,10 @@ class CsvFile {
 
   commit(): void {
     this.flush();
-    this.close();
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
     renameSync(this.tmp, this.path);
+    this.committed = true;
   }
 
   private flush(): void {
@@ -202,11 +238,14 @@ class CsvFile {
     for (let offset = 0; offset < bytes.length; ) offset += writeSync(this.fd, bytes, offset);
   }
 
+  /** Closes the file; an uncommitted temp file (a failed write) is removed. */
   close(): void {
-    if (this.fd === undefined) return;
     this.pending = "";
-    closeSync(this.fd);
-    this.fd = undefined;
+    if (this.fd !== undefined) {
+      closeSync(this.fd);
+      this.fd = undefined;
+    }
+    if (!this.committed) removeQuietly(this.tmp);
   }
 }
 

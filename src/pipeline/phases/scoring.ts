@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
 import {
-  contentHash,
   type Execution,
   executionSchema,
   JsonlWriter,
@@ -8,6 +7,7 @@ import {
   readJsonl,
   rowKey,
   type Score,
+  scoreBasis,
   scoreSchema,
   toRowError,
 } from "../../core/index.js";
@@ -79,13 +79,7 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
       const key = rowKey(p.id, p.sample);
       if (!inScope(p.id, p.sample, key)) continue;
       const execution = executions.get(key);
-      const basis = contentHash(
-        {
-          completion: p.completion,
-          execution: execution ? { passed: execution.passed, ended_at: execution.ended_at } : null,
-        },
-        12,
-      );
+      const basis = scoreBasis(p.completion, execution);
       if (exp.scorers.every((s) => scored.get(`${key}\u0000${s.name}`) === basis)) continue;
       yield {
         key,
