@@ -30,7 +30,7 @@ function trialDir(dir: string): string {
 
 describe("a run whose rows fail says how", () => {
   it("defect 8 (all rows failed): exits 3, names the error codes with an example in the log, summary and report", async () => {
-    server.setFaults(() => ({ status: 401, body: '{"error":{"message":"invalid api key"}}' }));
+    server.setFaults(() => ({ status: 500, body: '{"error":{"message":"invalid api key"}}' }));
     try {
       const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(6) });
       const plain = await runCliAsync(["run", "exp.yaml", "--no-cache", "--log", "plain"], dir);
@@ -47,7 +47,7 @@ describe("a run whose rows fail says how", () => {
       expect(summary.errors.by_code).toEqual({ [code!]: 6 });
       expect(summary.errors.examples[code!]).toContain("invalid api key");
       const report = readFileSync(join(trialDir(dir), "report.md"), "utf8");
-      expect(report).toContain(`| ${code} | 6 | HTTP 401`);
+      expect(report).toContain(`| ${code} | 6 | HTTP 500`);
       expect(report).toMatch(/invalid api key.* \|/);
 
       // The JSON log: every row event carries the code and message.

@@ -241,7 +241,9 @@ describe("one writer per trial (issue 16)", () => {
     await waitFor("a few predictions", () => rows(dir, "predictions.jsonl").length >= 2);
     const report = await runCliAsync(["report", "runs/live"], dir);
     expect(report.code, report.stderr).toBe(0);
-    expect(report.stdout).toMatch(/^local__plain__\w+: exact (–|\d+\.\d%), 0 error\(s\)$/m);
+    expect(report.stdout).toMatch(
+      /^local__plain__\w+: exact (–|\d+\.\d%), 0 error\(s\)(, \d+\/\d+ prediction\(s\) scored)?$/m,
+    );
     expect(report.stdout).toContain("report: runs/live/report.md");
     expect(lockFiles(dir)).toHaveLength(1); // report took no lock and left the run's alone
     server!.setLatency(0);

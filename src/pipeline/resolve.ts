@@ -223,7 +223,7 @@ export async function resolveExperiment(
       await checkImport(
         model,
         baseDir,
-        { task, dataset, prompts, samples: samplesPerItem },
+        { task, taskOptions, dataset, prompts, samples: samplesPerItem },
         overrides,
         warnings,
       );
@@ -274,6 +274,7 @@ async function checkImport(
   baseDir: string,
   run: {
     task: Task<unknown, unknown>;
+    taskOptions: unknown;
     dataset: Dataset;
     prompts: Record<string, PromptTemplate>;
     samples: number;
@@ -319,9 +320,18 @@ async function checkImport(
       `${label}: ${check.extra} id(s) have more completions than samples (${samples}); the extra ones are not used (--samples to use them)`,
     );
   // Completions that carry the hash of the prompt they answered must answer this prompt set's.
+  const carriesHashes = [...responses.byId.values()].some((rs) =>
+    rs.some((r) => r?.prompt_hash !== undefined),
+  );
+  if (!carriesHashes) return;
+  const { task, taskOptions } = run;
   for (const [name, template] of Object.entries(run.prompts)) {
     const hashes = new Map(
-      dataset.samples.map((s) => [s.id, buildPrompt(run.task, template, s).prompt_hash] as const),
+      dataset.samples.map((item) => {
+        // Tasks whose samples depend on the prompt set (code-edit variants) see that set's.
+        const s = task.forPromptSet ? task.forPromptSet(item, name, taskOptions) : item;
+        return [s.id, buildPrompt(task, template, s).prompt_hash] as const;
+      }),
     );
     const mismatch = findPromptMismatch(responses, hashes, samples);
     if (mismatch) {
@@ -434,10 +444,15 @@ function resolveModels(
         : { ...spec };
     const path = modelFile(model, baseDir);
     if (path !== undefined) {
-      if (!existsSync(path) || !statSync(path).isFile())
+      if (!existsSync(path))
         throw new BenchlineError(
           "not_found",
           `${fieldOf(where, "model")}: ${relativeLabel(path)}: file not found`,
+        );
+      if (!statSync(path).isFile())
+        throw new BenchlineError(
+          "input",
+          `${fieldOf(where, "model")}: ${relativeLabel(path)}: is a directory, expected ${model.provider === "import" ? "a JSON Lines file" : "a file"}`,
         );
       model.sha256 = hashes.of(path);
     }
