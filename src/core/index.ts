@@ -3,6 +3,7 @@ export * from "./contracts.js";
 export * from "./errors.js";
 export * from "./hash.js";
 export * from "./jsonl.js";
+export * from "./prng.js";
 export * from "./records.js";
 export * from "./template.js";
 export * from "./truncate.js";

@@ -10,6 +10,7 @@ import { withCache } from "./cache.js";
 import { createCommandProvider } from "./command.js";
 import { createEchoProvider } from "./echo.js";
 import { createGoldProvider } from "./gold.js";
+import { createGuidedProvider } from "./guided.js";
 import { createImportProvider } from "./import.js";
 import { createLlamaCppProvider } from "./llamacpp.js";
 import { createOpenAIProvider, resolveOpenAIConfig } from "./openai.js";
@@ -30,6 +31,13 @@ export const providers = {
   "llamacpp-server": { create: createOpenAIProvider, scheduled: true, cached: true },
   command: { create: createCommandProvider, scheduled: true, cached: true },
   llamacpp: { create: createLlamaCppProvider, scheduled: false, cached: true },
+  // Base and oracle get their own scheduler; guided rows are not cached (their options are not in the key).
+  guided: {
+    create: (spec: ModelSpec, env: ProviderEnv) =>
+      createGuidedProvider(spec, env, (sub, e) => createProvider(sub, e)),
+    scheduled: false,
+    cached: false,
+  },
 } satisfies Record<string, { create: ProviderFactory; scheduled: boolean; cached: boolean }>;
 
 export type ProviderName = keyof typeof providers;
