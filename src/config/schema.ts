@@ -32,6 +32,19 @@ const providerOptions = {
   extra_body: z.record(z.string(), z.unknown()).optional(),
   args: z.array(z.string()).optional(),
   adaptive: z.boolean().optional(),
+  // guided decoding (providers/guided.ts checks them); c and k may be lists: a sweep, one trial each
+  base: z.unknown().optional(),
+  oracle: z.unknown().optional(),
+  c: z.unknown().optional(),
+  k: z.unknown().optional(),
+  step_size: z.unknown().optional(),
+  max_new_tokens: z.unknown().optional(),
+  policy: z.unknown().optional(),
+  p0: z.unknown().optional(),
+  threshold: z.unknown().optional(),
+  positions: z.unknown().optional(),
+  /** A sweep: `{parameter: [values]}` expands the entry into one trial per combination. */
+  grid: z.record(z.string(), z.array(z.unknown()).min(1)).optional(),
 };
 
 export const modelEntrySchema = z.union([

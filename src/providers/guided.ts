@@ -290,7 +290,7 @@ async function guide(
     base: { tokens: 0, prompt_tokens: 0, completion_tokens: 0, cost: undefined as number | undefined },
     oracle: { tokens: 0, prompt_tokens: 0, completion_tokens: 0, cost: undefined as number | undefined },
   };
-  const stops = request.stop ?? [];
+  const stops = request.stop ?? s.params.stop ?? [];
   const longestStop = Math.max(0, ...stops.map((x) => x.length));
   let text = "";
   let generated = 0;
