@@ -89,4 +89,54 @@ describe("guided decoding through the CLI", () => {
     expect(r.stderr).toMatch(/model "guided": base: .*needs mode: completion/);
     expect(existsSync(join(dir, "runs"))).toBe(false);
   });
+
+  it("a sweep over c and k runs one trial per combination and the report shows the grid", async () => {
+    const dir = testdir({
+      "exp.yaml": experiment(
+        guidedEntry(`    c: [0, 1]
+    k: [2, 4]
+    max_new_tokens: 6
+    policy: positions
+    positions: [2]`),
+      ),
+      "data.jsonl": [
+        { id: "r1", question: "one", answer: "O3" },
+        { id: "r2", question: "two", answer: "O5" },
+      ],
+    });
+    const r = await runCliAsync(["run", "exp.yaml", "--log", "plain"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const exp = join(dir, "runs", "g");
+    const dirs = trialDirs(exp);
+    expect(dirs.map((d) => d.replace(/__[0-9a-f]{8}$/, ""))).toEqual([
+      "guided-c-0-k-2__qa",
+      "guided-c-0-k-4__qa",
+      "guided-c-1-k-2__qa",
+      "guided-c-1-k-4__qa",
+    ]);
+    const completion = (d: string) => jsonl(join(exp, d, "predictions.jsonl"))[0].completion;
+    expect(completion(dirs[0] as string)).toBe(" b0 b1 b2 b3 b4 b5");
+    expect(completion(dirs[2] as string)).toBe(" b0 b1\nO2\nO3 b4 b5");
+    expect(completion(dirs[3] as string)).toBe(" b0 b1\nO2\nO3\nO4\nO5");
+    const trial = JSON.parse(readFileSync(join(exp, dirs[3] as string, "trial.json"), "utf8"));
+    expect(trial.spec.grid).toEqual({ c: 1, k: 4 });
+    const report = readFileSync(join(exp, "report.md"), "utf8");
+    expect(report).toContain("## Sweeps");
+    const grid = report.slice(report.indexOf("## Sweeps"));
+    expect(grid).toMatch(/\| k \\\\? c \| c=0 \| c=1 \|/);
+    // c=0 writes no O token: 0%; c=1 k=2 has O3 only: 50%; c=1 k=4 has both: 100%.
+    expect(grid).toMatch(/\| k=2 \| 0\.0%[^|]*\| 50\.0%[^|]*\|/);
+    expect(grid).toMatch(/\| k=4 \| 0\.0%[^|]*\| 100\.0%[^|]*\|/);
+  });
+
+  it("c and k lists on a model that is not guided are a config error", async () => {
+    const dir = testdir({
+      "exp.yaml": experiment(`  - {provider: vllm, model: base, base_url: "${server.url}", c: [0, 1]}`),
+      "data.jsonl": rows,
+    });
+    const r = await runCliAsync(["run", "exp.yaml"], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/model "vllm:base": c only apply to provider: guided/);
+    expect(existsSync(join(dir, "runs"))).toBe(false);
+  });
 });

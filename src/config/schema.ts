@@ -3,7 +3,7 @@ import { z } from "zod";
 /** A named value with options: `exact`, or `{name: numeric, tolerance: 0.01}`. */
 const namedWithOptions = z.union([z.string().min(1), z.looseObject({ name: z.string().min(1) })]);
 
-const samplingParams = {
+export const samplingParams = {
   temperature: z.number().min(0).max(5).optional(),
   top_p: z.number().min(0).max(1).optional(),
   max_tokens: z.number().int().positive().optional(),

@@ -1,4 +1,5 @@
 import type { ExperimentReportData } from "./experiment.js";
+import { renderGridTables } from "./grid.js";
 import type { TrialSummary } from "./summary.js";
 
 export const fmtPct = (x: number | null | undefined): string =>
@@ -107,6 +108,7 @@ export function renderExperimentMarkdown(data: ExperimentReportData): string {
       ]),
     ),
   ];
+  lines.push(...renderGridTables(data.trials, ciText, table));
   const ks = [...new Set(data.trials.flatMap((t) => t.pass_at_k.map((r) => r.k)))].sort((a, b) => a - b);
   if (ks.some((k) => k > 1)) {
     lines.push(
