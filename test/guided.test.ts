@@ -1,8 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadExperiment } from "../src/config/index.js";
+import { resolveExperiment } from "../src/pipeline/index.js";
+import { createProvider } from "../src/providers/index.js";
 import { type ChainServer, startChainServer } from "../src/providers/test-utils/chain-server.js";
-import { runCliAsync, testdir } from "./helpers.js";
+import { ROOT, runCliAsync, testdir } from "./helpers.js";
 
 let server: ChainServer;
 beforeAll(async () => {
@@ -138,5 +141,22 @@ describe("guided decoding through the CLI", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/model "vllm:base": c only apply to provider: guided/);
     expect(existsSync(join(dir, "runs"))).toBe(false);
+  });
+
+  it("examples/guided.yaml resolves into its 6 trials, each with a guided provider that can be created", async () => {
+    const exp = await resolveExperiment(loadExperiment(join(ROOT, "examples", "guided.yaml")), {});
+    expect(exp.trials.map((t) => t.spec.model.id)).toEqual([
+      "guided c=0 k=8",
+      "guided c=0 k=32",
+      "guided c=2 k=8",
+      "guided c=2 k=32",
+      "guided c=inf k=8",
+      "guided c=inf k=32",
+    ]);
+    for (const t of exp.trials) {
+      const provider = createProvider(t.spec.model, { baseDir: exp.baseDir, env: {} });
+      expect(provider.id).toBe(t.spec.model.id);
+      await provider.close?.();
+    }
   });
 });
