@@ -5,6 +5,7 @@ import { loadExperiment } from "../src/config/index.js";
 import { resolveExperiment } from "../src/pipeline/index.js";
 import { createProvider } from "../src/providers/index.js";
 import { type ChainServer, startChainServer } from "../src/providers/test-utils/chain-server.js";
+import { predictGreedy, writeTinyGguf } from "../src/providers/test-utils/tiny-gguf.js";
 import { ROOT, runCliAsync, testdir } from "./helpers.js";
 
 let server: ChainServer;
@@ -158,5 +159,46 @@ describe("guided decoding through the CLI", () => {
       expect(provider.id).toBe(t.spec.model.id);
       await provider.close?.();
     }
+  });
+
+  it("base and oracle can be embedded llamacpp models in completion mode (tiny GGUF chains)", async () => {
+    const dir = testdir({
+      "exp.yaml": `
+name: tiny
+task: qa
+dataset: data.jsonl
+models:
+  - id: guided
+    provider: guided
+    base: {provider: llamacpp, model: base.gguf, threads: 1}
+    oracle: {provider: llamacpp, model: oracle.gguf, threads: 1}
+    c: 1
+    k: 4
+    step_size: 2
+    max_new_tokens: 20
+    policy: positions
+    positions: [3]
+prompts: {raw: {user: "{{question}}"}}
+scorers: [exact]
+`,
+      "data.jsonl": [{ id: "a", question: "count: m", answer: predictGreedy("count: m").text }],
+    });
+    await writeTinyGguf(join(dir, "base.gguf"));
+    await writeTinyGguf(join(dir, "oracle.gguf"), { margin: 12 });
+    const r = await runCliAsync(["run", "exp.yaml"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const exp = join(dir, "runs", "tiny");
+    const [trial] = trialDirs(exp);
+    const [p] = jsonl(join(exp, trial as string, "predictions.jsonl"));
+    expect(p.completion).toBe("nopqrstuvwxyz");
+    expect(p.finish_reason).toBe("stop");
+    expect(p.interleaved.map((s: { text: string; model: string }) => [s.model, s.text])).toEqual([
+      ["base", "nop"],
+      ["oracle", "qrst"],
+      ["base", "uvwxyz"],
+    ]);
+    expect(p.cheat_positions).toEqual([3]);
+    expect(p.guided.oracle.tokens).toBe(4);
+    expect(jsonl(join(exp, trial as string, "scores.jsonl"))[0].passed).toBe(true);
   });
 });
