@@ -94,6 +94,29 @@ describe("guided provider over /v1/completions", () => {
     expect(r.generation.usage?.completion_tokens).toBe(8);
   });
 
+  it("tokens and cost are recorded per model and summed for the row", async () => {
+    const r = await run({
+      oracle: entry("oracle", { price: { input: 0, output: 1_000_000 } }),
+      c: 2,
+      k: 2,
+      step_size: 2,
+      max_new_tokens: 8,
+      policy: "positions",
+      positions: [3, 6],
+    });
+    const guided = r.guided as unknown as Record<
+      string,
+      { tokens: number; cost_usd?: number; usage: unknown }
+    >;
+    expect(guided.oracle).toEqual({
+      tokens: 4,
+      usage: { prompt_tokens: expect.any(Number), completion_tokens: 4 },
+      cost_usd: 4,
+    });
+    expect(guided.base?.cost_usd).toBe(0);
+    expect(r.generation.cost_usd).toBe(4);
+  });
+
   it("step_size is honoured (regression: the seed script ignored it); c: 0 is base only", async () => {
     const r = await run({ c: 0, k: 5, step_size: 3, max_new_tokens: 7 });
     expect(r.text).toBe(" b0 b1 b2 b3 b4 b5 b6");
