@@ -12,6 +12,7 @@ beforeAll(async () => {
     "base-eos": { prefix: " b", eosAt: 5 },
     "oracle-eos": { prefix: "\nO", eosAt: 3 },
     "base-unsure": { prefix: " b", uncertainAt: [4] },
+    empty: { prefix: " e", empty: true },
   });
 });
 afterAll(() => server.close());
@@ -148,6 +149,13 @@ describe("guided provider over /v1/completions", () => {
     const oracle = await run({ oracle: entry("oracle-eos"), c: "inf", k: 2, max_new_tokens: 20 });
     expect(oracle.text).toBe("\nO0\nO1\nO2");
     expect(oracle.finish).toBe("stop");
+  });
+
+  it("a model that answers with no tokens ends the generation instead of being asked forever", async () => {
+    const r = await run({ base: entry("empty"), c: 0, k: 0, max_new_tokens: 50 });
+    expect(r.text).toBe("");
+    expect(r.finish).toBe("stop");
+    expect(r.maxTokens("empty")).toEqual([1]);
   });
 
   it("a stop string spanning a base and an oracle segment ends the text there", async () => {

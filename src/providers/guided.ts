@@ -403,7 +403,7 @@ async function guide(
       }
       if (!consult) {
         append("base", step.text, step.tokens);
-        if (step.finish !== "length" || step.tokens === 0) finish = step.finish ?? "stop";
+        finish = endOf(step, finish);
         continue;
       }
       if (generated >= s.maxNewTokens) break;
@@ -413,7 +413,7 @@ async function guide(
     const budget = Math.min(s.k, s.maxNewTokens - generated);
     const step = await call("oracle", budget, false);
     append("oracle", step.text, step.tokens);
-    if (step.finish !== "length" || step.tokens === 0) finish = step.finish ?? "stop";
+    finish = endOf(step, finish);
   }
 
   const cost =
@@ -446,6 +446,13 @@ async function guide(
   };
   if (cost !== undefined) run.cost = cost;
   return run;
+}
+
+/** Whether a step ended the generation: end of sequence, a stop string, or nothing generated. */
+function endOf(step: Step, current: string): string {
+  if (current === "stop") return current;
+  if (step.tokens === 0) return "stop"; // a model that writes nothing would otherwise be asked forever
+  return step.finish === undefined || step.finish === "length" ? current : step.finish;
 }
 
 /** Drops `chars` characters from the end of the segments (token counts stay as generated). */

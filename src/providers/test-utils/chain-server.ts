@@ -15,6 +15,8 @@ export interface ChainModel {
   eosAt?: number;
   /** Token indices where the next-token distribution is uniform over four tokens (2 bits). */
   uncertainAt?: number[];
+  /** Answer every request with no tokens and finish_reason `length` (a misbehaving server). */
+  empty?: boolean;
 }
 
 export interface ChainServer {
@@ -65,7 +67,7 @@ function complete(model: ChainModel, body: Record<string, unknown>, marker: stri
   const max = Number(body.max_tokens ?? 16);
   const tokens: string[] = [];
   let finish = "length";
-  for (let i = start; tokens.length < max; i++) {
+  for (let i = start; tokens.length < max && !model.empty; i++) {
     if (model.eosAt !== undefined && i >= model.eosAt) {
       finish = "stop";
       break;
