@@ -253,6 +253,17 @@ describe("guided configuration errors, before anything runs", () => {
       /p0: only applies to policy: random/,
     );
     expect(make({ base, oracle: base, c: -1 })).toThrow(/model "g1": c/);
+    expect(() =>
+      createProvider(
+        {
+          id: "g1",
+          provider: "guided",
+          params: { top_logprobs: 3 },
+          options: { max_new_tokens: 5, c: 1, k: 1, base, oracle: base },
+        },
+        { baseDir: process.cwd(), env: {} },
+      ),
+    ).toThrow(/top_logprobs only applies to policy: entropy/);
   });
   it("a base or oracle model the registry cannot create is named", () => {
     expect(make({ base, oracle: { provider: "llamacpp", model: "missing.gguf" } })).toThrow(

@@ -148,6 +148,11 @@ export function createGuidedProvider(
     spec.params.max_tokens !== o.max_new_tokens
   )
     throw new BenchlineError("config", `${where}: max_tokens and max_new_tokens differ; give one`);
+  if (spec.params.top_logprobs !== undefined && o.policy !== "entropy")
+    throw new BenchlineError(
+      "config",
+      `${where}: top_logprobs only applies to policy: entropy (the alternatives its entropy is computed from)`,
+    );
   const settings: Settings = {
     c: o.c,
     k: o.k,
