@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ModelSpec, Sample } from "../core/index.js";
-import { entropyBits } from "./guided.js";
+import { createGuidedProvider, entropyBits } from "./guided.js";
 import { createProvider } from "./index.js";
 import { type ChainServer, startChainServer } from "./test-utils/chain-server.js";
 
@@ -218,6 +218,48 @@ describe("guided provider over /v1/completions", () => {
     expect(
       entropyBits([{ logprob: Math.log(0.25) }, { logprob: Math.log(0.25) }, { logprob: Math.log(0.5) }]),
     ).toBeCloseTo(1.5);
+  });
+
+  it("guided models naming the same base or oracle share one provider, closed by the last user", async () => {
+    const env = { baseDir: process.cwd(), env: {} };
+    let made = 0;
+    let closed = 0;
+    const createSub = (sub: ModelSpec, e: typeof env) => {
+      made++;
+      const p = createProvider(sub, e);
+      return {
+        ...p,
+        id: p.id,
+        generate: p.generate.bind(p),
+        close: async () => {
+          closed++;
+          await p.close?.();
+        },
+      };
+    };
+    const make = (id: string, c: number) =>
+      createGuidedProvider(
+        {
+          id,
+          provider: "guided",
+          params: {},
+          options: { base: entry("base"), oracle: entry("oracle"), c, k: 1, max_new_tokens: 2 },
+        },
+        env,
+        createSub,
+      );
+    const a = make("a", 1);
+    const b = make("b", 0);
+    expect(made).toBe(2); // one base, one oracle for both
+    await a.close?.();
+    expect(closed).toBe(0);
+    const out = await b.generate(
+      { messages: [], prompt: "Q: x\nA:", n: 1, sampleIndices: [0] },
+      { signal: new AbortController().signal, sample },
+    );
+    expect(out.completions[0]?.text).toBe(" b0 b1");
+    await b.close?.();
+    expect(closed).toBe(2);
   });
 
   it("each sample of a request gets its own run", async () => {

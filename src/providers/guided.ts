@@ -33,6 +33,7 @@ import {
   type ProviderEnv,
   type SamplingParams,
   seededRandom,
+  stableStringify,
   type Usage,
 } from "../core/index.js";
 import { ProviderError } from "./http.js";
@@ -174,7 +175,7 @@ export function createGuidedProvider(
   const oracleSpec = subSpec("oracle");
   const wrap = (role: GuidedRole, s: ModelSpec): Provider => {
     try {
-      return createSub(s, env);
+      return acquire(stableStringify({ spec: s, baseDir: env.baseDir }), () => createSub(s, env));
     } catch (error) {
       if (error instanceof BenchlineError)
         throw new BenchlineError(error.code, `${where}: ${role}: ${error.message}`, { cause: error });
@@ -212,6 +213,35 @@ export function createGuidedProvider(
     },
     async close() {
       await Promise.all([base.close?.(), oracle.close?.()]);
+    },
+  };
+}
+
+/**
+ * Base and oracle providers shared by every guided model that names the same entry (the trials of a
+ * sweep): an embedded model is loaded once, and a server's concurrency limit holds across them.
+ * Closed when the last user closes.
+ */
+const shared = new Map<string, { provider: Provider; users: number }>();
+
+function acquire(key: string, make: () => Provider): Provider {
+  let entry = shared.get(key);
+  if (!entry) {
+    entry = { provider: make(), users: 0 };
+    shared.set(key, entry);
+  }
+  entry.users++;
+  const held = entry;
+  let closed = false;
+  return {
+    id: held.provider.id,
+    generate: (request, context) => held.provider.generate(request, context),
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (--held.users > 0) return;
+      shared.delete(key);
+      await held.provider.close?.();
     },
   };
 }
