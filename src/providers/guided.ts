@@ -441,7 +441,7 @@ async function guide(
         finish = endOf(step, finish);
         continue;
       }
-      if (generated >= s.maxNewTokens) break;
+      if (generated >= s.maxNewTokens || finish === "stop") break;
     }
     calls++;
     cheatPositions.push(generated);
