@@ -3,7 +3,7 @@ import { z } from "zod";
 /** A named value with options: `exact`, or `{name: numeric, tolerance: 0.01}`. */
 const namedWithOptions = z.union([z.string().min(1), z.looseObject({ name: z.string().min(1) })]);
 
-const samplingParams = {
+export const samplingParams = {
   temperature: z.number().min(0).max(5).optional(),
   top_p: z.number().min(0).max(1).optional(),
   max_tokens: z.number().int().positive().optional(),
@@ -35,6 +35,19 @@ const providerOptions = {
   args: z.array(z.string()).optional(),
   adaptive: z.boolean().optional(),
   tls: z.strictObject({ ca: z.string().min(1).optional(), insecure: z.boolean().optional() }).optional(),
+  // guided decoding (providers/guided.ts checks them); c and k may be lists: a sweep, one trial each
+  base: z.unknown().optional(),
+  oracle: z.unknown().optional(),
+  c: z.unknown().optional(),
+  k: z.unknown().optional(),
+  step_size: z.unknown().optional(),
+  max_new_tokens: z.unknown().optional(),
+  policy: z.unknown().optional(),
+  p0: z.unknown().optional(),
+  threshold: z.unknown().optional(),
+  positions: z.unknown().optional(),
+  /** A sweep: `{parameter: [values]}` expands the entry into one trial per combination. */
+  grid: z.record(z.string(), z.array(z.unknown()).min(1)).optional(),
 };
 
 export const modelEntrySchema = z.union([

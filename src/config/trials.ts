@@ -1,4 +1,11 @@
-import { contentHash, type ModelSpec, type PromptTemplate } from "../core/index.js";
+import {
+  BenchlineError,
+  contentHash,
+  formatIssues,
+  type ModelSpec,
+  type PromptTemplate,
+} from "../core/index.js";
+import { modelEntrySchema } from "./schema.js";
 
 /** Everything that decides a trial's outputs. Its hash names the trial directory. */
 export interface TrialSpec {
@@ -8,6 +15,8 @@ export interface TrialSpec {
   prompt_set: { name: string } & PromptTemplate;
   scorers: { name: string; options: Record<string, unknown> }[];
   execution?: Record<string, unknown>;
+  /** The point of a model entry's sweep (`grid:`, or lists for `c`/`k`) this trial runs. */
+  grid?: Record<string, unknown>;
 }
 
 export interface Trial {
@@ -63,12 +72,124 @@ export function expandTrials(
   prompts: Record<string, PromptTemplate>,
 ): Trial[] {
   const trials: Trial[] = [];
-  for (const model of models) {
+  const points = models.flatMap(expandModelGrid);
+  const ids = new Set<string>();
+  for (const { model } of points) {
+    if (ids.has(model.id))
+      throw new BenchlineError(
+        "config",
+        `models: two models have the id "${model.id}" after expanding sweeps`,
+      );
+    ids.add(model.id);
+  }
+  for (const { model, grid } of points) {
     for (const [name, template] of Object.entries(prompts)) {
-      const spec: TrialSpec = { ...base, model, prompt_set: { name, ...template } };
+      const spec: TrialSpec = {
+        ...base,
+        model,
+        prompt_set: { name, ...template },
+        ...(grid ? { grid } : {}),
+      };
       const hash = contentHash(trialIdentity(spec), 16);
       trials.push({ name: `${slug(model.id)}__${slug(name, 32)}__${hash.slice(0, 8)}`, hash, spec });
     }
   }
   return trials;
+}
+
+/** Settings read only by the `guided` provider: refused elsewhere rather than ignored. */
+const GUIDED_ONLY = [
+  "base",
+  "oracle",
+  "c",
+  "k",
+  "step_size",
+  "max_new_tokens",
+  "policy",
+  "p0",
+  "threshold",
+  "positions",
+];
+/** Settings a model entry may list directly to sweep them (others go in `grid:`). */
+const LIST_SWEEPABLE = ["c", "k"];
+const SAMPLING_KEYS = new Set(["temperature", "top_p", "max_tokens", "stop", "seed", "top_logprobs"]);
+
+/** YAML's `.inf` is not JSON: infinite counts are recorded (and hashed) as "inf". */
+const finite = (value: unknown): unknown => (value === Number.POSITIVE_INFINITY ? "inf" : value);
+
+/**
+ * A model entry with a sweep — `grid: {param: [values]}` and/or lists for `c` and `k` — to one
+ * model per combination (first axis outermost), each with a readable id such as
+ * `guided c=10 k=5` (so its own trial directory and hash). Entries without a sweep pass through.
+ */
+export function expandModelGrid(model: ModelSpec): { model: ModelSpec; grid?: Record<string, unknown> }[] {
+  const where = `model "${model.id}"`;
+  const { grid, ...options } = model.options as Record<string, unknown> & {
+    grid?: Record<string, unknown[]>;
+  };
+  if (model.provider !== "guided") {
+    const misplaced = GUIDED_ONLY.filter((key) => options[key] !== undefined);
+    if (misplaced.length > 0)
+      throw new BenchlineError(
+        "config",
+        `${where}: ${misplaced.join(", ")} only apply to provider: guided (this model uses ${model.provider})`,
+      );
+  }
+  const axes: [string, unknown[]][] = [];
+  for (const key of LIST_SWEEPABLE) {
+    const value = options[key];
+    if (Array.isArray(value)) {
+      if (value.length === 0)
+        throw new BenchlineError("config", `${where}: ${key}: an empty list sweeps nothing`);
+      axes.push([key, value]);
+    }
+  }
+  for (const [key, values] of Object.entries(grid ?? {})) {
+    if (["id", "provider", "grid"].includes(key))
+      throw new BenchlineError("config", `${where}: grid.${key}: cannot be swept`);
+    if (axes.some(([k]) => k === key))
+      throw new BenchlineError(
+        "config",
+        `${where}: grid.${key}: ${key} is also given as a list; give it once`,
+      );
+    axes.push([key, values]);
+  }
+  if (axes.length === 0) return [{ model: { ...model, options: normaliseCounts(options) } }];
+  let combos: Record<string, unknown>[] = [{}];
+  for (const [key, values] of axes)
+    combos = combos.flatMap((c) => values.map((v) => ({ ...c, [key]: finite(v) })));
+  return combos.map((point) => {
+    const spec: ModelSpec = {
+      ...model,
+      id: `${model.id} ${Object.entries(point)
+        .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+        .join(" ")}`,
+      params: { ...model.params },
+      options: normaliseCounts({ ...options }),
+    };
+    for (const [key, value] of Object.entries(point)) {
+      if (key === "model") spec.model = String(value);
+      else if (SAMPLING_KEYS.has(key)) (spec.params as Record<string, unknown>)[key] = value;
+      else spec.options[key] = value;
+    }
+    // The expanded entry must be a valid entry by itself (unknown keys, sampling ranges).
+    const entry = {
+      provider: spec.provider,
+      ...(spec.model ? { model: spec.model } : {}),
+      ...spec.params,
+      ...spec.options,
+    };
+    const checked = modelEntrySchema.safeParse(entry);
+    if (!checked.success)
+      throw new BenchlineError(
+        "config",
+        `${where}: grid point ${JSON.stringify(point)}: ${formatIssues(checked.error.issues)}`,
+      );
+    return { model: spec, grid: point };
+  });
+}
+
+function normaliseCounts(options: Record<string, unknown>): Record<string, unknown> {
+  for (const key of LIST_SWEEPABLE) if (options[key] !== undefined) options[key] = finite(options[key]);
+  return options;
 }

@@ -5,6 +5,7 @@ export * from "./fs-errors.js";
 export * from "./hash.js";
 export * from "./jsonl.js";
 export * from "./math-answer.js";
+export * from "./prng.js";
 export * from "./records.js";
 export * from "./template.js";
 export * from "./truncate.js";

@@ -185,6 +185,7 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
     ...(scope.stats ? { stats: scope.stats } : {}),
   };
   const summary = summarizeTrial(input);
+  if (manifest.spec.grid) summary.grid = manifest.spec.grid;
 
   const sums = new Map<string, { total: number; n: number }>();
   for (const s of scores) {

@@ -13,6 +13,7 @@ import { commandModel, createCommandProvider } from "./command.js";
 import { createEchoProvider, echoModel } from "./echo.js";
 import { FileHashes } from "./file-hash.js";
 import { createGoldProvider, goldModel } from "./gold.js";
+import { createGuidedProvider, guidedModel } from "./guided.js";
 import { createImportProvider, importModel } from "./import.js";
 import { createLlamaCppProvider, llamaCppModel } from "./llamacpp.js";
 import { createOpenAIProvider, optionsSchema as openAIClientOptions, resolveOpenAIConfig } from "./openai.js";
@@ -91,6 +92,15 @@ export const providers = {
     scheduled: 1,
     cached: true,
     file: true,
+  },
+  // Base and oracle get their own scheduler; guided rows are not cached (their options are not in the key).
+  guided: {
+    create: (spec: ModelSpec, env: ProviderEnv) =>
+      createGuidedProvider(spec, env, (sub, e) => createProvider(sub, e)),
+    declares: guidedModel,
+    scheduled: false,
+    cached: false,
+    file: false,
   },
 } satisfies Record<string, ProviderEntry>;
 

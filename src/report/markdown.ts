@@ -1,4 +1,5 @@
 import type { ExperimentReportData } from "./experiment.js";
+import { renderGridTables } from "./grid.js";
 import type { TrialSummary } from "./summary.js";
 
 export const fmtPct = (x: number | null | undefined): string =>
@@ -129,6 +130,7 @@ export function renderExperimentMarkdown(data: ExperimentReportData): string {
       "",
       `Not fully scored: ${partial.map((t) => `${t.trial} (${scoredText(t)})`).join(", ")}; their means cover the scored predictions only.`,
     );
+  lines.push(...renderGridTables(data.trials, ciText, table));
   const ks = [...new Set(data.trials.flatMap((t) => t.pass_at_k.map((r) => r.k)))].sort((a, b) => a - b);
   if (ks.some((k) => k > 1)) {
     lines.push(

@@ -83,6 +83,8 @@ export interface ScorerSummary {
 export interface TrialSummary {
   trial: string;
   model: string;
+  /** The sweep point of a swept model entry (`grid:`, lists for `c`/`k`). */
+  grid?: Record<string, unknown>;
   prompt_set: string;
   task: string;
   items: number;

@@ -1,0 +1,204 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadExperiment } from "../src/config/index.js";
+import { resolveExperiment } from "../src/pipeline/index.js";
+import { createProvider } from "../src/providers/index.js";
+import { type ChainServer, startChainServer } from "../src/providers/test-utils/chain-server.js";
+import { predictGreedy, writeTinyGguf } from "../src/providers/test-utils/tiny-gguf.js";
+import { ROOT, runCliAsync, testdir } from "./helpers.js";
+
+let server: ChainServer;
+beforeAll(async () => {
+  server = await startChainServer({ base: { prefix: " b" }, oracle: { prefix: "\nO" } });
+});
+afterAll(() => server.close());
+
+const rows = [
+  { id: "r1", question: "one", answer: "O2" },
+  { id: "r2", question: "two", answer: "b0" },
+];
+const jsonl = (path: string) =>
+  readFileSync(path, "utf8")
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+const trialDirs = (exp: string) =>
+  readdirSync(exp)
+    .filter((d) => d.includes("__"))
+    .sort();
+
+const experiment = (model: string, extra = "") => `
+name: g
+task: qa
+dataset: data.jsonl
+prompts:
+  qa: {user: "Q: {{question}}\\nA:"}
+scorers: [includes]
+models:
+${model}
+${extra}`;
+
+const guidedEntry = (fields: string, base = "mode: completion") => `
+  - id: guided
+    provider: guided
+    base: {provider: vllm, model: base, base_url: "${server.url}", ${base}}
+    oracle: {provider: vllm, model: oracle, base_url: "${server.url}", mode: completion}
+${fields}`;
+
+describe("guided decoding through the CLI", () => {
+  it("benchline run with a guided model writes the interleaving, positions and per-model tokens on each row", async () => {
+    const dir = testdir({
+      "exp.yaml": experiment(
+        guidedEntry(`    c: 1
+    k: 2
+    step_size: 2
+    max_new_tokens: 6
+    policy: positions
+    positions: [2]`),
+      ),
+      "data.jsonl": rows,
+    });
+    const r = await runCliAsync(["run", "exp.yaml", "--log", "plain"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const [trial] = trialDirs(join(dir, "runs", "g"));
+    const predictions = jsonl(join(dir, "runs", "g", trial as string, "predictions.jsonl"));
+    expect(predictions).toHaveLength(2);
+    for (const p of predictions) {
+      expect(p.status).toBe("ok");
+      expect(p.completion).toBe(" b0 b1\nO2\nO3 b4 b5");
+      expect(p.interleaved).toEqual([
+        { text: " b0 b1", model: "base", tokens: 2 },
+        { text: "\nO2\nO3", model: "oracle", tokens: 2 },
+        { text: " b4 b5", model: "base", tokens: 2 },
+      ]);
+      expect(p.cheat_positions).toEqual([2]);
+      expect(p.total_tokens).toBe(6);
+      expect(p.guided.base.tokens).toBe(4);
+      expect(p.guided.oracle.tokens).toBe(2);
+      expect(p.usage.completion_tokens).toBe(6);
+    }
+    const scores = jsonl(join(dir, "runs", "g", trial as string, "scores.jsonl"));
+    expect(scores.map((s) => s.passed)).toEqual([true, true]);
+  });
+
+  it("a chat-mode base model is a config error naming the entry, and nothing is written", async () => {
+    const dir = testdir({
+      "exp.yaml": experiment(guidedEntry("    c: 1\n    k: 2\n    max_new_tokens: 6", "mode: chat")),
+      "data.jsonl": rows,
+    });
+    const r = await runCliAsync(["run", "exp.yaml"], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/model "guided": base: .*needs mode: completion/);
+    expect(existsSync(join(dir, "runs"))).toBe(false);
+  });
+
+  it("a sweep over c and k runs one trial per combination and the report shows the grid", async () => {
+    const dir = testdir({
+      "exp.yaml": experiment(
+        guidedEntry(`    c: [0, 1]
+    k: [2, 4]
+    max_new_tokens: 6
+    policy: positions
+    positions: [2]`),
+      ),
+      "data.jsonl": [
+        { id: "r1", question: "one", answer: "O3" },
+        { id: "r2", question: "two", answer: "O5" },
+      ],
+    });
+    const r = await runCliAsync(["run", "exp.yaml", "--log", "plain"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const exp = join(dir, "runs", "g");
+    const dirs = trialDirs(exp);
+    expect(dirs.map((d) => d.replace(/__[0-9a-f]{8}$/, ""))).toEqual([
+      "guided-c-0-k-2__qa",
+      "guided-c-0-k-4__qa",
+      "guided-c-1-k-2__qa",
+      "guided-c-1-k-4__qa",
+    ]);
+    const completion = (d: string) => jsonl(join(exp, d, "predictions.jsonl"))[0].completion;
+    expect(completion(dirs[0] as string)).toBe(" b0 b1 b2 b3 b4 b5");
+    expect(completion(dirs[2] as string)).toBe(" b0 b1\nO2\nO3 b4 b5");
+    expect(completion(dirs[3] as string)).toBe(" b0 b1\nO2\nO3\nO4\nO5");
+    const trial = JSON.parse(readFileSync(join(exp, dirs[3] as string, "trial.json"), "utf8"));
+    expect(trial.spec.grid).toEqual({ c: 1, k: 4 });
+    const report = readFileSync(join(exp, "report.md"), "utf8");
+    expect(report).toContain("## Sweeps");
+    const grid = report.slice(report.indexOf("## Sweeps"));
+    expect(grid).toMatch(/\| k \\\\? c \| c=0 \| c=1 \|/);
+    // c=0 writes no O token: 0%; c=1 k=2 has O3 only: 50%; c=1 k=4 has both: 100%.
+    expect(grid).toMatch(/\| k=2 \| 0\.0%[^|]*\| 50\.0%[^|]*\|/);
+    expect(grid).toMatch(/\| k=4 \| 0\.0%[^|]*\| 100\.0%[^|]*\|/);
+  });
+
+  it("c and k lists on a model that is not guided are a config error", async () => {
+    const dir = testdir({
+      "exp.yaml": experiment(`  - {provider: vllm, model: base, base_url: "${server.url}", c: [0, 1]}`),
+      "data.jsonl": rows,
+    });
+    const r = await runCliAsync(["run", "exp.yaml"], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/model "vllm:base": c only apply to provider: guided/);
+    expect(existsSync(join(dir, "runs"))).toBe(false);
+  });
+
+  it("examples/guided.yaml resolves into its 6 trials, each with a guided provider that can be created", async () => {
+    const exp = await resolveExperiment(loadExperiment(join(ROOT, "examples", "guided.yaml")), {});
+    expect(exp.trials.map((t) => t.spec.model.id)).toEqual([
+      "guided c=0 k=8",
+      "guided c=0 k=32",
+      "guided c=2 k=8",
+      "guided c=2 k=32",
+      "guided c=inf k=8",
+      "guided c=inf k=32",
+    ]);
+    for (const t of exp.trials) {
+      const provider = createProvider(t.spec.model, { baseDir: exp.baseDir, env: {} });
+      expect(provider.id).toBe(t.spec.model.id);
+      await provider.close?.();
+    }
+  });
+
+  it("base and oracle can be embedded llamacpp models in completion mode (tiny GGUF chains)", async () => {
+    const dir = testdir({
+      "exp.yaml": `
+name: tiny
+task: qa
+dataset: data.jsonl
+models:
+  - id: guided
+    provider: guided
+    base: {provider: llamacpp, model: base.gguf, threads: 1}
+    oracle: {provider: llamacpp, model: oracle.gguf, threads: 1}
+    c: 1
+    k: 4
+    step_size: 2
+    max_new_tokens: 20
+    policy: positions
+    positions: [3]
+prompts: {raw: {user: "{{question}}"}}
+scorers: [exact]
+`,
+      "data.jsonl": [{ id: "a", question: "count: m", answer: predictGreedy("count: m").text }],
+    });
+    await writeTinyGguf(join(dir, "base.gguf"));
+    await writeTinyGguf(join(dir, "oracle.gguf"), { margin: 12 });
+    const r = await runCliAsync(["run", "exp.yaml"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const exp = join(dir, "runs", "tiny");
+    const [trial] = trialDirs(exp);
+    const [p] = jsonl(join(exp, trial as string, "predictions.jsonl"));
+    expect(p.completion).toBe("nopqrstuvwxyz");
+    expect(p.finish_reason).toBe("stop");
+    expect(p.interleaved.map((s: { text: string; model: string }) => [s.model, s.text])).toEqual([
+      ["base", "nop"],
+      ["oracle", "qrst"],
+      ["base", "uvwxyz"],
+    ]);
+    expect(p.cheat_positions).toEqual([3]);
+    expect(p.guided.oracle.tokens).toBe(4);
+    expect(jsonl(join(exp, trial as string, "scores.jsonl"))[0].passed).toBe(true);
+  });
+});
