@@ -140,7 +140,7 @@ describe("guided decoding through the CLI", () => {
     });
     const r = await runCliAsync(["run", "exp.yaml"], dir);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/model "vllm:base": c only apply to provider: guided/);
+    expect(r.stderr).toMatch(/exp\.yaml: models\[0\]\.c: not supported by provider "vllm"/);
     expect(existsSync(join(dir, "runs"))).toBe(false);
   });
 
