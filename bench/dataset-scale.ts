@@ -4,7 +4,10 @@
  * process, measuring wall time and peak RSS (`/usr/bin/time`). Memory flat in the dataset's size
  * shows as RSS(N) ÷ RSS(N/10) far below 10.
  *
- *   npx tsx bench/dataset-scale.ts [--n 1000000] [--baseline 100000]
+ *   npx tsx bench/dataset-scale.ts [--n 1000000] [--baseline 100000] [--checkout <dir>]
+ *
+ * `--checkout` also runs another checkout's CLI (its `src/cli/bin.ts` through this one's tsx) on
+ * the same files, for a before/after in the same run.
  */
 import { spawnSync } from "node:child_process";
 import { createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -20,6 +23,8 @@ const arg = (name: string, fallback: number): number => {
 const root = resolve(import.meta.dirname, "..");
 const n = arg("n", 1_000_000);
 const base = arg("baseline", Math.round(n / 10));
+const checkoutAt = argv.indexOf("--checkout");
+const checkout = checkoutAt >= 0 ? resolve(argv[checkoutAt + 1] as string) : undefined;
 
 async function dataset(dir: string, rows: number): Promise<void> {
   const out = createWriteStream(join(dir, "data.jsonl"));
@@ -34,7 +39,7 @@ async function dataset(dir: string, rows: number): Promise<void> {
   );
 }
 
-function cli(dir: string, args: string[]): { seconds: number; peak_mb: number } {
+function cli(dir: string, args: string[], from = root): { seconds: number; peak_mb: number } {
   const started = performance.now();
   const r = spawnSync(
     "/usr/bin/time",
@@ -44,7 +49,7 @@ function cli(dir: string, args: string[]): { seconds: number; peak_mb: number } 
       process.execPath,
       "--import",
       pathToFileURL(join(root, "node_modules/tsx/dist/loader.mjs")).href,
-      join(root, "src/cli/bin.ts"),
+      join(from, "src/cli/bin.ts"),
       ...args,
     ],
     { cwd: dir, encoding: "utf8", maxBuffer: 1 << 28 },
@@ -57,15 +62,17 @@ function cli(dir: string, args: string[]): { seconds: number; peak_mb: number } 
   };
 }
 
-async function measure(
-  rows: number,
-): Promise<{ rows: number; mb: number; seconds: number; peak_mb: number }> {
+type Measured = { rows: number; mb: number; seconds: number; peak_mb: number };
+async function measure(rows: number): Promise<Measured & { checkout?: Measured }> {
   const dir = mkdtempSync(join(tmpdir(), "benchline-scale-"));
   try {
     await dataset(dir, rows);
     const mb = Number((statSync(join(dir, "data.jsonl")).size / 2 ** 20).toFixed(1));
-    const r = cli(dir, ["run", "exp.yaml", "--phase", "prompts", "-m", "gold", "--log", "json"]);
-    return { rows, mb, ...r };
+    const args = ["run", "exp.yaml", "--phase", "prompts", "-m", "gold", "--log", "json"];
+    const r = cli(dir, args);
+    if (!checkout) return { rows, mb, ...r };
+    const other = cli(dir, [...args, "--out", "runs-checkout"], checkout);
+    return { rows, mb, ...r, checkout: { rows, mb, ...other } };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -88,4 +95,10 @@ console.log(
     `${large.rows} rows (${large.mb} MB): ${large.seconds} s, peak RSS ${large.peak_mb} MB\n` +
     `ratio ${result.rows_ratio}× rows: time ${result.time_ratio}×, peak RSS ${result.rss_ratio}×`,
 );
+if (small.checkout && large.checkout)
+  console.log(
+    `${checkout}: ${small.rows} rows ${small.checkout.seconds} s, ${small.checkout.peak_mb} MB; ` +
+      `${large.rows} rows ${large.checkout.seconds} s, ${large.checkout.peak_mb} MB ` +
+      `(peak RSS ${(large.checkout.peak_mb / small.checkout.peak_mb).toFixed(2)}×)`,
+  );
 console.log(JSON.stringify(result));
