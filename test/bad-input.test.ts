@@ -372,4 +372,52 @@ describe("issue 17: paths, placeholders, names and the file system", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/stats\.baseline: no model "nobody"/);
   });
+
+  it("17.scale-c: the dataset is streamed (ids kept, samples read again): --limit, --parts and --ids select the same rows, gold scores from the re-read sample, and a bad row anywhere stops the run before any file", () => {
+    const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(9), "ids.txt": "q2\nq5\nq7\nnope\n" });
+    const prompts = () =>
+      jsonl(join(trialDir(join(dir, "runs/exp")), "prompts.jsonl")).map((p) => [p.id, p.index, p.user]);
+    // Round robin over the first 6 rows: part 2 of 2 is rows 1, 3 and 5.
+    let r = runCli(
+      ["run", "exp.yaml", "--phase", "prompts", "--limit", "6", "--parts", "2", "--part", "2"],
+      dir,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(prompts()).toEqual([
+      ["q1", 1, "What is 1 plus one?"],
+      ["q3", 3, "What is 3 plus one?"],
+      ["q5", 5, "What is 5 plus one?"],
+    ]);
+    rmSync(join(dir, "runs"), { recursive: true });
+    r = runCli(["run", "exp.yaml", "--ids", "ids.txt"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/ids\.txt: 1 ids are not in data\.jsonl \(nope\)/);
+    expect(prompts().map(([id]) => id)).toEqual(["q2", "q5", "q7"]);
+    const trial = trialDir(join(dir, "runs/exp"));
+    expect(jsonl(join(trial, "predictions.jsonl")).map((p) => [p.id, p.completion])).toEqual([
+      ["q2", "3"],
+      ["q5", "6"],
+      ["q7", "8"],
+    ]);
+    expect(json(join(trial, "summary.json")).mean_score).toBe(1);
+
+    // A placeholder without a value on the last row, a duplicate beyond --limit: nothing written.
+    const rows = qaRows(9);
+    const { category: _, ...last } = rows[8]!;
+    const bad = testdir({
+      "exp.yaml": config().replace('"{{question}}"', '"{{category}}: {{question}}"'),
+      "data.jsonl": [...rows.slice(0, 8), last],
+    });
+    r = runCli(["run", "exp.yaml"], bad);
+    expect(r.code).toBe(2);
+    oneLine(r);
+    expect(r.stderr).toContain('{{category}} has no value in data.jsonl:9 (id "q8")');
+    expect(existsSync(join(bad, "runs"))).toBe(false);
+    const dup = testdir({ "exp.yaml": config(), "data.jsonl": [...qaRows(9), qaRows(1)[0]!] });
+    r = runCli(["run", "exp.yaml", "--limit", "2"], dup);
+    expect(r.code).toBe(2);
+    oneLine(r);
+    expect(r.stderr).toContain('data.jsonl:10: duplicate id "q0" (first at data.jsonl:1)');
+    expect(existsSync(join(dup, "runs"))).toBe(false);
+  });
 });

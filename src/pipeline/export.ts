@@ -1,6 +1,7 @@
 import { closeSync, openSync, renameSync, type Stats, statSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { BenchlineError } from "../core/index.js";
+import { readDataset } from "../tasks/index.js";
 import { buildPrompt } from "./phases/prompts.js";
 import { type ResolvedExperiment, relativeLabel } from "./resolve.js";
 
@@ -15,7 +16,11 @@ export interface ExportOptions {
  * whole or not at all; it never replaces the experiment's inputs, nor an existing file without
  * `force`.
  */
-export function exportPrompts(exp: ResolvedExperiment, out: string, options: ExportOptions = {}): number {
+export async function exportPrompts(
+  exp: ResolvedExperiment,
+  out: string,
+  options: ExportOptions = {},
+): Promise<number> {
   const prompts = new Map(exp.trials.map((t) => [t.spec.prompt_set.name, t.spec.prompt_set]));
   if (prompts.size !== 1) {
     throw new BenchlineError(
@@ -30,7 +35,7 @@ export function exportPrompts(exp: ResolvedExperiment, out: string, options: Exp
   let fd: number | undefined;
   try {
     fd = openSync(tmp, "w");
-    for (const item of exp.dataset.samples) {
+    for await (const item of readDataset(exp.dataset)) {
       // Tasks whose samples depend on the prompt set (code-edit variants) see the chosen one.
       const sample = forPromptSet ? forPromptSet(item, template!.name, exp.taskOptions) : item;
       const record = buildPrompt(exp.task, template!, sample);
@@ -52,7 +57,7 @@ export function exportPrompts(exp: ResolvedExperiment, out: string, options: Exp
     removeQuietly(tmp);
     throw error;
   }
-  return exp.dataset.samples.length;
+  return exp.dataset.index.size;
 }
 
 /** `-o` must name a file in an existing directory, not an input of the experiment. */

@@ -34,7 +34,7 @@ import {
 import { DEFAULT_STATS, type StatsSettings } from "../report/index.js";
 import { parseExecutionConfig, type ResolvedExecution, resolveExecution } from "../sandbox/index.js";
 import { type ResolvedScorer, resolveScorer } from "../scoring/index.js";
-import { type Dataset, getTask, loadSamples } from "../tasks/index.js";
+import { type Dataset, getTask, lineOf, loadSamples, readDataset } from "../tasks/index.js";
 import { buildPrompt } from "./phases/prompts.js";
 
 /** Command-line overrides of the experiment file; nothing here edits the file. */
@@ -75,7 +75,7 @@ export interface ResolvedExperiment {
   dir: string;
   task: Task<unknown, unknown>;
   taskOptions: unknown;
-  dataset: Dataset & { path: string; label: string; sha256: string };
+  dataset: Dataset & { sha256: string };
   samplesPerItem: number;
   concurrency: number;
   trialConcurrency: number;
@@ -179,15 +179,23 @@ export async function resolveExperiment(
   const datasetPath = resolve(baseDir, file.dataset);
   const datasetLabel = relativeLabel(datasetPath);
   const limit = overrides.limit ?? file.limit;
+  const shard = shardOf(overrides);
+  const wanted = overrides.ids ? new Set(overrides.ids) : undefined;
+  // Tasks that prepare samples (or specialise them per prompt set) need them all in memory; the
+  // common path validates in one streaming pass and keeps only ids, checking placeholders as it goes.
+  const keep = task.prepare !== undefined || task.forPromptSet !== undefined;
+  const checkRow = placeholderChecker(task, prompts, label, datasetLabel, taskOptions);
   const dataset = await loadSamples(task, datasetPath, {
     label: datasetLabel,
     ...(limit !== undefined ? { limit } : {}),
+    ...(wanted ? { ids: wanted } : {}),
+    ...(shard ? { shard } : {}),
+    keep,
+    ...(keep ? {} : { onSample: checkRow }),
   });
   const warnings: string[] = [];
-  if (overrides.ids) {
-    const wanted = new Set(overrides.ids);
-    const known = new Set(dataset.samples.map((s) => s.id));
-    const unknown = [...wanted].filter((id) => !known.has(id));
+  if (wanted) {
+    const unknown = dataset.missingIds ?? [];
     if (unknown.length === wanted.size)
       throw new BenchlineError(
         "input",
@@ -197,20 +205,18 @@ export async function resolveExperiment(
       warnings.push(
         `${overrides.idsLabel ?? "--ids"}: ${unknown.length} ids are not in ${datasetLabel} (${unknown.slice(0, 3).join(", ")}${unknown.length > 3 ? ", …" : ""})`,
       );
-    dataset.samples = dataset.samples.filter((s) => wanted.has(s.id));
   }
-  const shard = shardOf(overrides);
-  if (shard) {
-    // Round-robin over the (limited) dataset order: disjoint, balanced, and stable for a dataset.
-    dataset.samples = dataset.samples.filter((_, i) => i % shard.parts === shard.part - 1);
+  if (keep) {
+    const samples = dataset.samples ?? [];
+    const lines = new Map(samples.map((s) => [s.id, lineOf(dataset, s.id) as number] as const));
+    await task.prepare?.(samples, taskOptions, {
+      baseDir,
+      label: datasetLabel,
+      lines,
+      promptSets: Object.keys(prompts),
+    });
+    for (const sample of samples) checkRow(sample, lines.get(sample.id) as number);
   }
-  await task.prepare?.(dataset.samples, taskOptions, {
-    baseDir,
-    label: datasetLabel,
-    lines: dataset.lines,
-    promptSets: Object.keys(prompts),
-  });
-  checkPlaceholders(task, prompts, dataset, label, datasetLabel, taskOptions);
   const sha256 = await hashFile(datasetPath);
   const stats = { ...DEFAULT_STATS, ...stripUndefined(file.stats ?? {}) };
   const beyond = (stats.pass_at_k ?? []).filter((k) => k > samplesPerItem);
@@ -250,7 +256,7 @@ export async function resolveExperiment(
     dir: resolve(out, name),
     task,
     taskOptions,
-    dataset: { ...dataset, path: datasetPath, label: datasetLabel, sha256 },
+    dataset: { ...dataset, sha256 },
     samplesPerItem,
     concurrency: overrides.concurrency ?? file.concurrency,
     trialConcurrency: overrides.trialConcurrency ?? file.trial_concurrency,
@@ -289,11 +295,7 @@ async function checkImport(
   const path = resolve(baseDir, model.model);
   const label = relativeLabel(path);
   const responses = await loadResponses(path, label);
-  const check = checkResponses(
-    responses,
-    dataset.samples.map((s) => s.id),
-    samples,
-  );
+  const check = checkResponses(responses, [...dataset.index.keys()], samples);
   const list = (ids: string[]) =>
     `${ids.slice(0, 20).join(", ")}${ids.length > 20 ? `, … (${ids.length - 20} more)` : ""}`;
   if (check.missing.length > 0) {
@@ -326,13 +328,12 @@ async function checkImport(
   if (!carriesHashes) return;
   const { task, taskOptions } = run;
   for (const [name, template] of Object.entries(run.prompts)) {
-    const hashes = new Map(
-      dataset.samples.map((item) => {
-        // Tasks whose samples depend on the prompt set (code-edit variants) see that set's.
-        const s = task.forPromptSet ? task.forPromptSet(item, name, taskOptions) : item;
-        return [s.id, buildPrompt(task, template, s).prompt_hash] as const;
-      }),
-    );
+    const hashes = new Map<string, string>();
+    for await (const item of readDataset(dataset)) {
+      // Tasks whose samples depend on the prompt set (code-edit variants) see that set's.
+      const s = task.forPromptSet ? task.forPromptSet(item, name, taskOptions) : item;
+      hashes.set(s.id, buildPrompt(task, template, s).prompt_hash);
+    }
     const mismatch = findPromptMismatch(responses, hashes, samples);
     if (mismatch) {
       throw new BenchlineError(
@@ -488,7 +489,8 @@ export function trialView(exp: ResolvedExperiment, trial: Trial): ResolvedExperi
   const forPromptSet = exp.task.forPromptSet;
   if (!forPromptSet) return exp;
   const name = trial.spec.prompt_set.name;
-  const samples = exp.dataset.samples.map((s) => forPromptSet(s, name, exp.taskOptions));
+  // Tasks with forPromptSet hold their samples (resolveExperiment keeps them).
+  const samples = (exp.dataset.samples ?? []).map((s) => forPromptSet(s, name, exp.taskOptions));
   return { ...exp, dataset: { ...exp.dataset, samples } };
 }
 
@@ -497,30 +499,36 @@ export function promptVars(task: Task<unknown, unknown>, sample: Sample): Record
   return task.promptVars?.(sample) ?? { ...sample.metadata, ...sample.input, id: sample.id };
 }
 
-function checkPlaceholders(
+/**
+ * Checks one sample against every placeholder of every prompt set: a placeholder without a value
+ * is a config error naming the prompt set, the dataset line and the id.
+ */
+function placeholderChecker(
   task: Task<unknown, unknown>,
   prompts: Record<string, PromptTemplate>,
-  dataset: Dataset,
   label: string,
   datasetLabel: string,
   taskOptions: unknown,
-): void {
+): (sample: Sample, line: number) => void {
+  const checks: { name: string; field: "system" | "user"; text: string }[] = [];
   for (const [name, template] of Object.entries(prompts)) {
-    const view = (sample: Sample): Sample => task.forPromptSet?.(sample, name, taskOptions) ?? sample;
     for (const field of ["system", "user"] as const) {
       const text = template[field];
-      if (text === undefined || placeholders(text).length === 0) continue;
-      for (const sample of dataset.samples) {
-        const rendered = renderTemplate(text, promptVars(task, view(sample)));
-        if (rendered.missing.length > 0) {
-          throw new BenchlineError(
-            "config",
-            `${label}: prompts.${name}.${field}: {{${rendered.missing[0]}}} has no value in ${datasetLabel}:${dataset.lines.get(sample.id)} (id "${sample.id}")`,
-          );
-        }
-      }
+      if (text !== undefined && placeholders(text).length > 0) checks.push({ name, field, text });
     }
   }
+  return (sample, line) => {
+    for (const { name, field, text } of checks) {
+      const view = task.forPromptSet?.(sample, name, taskOptions) ?? sample;
+      const rendered = renderTemplate(text, promptVars(task, view));
+      if (rendered.missing.length > 0) {
+        throw new BenchlineError(
+          "config",
+          `${label}: prompts.${name}.${field}: {{${rendered.missing[0]}}} has no value in ${datasetLabel}:${line} (id "${sample.id}")`,
+        );
+      }
+    }
+  };
 }
 
 async function hashFile(path: string): Promise<string> {

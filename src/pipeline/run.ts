@@ -125,7 +125,7 @@ export async function runExperiment(
     name: exp.name,
     dir: exp.dir,
     trials: exp.trials.length,
-    items: exp.dataset.samples.length,
+    items: exp.dataset.index.size,
     samples: exp.samplesPerItem,
   });
 

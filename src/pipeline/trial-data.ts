@@ -30,8 +30,6 @@ export interface TrialData {
   dir: string;
   manifest: TrialManifest;
   items: { id: string; category?: string }[];
-  /** `(id, sample)` keys of the items and samples in scope. */
-  wanted: Set<string>;
   /** Line in predictions.jsonl of the final row of each key (rows read and validated here). */
   predictionLines: Map<string, number>;
   /** Final score per (id, sample, scorer) of ok predictions, for the trial's scorers. */
@@ -115,12 +113,11 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
   let maxSample = 0;
   for (const p of allPredictions.values()) maxSample = Math.max(maxSample, p.sample + 1);
   const samples = scope.samples ?? Math.max(1, maxSample);
-  const wanted = new Set<string>();
-  for (const item of items) for (let s = 0; s < samples; s++) wanted.add(rowKey(item.id, s));
+  // In scope: an item's samples below `samples` (`seen` holds exactly the items' ids).
   const predictions: Slim[] = [];
   const predictionLines = new Map<string, number>();
   for (const [k, p] of allPredictions) {
-    if (!wanted.has(k)) continue;
+    if (!seen.has(p.id) || p.sample >= samples) continue;
     predictions.push(p);
     predictionLines.set(k, allLines.get(k)!);
   }
@@ -196,7 +193,7 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
     sums.set(s.id, acc);
   }
   const perItem = new Map([...sums].map(([id, { total, n }]) => [id, total / n]));
-  return { dir, manifest, items, wanted, predictionLines, scores, summary, perItem, stale };
+  return { dir, manifest, items, predictionLines, scores, summary, perItem, stale };
 }
 
 /** Whether an answer-extracting scorer (`math`, ...) found an answer, and whether the row is dropped. */

@@ -182,7 +182,9 @@ export function summarizeTrial(full: SummaryInput): TrialSummary {
   }
   const primary = input.scorers[0] ?? "";
 
-  const category = new Map(input.items.map((i) => [i.id, i.category]));
+  // Only items with a category (a dataset without categories adds no entry per item).
+  const category = new Map<string, string>();
+  for (const i of input.items) if (i.category !== undefined) category.set(i.id, i.category);
   const perCategory: Record<string, number[]> = {};
   for (const s of input.scores) {
     if (s.scorer !== primary) continue;

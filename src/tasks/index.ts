@@ -6,7 +6,7 @@ import { qaTask } from "./qa.js";
 import { shellTask } from "./shell.js";
 
 export { defineTask, idFor } from "./define.js";
-export { type Dataset, loadSamples } from "./load.js";
+export { type Dataset, lineOf, loadSamples, readDataset, sampleMap } from "./load.js";
 export { type ParseMethod, parseShellCommand, type ShellArtifact } from "./shell.js";
 
 /** Built-in tasks by name. */

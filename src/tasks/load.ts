@@ -1,28 +1,54 @@
 import { extname } from "node:path";
 import { BenchlineError, readJsonl, type Sample, type Task } from "../core/index.js";
+import { IdTable } from "./id-table.js";
 
 export interface LoadSamplesOptions {
   /** Display name for messages (the path as the user wrote it). */
   label: string;
   limit?: number;
+  /** Keep only rows whose id is here (after `limit`). */
+  ids?: ReadonlySet<string>;
+  /** Keep every `parts`-th row (round-robin over the rows left by `limit` and `ids`), 1-based. */
+  shard?: { part: number; parts: number };
+  /** Hold the selected samples in memory (tasks with a `prepare` hook need them all at once). */
+  keep?: boolean;
+  /** Called with each selected sample during the validation pass (e.g. to check placeholders). */
+  onSample?: (sample: Sample, line: number) => void;
 }
 
 /**
- * Reads a JSONL dataset through the task's row schema. Every problem is an `input` error naming
- * `file:line`: a line that is not JSON, a row that does not fit the task, an id seen before (both
- * lines are named). Reads the whole file even with `limit`, so a bad line is never silently kept.
+ * A validated dataset. Only ids (with their positions and lines) are held, so memory grows with
+ * the number of rows by a few dozen bytes each, not with their content; the samples themselves
+ * are read again from the file, in order, by `readDataset` (or held in `samples` with `keep`).
  */
 export interface Dataset {
-  /** The samples in file order (the first `limit`). */
-  samples: Sample[];
-  /** Line of each loaded sample's row, for messages. */
-  lines: Map<string, number>;
-  /** 0-based position of each loaded sample among the dataset's rows (its order, for `limit`). */
-  index: Map<string, number>;
+  task: Task<unknown, unknown>;
+  path: string;
+  label: string;
+  /** Selected ids in file order → 0-based position among the dataset's rows (its order, for `limit`). */
+  index: IdTable;
+  /** Line of each row, by its position in `index`. */
+  rowLines: number[];
   /** Rows in the file (before `limit`). */
   total: number;
+  /** The selected samples, when held in memory (`keep`, or a task's per-prompt-set view). */
+  samples?: Sample[];
+  /** With `ids`: those not among the dataset's rows (within `limit`). */
+  missingIds?: string[];
 }
 
+/** Line of a selected sample's row, for messages. */
+export function lineOf(dataset: Dataset, id: string): number | undefined {
+  const position = dataset.index.get(id);
+  return position === undefined ? undefined : dataset.rowLines[position];
+}
+
+/**
+ * Reads a JSONL dataset through the task's row schema in one streaming pass. Every problem is an
+ * `input` error naming `file:line`: a line that is not JSON, a row that does not fit the task, an
+ * id seen before (both lines are named). Reads the whole file even with `limit`, so a bad line is
+ * never silently kept.
+ */
 export async function loadSamples(
   task: Task<unknown, unknown>,
   path: string,
@@ -34,8 +60,17 @@ export async function loadSamples(
       `${options.label}: datasets are JSON Lines (one object per line); convert the JSON array to .jsonl`,
     );
   }
-  const seen = new Map<string, number>();
+  const { limit, ids, shard } = options;
+  // Every id, for duplicates: id → position among rows; rowLines[position] is its line. Ids are
+  // held in a compact table outside the heap, so memory stays flat in the rows' content.
+  const seen = new IdTable();
+  const rowLines: number[] = [];
+  // The selected rows, when that is not all of them.
+  const selective = limit !== undefined || ids !== undefined || shard !== undefined;
+  const index = selective ? new IdTable() : seen;
   const samples: Sample[] = [];
+  let candidates = 0;
+  const found = new Set<string>();
   for await (const { value, line } of readJsonl(path, {
     schema: task.row,
     label: options.label,
@@ -44,22 +79,62 @@ export async function loadSamples(
     },
   })) {
     const sample = task.toSample(value, line);
-    const first = seen.get(sample.id);
+    const position = rowLines.length;
+    const first = seen.add(sample.id, position);
     if (first !== undefined) {
       throw new BenchlineError(
         "input",
-        `${options.label}:${line}: duplicate id "${sample.id}" (first at ${options.label}:${first})`,
+        `${options.label}:${line}: duplicate id "${sample.id}" (first at ${options.label}:${rowLines[first]})`,
       );
     }
-    seen.set(sample.id, line);
-    if (options.limit === undefined || samples.length < options.limit) samples.push(sample);
+    rowLines.push(line);
+    if (limit !== undefined && position >= limit) continue;
+    if (ids && !ids.has(sample.id)) continue;
+    if (ids) found.add(sample.id);
+    const candidate = candidates++;
+    if (shard && candidate % shard.parts !== shard.part - 1) continue;
+    if (selective) index.add(sample.id, position);
+    options.onSample?.(sample, line);
+    if (options.keep) samples.push(sample);
   }
-  if (seen.size === 0) throw new BenchlineError("input", `${options.label}: the dataset has no rows`);
-  const lines = new Map<string, number>();
-  const index = new Map<string, number>();
-  for (const [i, s] of samples.entries()) {
-    lines.set(s.id, seen.get(s.id) as number);
-    index.set(s.id, i);
+  if (rowLines.length === 0) throw new BenchlineError("input", `${options.label}: the dataset has no rows`);
+  return {
+    task,
+    path,
+    label: options.label,
+    index,
+    rowLines,
+    total: rowLines.length,
+    ...(options.keep ? { samples } : {}),
+    ...(ids ? { missingIds: [...ids].filter((id) => !found.has(id)) } : {}),
+  };
+}
+
+/**
+ * The selected samples in file order: from memory when held, else streamed from the file again
+ * (it was validated by `loadSamples`; a file changed since then is read as it is now).
+ */
+export async function* readDataset(dataset: Dataset): AsyncGenerator<Sample> {
+  if (dataset.samples) {
+    yield* dataset.samples;
+    return;
   }
-  return { samples, lines, index, total: seen.size };
+  let left = dataset.index.size;
+  if (left === 0) return;
+  for await (const { value, line } of readJsonl(dataset.path, {
+    schema: dataset.task.row,
+    label: dataset.label,
+  })) {
+    const sample = dataset.task.toSample(value, line);
+    if (!dataset.index.has(sample.id)) continue;
+    yield sample;
+    if (--left === 0) return;
+  }
+}
+
+/** The selected samples by id (phases that look samples up by id). */
+export async function sampleMap(dataset: Dataset): Promise<Map<string, Sample>> {
+  const map = new Map<string, Sample>();
+  for await (const sample of readDataset(dataset)) map.set(sample.id, sample);
+  return map;
 }

@@ -36,7 +36,7 @@ export function exportCommand(): Command {
           // Export runs no model: any one model selects the trials' prompt sets.
           modelSpecs: [{ id: "export", provider: "echo", params: {}, options: {} }],
         });
-        const n = exportPrompts(exp, flags.output, { force: flags.force ?? false });
+        const n = await exportPrompts(exp, flags.output, { force: flags.force ?? false });
         process.stdout.write(`wrote ${n} prompt(s) to ${relativeLabel(flags.output)}\n`);
       },
     );

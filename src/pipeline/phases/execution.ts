@@ -14,6 +14,7 @@ import {
   type StepResult,
   toRowError,
 } from "../../core/index.js";
+import { sampleMap } from "../../tasks/index.js";
 import type { TrialContext } from "../context.js";
 import { lastByKey, latestRows } from "../files.js";
 
@@ -34,7 +35,7 @@ export async function runExecutionPhase(ctx: TrialContext, settings: ExecutionSe
   const { exp, trial, files } = ctx;
   const execute = exp.task.execute;
   if (!execute) return 0;
-  const samples = new Map(exp.dataset.samples.map((s) => [s.id, s]));
+  const samples = await sampleMap(exp.dataset);
   const executed = await lastByKey(files.executions, executionSchema, (row) => ({
     status: row.status,
     passed: row.passed,

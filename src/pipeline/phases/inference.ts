@@ -16,6 +16,7 @@ import {
   toRowError,
   truncateMessages,
 } from "../../core/index.js";
+import { sampleMap } from "../../tasks/index.js";
 import type { TrialContext } from "../context.js";
 import type { RunEvent } from "../events.js";
 import { lastByKey } from "../files.js";
@@ -36,14 +37,14 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
   const { exp, trial, files } = ctx;
   const n = exp.samplesPerItem;
   const status = await lastByKey(files.predictions, predictionSchema, (row) => row.status);
-  const samples = new Map(exp.dataset.samples.map((s) => [s.id, s]));
+  const samples = await sampleMap(exp.dataset);
   const isDone = (id: string, s: number): boolean => {
     const st = status.get(rowKey(id, s));
     return st === "ok" || (st === "error" && !ctx.retryErrors);
   };
   let doneCount = 0;
-  for (const s of exp.dataset.samples) for (let i = 0; i < n; i++) if (isDone(s.id, i)) doneCount++;
-  const total = exp.dataset.samples.length * n;
+  for (const id of exp.dataset.index.keys()) for (let i = 0; i < n; i++) if (isDone(id, i)) doneCount++;
+  const total = exp.dataset.index.size * n;
   ctx.emit({ type: "phase:start", trial: trial.name, phase: "inference", total, done: doneCount });
   if (doneCount === total) return 0;
 

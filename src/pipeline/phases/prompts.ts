@@ -12,6 +12,7 @@ import {
   type Sample,
   type Task,
 } from "../../core/index.js";
+import { readDataset } from "../../tasks/index.js";
 import type { TrialContext } from "../context.js";
 import { promptVars } from "../resolve.js";
 
@@ -52,20 +53,18 @@ export async function runPromptsPhase(ctx: TrialContext): Promise<number> {
     for await (const { value } of readJsonl(files.prompts, { schema: promptRecordSchema }))
       done.add(value.id);
   }
-  const todo = exp.dataset.samples.filter((s) => !done.has(s.id));
-  ctx.emit({
-    type: "phase:start",
-    trial: trial.name,
-    phase: "prompts",
-    total: exp.dataset.samples.length,
-    done: exp.dataset.samples.length - todo.length,
-  });
-  if (todo.length === 0) return 0;
+  const total = exp.dataset.index.size;
+  let already = 0;
+  for (const id of done) if (exp.dataset.index.has(id)) already++;
+  ctx.emit({ type: "phase:start", trial: trial.name, phase: "prompts", total, done: already });
+  if (already === total) return 0;
   // Prompts are rebuilt from the dataset at no cost: a crash that loses buffered ones loses nothing.
+  // The dataset is streamed again (it was validated before anything ran), so memory stays flat.
   const writer = JsonlWriter.open(files.prompts, { buffered: true });
   try {
-    for (const sample of todo) {
+    for await (const sample of readDataset(exp.dataset)) {
       if (ctx.signal.aborted) break;
+      if (done.has(sample.id)) continue;
       const index = exp.dataset.index.get(sample.id);
       writer.write({
         ...buildPrompt(exp.task, trial.spec.prompt_set, sample),

@@ -11,6 +11,7 @@ import {
   scoreSchema,
   toRowError,
 } from "../../core/index.js";
+import { sampleMap } from "../../tasks/index.js";
 import type { TrialContext } from "../context.js";
 import { keyedRows, lastByKey, latestRows } from "../files.js";
 
@@ -21,7 +22,7 @@ import { keyedRows, lastByKey, latestRows } from "../files.js";
  */
 export async function runScoringPhase(ctx: TrialContext): Promise<number> {
   const { exp, trial, files } = ctx;
-  const samples = new Map(exp.dataset.samples.map((s) => [s.id, s]));
+  const samples = await sampleMap(exp.dataset);
   const executes = exp.task.execute !== undefined;
   const executions = executes
     ? await lastByKey(files.executions, executionSchema, (row) => row)

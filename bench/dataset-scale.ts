@@ -1,0 +1,104 @@
+/**
+ * Dataset scale: `benchline run --phase prompts -m gold` over a generated qa dataset of N rows
+ * (default 1,000,000) and, in the same run, of N/10 rows (the baseline), each in a fresh CLI
+ * process, measuring wall time and peak RSS (`/usr/bin/time`). Memory flat in the dataset's size
+ * shows as RSS(N) ÷ RSS(N/10) far below 10.
+ *
+ *   npx tsx bench/dataset-scale.ts [--n 1000000] [--baseline 100000] [--checkout <dir>]
+ *
+ * `--checkout` also runs another checkout's CLI (its `src/cli/bin.ts` through this one's tsx) on
+ * the same files, for a before/after in the same run.
+ */
+import { spawnSync } from "node:child_process";
+import { createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const argv = process.argv.slice(2);
+const arg = (name: string, fallback: number): number => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(argv[i + 1]) : fallback;
+};
+const root = resolve(import.meta.dirname, "..");
+const n = arg("n", 1_000_000);
+const base = arg("baseline", Math.round(n / 10));
+const checkoutAt = argv.indexOf("--checkout");
+const checkout = checkoutAt >= 0 ? resolve(argv[checkoutAt + 1] as string) : undefined;
+
+async function dataset(dir: string, rows: number): Promise<void> {
+  const out = createWriteStream(join(dir, "data.jsonl"));
+  for (let i = 0; i < rows; i++) {
+    const line = `${JSON.stringify({ id: `q${i}`, question: `What is ${i} plus one?`, answer: String(i + 1) })}\n`;
+    if (!out.write(line)) await new Promise<void>((r) => out.once("drain", () => r()));
+  }
+  await new Promise<void>((r, reject) => out.end((error?: Error | null) => (error ? reject(error) : r())));
+  writeFileSync(
+    join(dir, "exp.yaml"),
+    `name: scale\ntask: qa\ndataset: data.jsonl\nmodels: [gold]\nprompts: {plain: {user: "{{question}}"}}\nscorers: [exact]\n`,
+  );
+}
+
+function cli(dir: string, args: string[], from = root): { seconds: number; peak_mb: number } {
+  const started = performance.now();
+  const r = spawnSync(
+    "/usr/bin/time",
+    [
+      "-f",
+      "%M",
+      process.execPath,
+      "--import",
+      pathToFileURL(join(root, "node_modules/tsx/dist/loader.mjs")).href,
+      join(from, "src/cli/bin.ts"),
+      ...args,
+    ],
+    { cwd: dir, encoding: "utf8", maxBuffer: 1 << 28 },
+  );
+  if (r.status !== 0) throw new Error(`${args.join(" ")} failed: ${r.stderr.slice(-2000)}`);
+  const peakKb = Number(r.stderr.trim().split("\n").at(-1));
+  return {
+    seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
+    peak_mb: Math.round(peakKb / 1024),
+  };
+}
+
+type Measured = { rows: number; mb: number; seconds: number; peak_mb: number };
+async function measure(rows: number): Promise<Measured & { checkout?: Measured }> {
+  const dir = mkdtempSync(join(tmpdir(), "benchline-scale-"));
+  try {
+    await dataset(dir, rows);
+    const mb = Number((statSync(join(dir, "data.jsonl")).size / 2 ** 20).toFixed(1));
+    const args = ["run", "exp.yaml", "--phase", "prompts", "-m", "gold", "--log", "json"];
+    const r = cli(dir, args);
+    if (!checkout) return { rows, mb, ...r };
+    const other = cli(dir, [...args, "--out", "runs-checkout"], checkout);
+    return { rows, mb, ...r, checkout: { rows, mb, ...other } };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const small = await measure(base);
+const large = await measure(n);
+const result = {
+  bench: "dataset-scale",
+  command: "benchline run exp.yaml --phase prompts -m gold",
+  baseline: small,
+  measured: large,
+  rows_ratio: Number((large.rows / small.rows).toFixed(1)),
+  time_ratio: Number((large.seconds / small.seconds).toFixed(2)),
+  rss_ratio: Number((large.peak_mb / small.peak_mb).toFixed(2)),
+  machine: { nproc: cpus().length, memory_gb: Math.round(totalmem() / 2 ** 30) },
+};
+console.log(
+  `${small.rows} rows (${small.mb} MB): ${small.seconds} s, peak RSS ${small.peak_mb} MB\n` +
+    `${large.rows} rows (${large.mb} MB): ${large.seconds} s, peak RSS ${large.peak_mb} MB\n` +
+    `ratio ${result.rows_ratio}× rows: time ${result.time_ratio}×, peak RSS ${result.rss_ratio}×`,
+);
+if (small.checkout && large.checkout)
+  console.log(
+    `${checkout}: ${small.rows} rows ${small.checkout.seconds} s, ${small.checkout.peak_mb} MB; ` +
+      `${large.rows} rows ${large.checkout.seconds} s, ${large.checkout.peak_mb} MB ` +
+      `(peak RSS ${(large.checkout.peak_mb / small.checkout.peak_mb).toFixed(2)}×)`,
+  );
+console.log(JSON.stringify(result));
