@@ -29,7 +29,8 @@ export type SlimScore = Pick<Score, "id" | "sample" | "scorer" | "value" | "pass
 export interface TrialData {
   dir: string;
   manifest: TrialManifest;
-  items: { id: string; category?: string }[];
+  /** Loaded items in order: id → category (undefined without one). One map entry per item. */
+  items: ReadonlyMap<string, string | undefined>;
   /** Line in predictions.jsonl of the final row of each key (rows read and validated here). */
   predictionLines: Map<string, number>;
   /** Final score per (id, sample, scorer) of ok predictions, for the trial's scorers. */
@@ -49,28 +50,30 @@ export interface Scope {
   stats?: StatsSettings;
 }
 
+/** What a report needs of a prompt record (its messages and prompt text are neither copied nor kept). */
+const promptItemSchema = promptRecordSchema.pick({ id: true, metadata: true, index: true });
+
 /** Reads a trial directory's final rows and summarises them (no config file needed). */
 export async function loadTrialData(dir: string, scope: Scope): Promise<TrialData> {
   const files = trialFiles(dir);
   if (!existsSync(files.trial))
     throw new BenchlineError("usage", `${dir}: not a trial directory (no trial.json)`);
   const manifest = readJson<TrialManifest>(files.trial);
-  const items: TrialData["items"] = [];
-  const seen = new Set<string>();
+  // Ids in scope (dedupe, scope of predictions) and categories in one map: nothing else per item.
+  const items = new Map<string, string | undefined>();
   if (existsSync(files.prompts)) {
     // Items in scope: those whose dataset index is below `limit` (prompts written by shards or
     // by runs with different limits are not in dataset order); records without an index (older
     // files) count in file order.
     let unindexed = 0;
-    for await (const { value } of readJsonl(files.prompts, { schema: promptRecordSchema })) {
-      if (seen.has(value.id)) continue;
+    for await (const { value } of readJsonl(files.prompts, { schema: promptItemSchema })) {
+      if (items.has(value.id)) continue;
       if (scope.limit !== null) {
         const position = value.index ?? unindexed++;
         if (position >= scope.limit) continue;
       }
-      seen.add(value.id);
       const category = value.metadata?.category;
-      items.push(typeof category === "string" ? { id: value.id, category } : { id: value.id });
+      items.set(value.id, typeof category === "string" ? category : undefined);
     }
   }
   // Executions first: what a score judged (its basis) includes the execution's outcome.
@@ -113,11 +116,11 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
   let maxSample = 0;
   for (const p of allPredictions.values()) maxSample = Math.max(maxSample, p.sample + 1);
   const samples = scope.samples ?? Math.max(1, maxSample);
-  // In scope: an item's samples below `samples` (`seen` holds exactly the items' ids).
+  // In scope: an item's samples below `samples` (`items` holds exactly the items' ids).
   const predictions: Slim[] = [];
   const predictionLines = new Map<string, number>();
   for (const [k, p] of allPredictions) {
-    if (!seen.has(p.id) || p.sample >= samples) continue;
+    if (!items.has(p.id) || p.sample >= samples) continue;
     predictions.push(p);
     predictionLines.set(k, allLines.get(k)!);
   }
