@@ -12,6 +12,7 @@ import {
   scoreSchema,
 } from "../core/index.js";
 import { type StatsSettings, type SummaryInput, summarizeTrial, type TrialSummary } from "../report/index.js";
+import { IdTable } from "../tasks/index.js";
 import { lastByKey, trialFiles } from "./files.js";
 import { readJson } from "./json.js";
 
@@ -50,6 +51,61 @@ export interface Scope {
   stats?: StatsSettings;
 }
 
+/**
+ * Items in order, id → category, kept off the heap (ids in an {@link IdTable}, each entry's value
+ * the index + 1 of its category in a short list, 0 for none): a large dataset's report holds no
+ * string or object per item. Read-only to its users, as a `ReadonlyMap`.
+ */
+class ItemTable implements ReadonlyMap<string, string | undefined> {
+  private readonly ids = new IdTable();
+  private readonly categories: string[] = [];
+  private readonly categoryIndex = new Map<string, number>();
+
+  get size(): number {
+    return this.ids.size;
+  }
+
+  set(id: string, category: string | undefined): void {
+    let value = 0;
+    if (category !== undefined) {
+      value = this.categoryIndex.get(category) ?? this.categories.push(category);
+      this.categoryIndex.set(category, value);
+    }
+    this.ids.add(id, value);
+  }
+
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  get(id: string): string | undefined {
+    const value = this.ids.get(id);
+    return value ? this.categories[value - 1] : undefined;
+  }
+
+  *entries(): MapIterator<[string, string | undefined]> {
+    for (const id of this.ids.keys()) yield [id, this.get(id)];
+  }
+
+  *keys(): MapIterator<string> {
+    yield* this.ids.keys();
+  }
+
+  *values(): MapIterator<string | undefined> {
+    for (const [, category] of this.entries()) yield category;
+  }
+
+  [Symbol.iterator](): MapIterator<[string, string | undefined]> {
+    return this.entries();
+  }
+
+  forEach(
+    f: (value: string | undefined, key: string, map: ReadonlyMap<string, string | undefined>) => void,
+  ): void {
+    for (const [id, category] of this.entries()) f(category, id, this);
+  }
+}
+
 /** What a report needs of a prompt record (its messages and prompt text are neither copied nor kept). */
 const promptItemSchema = promptRecordSchema.pick({ id: true, metadata: true, index: true });
 
@@ -60,7 +116,7 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
     throw new BenchlineError("usage", `${dir}: not a trial directory (no trial.json)`);
   const manifest = readJson<TrialManifest>(files.trial);
   // Ids in scope (dedupe, scope of predictions) and categories in one map: nothing else per item.
-  const items = new Map<string, string | undefined>();
+  const items = new ItemTable();
   if (existsSync(files.prompts)) {
     // Items in scope: those whose dataset index is below `limit` (prompts written by shards or
     // by runs with different limits are not in dataset order); records without an index (older
