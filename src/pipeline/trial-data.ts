@@ -12,6 +12,7 @@ import {
   scoreSchema,
 } from "../core/index.js";
 import { type StatsSettings, type SummaryInput, summarizeTrial, type TrialSummary } from "../report/index.js";
+import { IdTable } from "../tasks/index.js";
 import { lastByKey, trialFiles } from "./files.js";
 import { readJson } from "./json.js";
 
@@ -29,7 +30,8 @@ export type SlimScore = Pick<Score, "id" | "sample" | "scorer" | "value" | "pass
 export interface TrialData {
   dir: string;
   manifest: TrialManifest;
-  items: { id: string; category?: string }[];
+  /** Loaded items in order: id → category (undefined without one). One map entry per item. */
+  items: ReadonlyMap<string, string | undefined>;
   /** Line in predictions.jsonl of the final row of each key (rows read and validated here). */
   predictionLines: Map<string, number>;
   /** Final score per (id, sample, scorer) of ok predictions, for the trial's scorers. */
@@ -49,28 +51,85 @@ export interface Scope {
   stats?: StatsSettings;
 }
 
+/**
+ * Items in order, id → category, kept off the heap (ids in an {@link IdTable}, each entry's value
+ * the index + 1 of its category in a short list, 0 for none): a large dataset's report holds no
+ * string or object per item. Read-only to its users, as a `ReadonlyMap`.
+ */
+class ItemTable implements ReadonlyMap<string, string | undefined> {
+  private readonly ids = new IdTable();
+  private readonly categories: string[] = [];
+  private readonly categoryIndex = new Map<string, number>();
+
+  get size(): number {
+    return this.ids.size;
+  }
+
+  set(id: string, category: string | undefined): void {
+    let value = 0;
+    if (category !== undefined) {
+      value = this.categoryIndex.get(category) ?? this.categories.push(category);
+      this.categoryIndex.set(category, value);
+    }
+    this.ids.add(id, value);
+  }
+
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
+  get(id: string): string | undefined {
+    const value = this.ids.get(id);
+    return value ? this.categories[value - 1] : undefined;
+  }
+
+  *entries(): MapIterator<[string, string | undefined]> {
+    for (const id of this.ids.keys()) yield [id, this.get(id)];
+  }
+
+  *keys(): MapIterator<string> {
+    yield* this.ids.keys();
+  }
+
+  *values(): MapIterator<string | undefined> {
+    for (const [, category] of this.entries()) yield category;
+  }
+
+  [Symbol.iterator](): MapIterator<[string, string | undefined]> {
+    return this.entries();
+  }
+
+  forEach(
+    f: (value: string | undefined, key: string, map: ReadonlyMap<string, string | undefined>) => void,
+  ): void {
+    for (const [id, category] of this.entries()) f(category, id, this);
+  }
+}
+
+/** What a report needs of a prompt record (its messages and prompt text are neither copied nor kept). */
+const promptItemSchema = promptRecordSchema.pick({ id: true, metadata: true, index: true });
+
 /** Reads a trial directory's final rows and summarises them (no config file needed). */
 export async function loadTrialData(dir: string, scope: Scope): Promise<TrialData> {
   const files = trialFiles(dir);
   if (!existsSync(files.trial))
     throw new BenchlineError("usage", `${dir}: not a trial directory (no trial.json)`);
   const manifest = readJson<TrialManifest>(files.trial);
-  const items: TrialData["items"] = [];
-  const seen = new Set<string>();
+  // Ids in scope (dedupe, scope of predictions) and categories in one map: nothing else per item.
+  const items = new ItemTable();
   if (existsSync(files.prompts)) {
     // Items in scope: those whose dataset index is below `limit` (prompts written by shards or
     // by runs with different limits are not in dataset order); records without an index (older
     // files) count in file order.
     let unindexed = 0;
-    for await (const { value } of readJsonl(files.prompts, { schema: promptRecordSchema })) {
-      if (seen.has(value.id)) continue;
+    for await (const { value } of readJsonl(files.prompts, { schema: promptItemSchema })) {
+      if (items.has(value.id)) continue;
       if (scope.limit !== null) {
         const position = value.index ?? unindexed++;
         if (position >= scope.limit) continue;
       }
-      seen.add(value.id);
       const category = value.metadata?.category;
-      items.push(typeof category === "string" ? { id: value.id, category } : { id: value.id });
+      items.set(value.id, typeof category === "string" ? category : undefined);
     }
   }
   // Executions first: what a score judged (its basis) includes the execution's outcome.
@@ -113,11 +172,11 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
   let maxSample = 0;
   for (const p of allPredictions.values()) maxSample = Math.max(maxSample, p.sample + 1);
   const samples = scope.samples ?? Math.max(1, maxSample);
-  // In scope: an item's samples below `samples` (`seen` holds exactly the items' ids).
+  // In scope: an item's samples below `samples` (`items` holds exactly the items' ids).
   const predictions: Slim[] = [];
   const predictionLines = new Map<string, number>();
   for (const [k, p] of allPredictions) {
-    if (!seen.has(p.id) || p.sample >= samples) continue;
+    if (!items.has(p.id) || p.sample >= samples) continue;
     predictions.push(p);
     predictionLines.set(k, allLines.get(k)!);
   }

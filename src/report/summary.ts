@@ -1,4 +1,4 @@
-import { bootstrapCI, type PassAtKRow, passAtKTable } from "../stats/index.js";
+import { bootstrapCI, type PassAtKRow, passAtKTableUniform } from "../stats/index.js";
 
 /** Settings of the statistics in summaries and comparisons (`stats:` in the experiment file). */
 export interface StatsSettings {
@@ -22,8 +22,11 @@ export const DEFAULT_STATS: StatsSettings = { iterations: 10_000, confidence: 0.
  */
 export interface SummaryInput {
   trial: { name: string; model: string; prompt_set: string; task: string };
-  /** Loaded items: id and category. */
-  items: { id: string; category?: string }[];
+  /**
+   * Loaded items: id and category, as a list or (compact, for large datasets) as a map from id
+   * to category in item order.
+   */
+  items: readonly { id: string; category?: string }[] | ReadonlyMap<string, string | undefined>;
   samplesPerItem: number;
   /** Final prediction per (id, sample) for loaded items. */
   predictions: {
@@ -141,10 +144,36 @@ function quantile(sorted: number[], q: number): number | null {
   return round(sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo), 1);
 }
 
+/** Item count and (id, category) pairs in item order, from either form of `SummaryInput.items`. */
+function itemsOf(items: SummaryInput["items"]): {
+  count: number;
+  entries: () => Iterable<[string, string | undefined]>;
+} {
+  if (!Array.isArray(items)) {
+    const map = items as ReadonlyMap<string, string | undefined>;
+    return { count: map.size, entries: () => map.entries() };
+  }
+  const list = items as readonly { id: string; category?: string }[];
+  return {
+    count: list.length,
+    entries: () => list.map((i): [string, string | undefined] => [i.id, i.category]),
+  };
+}
+
+/** Passed samples of the primary scorer per item, in item order (one number per item, no object). */
+function passedCounts(items: SummaryInput["items"], passed: ReadonlyMap<string, number>): Uint32Array {
+  const { count, entries } = itemsOf(items);
+  const counts = new Uint32Array(count);
+  let i = 0;
+  for (const [id] of entries()) counts[i++] = passed.get(id) ?? 0;
+  return counts;
+}
+
 export function summarizeTrial(full: SummaryInput): TrialSummary {
   const dropped = full.scores.filter((s) => s.dropped);
   const input = dropped.length > 0 ? { ...full, scores: full.scores.filter((s) => !s.dropped) } : full;
-  const expected = input.items.length * input.samplesPerItem;
+  const itemCount = itemsOf(input.items).count;
+  const expected = itemCount * input.samplesPerItem;
   const preds = input.predictions;
   const ok = preds.filter((p) => p.status === "ok");
   const errored = preds.filter((p) => p.status === "error");
@@ -184,7 +213,7 @@ export function summarizeTrial(full: SummaryInput): TrialSummary {
 
   // Only items with a category (a dataset without categories adds no entry per item).
   const category = new Map<string, string>();
-  for (const i of input.items) if (i.category !== undefined) category.set(i.id, i.category);
+  for (const [id, c] of itemsOf(input.items).entries()) if (c !== undefined) category.set(id, c);
   const perCategory: Record<string, number[]> = {};
   for (const s of input.scores) {
     if (s.scorer !== primary) continue;
@@ -222,9 +251,10 @@ export function summarizeTrial(full: SummaryInput): TrialSummary {
     };
   }
   const passAtK =
-    primary && input.items.length > 0
-      ? passAtKTable(
-          input.items.map((i) => ({ n: input.samplesPerItem, c: passedPerItem.get(i.id) ?? 0 })),
+    primary && itemCount > 0
+      ? passAtKTableUniform(
+          input.samplesPerItem,
+          passedCounts(input.items, passedPerItem),
           stats.pass_at_k,
         ).map((r) => ({ ...r, pass_at_k: round(r.pass_at_k) }))
       : [];
@@ -242,7 +272,7 @@ export function summarizeTrial(full: SummaryInput): TrialSummary {
     model: input.trial.model,
     prompt_set: input.trial.prompt_set,
     task: input.trial.task,
-    items: input.items.length,
+    items: itemCount,
     samples_per_item: input.samplesPerItem,
     predictions: {
       expected,

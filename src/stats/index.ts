@@ -36,5 +36,5 @@ export {
   pairedBootstrapCI,
   pairedPermutationTest,
 } from "./paired.js";
-export { type PassAtKRow, type PassCounts, passAtK, passAtKTable } from "./pass-at-k.js";
+export { type PassAtKRow, type PassCounts, passAtK, passAtKTable, passAtKTableUniform } from "./pass-at-k.js";
 export { createRng, type Rng } from "./random.js";

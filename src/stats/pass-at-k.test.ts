@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { passAtK, passAtKTable } from "./pass-at-k.js";
+import { passAtK, passAtKTable, passAtKTableUniform } from "./pass-at-k.js";
 
 /** C(n, k) exactly, as a BigInt. */
 function choose(n: number, k: number): bigint {
@@ -136,5 +136,19 @@ describe("passAtKTable", () => {
     expect(() => passAtKTable([{ n: -1, c: 0 }])).toThrow(RangeError);
     expect(() => passAtKTable([{ n: 3, c: 1 }], [0])).toThrow(RangeError);
     expect(() => passAtKTable([{ n: 3, c: 1 }], [1.5])).toThrow(RangeError);
+  });
+});
+
+describe("passAtKTableUniform", () => {
+  it("issue 17 scale c: gives passAtKTable's exact rows from a typed array of counts (no object per item)", () => {
+    const counts = Uint32Array.from({ length: 1000 }, (_, i) => (i * 7919) % 6);
+    const objects = [...counts].map((c) => ({ n: 5, c }));
+    for (const ks of [undefined, [1, 5, 10, 2]]) {
+      const table = passAtKTableUniform(5, counts, ks);
+      expect(table).toEqual(passAtKTable(objects, ks));
+      expect(table.length).toBeGreaterThan(0);
+    }
+    expect(passAtKTableUniform(5, new Uint32Array(0))).toEqual([]);
+    expect(() => passAtKTableUniform(3, [4])).toThrow(RangeError);
   });
 });

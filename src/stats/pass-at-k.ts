@@ -59,9 +59,38 @@ export function passAtK(n: number, c: number, k: number): number {
  * // [{ k: 1, pass_at_k: 0.2, n_items: 2 }, { k: 5, pass_at_k: 0.5, n_items: 2 }]
  */
 export function passAtKTable(perItem: readonly PassCounts[], ks?: readonly number[]): PassAtKRow[] {
-  if (perItem.length === 0) return [];
+  return table(
+    perItem.length,
+    (i) => perItem[i]!.n,
+    (i) => perItem[i]!.c,
+    ks,
+  );
+}
+
+/**
+ * {@link passAtKTable} for items that all have `n` completions, with `c[i]` correct for item i:
+ * the same rows (same order of summation) without an object per item, for large datasets.
+ */
+export function passAtKTableUniform(n: number, c: ArrayLike<number>, ks?: readonly number[]): PassAtKRow[] {
+  return table(
+    c.length,
+    () => n,
+    (i) => c[i]!,
+    ks,
+  );
+}
+
+function table(
+  items: number,
+  nAt: (i: number) => number,
+  cAt: (i: number) => number,
+  ks: readonly number[] | undefined,
+): PassAtKRow[] {
+  if (items === 0) return [];
   let minN = Number.POSITIVE_INFINITY;
-  for (const { n, c } of perItem) {
+  for (let i = 0; i < items; i++) {
+    const n = nAt(i);
+    const c = cAt(i);
     if (!Number.isSafeInteger(n) || !Number.isSafeInteger(c) || n < 0 || c < 0 || c > n) {
       throw new RangeError(`each item needs integers 0 ≤ c ≤ n, got n = ${n}, c = ${c}`);
     }
@@ -77,7 +106,7 @@ export function passAtKTable(perItem: readonly PassCounts[], ks?: readonly numbe
     .filter((k) => k <= minN)
     .map((k) => {
       let sum = 0;
-      for (const { n, c } of perItem) sum += passAtK(n, c, k);
-      return { k, pass_at_k: sum / perItem.length, n_items: perItem.length };
+      for (let i = 0; i < items; i++) sum += passAtK(nAt(i), cAt(i), k);
+      return { k, pass_at_k: sum / items, n_items: items };
     });
 }

@@ -188,10 +188,8 @@ async function writeCsvRows(data: TrialData, predictions: CsvFile, scores: CsvFi
       p.cached,
     ]);
   }
-  const category = new Map<string, string>();
-  for (const i of data.items) if (i.category !== undefined) category.set(i.id, i.category);
   for (const s of data.scores)
-    scores.write([...head, s.id, s.sample, category.get(s.id), s.scorer, s.value, s.passed]);
+    scores.write([...head, s.id, s.sample, data.items.get(s.id), s.scorer, s.value, s.passed]);
 }
 
 /**
