@@ -6,11 +6,10 @@
  *
  *   npx tsx bench/comparisons.ts [--k 1000]
  */
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { timedCli } from "./cli-rss.js";
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,25 +27,7 @@ writeFileSync(
   join(dir, "exp.yaml"),
   `name: sweep\ntask: qa\ndataset: data.jsonl\nmodels:\n${models.join("\n")}\nprompts: {plain: {user: "{{question}}"}}\nscorers: [exact]\ntrial_concurrency: 16\nstats: {iterations: 1000}\n`,
 );
-const cli = (args: string[]) => {
-  const started = performance.now();
-  const r = spawnSync(
-    "/usr/bin/time",
-    [
-      "-f",
-      "%M",
-      process.execPath,
-      "--import",
-      pathToFileURL(join(root, "node_modules/tsx/dist/loader.mjs")).href,
-      join(root, "src/cli/bin.ts"),
-      ...args,
-    ],
-    { cwd: dir, encoding: "utf8", maxBuffer: 1 << 28 },
-  );
-  if (r.status !== 0) throw new Error(`${args.join(" ")} failed: ${r.stderr.slice(-2000)}`);
-  const peakKb = Number(r.stderr.trim().split("\n").at(-1));
-  return { ms: Math.round(performance.now() - started), peak_mb: Math.round(peakKb / 1024) };
-};
+const cli = (args: string[]) => timedCli(root, dir, args);
 const run = cli(["run", "exp.yaml", "--log", "json"]);
 console.log(`run (${k} trials × 2 items, with its report): ${run.ms} ms, peak RSS ${run.peak_mb} MB`);
 const results: Record<string, { ms: number; peak_mb: number; comparison_json_mb: number }> = {};

@@ -9,11 +9,10 @@
  * `--checkout` also runs another checkout's CLI (its `src/cli/bin.ts` through this one's tsx) on
  * the same files, for a before/after in the same run.
  */
-import { spawnSync } from "node:child_process";
 import { createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { timedCli } from "./cli-rss.js";
 
 const argv = process.argv.slice(2);
 const arg = (name: string, fallback: number): number => {
@@ -40,26 +39,8 @@ async function dataset(dir: string, rows: number): Promise<void> {
 }
 
 function cli(dir: string, args: string[], from = root): { seconds: number; peak_mb: number } {
-  const started = performance.now();
-  const r = spawnSync(
-    "/usr/bin/time",
-    [
-      "-f",
-      "%M",
-      process.execPath,
-      "--import",
-      pathToFileURL(join(root, "node_modules/tsx/dist/loader.mjs")).href,
-      join(from, "src/cli/bin.ts"),
-      ...args,
-    ],
-    { cwd: dir, encoding: "utf8", maxBuffer: 1 << 28 },
-  );
-  if (r.status !== 0) throw new Error(`${args.join(" ")} failed: ${r.stderr.slice(-2000)}`);
-  const peakKb = Number(r.stderr.trim().split("\n").at(-1));
-  return {
-    seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
-    peak_mb: Math.round(peakKb / 1024),
-  };
+  const { ms, peak_mb } = timedCli(root, dir, args, from);
+  return { seconds: Number((ms / 1000).toFixed(2)), peak_mb };
 }
 
 type Measured = { rows: number; mb: number; seconds: number; peak_mb: number };
