@@ -12,7 +12,7 @@ import {
   scoreSchema,
 } from "../core/index.js";
 import { type StatsSettings, type SummaryInput, summarizeTrial, type TrialSummary } from "../report/index.js";
-import { IdTable } from "../tasks/index.js";
+import { IdTable, IntList } from "../tasks/index.js";
 import { lastByKey, trialFiles } from "./files.js";
 import { readJson } from "./json.js";
 
@@ -52,12 +52,13 @@ export interface Scope {
 }
 
 /**
- * Items in order, id → category, kept off the heap (ids in an {@link IdTable}, each entry's value
- * the index + 1 of its category in a short list, 0 for none): a large dataset's report holds no
- * string or object per item. Read-only to its users, as a `ReadonlyMap`.
+ * Items in order, id → category, kept off the heap (ids in an {@link IdTable}; once any item has
+ * a category, a column of each item's category index + 1 in a short list, 0 for none): a large
+ * dataset's report holds no string or object per item. Read-only to its users, as a `ReadonlyMap`.
  */
 class ItemTable implements ReadonlyMap<string, string | undefined> {
   private readonly ids = new IdTable();
+  private categoryOf: IntList | undefined;
   private readonly categories: string[] = [];
   private readonly categoryIndex = new Map<string, number>();
 
@@ -66,12 +67,21 @@ class ItemTable implements ReadonlyMap<string, string | undefined> {
   }
 
   set(id: string, category: string | undefined): void {
-    let value = 0;
-    if (category !== undefined) {
-      value = this.categoryIndex.get(category) ?? this.categories.push(category);
+    if (this.ids.add(id) !== undefined) return;
+    if (category === undefined) {
+      this.categoryOf?.push(0);
+      return;
+    }
+    let value = this.categoryIndex.get(category);
+    if (value === undefined) {
+      value = this.categories.push(category);
       this.categoryIndex.set(category, value);
     }
-    this.ids.add(id, value);
+    if (!this.categoryOf) {
+      this.categoryOf = new IntList();
+      for (let i = 1; i < this.ids.size; i++) this.categoryOf.push(0);
+    }
+    this.categoryOf.push(value);
   }
 
   has(id: string): boolean {
@@ -79,7 +89,8 @@ class ItemTable implements ReadonlyMap<string, string | undefined> {
   }
 
   get(id: string): string | undefined {
-    const value = this.ids.get(id);
+    const entry = this.ids.get(id);
+    const value = entry === undefined ? undefined : this.categoryOf?.get(entry);
     return value ? this.categories[value - 1] : undefined;
   }
 

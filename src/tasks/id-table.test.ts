@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { IdTable } from "./id-table.js";
+import { IdTable, IntList } from "./id-table.js";
 
 describe("IdTable", () => {
   it("agrees with a Map over many ids, through growth and rehashing, in insertion order", () => {
@@ -38,5 +38,43 @@ describe("IdTable", () => {
     expect(table.get(long)).toBe(2);
     expect(table.get("short")).toBe(1);
     expect([...table.keys()]).toEqual(["short", long]);
+  });
+
+  it("values default to the entry's number; a different value later keeps the earlier ones", () => {
+    const table = new IdTable();
+    for (let i = 0; i < 3000; i++) expect(table.add(`id${i}`)).toBeUndefined();
+    expect(table.get("id0")).toBe(0);
+    expect(table.get("id2999")).toBe(2999);
+    // The first value that is not the entry's number: every earlier value still reads back.
+    expect(table.add("other", 7)).toBeUndefined();
+    expect(table.add("id5", 99)).toBe(5);
+    for (let i = 3001; i < 5000; i++) table.add(`late${i}`, i * 2);
+    expect(table.get("id1234")).toBe(1234);
+    expect(table.get("other")).toBe(7);
+    expect(table.get("late4999")).toBe(9998);
+    expect(table.get("late3000")).toBeUndefined();
+    expect(table.size).toBe(5000);
+  });
+
+  it("finds the empty id and ids whose bytes are prefixes of each other after rehashing", () => {
+    const table = new IdTable();
+    const ids = ["", "a", "aa", "aaa", "ab", "ba", "é", "e\u0301"];
+    for (const [i, id] of ids.entries()) table.add(id, 100 + i);
+    for (let i = 0; i < 5000; i++) table.add(`x${i}`, i);
+    for (const [i, id] of ids.entries()) expect(table.get(id)).toBe(100 + i);
+    expect(table.has("aaaa")).toBe(false);
+  });
+});
+
+describe("IntList", () => {
+  it("keeps every pushed value through growth, undefined outside", () => {
+    const list = new IntList();
+    for (let i = 0; i < 10_000; i++) list.push(i % 2 ? -i : i * 3);
+    expect(list.length).toBe(10_000);
+    expect(list.get(0)).toBe(0);
+    expect(list.get(9_999)).toBe(-9_999);
+    expect(list.get(5_000)).toBe(15_000);
+    expect(list.get(10_000)).toBeUndefined();
+    expect(list.get(-1)).toBeUndefined();
   });
 });

@@ -33,4 +33,4 @@ export function getTask(name: string): Task<unknown, unknown> {
 export { extractDiff, removeLastFile } from "./code-edit/extract.js";
 export { runReport } from "./code-edit/grading.js";
 export { type FilesArtifact, isSafePath, parseFiles, renderFiles } from "./files.js";
-export { IdTable } from "./id-table.js";
+export { IdTable, IntList } from "./id-table.js";

@@ -1,6 +1,6 @@
 import { extname } from "node:path";
 import { BenchlineError, readJsonl, type Sample, type Task } from "../core/index.js";
-import { IdTable } from "./id-table.js";
+import { IdTable, IntList } from "./id-table.js";
 
 export interface LoadSamplesOptions {
   /** Display name for messages (the path as the user wrote it). */
@@ -27,8 +27,8 @@ export interface Dataset {
   label: string;
   /** Selected ids in file order → 0-based position among the dataset's rows (its order, for `limit`). */
   index: IdTable;
-  /** Line of each row, by its position in `index`. */
-  rowLines: number[];
+  /** Line of each row, by its position among the rows (the values of `index`). */
+  rowLines: IntList;
   /** Rows in the file (before `limit`). */
   total: number;
   /** The selected samples, when held in memory (`keep`, or a task's per-prompt-set view). */
@@ -40,7 +40,7 @@ export interface Dataset {
 /** Line of a selected sample's row, for messages. */
 export function lineOf(dataset: Dataset, id: string): number | undefined {
   const position = dataset.index.get(id);
-  return position === undefined ? undefined : dataset.rowLines[position];
+  return position === undefined ? undefined : dataset.rowLines.get(position);
 }
 
 /**
@@ -61,10 +61,10 @@ export async function loadSamples(
     );
   }
   const { limit, ids, shard } = options;
-  // Every id, for duplicates: id → position among rows; rowLines[position] is its line. Ids are
+  // Every id, for duplicates: id → position among rows; rowLines.get(position) is its line. Ids are
   // held in a compact table outside the heap, so memory stays flat in the rows' content.
   const seen = new IdTable();
-  const rowLines: number[] = [];
+  const rowLines = new IntList();
   // The selected rows, when that is not all of them.
   const selective = limit !== undefined || ids !== undefined || shard !== undefined;
   const index = selective ? new IdTable() : seen;
@@ -84,7 +84,7 @@ export async function loadSamples(
     if (first !== undefined) {
       throw new BenchlineError(
         "input",
-        `${options.label}:${line}: duplicate id "${sample.id}" (first at ${options.label}:${rowLines[first]})`,
+        `${options.label}:${line}: duplicate id "${sample.id}" (first at ${options.label}:${rowLines.get(first)})`,
       );
     }
     rowLines.push(line);

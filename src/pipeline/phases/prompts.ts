@@ -12,7 +12,7 @@ import {
   type Sample,
   type Task,
 } from "../../core/index.js";
-import { readDataset } from "../../tasks/index.js";
+import { IdTable, readDataset } from "../../tasks/index.js";
 import type { TrialContext } from "../context.js";
 import { promptVars } from "../resolve.js";
 
@@ -48,14 +48,14 @@ export function buildPrompt(
 /** Phase 1: one prompt record per sample, appended for ids not written yet. */
 export async function runPromptsPhase(ctx: TrialContext): Promise<number> {
   const { exp, trial, files } = ctx;
-  const done = new Set<string>();
+  // Ids already written, off the heap (a rerun over 1M rows holds no 1M strings).
+  const done = new IdTable();
+  let already = 0;
   if (existsSync(files.prompts)) {
     for await (const { value } of readJsonl(files.prompts, { schema: promptRecordSchema }))
-      done.add(value.id);
+      if (done.add(value.id) === undefined && exp.dataset.index.has(value.id)) already++;
   }
   const total = exp.dataset.index.size;
-  let already = 0;
-  for (const id of done) if (exp.dataset.index.has(id)) already++;
   ctx.emit({ type: "phase:start", trial: trial.name, phase: "prompts", total, done: already });
   if (already === total) return 0;
   // Prompts are rebuilt from the dataset at no cost: a crash that loses buffered ones loses nothing.
