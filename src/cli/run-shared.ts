@@ -27,6 +27,8 @@ export interface SharedRunFlags {
   retryErrors: boolean;
   retryFailed?: boolean;
   wait?: boolean;
+  /** `--batch`; `--no-wait` sets `wait` false (batch models: submit and exit). */
+  batch?: boolean;
   log: LogFormat;
 }
 
@@ -60,7 +62,15 @@ export function addSharedRunOptions(command: Command): Command {
     )
     .option("--no-retry-errors", "keep rows whose last status is error instead of retrying them")
     .option("--retry-failed", "re-execute executions that ran but did not pass (never re-runs inference)")
+    .option(
+      "--batch",
+      "send every model's requests through its provider's Batch API (OpenAI-compatible models)",
+    )
     .option("--wait", "if another process is writing these trials, wait for it instead of exiting (code 4)")
+    .option(
+      "--no-wait",
+      "batch models: submit the batches and exit; a later run of the same command collects them",
+    )
     .addOption(logOption());
 }
 
@@ -73,6 +83,7 @@ export function sharedOverrides(flags: SharedRunFlags): Overrides {
     ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
     ...(flags.timeout !== undefined ? { timeout: flags.timeout } : {}),
     ...(flags.sandbox !== undefined ? { sandbox: flags.sandbox } : {}),
+    ...(flags.batch ? { batch: true } : {}),
   };
 }
 
@@ -115,6 +126,7 @@ export async function resolveAndRun(
       onEvent: createReporter(flags.log),
       ...(flags.cache ? {} : { cacheDir: false as const }),
       ...(flags.maxCost !== undefined ? { maxCostUsd: flags.maxCost } : {}),
+      ...(flags.wait === false ? { batchWait: false } : {}),
     });
     if (result.interrupted) {
       process.stderr.write(

@@ -8,6 +8,7 @@ import {
   type ProviderFactory,
   type Usage,
 } from "../core/index.js";
+import { batchOptionSchema, checkBatchOptions } from "./batch.js";
 import { withCache } from "./cache.js";
 import { commandModel, createCommandProvider } from "./command.js";
 import { createEchoProvider, echoModel } from "./echo.js";
@@ -20,6 +21,7 @@ import { createOpenAIProvider, optionsSchema as openAIClientOptions, resolveOpen
 import {
   checkModelSpec,
   contextLengthOption,
+  fieldOf,
   type ModelDeclaration,
   schedulingOptions,
   takesOption,
@@ -33,6 +35,7 @@ const openAIOptions = z.strictObject({
   ...contextLengthOption,
   ...openAIClientOptions.shape,
   adaptive: z.boolean().optional(),
+  batch: batchOptionSchema.optional(),
 });
 const hosted: ModelDeclaration = { options: openAIOptions, model: "required", sampling: true };
 const selfHosted: ModelDeclaration = { ...hosted, model: "optional" };
@@ -129,6 +132,7 @@ export function checkModel(spec: ModelSpec, where = `model "${spec.id}"`): void 
     );
   }
   checkModelSpec(spec, providers[spec.provider].declares, where);
+  checkBatchOptions(spec, (field) => fieldOf(where, field));
 }
 
 /** Whether the model's provider honours `option` (so a CLI override such as `--timeout` applies). */
@@ -202,6 +206,17 @@ function priceOf(spec: ModelSpec): Price | undefined {
   return spec.provider === "llamacpp" ? undefined : FREE;
 }
 
+export {
+  type BatchApi,
+  type BatchSettings,
+  batchLine,
+  batchSettings,
+  createBatchApi,
+  customId,
+  exportBodyConfig,
+  noBatchApi,
+  sampleBody,
+} from "./batch.js";
 export { FileHashes } from "./file-hash.js";
 export {
   checkResponses,
