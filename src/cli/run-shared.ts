@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { type LoadedExperiment, loadExperiment } from "../config/index.js";
+import { BenchlineError } from "../core/index.js";
 import {
   loadIds,
   type Overrides,
@@ -112,6 +113,11 @@ export async function resolveAndRun(
     overrides,
   );
   adjust?.(exp);
+  if (flags.wait === false && !exp.trials.some((t) => t.spec.model.options.batch))
+    throw new BenchlineError(
+      "usage",
+      "--no-wait: no model of this run uses batch (set batch: true or --batch)",
+    );
   for (const warning of exp.warnings) process.stderr.write(`warning: ${warning}\n`);
   const interrupt = interruptSignal(() => process.stderr.write(INTERRUPT_MESSAGE));
   const trialLock = trialLockFor(exp, { wait: flags.wait ?? false, signal: interrupt.signal });

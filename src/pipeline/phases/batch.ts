@@ -86,9 +86,11 @@ export async function runBatchInferencePhase(
     status: row.status,
     batch: typeof row.batch_id === "string" ? row.batch_id : undefined,
   }));
+  // Rows written by this run are final for it: a failed line is retried by a rerun, like a live error.
+  const answered = new Set<string>();
   const isDone = (key: string): boolean => {
     const st = last.get(key)?.status;
-    return st === "ok" || (st === "error" && !ctx.retryErrors);
+    return st === "ok" || (st === "error" && (!ctx.retryErrors || answered.has(key)));
   };
   const wanted = (): string[] => {
     const keys: string[] = [];
@@ -130,6 +132,7 @@ export async function runBatchInferencePhase(
       created_at: new Date().toISOString(),
     } as Prediction;
     writer.write(row);
+    answered.add(rowKey(id, sample));
     last.set(rowKey(id, sample), {
       status: row.status,
       batch: typeof row.batch_id === "string" ? row.batch_id : undefined,
@@ -370,8 +373,11 @@ export async function runBatchInferencePhase(
       if (open().length === 0) break;
       const before = writer.count;
       await pollOnce();
+      // Polls start at a second and back off to the poll interval.
+      let delay = Math.min(1000, settings.pollMs);
       while (options.wait && open().length > 0 && !ctx.signal.aborted) {
-        await sleep(settings.pollMs, ctx.signal);
+        await sleep(delay, ctx.signal);
+        delay = Math.min(delay * 2, settings.pollMs);
         await pollOnce();
       }
       if (!options.wait) break;

@@ -1,0 +1,264 @@
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  type BatchServer,
+  type BatchServerOptions,
+  startBatchServer,
+} from "../src/providers/test-utils/batch-server.js";
+import { qaRows, runCliAsync, spawnCli, testdir } from "./helpers.js";
+
+const KEY = "sk-batch-canary-7c2d9e41";
+const env = { BATCH_KEY: KEY };
+
+/** Answers "What is i plus one?" with i + 1, except for ids listed as wrong. */
+const rightAnswer = (body: Record<string, unknown>): string => {
+  const messages = body.messages as { role: string; content: string }[];
+  const match = /What is (\d+) plus one/.exec(messages.at(-1)!.content);
+  return match ? String(Number(match[1]) + 1) : "?";
+};
+
+let servers: BatchServer[] = [];
+async function server(options: BatchServerOptions = {}): Promise<BatchServer> {
+  const s = await startBatchServer({ answer: rightAnswer, auth: `Bearer ${KEY}`, ...options });
+  servers.push(s);
+  return s;
+}
+afterEach(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  servers = [];
+});
+
+const config = (url: string, batch = "{poll_interval: 0.05}", extra = "") => `
+name: batched
+task: qa
+dataset: data.jsonl
+models:
+  - {id: mini, provider: openai, model: gpt-4o-mini, base_url: "${url}", api_key_env: BATCH_KEY, batch: ${batch}${extra}}
+prompts: {plain: {user: "{{question}}"}}
+scorers: [exact]
+`;
+
+function trialDir(dir: string): string {
+  const exp = join(dir, "runs", "batched");
+  const [trial] = readdirSync(exp).filter((d) => d.includes("__"));
+  return join(exp, trial!);
+}
+const jsonl = (path: string): Record<string, unknown>[] =>
+  readFileSync(path, "utf8")
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+const predictions = (dir: string) => jsonl(join(trialDir(dir), "predictions.jsonl"));
+const batches = (dir: string) =>
+  (
+    JSON.parse(readFileSync(join(trialDir(dir), "batches.json"), "utf8")) as {
+      batches: { batch_id?: string; state: string; keys: string[] }[];
+    }
+  ).batches;
+
+function allFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? allFiles(path) : [path];
+  });
+}
+
+describe("batch APIs (OpenAI-compatible Files + Batches)", () => {
+  it("runs a trial through one batch: custom_ids per (trial, id, sample), answers scored, cost at the batch price, key only in the header", async () => {
+    const s = await server({ scenario: () => ({ polls: 3 }) });
+    const dir = testdir({ "exp.yaml": config(s.url), "data.jsonl": qaRows(4) });
+    const r = await runCliAsync(["run", "exp.yaml", "--samples", "2", "--log", "plain"], dir, env);
+    expect(r.stderr + r.stdout).not.toContain("error:");
+    expect(r.code).toBe(0);
+    expect(s.stats.uploads).toBe(1);
+    expect(s.stats.created).toBe(1);
+    // One line per (id, sample), each custom_id naming the trial.
+    const trialHash = trialDir(dir).slice(-8);
+    const ids = s.stats.lines.map((l) => l.custom_id);
+    expect(new Set(ids).size).toBe(8);
+    expect(ids).toContain(`${trialHash}:q3#1`);
+    expect(s.stats.lines[0]).toMatchObject({ method: "POST", url: "/v1/chat/completions" });
+    expect((s.stats.lines[0]!.body as { model: string }).model).toBe("gpt-4o-mini");
+    // Progress while waiting: statuses and counts.
+    expect(r.stdout + r.stderr).toMatch(/batch batch_\d+: in_progress, 0\/8 done/);
+    expect(r.stdout + r.stderr).toMatch(/batch batch_\d+: completed, 8\/8 done, 0 failed/);
+    const rows = predictions(dir);
+    expect(rows).toHaveLength(8);
+    expect(rows.every((p) => p.status === "ok" && typeof p.batch_id === "string")).toBe(true);
+    const q2 = rows.find((p) => p.id === "q2" && p.sample === 1)!;
+    expect(q2.completion).toBe("3");
+    // gpt-4o-mini lists at $0.15 / $0.60 per 1M tokens; the batch price is half.
+    const usage = q2.usage as { prompt_tokens: number; completion_tokens: number };
+    expect(q2.cost_usd).toBeCloseTo(
+      ((usage.prompt_tokens * 0.15 + usage.completion_tokens * 0.6) / 1e6) * 0.5,
+      12,
+    );
+    const summary = JSON.parse(readFileSync(join(trialDir(dir), "summary.json"), "utf8"));
+    expect(summary.mean_score).toBe(1);
+    // The key went in the authorization header and nowhere on disk or in the log.
+    expect(s.stats.authorizations.every((a) => a === `Bearer ${KEY}`)).toBe(true);
+    for (const file of allFiles(join(dir, "runs"))) expect(readFileSync(file, "utf8")).not.toContain(KEY);
+    expect(r.stdout + r.stderr).not.toContain(KEY);
+    expect(batches(dir)).toEqual([expect.objectContaining({ state: "collected", status: "completed" })]);
+
+    // A rerun finds everything done: nothing submitted, nothing written.
+    const before = readFileSync(join(trialDir(dir), "predictions.jsonl"), "utf8");
+    const again = await runCliAsync(["run", "exp.yaml", "--samples", "2"], dir, env);
+    expect(again.code).toBe(0);
+    expect(s.stats.created).toBe(1);
+    expect(readFileSync(join(trialDir(dir), "predictions.jsonl"), "utf8")).toBe(before);
+  });
+
+  it("kill -9 while waiting, then rerun: the same batch is collected, never submitted twice", async () => {
+    const s = await server({ scenario: () => ({ hold: true }) });
+    const dir = testdir({ "exp.yaml": config(s.url), "data.jsonl": qaRows(5) });
+    const child = spawnCli(["run", "exp.yaml"], dir, env);
+    const deadline = Date.now() + 60_000;
+    // Wait until the batch exists and is being polled (its id is then in batches.json).
+    while (s.stats.polls < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(s.stats.created).toBe(1);
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("close", r));
+    expect(batches(dir)).toEqual([
+      expect.objectContaining({ state: "submitted", batch_id: s.batches()[0]!.id }),
+    ]);
+    expect(existsSync(join(trialDir(dir), "summary.json"))).toBe(false);
+    s.release();
+    const r = await runCliAsync(["run", "exp.yaml"], dir, env);
+    expect(r.stderr).not.toContain("error");
+    expect(r.code).toBe(0);
+    expect(s.stats.created).toBe(1);
+    expect(s.stats.uploads).toBe(1);
+    const rows = predictions(dir);
+    expect(rows).toHaveLength(5);
+    expect(new Set(rows.map((p) => p.batch_id))).toEqual(new Set([s.batches()[0]!.id]));
+  });
+
+  it("--no-wait submits and exits; a later run collects the same batches (written once)", async () => {
+    const s = await server({ scenario: () => ({ polls: 2 }) });
+    const dir = testdir({ "exp.yaml": config(s.url), "data.jsonl": qaRows(3) });
+    const first = await runCliAsync(["run", "exp.yaml", "--no-wait"], dir, env);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toMatch(/1 batch\(es\) running at the provider.*run the same command again/);
+    expect(s.stats.created).toBe(1);
+    expect(readFileSync(join(trialDir(dir), "predictions.jsonl"), "utf8")).toBe("");
+    const second = await runCliAsync(["run", "exp.yaml"], dir, env);
+    expect(second.code).toBe(0);
+    expect(s.stats.created).toBe(1);
+    expect(predictions(dir)).toHaveLength(3);
+    // Collected once: a third run downloads nothing.
+    const downloads = s.stats.downloads;
+    await runCliAsync(["run", "exp.yaml"], dir, env);
+    expect(s.stats.downloads).toBe(downloads);
+    expect(predictions(dir)).toHaveLength(3);
+  });
+
+  it("an expired batch keeps what it answered and resubmits only the missing requests", async () => {
+    const s = await server({ scenario: (i) => (i === 0 ? { expireAfter: 2 } : {}) });
+    const dir = testdir({ "exp.yaml": config(s.url), "data.jsonl": qaRows(5) });
+    const r = await runCliAsync(["run", "exp.yaml", "--log", "plain"], dir, env);
+    expect(r.code).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/expired, 2\/5 done/);
+    expect(s.stats.created).toBe(2);
+    // The second file holds only the three unanswered requests.
+    expect(s.stats.lines).toHaveLength(8);
+    const secondIds = s.stats.lines.slice(5).map((l) => String(l.custom_id).split(":")[1]);
+    expect(secondIds).toEqual(["q2#0", "q3#0", "q4#0"]);
+    const rows = predictions(dir);
+    expect(rows).toHaveLength(5);
+    expect(rows.every((p) => p.status === "ok")).toBe(true);
+    expect(batches(dir).map((b) => b.state)).toEqual(["collected", "collected"]);
+  });
+
+  it("failed lines become error rows with the provider's error; a rerun resubmits only those", async () => {
+    const s = await server({
+      scenario: (i) =>
+        i === 0
+          ? {
+              fail: (id) =>
+                id.endsWith(":q1#0") ? { status: 400, message: "max_tokens is too large" } : undefined,
+            }
+          : {},
+    });
+    const dir = testdir({ "exp.yaml": config(s.url), "data.jsonl": qaRows(3) });
+    const r = await runCliAsync(["run", "exp.yaml", "--log", "plain"], dir, env);
+    expect(r.code).toBe(0);
+    expect(s.stats.created).toBe(1);
+    const failed = predictions(dir).find((p) => p.id === "q1")!;
+    expect(failed).toMatchObject({
+      status: "error",
+      error: { code: "http_400", message: "max_tokens is too large" },
+    });
+    expect(r.stdout + r.stderr).toContain("1 failed");
+    const again = await runCliAsync(["run", "exp.yaml"], dir, env);
+    expect(again.code).toBe(0);
+    expect(s.stats.created).toBe(2);
+    expect(s.stats.lines.slice(3).map((l) => String(l.custom_id).split(":")[1])).toEqual(["q1#0"]);
+    expect(
+      predictions(dir)
+        .filter((p) => p.id === "q1")
+        .at(-1),
+    ).toMatchObject({ status: "ok", completion: "2" });
+  });
+
+  it("splits the requests by the API's limits (requests and bytes per file)", async () => {
+    const s = await server();
+    const dir = testdir({
+      "exp.yaml": config(s.url, "{poll_interval: 0.05, max_requests: 4, max_bytes: 600}"),
+      "data.jsonl": qaRows(10),
+    });
+    const r = await runCliAsync(["run", "exp.yaml"], dir, env);
+    expect(r.code).toBe(0);
+    const recorded = batches(dir);
+    expect(recorded.length).toBeGreaterThanOrEqual(3);
+    expect(recorded.every((b) => b.keys.length <= 4)).toBe(true);
+    expect(recorded.flatMap((b) => b.keys).sort()).toHaveLength(10);
+    expect(s.stats.created).toBe(recorded.length);
+    expect(predictions(dir)).toHaveLength(10);
+  });
+
+  it("a refused batch records every request as an error row with the provider's message", async () => {
+    const s = await server({ scenario: () => ({ refuse: "model gpt-4o-mini does not support batch" }) });
+    const dir = testdir({ "exp.yaml": config(s.url), "data.jsonl": qaRows(2) });
+    const r = await runCliAsync(["run", "exp.yaml"], dir, env);
+    expect(r.code).toBe(3); // every row failed
+    expect(predictions(dir).map((p) => p.error)).toEqual([
+      { code: "batch_invalid_request", message: "model gpt-4o-mini does not support batch" },
+      { code: "batch_invalid_request", message: "model gpt-4o-mini does not support batch" },
+    ]);
+  });
+
+  it("batch and --batch are honoured or rejected: live-only options and providers without a batch API are errors", async () => {
+    const s = await server();
+    const dir = testdir({
+      "exp.yaml": config(s.url, "true", ", rpm: 60"),
+      "gold.yaml": config(s.url).replace(/models:\n.*\n/, "models: [gold]\n"),
+      "data.jsonl": qaRows(2),
+    });
+    const r = await runCliAsync(["run", "exp.yaml"], dir, env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("exp.yaml: models[0].rpm: not used with batch");
+    const gold = await runCliAsync(["run", "gold.yaml", "--batch"], dir, env);
+    expect(gold.code).toBe(2);
+    expect(gold.stderr).toContain('--batch: model "gold" (provider gold) has no batch API');
+    const noWait = await runCliAsync(["run", "gold.yaml", "--no-wait"], dir, env);
+    expect(noWait.code).toBe(2);
+    expect(noWait.stderr).toContain("--no-wait: no model of this run uses batch");
+    expect(s.stats.created).toBe(0);
+  });
+
+  it("--batch sends a model entry without `batch` through the Batch API", async () => {
+    const s = await server();
+    const dir = testdir({
+      "exp.yaml": config(s.url, "{poll_interval: 0.05}").replace(", batch: {poll_interval: 0.05}", ""),
+      "data.jsonl": qaRows(2),
+    });
+    const r = await runCliAsync(["run", "exp.yaml", "--batch"], dir, env);
+    expect(r.stderr).not.toContain("error");
+    expect(r.code).toBe(0);
+    expect(s.stats.created).toBe(1);
+    expect(predictions(dir)).toHaveLength(2);
+  }, 60_000);
+});
