@@ -262,3 +262,93 @@ describe("batch APIs (OpenAI-compatible Files + Batches)", () => {
     expect(predictions(dir)).toHaveLength(2);
   }, 60_000);
 });
+
+describe("openai-batch files for offline GPU boxes (export → answer elsewhere → import)", () => {
+  // Stands in for `vllm run-batch`: reads a request file, writes Batch API output lines.
+  const answerScript = `
+const fs = require("node:fs");
+const [input, output] = process.argv.slice(2);
+const out = [];
+fs.readFileSync(input, "utf8").trim().split("\\n").forEach((raw, i) => {
+  const line = JSON.parse(raw);
+  const question = line.body.messages.at(-1).content;
+  const n = Number(/What is (\\d+) plus one/.exec(question)[1]);
+  const sample = Number(line.custom_id.split("#").pop());
+  // Sample 1 of q1 fails first and succeeds on a second try; sample 0 of q0 is wrong.
+  if (line.custom_id === "q1#1")
+    out.push({ id: "r" + i, custom_id: line.custom_id, response: { status_code: 500, body: { error: { message: "oom" } } }, error: null });
+  const content = line.custom_id === "q0#0" ? "no idea" : String(n + 1);
+  out.push({ id: "r" + i, custom_id: line.custom_id, response: { status_code: 200, body: {
+    model: line.body.model, choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+    usage: { prompt_tokens: 5, completion_tokens: 1 } } }, error: null });
+});
+fs.writeFileSync(output, out.reverse().map((l) => JSON.stringify(l) + "\\n").join(""));
+`;
+
+  it("round trip: export --format openai-batch, answer in the batch output format, import", async () => {
+    const dir = testdir({
+      "exp.yaml": `
+name: offline
+task: qa
+dataset: data.jsonl
+samples: 2
+models:
+  - {id: qwen, provider: vllm, model: "Qwen/Qwen2.5-7B@http://gpu:8000", temperature: 0.7, max_tokens: 16, seed: 3}
+prompts: {plain: {user: "{{question}}"}}
+scorers: [exact]
+`,
+      "data.jsonl": qaRows(3),
+      "answer.cjs": answerScript,
+    });
+    const exported = await runCliAsync(
+      ["export", "exp.yaml", "--format", "openai-batch", "-o", "requests.jsonl"],
+      dir,
+    );
+    expect(exported.stderr).toBe("");
+    expect(exported.stdout).toContain("wrote 6 batch request(s) to requests.jsonl");
+    const requests = jsonl(join(dir, "requests.jsonl"));
+    expect(requests.map((r) => r.custom_id)).toEqual(["q0#0", "q0#1", "q1#0", "q1#1", "q2#0", "q2#1"]);
+    expect(requests[1]).toEqual({
+      custom_id: "q0#1",
+      method: "POST",
+      url: "/v1/chat/completions",
+      body: {
+        model: "Qwen/Qwen2.5-7B",
+        messages: [{ role: "user", content: "What is 0 plus one?" }],
+        temperature: 0.7,
+        max_tokens: 16,
+        seed: 4, // sample i is seeded seed + i, as a live run sends it
+      },
+    });
+    const { spawnSync } = await import("node:child_process");
+    const answered = spawnSync(process.execPath, ["answer.cjs", "requests.jsonl", "output.jsonl"], {
+      cwd: dir,
+    });
+    expect(answered.status).toBe(0);
+    const r = await runCliAsync(
+      ["import", "exp.yaml", "--responses", "output.jsonl", "--name", "qwen-offline"],
+      dir,
+    );
+    expect(r.code).toBe(0);
+    const exp = join(dir, "runs", "offline");
+    const [trial] = readdirSync(exp).filter((d) => d.startsWith("qwen-offline__"));
+    const rows = jsonl(join(exp, trial!, "predictions.jsonl"));
+    const get = (id: string, sample: number) => rows.find((p) => p.id === id && p.sample === sample)!;
+    // Lines in any order land at the sample their custom_id names.
+    expect(get("q0", 0)).toMatchObject({ status: "ok", completion: "no idea" });
+    expect(get("q0", 1)).toMatchObject({ status: "ok", completion: "1" });
+    expect(get("q2", 1)).toMatchObject({ status: "ok", completion: "3" });
+    // A failed line is no completion: the retried line answers that sample.
+    expect(get("q1", 1)).toMatchObject({ status: "ok", completion: "2" });
+    expect(rows).toHaveLength(6);
+    const scores = jsonl(join(exp, trial!, "scores.jsonl"));
+    expect(scores.filter((s) => s.passed === true)).toHaveLength(5);
+  });
+
+  it("--model and --samples need --format openai-batch", async () => {
+    const dir = testdir({ "exp.yaml": config("http://127.0.0.1:1/v1"), "data.jsonl": qaRows(1) });
+    const r = await runCliAsync(["export", "exp.yaml", "-o", "p.jsonl", "--samples", "2"], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--model and --samples apply to --format openai-batch only");
+  });
+});

@@ -102,7 +102,8 @@ export function exportBodyConfig(spec: ModelSpec): BodyConfig {
   const extra = spec.options.extra_body as Record<string, unknown> | undefined;
   return {
     preset: spec.provider === "openai" ? "openai" : "vllm",
-    model: spec.model ?? spec.id,
+    // `vllm:<model>@<base-url>`: the name is the part before the URL.
+    model: (spec.model ?? spec.id).replace(/@https?:\/\/.*$/s, "") || spec.id,
     mode,
     options: extra ? { extra_body: extra } : {},
   };
