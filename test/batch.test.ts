@@ -352,3 +352,51 @@ scorers: [exact]
     expect(r.stderr).toContain("--model and --samples apply to --format openai-batch only");
   });
 });
+
+describe("batch APIs: lost answers, slow APIs, Ctrl-C", () => {
+  it("a create whose answer is lost is found by its nonce, not created again", async () => {
+    const s = await server({ dropCreate: (i) => i === 0 });
+    const dir = testdir({ "exp.yaml": config(s.url), "data.jsonl": qaRows(3) });
+    const r = await runCliAsync(["run", "exp.yaml"], dir, env);
+    expect(r.code).toBe(0);
+    expect(s.stats.created).toBe(1);
+    expect(s.stats.lists).toBeGreaterThanOrEqual(1);
+    expect(predictions(dir)).toHaveLength(3);
+    expect(batches(dir)).toEqual([
+      expect.objectContaining({ batch_id: s.batches()[0]!.id, state: "collected" }),
+    ]);
+  });
+
+  it("slow polling: progress is reported while waiting and the run completes", async () => {
+    const s = await server({ pollLatencyMs: 400, scenario: () => ({ polls: 4 }) });
+    const dir = testdir({ "exp.yaml": config(s.url), "data.jsonl": qaRows(3) });
+    const r = await runCliAsync(["run", "exp.yaml", "--log", "plain"], dir, env);
+    expect(r.code).toBe(0);
+    const progress = (r.stdout + r.stderr).split("\n").filter((l) => / batch batch_\d+: /.test(l));
+    expect(progress.map((l) => /: (\w+),/.exec(l)![1])).toEqual(["validating", "in_progress", "completed"]);
+    expect(progress.at(-1)).toMatch(/completed, 3\/3 done, 0 failed \(\d+\.\ds\)/);
+    expect(predictions(dir)).toHaveLength(3);
+  });
+
+  it("Ctrl-C while waiting keeps the batch recorded; the rerun collects it without a second submission", async () => {
+    const s = await server({ scenario: () => ({ hold: true }) });
+    const dir = testdir({ "exp.yaml": config(s.url), "data.jsonl": qaRows(3) });
+    const child = spawnCli(["run", "exp.yaml"], dir, env);
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const deadline = Date.now() + 60_000;
+    while (s.stats.polls < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    child.kill("SIGINT");
+    const code = await new Promise((r) => child.once("close", r));
+    expect(code).toBe(130);
+    expect(stderr).toContain("run the same command to resume");
+    expect(batches(dir)).toEqual([expect.objectContaining({ state: "submitted" })]);
+    s.release();
+    const r = await runCliAsync(["run", "exp.yaml"], dir, env);
+    expect(r.code).toBe(0);
+    expect(s.stats.created).toBe(1);
+    expect(predictions(dir)).toHaveLength(3);
+  });
+});

@@ -205,7 +205,14 @@ export function createBatchApi(spec: ModelSpec, env: ProviderEnv, settings: Batc
     requestTls: tlsOptions(spec, config, env),
   });
 
-  const call = async (method: "GET" | "POST", path: string, signal: AbortSignal, body?: unknown) => {
+  /** `attempts`: 1 for a request that must not be sent twice (creating a batch pays for it). */
+  const call = async (
+    method: "GET" | "POST",
+    path: string,
+    signal: AbortSignal,
+    body?: unknown,
+    attempts = 5,
+  ) => {
     const url = `${base}${path}`;
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw abortReason(signal);
@@ -226,20 +233,26 @@ export function createBatchApi(spec: ModelSpec, env: ProviderEnv, settings: Batc
           { status: response.statusCode },
         );
         const transient = response.statusCode === 429 || response.statusCode >= 500;
-        if (!transient || attempt >= 5) throw error;
+        if (!transient || attempt >= attempts) throw error;
       } catch (error) {
         if (signal.aborted) throw abortReason(signal);
         if (error instanceof ProviderError) {
-          if (!(error.status === 429 || (error.status ?? 0) >= 500) || attempt >= 5) throw error;
-        } else if (attempt >= 5) {
+          if (!(error.status === 429 || (error.status ?? 0) >= 500) || attempt >= attempts) throw error;
+        } else if (attempt >= attempts) {
           throw new ProviderError("connection", `${method} ${url}: ${redact(String(error), keys)}`);
         }
       }
       await sleep(Math.min(8000, 250 * 2 ** attempt), signal);
     }
   };
-  const json = async (method: "GET" | "POST", path: string, signal: AbortSignal, body?: unknown) => {
-    const text = await call(method, path, signal, body);
+  const json = async (
+    method: "GET" | "POST",
+    path: string,
+    signal: AbortSignal,
+    body?: unknown,
+    attempts = 5,
+  ) => {
+    const text = await call(method, path, signal, body, attempts);
     try {
       return JSON.parse(text) as Record<string, unknown>;
     } catch {
@@ -274,7 +287,8 @@ export function createBatchApi(spec: ModelSpec, env: ProviderEnv, settings: Batc
         completion_window: settings.completionWindow,
         metadata,
       };
-      return info(await json("POST", "/batches", signal, body), "the created batch");
+      // Never retried here: a create whose answer was lost may have made the batch (see list).
+      return info(await json("POST", "/batches", signal, body, 1), "the created batch");
     },
     async get(batchId, signal) {
       return info(await json("GET", `/batches/${encodeURIComponent(batchId)}`, signal), batchId);

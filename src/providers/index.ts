@@ -154,6 +154,12 @@ export function createProvider(
   options: CreateProviderOptions = {},
 ): Provider {
   checkModel(spec);
+  // Batch models are run by the pipeline's batch phase; a live provider would ignore the option.
+  if (spec.options.batch)
+    throw new BenchlineError(
+      "config",
+      `model "${spec.id}": batch: this model is called live here (e.g. as guided decoding's base or oracle); remove batch`,
+    );
   const entry: ProviderEntry = providers[spec.provider as ProviderName];
   let provider: Provider = entry.create(spec, env);
   if (entry.scheduled !== false) {

@@ -183,22 +183,40 @@ export async function runBatchInferencePhase(
       if (status !== undefined && status >= 400 && status < 500) {
         state.batches.splice(state.batches.indexOf(entry), 1);
         save();
+        throw error;
       }
-      throw error;
+      // The answer was lost (dropped connection, 5xx): the batch may exist. Find it by its nonce;
+      // if it is not listed, the entry stays `submitting` and the next run looks again.
+      if (ctx.signal.aborted || !(await adopt([entry]))) throw error;
     }
+  };
+
+  /** Looks up entries by the nonce in their batch's metadata; true when all were found. */
+  const adopt = async (entries: BatchEntry[]): Promise<boolean> => {
+    const listed = await api.list(ctx.signal).catch(() => [] as BatchInfo[]);
+    let all = true;
+    for (const entry of entries) {
+      const found = listed.find((b) => b.metadata?.benchline_nonce === entry.nonce);
+      if (!found) {
+        all = false;
+        continue;
+      }
+      Object.assign(entry, { batch_id: found.id, state: "submitted", status: found.status });
+      entry.submitted_at ??= new Date().toISOString();
+      save();
+      progress(entry, found);
+    }
+    return all;
   };
 
   /** Entries recorded before a crash between upload and create: adopt the batch or create it. */
   const recover = async (): Promise<void> => {
     const unsure = state.batches.filter((b) => b.state === "submitting");
     if (unsure.length === 0) return;
-    const listed = await api.list(ctx.signal).catch(() => [] as BatchInfo[]);
+    await adopt(unsure);
     for (const entry of unsure) {
-      const found = listed.find((b) => b.metadata?.benchline_nonce === entry.nonce);
-      if (found) {
-        Object.assign(entry, { batch_id: found.id, state: "submitted", status: found.status });
-        save();
-      } else if (entry.input_file_id) await create(entry);
+      if (entry.state !== "submitting") continue;
+      if (entry.input_file_id) await create(entry);
       else {
         state.batches.splice(state.batches.indexOf(entry), 1); // never uploaded
         save();

@@ -28,6 +28,10 @@ export interface BatchServerOptions {
   scenario?: (index: number) => BatchScenario;
   /** Required `authorization` header value (else 401). */
   auth?: string;
+  /** Create the k-th batch, then drop the connection before answering (the client cannot know). */
+  dropCreate?: (index: number) => boolean;
+  /** Delay before answering each poll of a batch (a slow API). */
+  pollLatencyMs?: number;
 }
 
 interface StoredBatch {
@@ -249,6 +253,10 @@ export async function startBatchServer(options: BatchServerOptions = {}): Promis
           errors: null,
         };
         batches.set(batch.id, batch);
+        if (options.dropCreate?.(index)) {
+          req.socket.destroy();
+          return;
+        }
         return send(200, view(batch));
       }
       if (req.method === "GET" && path === "/v1/batches") {
@@ -264,6 +272,7 @@ export async function startBatchServer(options: BatchServerOptions = {}): Promis
         const batch = batches.get(decodeURIComponent(batchMatch[1]!));
         if (!batch) return send(404, { error: { message: "no such batch" } });
         stats.polls++;
+        if (options.pollLatencyMs) await new Promise((r) => setTimeout(r, options.pollLatencyMs));
         advance(batch);
         return send(200, view(batch));
       }
