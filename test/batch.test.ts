@@ -206,7 +206,11 @@ describe("batch APIs (OpenAI-compatible Files + Batches)", () => {
   it("splits the requests by the API's limits (requests and bytes per file)", async () => {
     const s = await server();
     const dir = testdir({
-      "exp.yaml": config(s.url, "{poll_interval: 0.05, max_requests: 4, max_bytes: 600}"),
+      "exp.yaml": config(
+        s.url,
+        "{poll_interval: 0.05, max_requests: 4, max_bytes: 600, discount: 0}",
+        ", price: {input: 1000000, output: 0}",
+      ),
       "data.jsonl": qaRows(10),
     });
     const r = await runCliAsync(["run", "exp.yaml"], dir, env);
@@ -216,7 +220,10 @@ describe("batch APIs (OpenAI-compatible Files + Batches)", () => {
     expect(recorded.every((b) => b.keys.length <= 4)).toBe(true);
     expect(recorded.flatMap((b) => b.keys).sort()).toHaveLength(10);
     expect(s.stats.created).toBe(recorded.length);
-    expect(predictions(dir)).toHaveLength(10);
+    const rows = predictions(dir);
+    expect(rows).toHaveLength(10);
+    // discount: 0 — the model's own price, here $1 per prompt token.
+    for (const p of rows) expect(p.cost_usd).toBe((p.usage as { prompt_tokens: number }).prompt_tokens);
   });
 
   it("a refused batch records every request as an error row with the provider's message", async () => {
@@ -354,6 +361,23 @@ scorers: [exact]
 });
 
 describe("batch APIs: lost answers, slow APIs, Ctrl-C", () => {
+  it("a rejected key stops the run with one line naming the URL, and the key appears nowhere", async () => {
+    const s = await server();
+    const dir = testdir({ "exp.yaml": config(s.url), "data.jsonl": qaRows(2) });
+    const wrong = "sk-wrong-key-0b7f3a";
+    const r = await runCliAsync(["run", "exp.yaml"], dir, { BATCH_KEY: wrong });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`HTTP 401 from POST ${s.url}/files`);
+    expect(r.stdout + r.stderr).not.toContain(wrong);
+    for (const file of allFiles(join(dir, "runs"))) expect(readFileSync(file, "utf8")).not.toContain(wrong);
+    expect(s.stats.created).toBe(0);
+    // With the right key a rerun submits once (the unfinished record is dropped, nothing was uploaded).
+    const again = await runCliAsync(["run", "exp.yaml"], dir, env);
+    expect(again.code).toBe(0);
+    expect(s.stats.created).toBe(1);
+    expect(batches(dir)).toHaveLength(1);
+  });
+
   it("a create whose answer is lost is found by its nonce, not created again", async () => {
     const s = await server({ dropCreate: (i) => i === 0 });
     const dir = testdir({ "exp.yaml": config(s.url), "data.jsonl": qaRows(3) });
