@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -153,6 +153,22 @@ describe("batch APIs (OpenAI-compatible Files + Batches)", () => {
     await runCliAsync(["run", "exp.yaml"], dir, env);
     expect(s.stats.downloads).toBe(downloads);
     expect(predictions(dir)).toHaveLength(3);
+  });
+
+  it("a crash after writing a batch's rows but before recording it collected writes no row twice", async () => {
+    const s = await server();
+    const dir = testdir({ "exp.yaml": config(s.url), "data.jsonl": qaRows(3) });
+    expect((await runCliAsync(["run", "exp.yaml"], dir, env)).code).toBe(0);
+    const path = join(trialDir(dir), "batches.json");
+    const before = readFileSync(join(trialDir(dir), "predictions.jsonl"), "utf8");
+    // The state a kill -9 between the two writes leaves behind.
+    writeFileSync(path, readFileSync(path, "utf8").replace('"state": "collected"', '"state": "submitted"'));
+    const downloads = s.stats.downloads;
+    expect((await runCliAsync(["run", "exp.yaml"], dir, env)).code).toBe(0);
+    expect(s.stats.downloads).toBeGreaterThan(downloads); // read again ...
+    expect(readFileSync(join(trialDir(dir), "predictions.jsonl"), "utf8")).toBe(before); // ... written once
+    expect(batches(dir)[0]).toMatchObject({ state: "collected" });
+    expect(s.stats.created).toBe(1);
   });
 
   it("an expired batch keeps what it answered and resubmits only the missing requests", async () => {

@@ -238,8 +238,19 @@ export function createBatchApi(spec: ModelSpec, env: ProviderEnv, settings: Batc
         if (signal.aborted) throw abortReason(signal);
         if (error instanceof ProviderError) {
           if (!(error.status === 429 || (error.status ?? 0) >= 500) || attempt >= attempts) throw error;
-        } else if (attempt >= attempts) {
-          throw new ProviderError("connection", `${method} ${url}: ${redact(String(error), keys)}`);
+        } else {
+          const code = causeCode(error);
+          // Nothing listens, no such host, or TLS refused: sending again cannot help.
+          if (
+            code &&
+            /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ERR_TLS|CERT_|UNABLE_TO|DEPTH_ZERO|SELF_SIGNED)/.test(code)
+          )
+            throw new ProviderError(
+              "connection",
+              `${method} ${url}: ${code} — is the server running? check base_url`,
+            );
+          if (attempt >= attempts)
+            throw new ProviderError("connection", `${method} ${url}: ${redact(String(error), keys)}`);
         }
       }
       await sleep(Math.min(8000, 250 * 2 ** attempt), signal);
@@ -379,6 +390,17 @@ function tlsOptions(spec: ModelSpec, config: OpenAIConfig, env: ProviderEnv): Re
 
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null;
+
+/** The first string `code` along an error's `cause` chain. */
+function causeCode(error: unknown): string | undefined {
+  for (
+    let e = error as { code?: unknown; cause?: unknown } | undefined, i = 0;
+    e && i < 5;
+    e = e.cause as typeof e, i++
+  )
+    if (typeof e.code === "string" && e.code !== "UND_ERR_SOCKET") return e.code;
+  return undefined;
+}
 
 function redact(text: string, secrets: readonly string[]): string {
   let out = text;
