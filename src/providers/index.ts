@@ -213,16 +213,17 @@ function priceOf(spec: ModelSpec): Price | undefined {
 }
 
 export {
-  type BatchApi,
   type BatchSettings,
   batchLine,
   batchSettings,
-  createBatchApi,
   customId,
   exportBodyConfig,
   noBatchApi,
+  parseBatchResult,
+  parseCustomId,
   sampleBody,
 } from "./batch.js";
+export { type BatchApi, type BatchInfo, createBatchApi, isFinal, sleep } from "./batch-client.js";
 export { FileHashes } from "./file-hash.js";
 export {
   checkResponses,

@@ -32,7 +32,7 @@ import {
   parseCustomId,
   sampleBody,
   sleep,
-} from "../../providers/batch.js";
+} from "../../providers/index.js";
 import type { TrialContext } from "../context.js";
 import { lastByKey } from "../files.js";
 import { readJson, writeJsonIfChanged } from "../json.js";
