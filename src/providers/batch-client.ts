@@ -5,8 +5,9 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { createInterface } from "node:readline";
 import tls from "node:tls";
-import { EnvHttpProxyAgent, FormData, request as httpRequest } from "undici";
+import { type Dispatcher, EnvHttpProxyAgent, FormData, request as httpRequest } from "undici";
 import { BenchlineError, type ModelSpec, type ProviderEnv } from "../core/index.js";
 import type { BatchEndpoint, BatchSettings, BodyConfig } from "./batch.js";
 import { abortReason, ProviderError } from "./http.js";
@@ -39,7 +40,8 @@ export interface BatchApi {
   get(batchId: string, signal: AbortSignal): Promise<BatchInfo>;
   /** Recent batches (newest first), for finding one whose creation was not recorded. */
   list(signal: AbortSignal): Promise<BatchInfo[]>;
-  content(fileId: string, signal: AbortSignal): Promise<string>;
+  /** The lines of a file (output or error file), streamed. */
+  lines(fileId: string, signal: AbortSignal): AsyncIterable<string>;
   close(): Promise<void>;
   /** Cost of one answer at the batch price. */
   cost(usage: { prompt_tokens: number; completion_tokens: number }): number | undefined;
@@ -70,7 +72,8 @@ export function createBatchApi(spec: ModelSpec, env: ProviderEnv, settings: Batc
     signal: AbortSignal,
     body?: unknown,
     attempts = 5,
-  ) => {
+    onOk?: (stream: BodyReadable) => void,
+  ): Promise<string> => {
     const url = `${base}${path}`;
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw abortReason(signal);
@@ -83,8 +86,13 @@ export function createBatchApi(spec: ModelSpec, env: ProviderEnv, settings: Batc
           signal,
           dispatcher,
         });
+        const ok = response.statusCode >= 200 && response.statusCode < 300;
+        if (ok && onOk) {
+          onOk(response.body);
+          return "";
+        }
         const text = await response.body.text();
-        if (response.statusCode >= 200 && response.statusCode < 300) return text;
+        if (ok) return text;
         const error = new ProviderError(
           response.statusCode === 401 || response.statusCode === 403 ? "auth" : `http_${response.statusCode}`,
           `HTTP ${response.statusCode} from ${method} ${url}: ${redact(text, keys).slice(0, 300)}`,
@@ -166,7 +174,14 @@ export function createBatchApi(spec: ModelSpec, env: ProviderEnv, settings: Batc
       const page = await json("GET", "/batches?limit=100", signal);
       return Array.isArray(page.data) ? (page.data.filter(isObject) as unknown as BatchInfo[]) : [];
     },
-    content: (fileId, signal) => call("GET", `/files/${encodeURIComponent(fileId)}/content`, signal),
+    async *lines(fileId, signal) {
+      let stream: BodyReadable | undefined;
+      await call("GET", `/files/${encodeURIComponent(fileId)}/content`, signal, undefined, 5, (s) => {
+        stream = s;
+      });
+      // Line by line: an output file can be far larger than its input.
+      yield* createInterface({ input: stream!, crlfDelay: Number.POSITIVE_INFINITY });
+    },
     close: () => dispatcher.close(),
     cost(usage) {
       if (!price) return undefined;
@@ -193,6 +208,8 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 // ---------------------------------------------------------------- internal helpers
+
+type BodyReadable = Dispatcher.ResponseData["body"];
 
 const tlsCache = new WeakMap<ModelSpec, Record<string, unknown>>();
 

@@ -319,8 +319,7 @@ export async function runBatchInferencePhase(
     const handled = new Set<string>();
     for (const fileId of [info.output_file_id, info.error_file_id]) {
       if (!fileId) continue;
-      const text = await api.content(fileId, ctx.signal);
-      for (const raw of text.split("\n")) {
+      for await (const raw of api.lines(fileId, ctx.signal)) {
         if (raw.trim() === "") continue;
         let value: unknown;
         try {
