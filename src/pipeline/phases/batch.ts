@@ -111,13 +111,16 @@ export async function runBatchInferencePhase(
   if (missingAtStart === 0 && open().length === 0) return { written: 0, pending: 0 };
 
   const promptHashes = new Map<string, string>();
+  // Every prompt of the trial: a batch sent under a larger --limit may answer ids outside this run's.
   for await (const { value } of readJsonl(files.prompts, { schema: promptRecordSchema }))
-    if (exp.dataset.index.has(value.id)) promptHashes.set(value.id, value.prompt_hash);
+    promptHashes.set(value.id, value.prompt_hash);
   const writer = JsonlWriter.open(files.predictions);
   const model = trial.spec.model.id;
   const started = Date.now();
 
+  // Fields in the live phase's order; a batch has no per-request latency (0), `batch_id` last.
   const writeRow = (id: string, sample: number, fields: Partial<Prediction>): void => {
+    const { batch_id, ...rest } = fields;
     const row = {
       id,
       sample,
@@ -125,11 +128,12 @@ export async function runBatchInferencePhase(
       prompt_hash: promptHashes.get(id) ?? "",
       status: "ok",
       completion: "",
-      ...fields,
+      ...rest,
       latency_ms: 0,
       attempts: 1,
       cached: false,
       created_at: new Date().toISOString(),
+      ...(batch_id !== undefined ? { batch_id } : {}),
     } as Prediction;
     writer.write(row);
     answered.add(rowKey(id, sample));
