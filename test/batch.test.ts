@@ -278,10 +278,16 @@ describe("batch APIs (OpenAI-compatible Files + Batches)", () => {
       "exp.yaml": config(s.url, "{poll_interval: 0.05}").replace(", batch: {poll_interval: 0.05}", ""),
       "data.jsonl": qaRows(2),
     });
+    // `batch` is not part of the trial's identity: the live trial's directory is the batch one's.
+    const prompts = await runCliAsync(["run", "exp.yaml", "--phase", "prompts"], dir, env);
+    expect(prompts.code).toBe(0);
+    const liveTrial = trialDir(dir);
     const r = await runCliAsync(["run", "exp.yaml", "--batch"], dir, env);
     expect(r.stderr).not.toContain("error");
     expect(r.code).toBe(0);
     expect(s.stats.created).toBe(1);
+    expect(trialDir(dir)).toBe(liveTrial);
+    expect(readdirSync(join(dir, "runs", "batched")).filter((d) => d.includes("__"))).toHaveLength(1);
     expect(predictions(dir)).toHaveLength(2);
   }, 60_000);
 });
