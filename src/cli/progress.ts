@@ -193,6 +193,11 @@ export function createReporter(
         print(`  ${event.trial}: ${text}\n`);
         break;
       }
+      case "batch":
+        print(
+          `${event.trial} batch ${event.batch_id}: ${event.status}, ${event.completed}/${event.total} done, ${event.failed} failed (${formatDuration(event.elapsed_ms / 1000)})\n`,
+        );
+        break;
       case "warning":
         print(`warning: ${event.message}\n`);
         break;

@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { type LoadedExperiment, loadExperiment } from "../config/index.js";
+import { BenchlineError } from "../core/index.js";
 import {
   loadIds,
   type Overrides,
@@ -27,6 +28,8 @@ export interface SharedRunFlags {
   retryErrors: boolean;
   retryFailed?: boolean;
   wait?: boolean;
+  /** `--batch`; `--no-wait` sets `wait` false (batch models: submit and exit). */
+  batch?: boolean;
   log: LogFormat;
 }
 
@@ -60,7 +63,15 @@ export function addSharedRunOptions(command: Command): Command {
     )
     .option("--no-retry-errors", "keep rows whose last status is error instead of retrying them")
     .option("--retry-failed", "re-execute executions that ran but did not pass (never re-runs inference)")
+    .option(
+      "--batch",
+      "send every model's requests through its provider's Batch API (OpenAI-compatible models)",
+    )
     .option("--wait", "if another process is writing these trials, wait for it instead of exiting (code 4)")
+    .option(
+      "--no-wait",
+      "batch models: submit the batches and exit; a later run of the same command collects them",
+    )
     .addOption(logOption());
 }
 
@@ -73,6 +84,7 @@ export function sharedOverrides(flags: SharedRunFlags): Overrides {
     ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
     ...(flags.timeout !== undefined ? { timeout: flags.timeout } : {}),
     ...(flags.sandbox !== undefined ? { sandbox: flags.sandbox } : {}),
+    ...(flags.batch ? { batch: true } : {}),
   };
 }
 
@@ -101,6 +113,11 @@ export async function resolveAndRun(
     overrides,
   );
   adjust?.(exp);
+  if (flags.wait === false && !exp.trials.some((t) => t.spec.model.options.batch))
+    throw new BenchlineError(
+      "usage",
+      "--no-wait: no model of this run uses batch (set batch: true or --batch)",
+    );
   for (const warning of exp.warnings) process.stderr.write(`warning: ${warning}\n`);
   const interrupt = interruptSignal(() => process.stderr.write(INTERRUPT_MESSAGE));
   const trialLock = trialLockFor(exp, { wait: flags.wait ?? false, signal: interrupt.signal });
@@ -115,6 +132,7 @@ export async function resolveAndRun(
       onEvent: createReporter(flags.log),
       ...(flags.cache ? {} : { cacheDir: false as const }),
       ...(flags.maxCost !== undefined ? { maxCostUsd: flags.maxCost } : {}),
+      ...(flags.wait === false ? { batchWait: false } : {}),
     });
     if (result.interrupted) {
       process.stderr.write(

@@ -34,6 +34,8 @@ const providerOptions = {
   extra_body: z.record(z.string(), z.unknown()).optional(),
   args: z.array(z.string()).optional(),
   adaptive: z.boolean().optional(),
+  /** The provider's Batch API (`true`, or `{discount, poll_interval, max_requests, max_bytes, completion_window}`). */
+  batch: z.unknown().optional(),
   tls: z.strictObject({ ca: z.string().min(1).optional(), insecure: z.boolean().optional() }).optional(),
   // guided decoding (providers/guided.ts checks them); c and k may be lists: a sweep, one trial each
   base: z.unknown().optional(),

@@ -38,6 +38,7 @@ const NON_IDENTITY_OPTIONS = new Set([
   "headers",
   "threads",
   "adaptive",
+  "batch",
 ]);
 
 /**

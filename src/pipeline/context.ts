@@ -17,6 +17,8 @@ export interface RunOptions {
   cacheDir?: string | false;
   /** Stop the run cleanly once predictions have cost this much (USD). */
   maxCostUsd?: number;
+  /** Models with `batch`: wait for their batches (default true); false submits and returns (`--no-wait`). */
+  batchWait?: boolean;
   /** Re-execute executions that ran but did not pass (never re-runs inference). */
   retryFailedExecutions?: boolean;
   /**

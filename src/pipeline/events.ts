@@ -51,6 +51,17 @@ export type RunEvent =
         examples?: Record<string, string>;
       };
     }
+  | {
+      /** A Batch API batch of a trial changed status or counts (`batch: true` models). */
+      type: "batch";
+      trial: string;
+      batch_id: string;
+      status: string;
+      total: number;
+      completed: number;
+      failed: number;
+      elapsed_ms: number;
+    }
   | { type: "warning"; message: string; trial?: string }
   | { type: "experiment:end"; dir: string; report: string; interrupted: boolean };
 

@@ -1,6 +1,7 @@
 import { closeSync, openSync, renameSync, type Stats, statSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { BenchlineError } from "../core/index.js";
+import { BenchlineError, type ModelSpec } from "../core/index.js";
+import { batchLine, customId, exportBodyConfig, sampleBody } from "../providers/index.js";
 import { readDataset } from "../tasks/index.js";
 import { buildPrompt } from "./phases/prompts.js";
 import { type ResolvedExperiment, relativeLabel } from "./resolve.js";
@@ -8,6 +9,11 @@ import { type ResolvedExperiment, relativeLabel } from "./resolve.js";
 export interface ExportOptions {
   /** Overwrite an existing file (never the experiment's own dataset or config). */
   force?: boolean;
+  /**
+   * `openai-batch`: a Batch API request file for this model (its name, mode and sampling params),
+   * one line per (id, sample) with `custom_id` `<id>#<sample>` (what `vllm run-batch` reads).
+   */
+  batchModel?: ModelSpec;
 }
 
 /**
@@ -31,6 +37,8 @@ export async function exportPrompts(
   checkExportTarget(exp, resolve(out), options.force ?? false);
   const [template] = prompts.values();
   const { forPromptSet, exportFields } = exp.task;
+  const batch = options.batchModel && exportBodyConfig(options.batchModel);
+  const endpoint = batch?.mode === "completion" ? "/v1/completions" : "/v1/chat/completions";
   const tmp = `${out}.tmp-${process.pid}`;
   let fd: number | undefined;
   try {
@@ -39,6 +47,14 @@ export async function exportPrompts(
       // Tasks whose samples depend on the prompt set (code-edit variants) see the chosen one.
       const sample = forPromptSet ? forPromptSet(item, template!.name, exp.taskOptions) : item;
       const record = buildPrompt(exp.task, template!, sample);
+      if (batch) {
+        for (let i = 0; i < exp.samplesPerItem; i++) {
+          const request = { messages: record.messages, prompt: record.prompt, n: 1, sampleIndices: [i] };
+          const body = sampleBody(batch, { ...request, ...options.batchModel!.params });
+          writeSync(fd, `${batchLine(customId(record.id, i), endpoint, body)}\n`);
+        }
+        continue;
+      }
       const line = {
         ...exportFields?.(sample),
         id: record.id,
@@ -57,7 +73,7 @@ export async function exportPrompts(
     removeQuietly(tmp);
     throw error;
   }
-  return exp.dataset.index.size;
+  return exp.dataset.index.size * (batch ? exp.samplesPerItem : 1);
 }
 
 /** `-o` must name a file in an existing directory, not an input of the experiment. */

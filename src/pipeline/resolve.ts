@@ -30,6 +30,7 @@ import {
   loadResponses,
   modelFile,
   modelTakes,
+  noBatchApi,
 } from "../providers/index.js";
 import { DEFAULT_STATS, type StatsSettings } from "../report/index.js";
 import { parseExecutionConfig, type ResolvedExecution, resolveExecution } from "../sandbox/index.js";
@@ -65,6 +66,8 @@ export interface Overrides {
   timeout?: number;
   /** Sandbox kind for executions (overrides `execution.sandbox`). */
   sandbox?: string;
+  /** Send every model's requests through its provider's Batch API (`--batch`). */
+  batch?: boolean;
 }
 
 export interface ResolvedExperiment {
@@ -437,10 +440,15 @@ function resolveModels(
             fromFile.find((m) => m.spec.id === w) ?? { spec: modelSpecFromEntry(w), where: `--model ${w}` },
         )
       : fromFile;
-  return chosen.map(({ spec, where }) => {
+  return chosen.map(({ spec: entry, where }) => {
+    let spec = entry;
+    if (overrides.batch && spec.options.batch === undefined) {
+      if (!modelTakes(spec, "batch")) throw noBatchApi(spec);
+      spec = { ...spec, options: { ...spec.options, batch: true } };
+    }
     checkModel(spec, where);
     const model: ModelSpec =
-      overrides.timeout !== undefined && modelTakes(spec, "timeout")
+      overrides.timeout !== undefined && modelTakes(spec, "timeout") && !spec.options.batch
         ? { ...spec, options: { ...spec.options, timeout: overrides.timeout } }
         : { ...spec };
     const path = modelFile(model, baseDir);

@@ -8,13 +8,21 @@ import {
   type Sandbox,
   stableStringify,
 } from "../core/index.js";
-import { createProvider, priceFor } from "../providers/index.js";
+import {
+  type BatchApi,
+  type BatchSettings,
+  batchSettings,
+  createBatchApi,
+  createProvider,
+  priceFor,
+} from "../providers/index.js";
 import { createSandbox, SandboxPool } from "../sandbox/index.js";
 import type { Budget, RunOptions, TrialContext } from "./context.js";
 import type { EventSink, PhaseName } from "./events.js";
 import { trialFiles } from "./files.js";
 import { readJson, writeJsonIfChanged } from "./json.js";
 import { withManifestLock } from "./lock.js";
+import { runBatchInferencePhase } from "./phases/batch.js";
 import { assertPredictionsToExecute, runExecutionPhase } from "./phases/execution.js";
 import { runInferencePhase } from "./phases/inference.js";
 import { runPromptsPhase } from "./phases/prompts.js";
@@ -103,9 +111,25 @@ export async function runExperiment(
     }
     return provider;
   };
+  // Models with `batch`: one Batch API client per model.
+  const batchApis = new Map<string, { api: BatchApi; settings: BatchSettings }>();
+  const batchFor = (trial: Trial): { api: BatchApi; settings: BatchSettings } | undefined => {
+    const settings = batchSettings(trial.spec.model);
+    if (!settings || options.createProvider) return undefined;
+    let batch = batchApis.get(trial.spec.model.id);
+    if (!batch) {
+      batch = {
+        api: createBatchApi(trial.spec.model, { baseDir: exp.baseDir, env: process.env }, settings),
+        settings,
+      };
+      batchApis.set(trial.spec.model.id, batch);
+    }
+    return batch;
+  };
   // Providers are created before anything is written: a missing key or program is an error
   // that leaves no files behind.
-  if (wants("inference") && !options.createProvider) for (const trial of exp.trials) providerFor(trial);
+  if (wants("inference") && !options.createProvider)
+    for (const trial of exp.trials) if (!batchFor(trial)) providerFor(trial);
 
   if (phase === "execution" && exp.task.execute) {
     const predictions = exp.trials.map((t) => trialFiles(join(exp.dir, t.name)).predictions);
@@ -156,8 +180,28 @@ export async function runExperiment(
     prepareTrialDir(ctx);
     emit({ type: "trial:start", trial: trial.name, index });
     await timed(ctx, "prompts", wants("prompts") || wants("inference"), () => runPromptsPhase(ctx));
-    if (wants("inference"))
+    const batch = wants("inference") ? batchFor(trial) : undefined;
+    let pending = 0;
+    if (batch) {
+      await timed(ctx, "inference", true, async () => {
+        const wait = options.batchWait ?? true;
+        const result = await runBatchInferencePhase(ctx, batch.api, batch.settings, { wait });
+        pending = result.pending;
+        return result.written;
+      });
+    } else if (wants("inference"))
       await timed(ctx, "inference", true, () => runInferencePhase(ctx, providerFor(trial)));
+    if (pending > 0) {
+      // Submitted and not finished (--no-wait, or interrupted): later phases wait for a rerun.
+      if (!signal.aborted)
+        emit({
+          type: "warning",
+          trial: trial.name,
+          message: `${trial.name}: ${pending} batch(es) running at the provider (recorded in batches.json); run the same command again to collect them`,
+        });
+      emit({ type: "trial:done", trial: trial.name });
+      return;
+    }
     if (sandbox) {
       await timed(ctx, "execution", true, () =>
         runExecutionPhase(ctx, {
@@ -181,6 +225,7 @@ export async function runExperiment(
     );
   } finally {
     await Promise.all([...providers.values()].map((p) => p.close?.()));
+    await Promise.all([...batchApis.values()].map((b) => b.api.close()));
     if (sandbox && !options.sandbox) await sandbox.close?.();
   }
 

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
 import { BenchlineError, type Provider, type ProviderFactory, readJsonl } from "../core/index.js";
+import { batchLineCompletions, parseCustomId } from "./batch.js";
 import type { ModelDeclaration } from "./options.js";
 
 const id = z.union([z.string().min(1), z.number()]).transform(String);
@@ -10,7 +11,8 @@ const id = z.union([z.string().min(1), z.number()]).transform(String);
  * A line of a responses file, in any of the formats predictions travel in:
  * - `{id, completion}` — several lines with one id are its samples, in file order;
  * - benchline prediction rows `{id, sample, completion, status}` — placed at `sample`; error rows skipped;
- * - `{task_id | id, generated_command}` — a shell-task `commands.jsonl`.
+ * - `{task_id | id, generated_command}` — a shell-task `commands.jsonl`;
+ * - Batch API output `{custom_id: "<id>#<sample>", response: {body: {choices}}}` — failed lines skipped.
  * A `prompt_hash` (prediction rows carry one) says which prompt the completion answered.
  */
 const responseLine = z.union([
@@ -24,6 +26,8 @@ const responseLine = z.union([
   z
     .object({ id: id.optional(), task_id: id.optional(), generated_command: z.string() })
     .refine((r) => r.id !== undefined || r.task_id !== undefined, "needs id or task_id"),
+  // A Batch API output line (OpenAI, `vllm run-batch`): `{custom_id, response: {body: {choices}}}`.
+  z.object({ custom_id: z.string().min(1), response: z.unknown().optional(), error: z.unknown().optional() }),
 ]);
 
 /** Import reads only what is listed; sampling params and options would be ignored, so none is taken. */
@@ -66,6 +70,23 @@ export async function loadResponses(path: string, label = path): Promise<Respons
     },
   })) {
     lines++;
+    if ("custom_id" in value) {
+      const { id: key, sample } = parseCustomId(value.custom_id);
+      const texts = batchLineCompletions(value) ?? [];
+      texts.forEach((text, k) => {
+        const list = byId.get(key) ?? [];
+        byId.set(key, list);
+        const at = sample === undefined ? list.length : sample + k;
+        const earlier = list[at];
+        if (earlier && earlier.text !== text)
+          throw new BenchlineError(
+            "input",
+            `${label}:${line}: id "${key}" sample ${at} has a different completion at line ${earlier.line} (keep one of the two lines)`,
+          );
+        list[at] = earlier ?? { text, line };
+      });
+      continue;
+    }
     const key = "completion" in value ? value.id : (value.task_id ?? value.id)!;
     const list = byId.get(key) ?? [];
     byId.set(key, list);

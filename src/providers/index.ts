@@ -8,6 +8,7 @@ import {
   type ProviderFactory,
   type Usage,
 } from "../core/index.js";
+import { batchOptionSchema, checkBatchOptions } from "./batch.js";
 import { withCache } from "./cache.js";
 import { commandModel, createCommandProvider } from "./command.js";
 import { createEchoProvider, echoModel } from "./echo.js";
@@ -20,6 +21,7 @@ import { createOpenAIProvider, optionsSchema as openAIClientOptions, resolveOpen
 import {
   checkModelSpec,
   contextLengthOption,
+  fieldOf,
   type ModelDeclaration,
   schedulingOptions,
   takesOption,
@@ -33,6 +35,7 @@ const openAIOptions = z.strictObject({
   ...contextLengthOption,
   ...openAIClientOptions.shape,
   adaptive: z.boolean().optional(),
+  batch: batchOptionSchema.optional(),
 });
 const hosted: ModelDeclaration = { options: openAIOptions, model: "required", sampling: true };
 const selfHosted: ModelDeclaration = { ...hosted, model: "optional" };
@@ -129,6 +132,7 @@ export function checkModel(spec: ModelSpec, where = `model "${spec.id}"`): void 
     );
   }
   checkModelSpec(spec, providers[spec.provider].declares, where);
+  checkBatchOptions(spec, (field) => fieldOf(where, field));
 }
 
 /** Whether the model's provider honours `option` (so a CLI override such as `--timeout` applies). */
@@ -150,6 +154,12 @@ export function createProvider(
   options: CreateProviderOptions = {},
 ): Provider {
   checkModel(spec);
+  // Batch models are run by the pipeline's batch phase; a live provider would ignore the option.
+  if (spec.options.batch)
+    throw new BenchlineError(
+      "config",
+      `model "${spec.id}": batch: this model is called live here (e.g. as guided decoding's base or oracle); remove batch`,
+    );
   const entry: ProviderEntry = providers[spec.provider as ProviderName];
   let provider: Provider = entry.create(spec, env);
   if (entry.scheduled !== false) {
@@ -202,6 +212,18 @@ function priceOf(spec: ModelSpec): Price | undefined {
   return spec.provider === "llamacpp" ? undefined : FREE;
 }
 
+export {
+  type BatchSettings,
+  batchLine,
+  batchSettings,
+  customId,
+  exportBodyConfig,
+  noBatchApi,
+  parseBatchResult,
+  parseCustomId,
+  sampleBody,
+} from "./batch.js";
+export { type BatchApi, type BatchInfo, createBatchApi, isFinal, sleep } from "./batch-client.js";
 export { FileHashes } from "./file-hash.js";
 export {
   checkResponses,

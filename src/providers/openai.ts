@@ -190,7 +190,7 @@ function clientOptions(spec: ModelSpec, options: OpenAIOptions, baseDir: string)
   return out;
 }
 
-function requestBody(config: OpenAIConfig, request: GenerateRequest): Record<string, unknown> {
+export function requestBody(config: OpenAIConfig, request: GenerateRequest): Record<string, unknown> {
   const body: Record<string, unknown> = { ...config.options.extra_body };
   if (config.model !== undefined) body.model = config.model;
   if (config.mode === "chat") body.messages = request.messages;
@@ -217,7 +217,7 @@ function requestBody(config: OpenAIConfig, request: GenerateRequest): Record<str
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null;
 
-function parseResponse(json: unknown, mode: "chat" | "completion", withLogprobs: boolean): Generation {
+export function parseResponse(json: unknown, mode: "chat" | "completion", withLogprobs: boolean): Generation {
   const choices = isObject(json) && Array.isArray(json.choices) ? json.choices.filter(isObject) : [];
   if (choices.length === 0) throw new ProviderError("bad_response", "response has no choices");
   choices.sort((a, b) => Number(a.index ?? 0) - Number(b.index ?? 0));

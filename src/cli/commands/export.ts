@@ -1,5 +1,6 @@
-import { Command } from "commander";
-import { loadExperiment } from "../../config/index.js";
+import { Command, Option } from "commander";
+import { type ExperimentFile, loadExperiment, modelSpecFromEntry } from "../../config/index.js";
+import { BenchlineError, type ModelSpec } from "../../core/index.js";
 import { exportPrompts, relativeLabel, resolveExperiment } from "../../pipeline/index.js";
 import { positiveInt } from "../options.js";
 
@@ -16,6 +17,23 @@ export function exportCommand(): Command {
     .option("--parts <k>", "split the dataset into K disjoint shards (with --part)", positiveInt)
     .option("--part <i>", "export shard i of --parts (1-based)", positiveInt)
     .option("--force", "overwrite an existing output file (never the experiment's dataset or config)")
+    .addOption(
+      new Option(
+        "--format <format>",
+        "prompts: {id, prompt, ...} lines; openai-batch: a Batch API request file",
+      )
+        .choices(["prompts", "openai-batch"])
+        .default("prompts"),
+    )
+    .option(
+      "-m, --model <id>",
+      "openai-batch: the model entry whose name and params fill the bodies (default: the first)",
+    )
+    .option(
+      "-n, --samples <n>",
+      "openai-batch: requests per item (sample 0..n-1; default: the file's samples)",
+      positiveInt,
+    )
     .action(
       async (
         config: string,
@@ -26,9 +44,18 @@ export function exportCommand(): Command {
           parts?: number;
           part?: number;
           force?: boolean;
+          format: "prompts" | "openai-batch";
+          model?: string;
+          samples?: number;
         },
       ) => {
-        const exp = await resolveExperiment(loadExperiment(config), {
+        const loaded = loadExperiment(config);
+        if (flags.format !== "openai-batch" && (flags.model !== undefined || flags.samples !== undefined))
+          throw new BenchlineError("usage", "--model and --samples apply to --format openai-batch only");
+        const batchModel =
+          flags.format === "openai-batch" ? chooseModel(loaded.file.models, flags.model) : undefined;
+        const exp = await resolveExperiment(loaded, {
+          ...(flags.samples !== undefined ? { samples: flags.samples } : {}),
           ...(flags.promptSet ? { promptSets: [flags.promptSet] } : {}),
           ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
           ...(flags.parts !== undefined ? { parts: flags.parts } : {}),
@@ -36,8 +63,24 @@ export function exportCommand(): Command {
           // Export runs no model: any one model selects the trials' prompt sets.
           modelSpecs: [{ id: "export", provider: "echo", params: {}, options: {} }],
         });
-        const n = await exportPrompts(exp, flags.output, { force: flags.force ?? false });
-        process.stdout.write(`wrote ${n} prompt(s) to ${relativeLabel(flags.output)}\n`);
+        const n = await exportPrompts(exp, flags.output, {
+          force: flags.force ?? false,
+          ...(batchModel ? { batchModel } : {}),
+        });
+        const what = batchModel ? "batch request(s)" : "prompt(s)";
+        process.stdout.write(`wrote ${n} ${what} to ${relativeLabel(flags.output)}\n`);
       },
     );
+}
+
+/** The model entry `id` names (default: the first), for the bodies of an openai-batch export. */
+function chooseModel(entries: ExperimentFile["models"], id: string | undefined): ModelSpec {
+  const specs = entries.map(modelSpecFromEntry);
+  const spec = id === undefined ? specs[0] : specs.find((s) => s.id === id);
+  if (!spec)
+    throw new BenchlineError(
+      "usage",
+      `--model ${id}: no model with that id in the file (it has: ${specs.map((s) => s.id).join(", ")})`,
+    );
+  return spec;
 }

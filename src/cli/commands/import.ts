@@ -22,13 +22,15 @@ function offlineCommand(name: "import" | "execute"): Command {
     )
     .description(
       name === "import"
-        ? "Read {id, completion} lines (several lines with one id are that id's samples, in file order) and run the full evaluation — parsing, execution, scoring, reports — as for a live model. Every dataset item needs `samples` completions; ids not in the dataset are ignored with a warning."
+        ? 'Read {id, completion} lines (several lines with one id are that id\'s samples, in file order), or Batch API output lines ({custom_id: "<id>#<sample>", response: {body: {choices}}}, as `vllm run-batch` writes for `benchline export --format openai-batch`; failed lines are skipped), and run the full evaluation — parsing, execution, scoring, reports — as for a live model. Every dataset item needs `samples` completions; ids not in the dataset are ignored with a warning.'
         : "Execute predictions made elsewhere in fresh sandboxes, then score and report. Accepts benchline predictions.jsonl rows, {id, completion} lines, or a shell-task commands.jsonl of {task_id|id, generated_command}.",
     )
     .argument("<config>", "experiment file (task, dataset, prompt set, scorers, execution)")
     .requiredOption(
       `--${fileFlag} <file>`,
-      name === "import" ? "JSON Lines of {id, completion}" : "predictions or commands (JSON Lines)",
+      name === "import"
+        ? "JSON Lines of {id, completion} or Batch API output"
+        : "predictions or commands (JSON Lines)",
     )
     .option("--name <name>", "model name for the imported predictions (default: import:<file name>)")
     .option("-p, --prompt-set <name>", "prompt set the completions answered (default: the file's first)")
