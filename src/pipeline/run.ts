@@ -11,7 +11,7 @@ import {
 import { createProvider, priceFor } from "../providers/index.js";
 import { createSandbox, SandboxPool } from "../sandbox/index.js";
 import type { Budget, RunOptions, TrialContext } from "./context.js";
-import type { EventSink, PhaseName } from "./events.js";
+import type { EventSink, PhaseName, PhaseSelection } from "./events.js";
 import { trialFiles } from "./files.js";
 import { readJson, writeJsonIfChanged } from "./json.js";
 import { withManifestLock } from "./lock.js";
@@ -24,15 +24,7 @@ import { type ResolvedExperiment, relativeLabel, trialView } from "./resolve.js"
 import type { TrialManifest } from "./trial-data.js";
 import { VERSION } from "./version.js";
 
-export type PhaseSelection = PhaseName | "all";
-export const PHASES: readonly PhaseSelection[] = [
-  "prompts",
-  "inference",
-  "execution",
-  "score",
-  "report",
-  "all",
-];
+export { PHASES, type PhaseSelection } from "./events.js";
 
 export interface RunResult {
   dir: string;

@@ -1,6 +1,4 @@
 import { Command } from "commander";
-import { loadExperiment } from "../../config/index.js";
-import { exportPrompts, relativeLabel, resolveExperiment } from "../../pipeline/index.js";
 import { positiveInt } from "../options.js";
 
 export function exportCommand(): Command {
@@ -28,6 +26,10 @@ export function exportCommand(): Command {
           force?: boolean;
         },
       ) => {
+        const [{ loadExperiment }, { exportPrompts, relativeLabel, resolveExperiment }] = await Promise.all([
+          import("../../config/index.js"),
+          import("../../pipeline/index.js"),
+        ]);
         const exp = await resolveExperiment(loadExperiment(config), {
           ...(flags.promptSet ? { promptSets: [flags.promptSet] } : {}),
           ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
