@@ -14,11 +14,14 @@
  *   wall time ÷ baseline, and over the busy window ÷ baseline.
  *
  *   npx tsx bench/latency.ts [--sizes 100,2000,20000] [--latencies 0,100] [--concurrency 64,256]
- *                            [--tsx] [--autocannon-seconds 3]
+ *                            [--tsx] [--autocannon-seconds 3] [--baseline <checkout>]
  *
  * `--tsx` runs the sources through tsx instead of the build (`npm run build` first otherwise).
+ * `--baseline <checkout>` runs another built checkout right after this one in every
+ * configuration (a before/after pair under the same machine load). First printed: the start-up
+ * alone, `benchline --help` beside `node -e 0`.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -130,13 +133,22 @@ async function main(): Promise<void> {
   const concurrencies = list("concurrency", [64, 256]);
   const acSeconds = list("autocannon-seconds", [3])[0]!;
   const tsx = argv.includes("--tsx");
-  const bin = join(root, "bin/benchline.js");
-  if (!tsx && !existsSync(join(root, "dist/cli/bin.js"))) throw new Error("run `npm run build` first");
+  const baselineAt = argv.indexOf("--baseline");
+  const clis: [string, string[]][] = [["this", cliEntry(tsx ? undefined : root)]];
+  if (baselineAt >= 0) clis.push(["baseline", cliEntry(resolve(argv[baselineAt + 1]!))]);
   console.log(
-    `# CLI: ${tsx ? "sources through tsx" : "bin/benchline.js (dist)"}; ${cpus().length} CPUs; load average ${loadavg()
+    `# CLI: ${tsx ? "sources through tsx" : "bin/benchline.js (dist)"}${baselineAt >= 0 ? `, baseline ${argv[baselineAt + 1]}` : ""}; ${cpus().length} CPUs; load average ${loadavg()
       .map((x) => x.toFixed(2))
       .join(" ")}`,
   );
+  // Start-up alone: `benchline --help` against node doing nothing, wall and CPU, medians of 5.
+  for (const [label, entry] of clis) {
+    const help = startup([...entry, "--help"]);
+    const bare = startup(["-e", "0"]);
+    console.log(
+      `${label}: benchline --help ${help.wall} s wall / ${help.cpu} s CPU; node -e 0 ${bare.wall} s / ${bare.cpu} s (medians of 5)`,
+    );
+  }
   const rows: string[] = [];
   for (const latency of latencies) {
     const server = await startServer(latency);
@@ -144,37 +156,42 @@ async function main(): Promise<void> {
       for (const concurrency of concurrencies) {
         // The baseline of this configuration, measured now: what the server can do at all.
         const raw = latency === 0 ? await autocannon(server.url, acSeconds, concurrency) : undefined;
+        await new Promise((r) => setTimeout(r, 1000)); // autocannon's last requests drain
         const ideal = latency === 0 ? raw! : (concurrency * 1000) / latency;
         for (const n of sizes) {
-          await server.ask("reset");
-          const run = await runCli(server.url, n, concurrency, tsx ? undefined : bin);
-          const window = await server.ask("stats");
-          if (run.code !== 0) throw new Error(`benchline run exited ${run.code}`);
-          if (window.requests !== n) throw new Error(`server saw ${window.requests} requests, expected ${n}`);
-          const busyMs = window.last - window.first;
-          const result = {
-            bench: "latency",
-            items: n,
-            latency_ms: latency,
-            concurrency,
-            cli: tsx ? "tsx" : "dist",
-            first_request_s: round((window.first - run.started) / 1000, 3),
-            wall_s: round(run.seconds, 2),
-            items_per_s: Math.round(n / run.seconds),
-            busy_window_s: round(busyMs / 1000, 2),
-            slots_busy: round(window.busy / busyMs / concurrency, 2),
-            server_cpu: round(window.cpuMs / busyMs, 2),
-            baseline: latency === 0 ? "autocannon" : "ideal",
-            baseline_req_per_s: Math.round(ideal),
-            ratio_wall: round(n / run.seconds / ideal, 2),
-            ratio_busy_window: round(n / (busyMs / 1000) / ideal, 2),
-            peak_rss_mb: run.peakMb,
-            load_average: round(loadavg()[0]!, 2),
-          };
-          console.log(JSON.stringify(result));
-          rows.push(
-            `| ${n} | ${latency} | ${concurrency} | ${result.first_request_s} | ${result.wall_s} | ${result.items_per_s} | ${result.busy_window_s} | ${result.slots_busy} | ${result.server_cpu} | ${result.baseline} ${result.baseline_req_per_s} | **${result.ratio_wall}** | ${result.ratio_busy_window} | ${result.peak_rss_mb} |`,
-          );
+          for (const [label, entry] of clis) {
+            await server.ask("reset");
+            const run = await runCli(server.url, n, concurrency, entry);
+            const window = await server.ask("stats");
+            if (run.code !== 0) throw new Error(`${label}: benchline run exited ${run.code}`);
+            if (window.requests !== n)
+              throw new Error(`${label}: server saw ${window.requests} requests, expected ${n}`);
+            const busyMs = window.last - window.first;
+            const result = {
+              bench: "latency",
+              cli: label,
+              items: n,
+              latency_ms: latency,
+              concurrency,
+              first_request_s: round((window.first - run.started) / 1000, 3),
+              wall_s: round(run.seconds, 2),
+              items_per_s: Math.round(n / run.seconds),
+              busy_window_s: round(busyMs / 1000, 2),
+              slots_busy: round(window.busy / busyMs / concurrency, 2),
+              server_cpu: round(window.cpuMs / busyMs, 2),
+              baseline: latency === 0 ? "autocannon" : "ideal",
+              baseline_req_per_s: Math.round(ideal),
+              ratio_wall: round(n / run.seconds / ideal, 2),
+              ratio_busy_window: round(n / (busyMs / 1000) / ideal, 2),
+              cli_cpu_s: round(run.cpuSeconds, 2),
+              peak_rss_mb: run.peakMb,
+              load_average: round(loadavg()[0]!, 2),
+            };
+            console.log(JSON.stringify(result));
+            rows.push(
+              `| ${label} | ${n} | ${latency} | ${concurrency} | ${result.first_request_s} | ${result.wall_s} | ${result.items_per_s} | ${result.busy_window_s} | ${result.slots_busy} | ${result.server_cpu} | ${result.baseline} ${result.baseline_req_per_s} | **${result.ratio_wall}** | ${result.ratio_busy_window} | ${result.cli_cpu_s} | ${result.peak_rss_mb} |`,
+            );
+          }
         }
       }
     } finally {
@@ -182,9 +199,9 @@ async function main(): Promise<void> {
     }
   }
   console.log(
-    "\n| items | latency ms | concurrency | first request s | wall s | items/s | busy window s | slots busy | server CPU | baseline req/s | ratio (wall) | ratio (busy window) | peak RSS MB |",
+    "\n| CLI | items | latency ms | concurrency | first request s | wall s | items/s | busy window s | slots busy | server CPU | baseline req/s | ratio (wall) | ratio (busy window) | CLI CPU s | peak RSS MB |",
   );
-  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const row of rows) console.log(row);
 }
 
@@ -211,9 +228,8 @@ async function runCli(
   url: string,
   n: number,
   concurrency: number,
-  /** `bin/benchline.js`; default: this checkout's sources through tsx. */
-  bin: string | undefined,
-): Promise<{ code: number | null; started: number; seconds: number; peakMb: number }> {
+  entry: string[],
+): Promise<{ code: number | null; started: number; seconds: number; peakMb: number; cpuSeconds: number }> {
   const dir = mkdtempSync(join(tmpdir(), "benchline-latency-"));
   const lines: string[] = [];
   for (let i = 0; i < n; i++)
@@ -223,13 +239,6 @@ async function runCli(
     join(dir, "exp.yaml"),
     `name: bench\ntask: qa\ndataset: data.jsonl\nmodels:\n  - {id: local, provider: vllm, model: tiny, base_url: "${url}"}\nprompts: {plain: {user: "{{question}}"}}\nscorers: [exact]\nconcurrency: ${concurrency}\n`,
   );
-  const entry = bin
-    ? [bin]
-    : [
-        "--import",
-        pathToFileURL(join(root, "node_modules/tsx/dist/loader.mjs")).href,
-        join(root, "src/cli/bin.ts"),
-      ];
   const started = clock();
   const child = spawn(process.execPath, [...entry, "run", "exp.yaml", "--no-cache", "--log", "plain"], {
     cwd: dir,
@@ -240,10 +249,15 @@ async function runCli(
     stderr += d.toString();
   });
   let peakKb = 0;
+  let cpuTicks = 0;
   const poll = setInterval(() => {
     try {
       const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
       if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
+      // utime + stime (clock ticks of 10 ms), read until the last poll before exit.
+      const stat = readFileSync(`/proc/${child.pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      cpuTicks = Number(fields[11]) + Number(fields[12]);
     } catch {
       // exited
     }
@@ -253,5 +267,32 @@ async function runCli(
   const seconds = (clock() - started) / 1000;
   if (code !== 0) process.stderr.write(stderr);
   rmSync(dir, { recursive: true, force: true });
-  return { code, started, seconds, peakMb: Math.round(peakKb / 1024) };
+  return { code, started, seconds, peakMb: Math.round(peakKb / 1024), cpuSeconds: cpuTicks / 100 };
+}
+
+/** Node arguments that run a checkout's CLI: its `bin/benchline.js` (the build), or its sources through tsx. */
+function cliEntry(checkout: string | undefined): string[] {
+  if (checkout === undefined)
+    return [
+      "--import",
+      pathToFileURL(join(root, "node_modules/tsx/dist/loader.mjs")).href,
+      join(root, "src/cli/bin.ts"),
+    ];
+  if (!existsSync(join(checkout, "dist/cli/bin.js")))
+    throw new Error(`${checkout}: no dist/ — run \`npm run build\` there first`);
+  return [join(checkout, "bin/benchline.js")];
+}
+
+/** Median wall and CPU seconds of five runs of `node <args>` (output discarded). */
+function startup(args: string[]): { wall: number; cpu: number } {
+  const walls: number[] = [];
+  const cpus: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const r = spawnSync("/usr/bin/time", ["-f", "%e %U %S", process.execPath, ...args], { encoding: "utf8" });
+    const [wall, user, sys] = r.stderr.trim().split("\n").at(-1)!.split(" ").map(Number);
+    walls.push(wall!);
+    cpus.push(user! + sys!);
+  }
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[2]!;
+  return { wall: median(walls), cpu: Number(median(cpus).toFixed(2)) };
 }
