@@ -18,7 +18,7 @@ import { withManifestLock } from "./lock.js";
 import { assertPredictionsToExecute, runExecutionPhase } from "./phases/execution.js";
 import { runInferencePhase } from "./phases/inference.js";
 import { runPromptsPhase } from "./phases/prompts.js";
-import { type ExperimentManifest, writeReports } from "./phases/report.js";
+import type { ExperimentManifest } from "./phases/report.js";
 import { runScoringPhase } from "./phases/scoring.js";
 import { type ResolvedExperiment, relativeLabel, trialView } from "./resolve.js";
 import type { TrialManifest } from "./trial-data.js";
@@ -176,6 +176,8 @@ export async function runExperiment(
     if (sandbox && !options.sandbox) await sandbox.close?.();
   }
 
+  // The report renderers (HTML, SVG, CSV) load only now, not before the first request.
+  const { writeReports } = await import("./phases/report.js");
   const { report, summaries } = await writeReports(exp.dir);
   const failed: RunResult["failed"] = [];
   for (const s of summaries) {
