@@ -538,3 +538,22 @@ async function freePort(): Promise<number> {
   await new Promise((resolve) => probe.close(resolve));
   return port;
 }
+
+describe("samples read in step with the prompts (issue 15)", () => {
+  it("a prompts file in another order than the dataset (an --ids run, then all) still pairs each prompt with its own sample", async () => {
+    const dir = testdir({
+      "exp.yaml": config("gold", "samples: 2\n"),
+      "data.jsonl": qaRows(8),
+      "ids.txt": "q6\nq2\nq5\n",
+    });
+    const first = await runCliAsync(["run", "exp.yaml", "--ids", "ids.txt", "--no-cache"], dir);
+    expect(first.code, first.stderr).toBe(0);
+    const all = await runCliAsync(["run", "exp.yaml", "--no-cache"], dir);
+    expect(all.code, all.stderr).toBe(0);
+    const rows = predictions(dir);
+    // Gold answers with the sample's own reference: a prompt paired with another sample would show.
+    expect(rows).toHaveLength(16);
+    for (const row of rows) expect(row.completion).toBe(String(Number(row.id.slice(1)) + 1));
+    expect(new Set(rows.map((r) => `${r.id}/${r.sample}`)).size).toBe(16);
+  });
+});

@@ -1,11 +1,5 @@
-import {
-  acquireLock,
-  describeOwner,
-  type Lock,
-  lockDirOf,
-  relativeLabel,
-  type Shard,
-} from "../pipeline/index.js";
+import { acquireLock, describeOwner, type Lock, lockDirOf, type Shard } from "../pipeline/lock.js";
+import { relativeLabel } from "../pipeline/resolve.js";
 
 /** What `benchline <command>` shows to a second process that finds this one holding a trial. */
 const command = (): string => `benchline ${process.argv.slice(2).join(" ")}`;

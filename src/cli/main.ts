@@ -1,6 +1,9 @@
 import { Command, CommanderError } from "commander";
-import { BenchlineError, exitCodeFor, fsErrorToBenchline } from "../core/index.js";
-import { VERSION } from "../pipeline/index.js";
+// Only what defining the commands needs is imported here: each command loads the library when it
+// runs (`benchline --help` never loads zod, undici or the pipeline).
+import { BenchlineError, exitCodeFor } from "../core/errors.js";
+import { fsErrorToBenchline } from "../core/fs-errors.js";
+import { VERSION } from "../pipeline/version.js";
 import { compareCommand } from "./commands/compare.js";
 import { convertCommand } from "./commands/convert.js";
 import { exportCommand } from "./commands/export.js";

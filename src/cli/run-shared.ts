@@ -1,16 +1,10 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { type LoadedExperiment, loadExperiment } from "../config/index.js";
-import { BenchlineError } from "../core/index.js";
-import {
-  loadIds,
-  type Overrides,
-  type PhaseSelection,
-  relativeLabel,
-  resolveExperiment,
-  runExperiment,
-} from "../pipeline/index.js";
-import { sandboxKinds } from "../sandbox/index.js";
-import { trialLockFor } from "./lock.js";
+import type { LoadedExperiment } from "../config/index.js";
+import { BenchlineError } from "../core/errors.js";
+import type { PhaseSelection } from "../pipeline/events.js";
+import { loadIds } from "../pipeline/ids.js";
+import type { Overrides, ResolvedExperiment } from "../pipeline/index.js";
+import { sandboxKindNames } from "../sandbox/kinds.js";
 import { interruptSignal, logOption, positiveInt } from "./options.js";
 import { createReporter, describeErrors, type LogFormat } from "./progress.js";
 
@@ -54,7 +48,7 @@ export function addSharedRunOptions(command: Command): Command {
     .option("--no-cache", "do not read or write the response cache (<out>/.cache)")
     .addOption(
       new Option("--sandbox <kind>", "sandbox for executions (overrides execution.sandbox)").choices(
-        Object.keys(sandboxKinds),
+        sandboxKindNames,
       ),
     )
     .option(
@@ -106,8 +100,16 @@ export async function resolveAndRun(
   overrides: Overrides,
   flags: SharedRunFlags,
   phase: PhaseSelection = "all",
-  adjust?: (exp: Awaited<ReturnType<typeof resolveExperiment>>) => void,
+  adjust?: (exp: ResolvedExperiment) => void,
 ): Promise<void> {
+  // The run path only: not merge, export, formats or the other commands' code.
+  const [{ loadExperiment }, { resolveExperiment, relativeLabel }, { runExperiment }, { trialLockFor }] =
+    await Promise.all([
+      import("../config/index.js"),
+      import("../pipeline/resolve.js"),
+      import("../pipeline/run.js"),
+      import("./lock.js"),
+    ]);
   const exp = await resolveExperiment(
     typeof loaded === "string" ? loadExperiment(loaded) : loaded,
     overrides,

@@ -3,6 +3,16 @@
  * these; nothing in the pipeline prints.
  */
 export type PhaseName = "prompts" | "inference" | "execution" | "score" | "report";
+export type PhaseSelection = PhaseName | "all";
+/** What `--phase` accepts (here, not in run.ts, so the CLI can offer it without loading the pipeline). */
+export const PHASES: readonly PhaseSelection[] = [
+  "prompts",
+  "inference",
+  "execution",
+  "score",
+  "report",
+  "all",
+];
 
 export type RunEvent =
   | {

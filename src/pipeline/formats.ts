@@ -14,8 +14,9 @@ import { latestRows, trialFiles } from "./files.js";
  * A trial's rows in other tools' formats: SWE-bench predictions, EditBench's results layout, and
  * SWE-bench's reports (per-instance `report.json` and the run report).
  */
-export const trialFormats = ["swebench", "editbench", "swebench-report"] as const;
-export type TrialFormat = (typeof trialFormats)[number];
+import type { TrialFormat } from "./format-names.js";
+
+export { type TrialFormat, trialFormats } from "./format-names.js";
 
 interface TrialSpec {
   task: { name: string };

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { BenchlineError } from "../core/index.js";
+import { BenchlineError } from "../core/errors.js";
 
 /**
  * An id list for `--ids FILE`: a JSON list, EditBench's `{"sampled_instance_ids": [...]}`, or

@@ -32,7 +32,7 @@ import {
   modelTakes,
   noBatchApi,
 } from "../providers/index.js";
-import { DEFAULT_STATS, type StatsSettings } from "../report/index.js";
+import { DEFAULT_STATS, type StatsSettings } from "../report/summary.js";
 import { parseExecutionConfig, type ResolvedExecution, resolveExecution } from "../sandbox/index.js";
 import { type ResolvedScorer, resolveScorer } from "../scoring/index.js";
 import { type Dataset, getTask, lineOf, loadSamples, readDataset } from "../tasks/index.js";

@@ -18,7 +18,7 @@ import {
 } from "../providers/index.js";
 import { createSandbox, SandboxPool } from "../sandbox/index.js";
 import type { Budget, RunOptions, TrialContext } from "./context.js";
-import type { EventSink, PhaseName } from "./events.js";
+import type { EventSink, PhaseName, PhaseSelection } from "./events.js";
 import { trialFiles } from "./files.js";
 import { readJson, writeJsonIfChanged } from "./json.js";
 import { withManifestLock } from "./lock.js";
@@ -26,21 +26,13 @@ import { runBatchInferencePhase } from "./phases/batch.js";
 import { assertPredictionsToExecute, runExecutionPhase } from "./phases/execution.js";
 import { runInferencePhase } from "./phases/inference.js";
 import { runPromptsPhase } from "./phases/prompts.js";
-import { type ExperimentManifest, writeReports } from "./phases/report.js";
+import type { ExperimentManifest } from "./phases/report.js";
 import { runScoringPhase } from "./phases/scoring.js";
 import { type ResolvedExperiment, relativeLabel, trialView } from "./resolve.js";
 import type { TrialManifest } from "./trial-data.js";
 import { VERSION } from "./version.js";
 
-export type PhaseSelection = PhaseName | "all";
-export const PHASES: readonly PhaseSelection[] = [
-  "prompts",
-  "inference",
-  "execution",
-  "score",
-  "report",
-  "all",
-];
+export { PHASES, type PhaseSelection } from "./events.js";
 
 export interface RunResult {
   dir: string;
@@ -229,6 +221,8 @@ export async function runExperiment(
     if (sandbox && !options.sandbox) await sandbox.close?.();
   }
 
+  // The report renderers (HTML, SVG, CSV) load only now, not before the first request.
+  const { writeReports } = await import("./phases/report.js");
   const { report, summaries } = await writeReports(exp.dir);
   const failed: RunResult["failed"] = [];
   for (const s of summaries) {

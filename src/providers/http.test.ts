@@ -2,8 +2,9 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import zlib from "node:zlib";
+import { Agent, EnvHttpProxyAgent } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
-import { createJsonClient, onAbort } from "./http.js";
+import { createJsonClient, onAbort, undiciAgent, undiciEnvProxyAgent } from "./http.js";
 import { startOpenAIServer, TEST_CERT } from "./test-utils/openai-server.js";
 
 /**
@@ -59,6 +60,11 @@ const json = (value: unknown) => {
 };
 
 describe("createJsonClient (undici)", () => {
+  it("loads the same dispatcher classes as undici's public index, from their own modules", () => {
+    expect(undiciAgent()).toBe(Agent);
+    expect(undiciEnvProxyAgent()).toBe(EnvHttpProxyAgent);
+  });
+
   it("keeps connections alive across sequential requests", async () => {
     const server = await start((socket, i) => socket.write(json({ i })));
     const client = createJsonClient();

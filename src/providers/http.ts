@@ -4,10 +4,22 @@
  * when a backend returns fewer completions than asked for.
  */
 import type { IncomingHttpHeaders } from "node:http";
+import { createRequire } from "node:module";
 import tls from "node:tls";
 import zlib from "node:zlib";
-import { Agent, type Dispatcher, EnvHttpProxyAgent } from "undici";
+import type { Agent, Dispatcher, EnvHttpProxyAgent } from "undici";
 import type { Completion, GenerateRequest, Generation, Usage } from "../core/index.js";
+
+/**
+ * undici's Agent from its own module (undici is pinned to an exact version): undici's index also
+ * loads fetch, WebSocket, caches and mocks, which cost twice the start-up CPU of the client. With
+ * a proxy set, the whole of undici is loaded (its proxy agent tunnels through the `connect` API
+ * that the index adds to every dispatcher).
+ */
+const requireUndici = createRequire(import.meta.url);
+export const undiciAgent = (): typeof Agent => requireUndici("undici/lib/dispatcher/agent.js");
+export const undiciEnvProxyAgent = (): typeof EnvHttpProxyAgent =>
+  (requireUndici("undici") as { EnvHttpProxyAgent: typeof EnvHttpProxyAgent }).EnvHttpProxyAgent;
 
 /**
  * A failed request. `code` is what error rows record: `http_<status>`, `auth`, `timeout`,
@@ -136,7 +148,9 @@ export function createJsonClient(options: JsonClientOptions = {}): JsonClient {
   // The proxy-aware agent only when a proxy is set: it parses every request's origin again.
   const env = process.env;
   const proxied = [env.http_proxy, env.HTTP_PROXY, env.https_proxy, env.HTTPS_PROXY].some(Boolean);
-  const dispatcher = proxied ? new EnvHttpProxyAgent({ ...pool, requestTls: tlsOptions }) : new Agent(pool);
+  const dispatcher = proxied
+    ? new (undiciEnvProxyAgent())({ ...pool, requestTls: tlsOptions })
+    : new (undiciAgent())(pool);
   return {
     post: (url, body, postOptions) => post(dispatcher, url, body, postOptions),
     // Nothing the run still waits for is in flight by now: drop the connections at once.

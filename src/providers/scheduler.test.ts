@@ -186,6 +186,31 @@ describe("withScheduler", () => {
     }
   });
 
+  it("issue 15: adaptive concurrency starts at the configured concurrency (it only backs off on 429)", async () => {
+    const fresh = await startOpenAIServer({ latencyMs: 100, trackPrompts: false });
+    try {
+      const base = createOpenAIProvider(makeSpec("vllm", "m", { base_url: fresh.url }), makeEnv());
+      const limits: number[] = [];
+      const provider = withScheduler(base, {
+        concurrency: 32,
+        adaptive: true,
+        onLimitChange: (l) => limits.push(l),
+      });
+      expect(provider.stats().limit).toBe(32);
+      const all = Array.from({ length: 64 }, (_, i) =>
+        provider.generate(makeRequest(`s${i}`), makeContext()),
+      );
+      // The first 32 are sent at once, before any answer: no slow start.
+      expect(provider.stats()).toMatchObject({ limit: 32, inFlight: 32, queued: 32 });
+      await Promise.all(all);
+      expect(fresh.stats.ok).toBe(64);
+      expect(limits).toEqual([]);
+      await provider.close?.();
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it("halves concurrency once per burst of 429s and climbs back one at a time", async () => {
     const limits: number[] = [];
     const provider = scheduled({ clock: fakeClock(), concurrency: 8, onLimitChange: (l) => limits.push(l) });

@@ -1,6 +1,7 @@
 import { BenchlineError, type Sandbox } from "../core/index.js";
 import { bwrapDescription, createBwrapSandbox, isBwrapUsable } from "./bwrap.js";
 import { createDockerSandbox, dockerDescription } from "./docker.js";
+import type { SandboxKindName } from "./kinds.js";
 import { createLocalSandbox, localDescription } from "./local.js";
 
 /** Settings a sandbox kind may use; each kind ignores the ones that are not its own. */
@@ -32,7 +33,7 @@ export const sandboxKinds = {
       return createDockerSandbox({ ...settings, image });
     },
   },
-} satisfies Record<string, SandboxKindEntry>;
+} satisfies Record<SandboxKindName, SandboxKindEntry>;
 
 export type SandboxKind = keyof typeof sandboxKinds;
 

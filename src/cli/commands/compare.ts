@@ -1,8 +1,6 @@
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { BenchlineError } from "../../core/index.js";
-import { compareTrialDirs } from "../../pipeline/index.js";
-import { table } from "../../report/index.js";
+import { BenchlineError } from "../../core/errors.js";
 import { positiveInt } from "../options.js";
 
 const probability = (value: string): number => {
@@ -48,6 +46,10 @@ export function compareCommand(): Command {
         const unique = new Set(dirs.map((d) => resolve(d)));
         if (unique.size !== dirs.length)
           throw new BenchlineError("usage", "compare: a trial directory is named twice");
+        const [{ compareTrialDirs }, { table }] = await Promise.all([
+          import("../../pipeline/compare.js"),
+          import("../../report/index.js"),
+        ]);
         const { trials, comparisons } = await compareTrialDirs(dirs, flags);
         if (flags.json) {
           process.stdout.write(

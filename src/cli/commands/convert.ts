@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import { type TrialFormat, trialFormats, writeTrialFormat } from "../../pipeline/index.js";
+import { type TrialFormat, trialFormats } from "../../pipeline/format-names.js";
 
 export function convertCommand(): Command {
   return new Command("convert")
@@ -14,6 +14,7 @@ export function convertCommand(): Command {
       "file (swebench) or directory (editbench, swebench-report); default: the trial directory",
     )
     .action(async (dir: string, flags: { to: TrialFormat; out?: string }) => {
+      const { writeTrialFormat } = await import("../../pipeline/formats.js");
       for (const path of await writeTrialFormat(dir, flags.to, flags.out)) process.stdout.write(`${path}\n`);
     });
 }

@@ -1,7 +1,7 @@
 import { Command, Option } from "commander";
-import { type ExperimentFile, loadExperiment, modelSpecFromEntry } from "../../config/index.js";
-import { BenchlineError, type ModelSpec } from "../../core/index.js";
-import { exportPrompts, relativeLabel, resolveExperiment } from "../../pipeline/index.js";
+import type { ExperimentFile } from "../../config/index.js";
+import { BenchlineError } from "../../core/errors.js";
+import type { ModelSpec } from "../../core/index.js";
 import { positiveInt } from "../options.js";
 
 export function exportCommand(): Command {
@@ -49,11 +49,21 @@ export function exportCommand(): Command {
           samples?: number;
         },
       ) => {
+        const [{ loadExperiment }, { exportPrompts, relativeLabel, resolveExperiment }] = await Promise.all([
+          import("../../config/index.js"),
+          import("../../pipeline/index.js"),
+        ]);
         const loaded = loadExperiment(config);
         if (flags.format !== "openai-batch" && (flags.model !== undefined || flags.samples !== undefined))
           throw new BenchlineError("usage", "--model and --samples apply to --format openai-batch only");
         const batchModel =
-          flags.format === "openai-batch" ? chooseModel(loaded.file.models, flags.model) : undefined;
+          flags.format === "openai-batch"
+            ? chooseModel(
+                loaded.file.models,
+                flags.model,
+                (await import("../../config/index.js")).modelSpecFromEntry,
+              )
+            : undefined;
         const exp = await resolveExperiment(loaded, {
           ...(flags.samples !== undefined ? { samples: flags.samples } : {}),
           ...(flags.promptSet ? { promptSets: [flags.promptSet] } : {}),
@@ -74,7 +84,11 @@ export function exportCommand(): Command {
 }
 
 /** The model entry `id` names (default: the first), for the bodies of an openai-batch export. */
-function chooseModel(entries: ExperimentFile["models"], id: string | undefined): ModelSpec {
+function chooseModel(
+  entries: ExperimentFile["models"],
+  id: string | undefined,
+  modelSpecFromEntry: (entry: ExperimentFile["models"][number]) => ModelSpec,
+): ModelSpec {
   const specs = entries.map(modelSpecFromEntry);
   const spec = id === undefined ? specs[0] : specs.find((s) => s.id === id);
   if (!spec)

@@ -1,6 +1,5 @@
 import { basename, resolve } from "node:path";
 import { Command } from "commander";
-import { loadExperiment } from "../../config/index.js";
 import { addSharedRunOptions, resolveAndRun, type SharedRunFlags, sharedOverrides } from "../run-shared.js";
 
 interface ImportFlags extends SharedRunFlags {
@@ -36,6 +35,7 @@ function offlineCommand(name: "import" | "execute"): Command {
     .option("-p, --prompt-set <name>", "prompt set the completions answered (default: the file's first)")
     .option("--allow-missing", "record dataset ids without a response as error rows instead of failing");
   return addSharedRunOptions(command).action(async (config: string, flags: ImportFlags) => {
+    const { loadExperiment } = await import("../../config/index.js");
     const loaded = loadExperiment(config);
     const path = resolve((flags.responses ?? flags.predictions)!);
     const promptSet = flags.promptSet ?? Object.keys(loaded.file.prompts ?? {})[0];

@@ -1,7 +1,6 @@
 import { existsSync, rmdirSync } from "node:fs";
 import { Command } from "commander";
-import { mergeExperiments, relativeLabel, writeReports } from "../../pipeline/index.js";
-import { lockExperiment } from "../lock.js";
+import type { MergeResult } from "../../pipeline/index.js";
 
 export function mergeCommand(): Command {
   return new Command("merge")
@@ -17,9 +16,13 @@ export function mergeCommand(): Command {
     .option("--wait", "if another process is writing into --into, wait for it instead of exiting (code 4)")
     .action(async (sources: string[], flags: { into: string; wait?: boolean }) => {
       // Merge writes every trial of the destination and its experiment.json: it holds them all.
+      const [{ mergeExperiments, relativeLabel, writeReports }, { lockExperiment }] = await Promise.all([
+        import("../../pipeline/index.js"),
+        import("../lock.js"),
+      ]);
       const existed = existsSync(flags.into);
       const lock = await lockExperiment(flags.into, flags.wait ?? false);
-      let result: Awaited<ReturnType<typeof mergeExperiments>>;
+      let result: MergeResult;
       let report: string;
       try {
         result = await mergeExperiments(sources, flags.into);

@@ -1,8 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
-import { BenchlineError } from "../../core/index.js";
-import { relativeLabel, writeReports } from "../../pipeline/index.js";
+import { BenchlineError } from "../../core/errors.js";
 
 export function reportCommand(): Command {
   return new Command("report")
@@ -19,6 +18,7 @@ export function reportCommand(): Command {
       if (!existsSync(join(dir, "experiment.json"))) {
         throw new BenchlineError("usage", `${dir}: not an experiment directory (no experiment.json)`);
       }
+      const { relativeLabel, writeReports } = await import("../../pipeline/index.js");
       const { report, summaries, notes } = await writeReports(
         dir,
         flags.allPairs ? { comparisons: "all" } : {},

@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import { PHASES, type PhaseSelection } from "../../pipeline/index.js";
+import { PHASES, type PhaseSelection } from "../../pipeline/events.js";
 import { collect, positiveInt } from "../options.js";
 import { addSharedRunOptions, resolveAndRun, type SharedRunFlags, sharedOverrides } from "../run-shared.js";
 

@@ -12,17 +12,19 @@ import {
   promptRecordSchema,
   readJsonl,
   rowKey,
+  type Sample,
   type Truncation,
   toRowError,
   truncateMessages,
 } from "../../core/index.js";
-import { sampleMap } from "../../tasks/index.js";
+import { type Dataset, readDataset } from "../../tasks/index.js";
 import type { TrialContext } from "../context.js";
 import type { RunEvent } from "../events.js";
 import { lastByKey } from "../files.js";
 
 interface Job {
   prompt: PromptRecord;
+  sample: Sample;
   sampleIndices: number[];
 }
 
@@ -37,7 +39,6 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
   const { exp, trial, files } = ctx;
   const n = exp.samplesPerItem;
   const status = await lastByKey(files.predictions, predictionSchema, (row) => row.status);
-  const samples = await sampleMap(exp.dataset);
   const isDone = (id: string, s: number): boolean => {
     const st = status.get(rowKey(id, s));
     return st === "ok" || (st === "error" && !ctx.retryErrors);
@@ -52,13 +53,26 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
   // With a seed, each sample is its own request (providers generate sample i with seed + i), so
   // one failed sample loses no other and each counts against the model's rate limits.
   const seeded = params.seed !== undefined;
+  // Samples are read from the dataset in step with the prompts (both are in dataset order), so
+  // the first request leaves without a pass over the whole dataset first.
+  const samples = new SampleLookup(exp.dataset, (id) => {
+    for (let i = 0; i < n; i++) if (!isDone(id, i)) return true;
+    return false;
+  });
   async function* jobs(): AsyncGenerator<Job> {
-    for await (const { value: prompt } of readJsonl(files.prompts, { schema: promptRecordSchema })) {
-      if (!samples.has(prompt.id)) continue;
-      const sampleIndices: number[] = [];
-      for (let i = 0; i < n; i++) if (!isDone(prompt.id, i)) sampleIndices.push(i);
-      if (seeded) for (const i of sampleIndices) yield { prompt, sampleIndices: [i] };
-      else if (sampleIndices.length > 0) yield { prompt, sampleIndices };
+    try {
+      for await (const { value: prompt } of readJsonl(files.prompts, { schema: promptRecordSchema })) {
+        if (!exp.dataset.index.has(prompt.id)) continue;
+        const sampleIndices: number[] = [];
+        for (let i = 0; i < n; i++) if (!isDone(prompt.id, i)) sampleIndices.push(i);
+        if (sampleIndices.length === 0) continue;
+        const sample = await samples.take(prompt.id);
+        if (!sample) continue; // a second record for an id: its samples are requested already
+        if (seeded) for (const i of sampleIndices) yield { prompt, sample, sampleIndices: [i] };
+        else yield { prompt, sample, sampleIndices };
+      }
+    } finally {
+      await samples.close();
     }
   }
 
@@ -89,8 +103,7 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
     await forEachConcurrent(
       jobs(),
       exp.concurrency,
-      async ({ prompt, sampleIndices }) => {
-        const sample = samples.get(prompt.id)!;
+      async ({ prompt, sample, sampleIndices }) => {
         const reference = exp.task.reference(sample);
         const started = performance.now();
         let generation: Generation | undefined;
@@ -237,6 +250,47 @@ function successRow(
     for (const key in extras) if (!(key in row) && extras[key] !== undefined) row[key] = extras[key];
   if (truncation) row.truncated = truncation;
   return row as Prediction;
+}
+
+/**
+ * The dataset's samples by id, read from the file as they are asked for. Asked in dataset order
+ * (the prompts file's order), nothing is held; a sample read past on the way to another is kept
+ * until it is asked for (if `wanted`), so any order works, holding at most the samples still to
+ * request (never more than a map of every sample). Each sample is handed out once.
+ */
+class SampleLookup {
+  private readonly waiting = new Map<string, Sample>();
+  private readonly source: AsyncGenerator<Sample>;
+  private exhausted = false;
+
+  constructor(
+    dataset: Dataset,
+    private readonly wanted: (id: string) => boolean,
+  ) {
+    this.source = readDataset(dataset);
+  }
+
+  async take(id: string): Promise<Sample | undefined> {
+    const held = this.waiting.get(id);
+    if (held) {
+      this.waiting.delete(id);
+      return held;
+    }
+    while (!this.exhausted) {
+      const next = await this.source.next();
+      if (next.done) {
+        this.exhausted = true;
+        break;
+      }
+      if (next.value.id === id) return next.value;
+      if (this.wanted(next.value.id)) this.waiting.set(next.value.id, next.value);
+    }
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.source.return(undefined);
+  }
 }
 
 function errorCodeOf(error: unknown): unknown {
