@@ -168,8 +168,11 @@ export interface Task<Row = unknown, Options = Record<string, never>, Artifact =
   readonly truncation?: import("./truncate.js").TruncationPolicy;
   /** Variables available to `{{field}}` placeholders (default: id, input fields, metadata). */
   promptVars?(sample: Sample): Record<string, unknown>;
-  /** A completion to the artifact that is scored or executed. */
-  parse(completion: string, sample: Sample, options: Options): Artifact;
+  /**
+   * A completion to the artifact that is scored or executed. `prediction` is the stored row (its
+   * provider extras, e.g. an imported SWE-bench `model_patch`), when there is one.
+   */
+  parse(completion: string, sample: Sample, options: Options, prediction?: Record<string, unknown>): Artifact;
   execute?(artifact: Artifact, sample: Sample, context: ExecuteContext<Options>): Promise<ExecutionOutcome>;
   /**
    * Async work on the loaded samples before anything is written or any model is called (code-edit

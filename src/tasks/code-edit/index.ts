@@ -97,7 +97,15 @@ export const codeEditTask = defineTask<z.infer<typeof codeEditRow>, CodeEditOpti
       ground_truth: input.ground_truth,
     };
   },
-  parse: (completion) => extractDiff(completion),
+  // A patch given as such (an imported SWE-bench `model_patch`, EditBench's `model_patch`, or the
+  // reference itself from `gold`) is applied verbatim, as those tools do; else extract_diff.
+  parse: (completion, sample, _options, prediction): ExtractedPatch => {
+    const given = prediction?.model_patch;
+    if (typeof given === "string" || given === null) return { patch: given, method: "model_patch" };
+    if (typeof sample.target === "string" && completion === sample.target)
+      return { patch: completion, method: "reference" };
+    return extractDiff(completion);
+  },
   async execute(artifact, sample, ctx) {
     const input = sample.input as { instance: Instance; clone?: string; pre_edits?: string[] };
     const { instance } = input;
