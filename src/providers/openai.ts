@@ -119,6 +119,9 @@ export function resolveOpenAIConfig(spec: ModelSpec, env: ProviderEnv): OpenAICo
   const baseUrl = normalizeBaseUrl(options.base_url ?? (fromEnv || defaults.baseUrl), spec.id);
   if (!model && !defaults.local) throw configError(spec, "a model name is required");
   const keyEnvs = options.api_keys ?? (options.api_key_env ? [options.api_key_env] : []);
+  // EditBench users keep several keys in OPENAI_KEYS (comma-separated): used when no other is named.
+  if (keyEnvs.length === 0 && preset === "openai" && !env.env.OPENAI_API_KEY && env.env.OPENAI_KEYS)
+    keyEnvs.push("OPENAI_KEYS");
   if (keyEnvs.length === 0 && defaults.keyEnv && (env.env[defaults.keyEnv] || isOpenAI(baseUrl)))
     keyEnvs.push(defaults.keyEnv);
   for (const name of keyEnvs) {
@@ -131,12 +134,18 @@ export function resolveOpenAIConfig(spec: ModelSpec, env: ProviderEnv): OpenAICo
 
 /**
  * `openai`, `vllm`, `ollama` and `llamacpp-server` models. Reads `options`: mode, base_url,
- * api_key_env, api_keys (env var names, used round-robin), headers, extra_body, concurrency
+ * api_key_env, api_keys (env var names; each may hold comma-separated keys; all used round-robin), headers, extra_body, concurrency
  * (connections per server), price, tls ({ca, insecure}).
  */
 export const createOpenAIProvider: ProviderFactory = (spec, env) => {
   const config = resolveOpenAIConfig(spec, env);
-  const keys = config.keyEnvs.map((name) => env.env[name] as string);
+  // A variable may hold several keys, comma-separated (OPENAI_KEYS): all of them, round-robin.
+  const keys = config.keyEnvs.flatMap((name) =>
+    (env.env[name] as string)
+      .split(",")
+      .map((k) => k.trim())
+      .filter((k) => k !== ""),
+  );
   const client = createJsonClient(clientOptions(spec, config.options, env.baseDir));
   const url = new URL(`${config.baseUrl}/${config.mode === "chat" ? "chat/completions" : "completions"}`);
   const price = config.options.price ?? (presets[config.preset].local ? FREE : priceFor(config.model));
