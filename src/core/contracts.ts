@@ -69,7 +69,22 @@ export interface Provider {
   /** The model label recorded on every prediction, e.g. `gold` or `openai:gpt-4o-mini`. */
   readonly id: string;
   generate(request: GenerateRequest, context: GenerateContext): Promise<Generation>;
+  /**
+   * The prompt's length in the model's own tokens (a tokenizer package, a server's tokenize
+   * endpoint), or undefined when none is known: prompts are then fitted by an estimate.
+   */
+  countTokens?(
+    messages: readonly Message[],
+    prompt: string,
+    signal?: AbortSignal,
+  ): Promise<TokenCount | undefined>;
   close?(): Promise<void>;
+}
+
+export interface TokenCount {
+  tokens: number;
+  /** What counted: an encoding name (`o200k_base`), or `server`. */
+  tokenizer: string;
 }
 
 // ---------------------------------------------------------------- sandboxes

@@ -10,6 +10,7 @@ import type {
   GenerateRequest,
   Generation,
   ModelSpec,
+  Provider,
   ProviderEnv,
   ProviderFactory,
 } from "../core/index.js";
@@ -18,10 +19,12 @@ import {
   createJsonClient,
   generateAll,
   generatePerSample,
+  type JsonClient,
   type JsonClientOptions,
   ProviderError,
 } from "./http.js";
 import { costFor, FREE, priceFor, priceSchema } from "./pricing.js";
+import { bpeCounter, openAIEncoding, serverCounter } from "./tokens.js";
 
 interface Preset {
   baseUrl: string;
@@ -159,8 +162,10 @@ export const createOpenAIProvider: ProviderFactory = (spec, env) => {
     return parseResponse(json, config.mode, request.top_logprobs !== undefined);
   };
 
+  const countTokens = tokenCounter(config, client, keys);
   return {
     id: spec.id,
+    ...(countTokens ? { countTokens } : {}),
     async generate(request, { signal }) {
       // With a seed, sample i is asked alone with seed + i (see generatePerSample).
       const { seed } = request;
@@ -178,6 +183,27 @@ export const createOpenAIProvider: ProviderFactory = (spec, env) => {
 };
 
 // ---------------------------------------------------------------- internal helpers
+
+/** The model's tokenizer: gpt-tokenizer for OpenAI models, the server's for vLLM and llama.cpp. */
+function tokenCounter(config: OpenAIConfig, client: JsonClient, keys: string[]): Provider["countTokens"] {
+  if (config.preset === "openai") {
+    const encoding = openAIEncoding(config.model);
+    return encoding ? bpeCounter(encoding, config.mode) : undefined;
+  }
+  if (config.preset !== "vllm" && config.preset !== "llamacpp-server") return undefined;
+  return serverCounter({
+    client,
+    root: config.baseUrl.replace(/\/v1\/?$/, ""),
+    kind: config.preset,
+    mode: config.mode,
+    model: config.model,
+    headers: () => ({
+      ...config.options.headers,
+      ...(keys[0] ? { authorization: `Bearer ${keys[0]}` } : {}),
+    }),
+    secrets: keys,
+  });
+}
 
 function clientOptions(spec: ModelSpec, options: OpenAIOptions, baseDir: string): JsonClientOptions {
   const out: JsonClientOptions = {};
