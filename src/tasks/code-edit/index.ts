@@ -60,7 +60,7 @@ export const codeEditTask = defineTask<z.infer<typeof codeEditRow>, CodeEditOpti
   row: codeEditRow,
   options: options as unknown as z.ZodType<CodeEditOptions>,
   defaultPrompts: { None_body_issue: { user: "{{prompt}}" } },
-  defaultScorers: ["exec", "applied"],
+  defaultScorers: ["exec", "applied", "edit_distance", "token_jaccard", "tfidf_cosine", "file_hit"],
   // Past the context: drop the last file of the code context (EditBench's fallback), repeatedly;
   // a prompt that still does not fit is an error row.
   truncation: { name: "drop-last-file", shorten: removeLastFile },
