@@ -46,7 +46,7 @@ type Report = {
   };
 };
 const reportOf = (extras: Record<string, unknown> | undefined) =>
-  (extras?.report as Record<string, Report>)["demo__calc-1"] as Report;
+  (extras?.report as Record<string, Report> | undefined)?.["demo__calc-1"] as Report;
 
 describe(`code-edit patch harness (${sandbox.name})`, () => {
   it("the gold patch applies with git apply and resolves: FAIL_TO_PASS and PASS_TO_PASS succeed", async () => {
