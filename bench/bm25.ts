@@ -7,15 +7,21 @@
  *    fresh tree (overlay mount as root, else a hard-link copy) and its removal; baseline: a plain
  *    full copy (`cp -a`) of the same tree.
  *
- *   npx tsx bench/bm25.ts [--files 5000] [--queries 50] [--trees 20]
+ *  - Whole executions through the patch harness (fresh tree, `git apply` of a one-line patch,
+ *    test_patch, a trivial test command in the sandbox, grading): executions/s, one at a time
+ *    and two at once.
+ *
+ *   npx tsx bench/bm25.ts [--files 5000] [--queries 50] [--trees 20] [--executions 20]
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
+import { createBwrapSandbox, createLocalSandbox, isBwrapUsable } from "../src/sandbox/index.js";
 import { tokenize, topN } from "../src/tasks/code-edit/bm25.js";
 import { listTree, readBlobs } from "../src/tasks/code-edit/git.js";
+import { runHarness } from "../src/tasks/code-edit/harness.js";
 import { treeIndex } from "../src/tasks/code-edit/prepare.js";
 import { freshTree, templateTree } from "../src/tasks/code-edit/trees.js";
 
@@ -24,6 +30,7 @@ const { values } = parseArgs({
     files: { type: "string", default: "5000" },
     queries: { type: "string", default: "50" },
     trees: { type: "string", default: "20" },
+    executions: { type: "string", default: "20" },
   },
 });
 const nFiles = Number(values.files);
@@ -111,6 +118,39 @@ for (let i = 0; i < 3; i++) {
   copy.push(performance.now() - t);
   rmSync(dest, { recursive: true, force: true });
 }
+// Whole executions: the harness per (instance, sample), the sandbox running a trivial test.
+const sandbox = isBwrapUsable() ? createBwrapSandbox() : createLocalSandbox();
+const target = "pkg3/sub3/mod_3.py";
+const before = execFileSync("git", ["show", `${commit}:${target}`], { cwd: repo, encoding: "utf8" });
+const firstLine = before.split("\n")[0] as string;
+const modelPatch = `diff --git a/${target} b/${target}\n--- a/${target}\n+++ b/${target}\n@@ -1 +1 @@\n-${firstLine}\n+"""Edited."""\n`;
+const spec = {
+  instance_id: "bench__exec",
+  clone: repo,
+  base_commit: commit,
+  pre_edits: [],
+  test_patch:
+    "diff --git a/tests/test_x.py b/tests/test_x.py\nnew file mode 100644\n--- /dev/null\n+++ b/tests/test_x.py\n@@ -0,0 +1 @@\n+def test_x(): pass\n",
+  fail_to_pass: [],
+  pass_to_pass: [],
+  test_command: "echo PASSED tests/test_x.py::test_x",
+  log_format: "pytest" as const,
+};
+const nExec = Number(values.executions);
+const execute = async () => {
+  const out = await runHarness(modelPatch, spec, { sandbox, timeoutMs: 60_000 });
+  if (out.extras?.applied !== true)
+    throw new Error(`bench patch did not apply: ${JSON.stringify(out.extras)}`);
+};
+await execute(); // warm: template written, launcher started
+const [, serialMs] = await time(async () => {
+  for (let i = 0; i < nExec; i++) await execute();
+});
+const [, pairMs] = await time(async () => {
+  for (let i = 0; i < nExec; i += 2) await Promise.all([execute(), execute()]);
+});
+await sandbox.close?.();
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const result = {
   machine: `${cpus().length} × ${cpus()[0]?.model ?? "?"}`,
@@ -131,6 +171,11 @@ const result = {
   tree_remove_median_ms: +median(removal).toFixed(1),
   full_copy_median_ms: Math.round(median(copy)),
   setup_over_full_copy: +(median(setup) / median(copy)).toFixed(3),
+  sandbox: sandbox.name,
+  executions: nExec,
+  execution_ms: +(serialMs / nExec).toFixed(1),
+  executions_per_s: +((nExec * 1000) / serialMs).toFixed(1),
+  executions_per_s_2_at_once: +((2 * Math.ceil(nExec / 2) * 1000) / pairMs).toFixed(1),
 };
 console.log(JSON.stringify(result));
 rmSync(repo, { recursive: true, force: true });

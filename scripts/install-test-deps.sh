@@ -5,8 +5,9 @@
 #   busybox-static  a tiny rootfs the docker tests import as an image (no registry pulls)
 #   chromium        headless browser that checks report.html renders
 #   python3-pytest  system pytest the code-edit harness tests run inside bwrap (which sees /usr only)
+#   python3-sklearn scikit-learn's TfidfVectorizer: the reference the similarity scorer tests compare with
 set -euo pipefail
-packages=(bubblewrap docker.io busybox-static chromium python3-pytest)
+packages=(bubblewrap docker.io busybox-static chromium python3-pytest python3-sklearn)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,49 +1,9 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { fileDiff, makeRepo } from "./code-edit-repo.js";
+import { C0, calcRows as rows, T0 } from "./code-edit-calc.js";
+import { makeRepo } from "./code-edit-repo.js";
 import { runCliAsync, testdir } from "./helpers.js";
-
-const C0 =
-  "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n";
-const C1b =
-  "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n";
-const C2 = C1b.replace("def add(a, b):\n    return a - b", "def add(a, b):\n    return a + b");
-const C3 = `"""Arithmetic."""\n\n${C2}`;
-const T0 = "from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n";
-const T1 =
-  "from calc import add, mul, sub\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n\n\ndef test_add():\n    assert add(1, 2) == 3\n\n\ndef test_sub():\n    assert sub(3, 1) == 2\n";
-const strip = (d: string) => d.replace(/\n$/, "");
-const rows = (commit: string) => [
-  {
-    instance_id: "demo__calc-pull-1",
-    repo: "demo/calc",
-    base_commit: commit,
-    title_mes: "Fix add and sub",
-    body_mes: "Both were wrong.",
-    issues_mes: "",
-    files_work: ["calc.py"],
-    work_patch_list: [
-      [strip(fileDiff("calc.py", C0, C1b))],
-      [strip(fileDiff("calc.py", C1b, C2))],
-      [strip(fileDiff("calc.py", C2, C3))],
-    ],
-    test_patch: fileDiff("tests/test_calc.py", T0, T1),
-    fail_to_pass: ["tests/test_calc.py::test_add", "tests/test_calc.py::test_sub"],
-    pass_to_pass: ["tests/test_calc.py::test_mul"],
-  },
-  {
-    instance_id: "demo__calc-2",
-    repo: "demo/calc",
-    base_commit: commit,
-    patch: fileDiff("calc.py", C0, C1b.replace("return a - b\n\n\ndef sub", "return a + b\n\n\ndef sub")),
-    problem_statement: "add and sub are wrong",
-    hints_text: "",
-    test_patch: fileDiff("tests/test_calc.py", T0, T1),
-    FAIL_TO_PASS: JSON.stringify(["tests/test_calc.py::test_add", "tests/test_calc.py::test_sub"]),
-    PASS_TO_PASS: JSON.stringify(["tests/test_calc.py::test_mul"]),
-  },
-];
 
 const lines = (path: string) =>
   readFileSync(path, "utf8")

@@ -1,4 +1,4 @@
-import { symlinkSync } from "node:fs";
+import { symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Sandbox } from "../src/core/index.js";
@@ -46,7 +46,7 @@ type Report = {
   };
 };
 const reportOf = (extras: Record<string, unknown> | undefined) =>
-  ((extras ?? {}).report as Record<string, Report>)["demo__calc-1"] as Report;
+  (extras?.report as Record<string, Report> | undefined)?.["demo__calc-1"] as Report;
 
 describe(`code-edit patch harness (${sandbox.name})`, () => {
   it("the gold patch applies with git apply and resolves: FAIL_TO_PASS and PASS_TO_PASS succeed", async () => {
@@ -86,8 +86,60 @@ describe(`code-edit patch harness (${sandbox.name})`, () => {
     const fuzzy = gold.replace(" def add(a, b):", " def add(x, y):");
     const out = await run(fuzzy, spec);
     expect(out.extras?.applied_with).toBe("patch --fuzz=5");
-    expect(((out.extras ?? {}).apply as { ok: boolean }[]).map((t) => t.ok)).toEqual([false, false, true]);
+    const tries = out.extras?.apply as { method: string; ok: boolean }[];
+    expect(tries.map((t) => [t.method, t.ok])).toEqual([
+      ["git apply", false],
+      ["already applied", false],
+      ["git apply --3way", false],
+      ["git apply --reject", false],
+      ["patch --fuzz=5", true],
+    ]);
     expect(reportOf(out.extras).resolved).toBe(true);
+  });
+
+  it("already applied: a patch the shown edits already made counts as applied, the tree unchanged", async () => {
+    const gold = fileDiff("calc.py", CALC, FIXED);
+    const { spec } = instance({ pre_edits: [gold.replace(/\n$/, "")] });
+    const out = await run(gold, spec);
+    expect(out.extras?.applied_with).toBe("already applied");
+    expect(reportOf(out.extras)).toMatchObject({ patch_successfully_applied: true, resolved: true });
+  });
+
+  it("git apply --3way: a patch made against base_commit merges into a tree whose context the shown edits moved", async () => {
+    const { repo, spec } = instance();
+    // A real `git diff` (index lines name the base blob, which the clone has).
+    writeFileSync(join(repo.dir, "calc.py"), FIXED);
+    const patch = git(repo.dir, ["diff"]);
+    git(repo.dir, ["checkout", "--", "calc.py"]);
+    expect(patch).toMatch(/^index [0-9a-f]+\.\.[0-9a-f]+/m);
+    const moved = CALC.replace("def mul(a, b):", "def mul(a, b):  # product");
+    const s = { ...spec, pre_edits: [fileDiff("calc.py", CALC, moved).replace(/\n$/, "")] };
+    const out = await run(patch, s);
+    expect(out.extras?.applied_with).toBe("git apply --3way");
+    expect(reportOf(out.extras)).toMatchObject({ patch_successfully_applied: true, resolved: true });
+
+    // A conflicting shown edit: 3-way fails (no conflict markers reach the tests), nothing applies.
+    const clash = CALC.replace("return a - b", "return a - b  # sic");
+    const c = { ...spec, pre_edits: [fileDiff("calc.py", CALC, clash).replace(/\n$/, "")] };
+    const conflicted = await run(patch, c);
+    const tries = conflicted.extras?.apply as { method: string; ok: boolean; output: string }[];
+    expect(tries.find((t) => t.method === "git apply --3way")).toMatchObject({ ok: false });
+    expect(tries.find((t) => t.method === "git apply --3way")?.output).toMatch(/conflict/i);
+    expect(conflicted.extras?.failure_reason).toBe("patch does not apply");
+  });
+
+  it("patch --forward: hunks already present are skipped, the new ones applied (--batch alone would undo them)", async () => {
+    const { spec } = instance();
+    const NOTES = "Notes.\n";
+    const both =
+      fileDiff("calc.py", CALC, FIXED) +
+      fileDiff("NOTES.txt", "", NOTES).replace(/^--- a\/NOTES.txt$/m, "--- /dev/null");
+    // The shown edits already fixed calc.py; the patch carries that fix again plus a new file.
+    const s = { ...spec, pre_edits: [fileDiff("calc.py", CALC, FIXED).replace(/\n$/, "")] };
+    const out = await run(both, s);
+    expect(out.extras?.applied_with).toBe("patch --forward");
+    // Resolved only if calc.py keeps its fix (test_add), i.e. the repeated hunk was not reversed.
+    expect(reportOf(out.extras)).toMatchObject({ patch_successfully_applied: true, resolved: true });
   });
 
   it("a malformed patch does not apply; an empty completion and a missing one are recorded as such", async () => {

@@ -69,7 +69,22 @@ export interface Provider {
   /** The model label recorded on every prediction, e.g. `gold` or `openai:gpt-4o-mini`. */
   readonly id: string;
   generate(request: GenerateRequest, context: GenerateContext): Promise<Generation>;
+  /**
+   * The prompt's length in the model's own tokens (a tokenizer package, a server's tokenize
+   * endpoint), or undefined when none is known: prompts are then fitted by an estimate.
+   */
+  countTokens?(
+    messages: readonly Message[],
+    prompt: string,
+    signal?: AbortSignal,
+  ): Promise<TokenCount | undefined>;
   close?(): Promise<void>;
+}
+
+export interface TokenCount {
+  tokens: number;
+  /** What counted: an encoding name (`o200k_base`), or `server`. */
+  tokenizer: string;
 }
 
 // ---------------------------------------------------------------- sandboxes
@@ -168,8 +183,11 @@ export interface Task<Row = unknown, Options = Record<string, never>, Artifact =
   readonly truncation?: import("./truncate.js").TruncationPolicy;
   /** Variables available to `{{field}}` placeholders (default: id, input fields, metadata). */
   promptVars?(sample: Sample): Record<string, unknown>;
-  /** A completion to the artifact that is scored or executed. */
-  parse(completion: string, sample: Sample, options: Options): Artifact;
+  /**
+   * A completion to the artifact that is scored or executed. `prediction` is the stored row (its
+   * provider extras, e.g. an imported SWE-bench `model_patch`), when there is one.
+   */
+  parse(completion: string, sample: Sample, options: Options, prediction?: Record<string, unknown>): Artifact;
   execute?(artifact: Artifact, sample: Sample, context: ExecuteContext<Options>): Promise<ExecutionOutcome>;
   /**
    * Async work on the loaded samples before anything is written or any model is called (code-edit

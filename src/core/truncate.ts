@@ -1,3 +1,4 @@
+import type { TokenCount } from "./contracts.js";
 import type { Message } from "./records.js";
 
 /**
@@ -18,6 +19,11 @@ export interface Truncation {
   steps?: number;
   original_chars: number;
   kept_chars: number;
+  /** With a real tokenizer: what counted, the tokens before and after, and the limit. */
+  tokenizer?: string;
+  original_tokens?: number;
+  kept_tokens?: number;
+  token_limit?: number;
 }
 
 const MARK = "\n…[truncated]…\n";
@@ -87,4 +93,53 @@ function shortenMessages(
     messages: out,
     truncation: { policy: policy.name, steps, original_chars: total, kept_chars: others + text.length },
   };
+}
+
+export type TokenCounter = (messages: readonly Message[], prompt: string) => Promise<TokenCount | undefined>;
+
+/**
+ * Fits a prompt into `tokenLimit` tokens as the model's tokenizer counts them (`count`): unchanged
+ * when it fits, else shortened by `policy` to a character budget scaled by the measured
+ * characters per token, counted again, and shortened further until it fits. Without a count
+ * (no tokenizer known), the estimate `fallbackChars` decides, as `truncateMessages` does.
+ * Throws `ContextExceededError` when it cannot fit.
+ */
+export async function fitToContext(
+  messages: readonly Message[],
+  options: {
+    tokenLimit: number;
+    fallbackChars: number;
+    policy: TruncationPolicy;
+    count: TokenCounter | undefined;
+    flatten: (messages: readonly Message[]) => string;
+  },
+): Promise<{ messages: Message[]; truncation?: Truncation }> {
+  const { tokenLimit, policy, count, flatten } = options;
+  const first = count ? await count(messages, flatten(messages)) : undefined;
+  if (!first) return truncateMessages(messages, options.fallbackChars, policy);
+  if (first.tokens <= tokenLimit) return { messages: [...messages] };
+  const chars = messages.reduce((a, m) => a + m.content.length, 0);
+  let budget = Math.floor((chars * tokenLimit) / first.tokens);
+  for (let attempt = 0; attempt < 16 && budget > 0; attempt++) {
+    const fitted = truncateMessages(messages, budget, policy);
+    const counted = await count?.(fitted.messages, flatten(fitted.messages));
+    if (!counted) return truncateMessages(messages, options.fallbackChars, policy);
+    if (counted.tokens <= tokenLimit && fitted.truncation) {
+      return {
+        messages: fitted.messages,
+        truncation: {
+          ...fitted.truncation,
+          tokenizer: counted.tokenizer,
+          original_tokens: first.tokens,
+          kept_tokens: counted.tokens,
+          token_limit: tokenLimit,
+        },
+      };
+    }
+    // Still too long: a budget smaller by the overshoot, and a little more.
+    budget = Math.min(budget - 1, Math.floor(((budget * tokenLimit) / counted.tokens) * 0.97));
+  }
+  throw new ContextExceededError(
+    `the prompt does not fit the context (${first.tokens} tokens by ${first.tokenizer}, limit ${tokenLimit})`,
+  );
 }

@@ -33,8 +33,13 @@ export async function writeTrialFormat(dir: string, format: TrialFormat, out?: s
   const spec = (JSON.parse(readFileSync(files.trial, "utf8")) as { spec: TrialSpec }).spec;
   const model = spec.model.model ?? spec.model.id;
   const runId = spec.prompt_set.name;
-  const patchOf = (completion: string): string =>
-    spec.task.name === "code-edit" ? (extractDiff(completion).patch ?? "") : completion;
+  // A patch the prediction came with (imported SWE-bench / EditBench rows) is the patch.
+  const patchOf = (p: { completion: string; model_patch?: unknown }): string =>
+    typeof p.model_patch === "string"
+      ? p.model_patch
+      : spec.task.name === "code-edit"
+        ? (extractDiff(p.completion).patch ?? "")
+        : p.completion;
   const predictions = [];
   if (existsSync(files.predictions))
     for await (const p of latestRows(files.predictions, predictionSchema)) predictions.push(p);
@@ -44,7 +49,7 @@ export async function writeTrialFormat(dir: string, format: TrialFormat, out?: s
     const path = out ?? join(dir, "predictions.swebench.jsonl");
     const rows = predictions
       .filter((p) => p.sample === 0 && p.status === "ok")
-      .map((p) => ({ instance_id: p.id, model_name_or_path: model, model_patch: patchOf(p.completion) }));
+      .map((p) => ({ instance_id: p.id, model_name_or_path: model, model_patch: patchOf(p) }));
     return [write(path, rows)];
   }
   if (format === "editbench") {
@@ -68,7 +73,7 @@ export async function writeTrialFormat(dir: string, format: TrialFormat, out?: s
       model_name: model,
       prompt: prompts.get(p.id) ?? "",
       full_output: p.status === "ok" ? p.completion : null,
-      model_patch: p.status === "ok" ? patchOf(p.completion) : null,
+      model_patch: p.status === "ok" ? patchOf(p) : null,
       cost: p.cost_usd ?? 0,
       response_time: p.latency_ms / 1000,
       status: p.status === "ok" ? "success" : "failed",

@@ -1,7 +1,13 @@
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { extname, resolve } from "node:path";
 import { z } from "zod";
-import { BenchlineError, type Provider, type ProviderFactory, readJsonl } from "../core/index.js";
+import {
+  BenchlineError,
+  formatIssues,
+  type Provider,
+  type ProviderFactory,
+  readJsonl,
+} from "../core/index.js";
 import { batchLineCompletions, parseCustomId } from "./batch.js";
 import type { ModelDeclaration } from "./options.js";
 
@@ -13,6 +19,7 @@ const id = z.union([z.string().min(1), z.number()]).transform(String);
  * - benchline prediction rows `{id, sample, completion, status}` — placed at `sample`; error rows skipped;
  * - `{task_id | id, generated_command}` — a shell-task `commands.jsonl`;
  * - Batch API output `{custom_id: "<id>#<sample>", response: {body: {choices}}}` — failed lines skipped.
+ * - other tools' prediction rows, see `foreignPrediction`.
  * A `prompt_hash` (prediction rows carry one) says which prompt the completion answered.
  */
 const responseLine = z.union([
@@ -28,7 +35,49 @@ const responseLine = z.union([
     .refine((r) => r.id !== undefined || r.task_id !== undefined, "needs id or task_id"),
   // A Batch API output line (OpenAI, `vllm run-batch`): `{custom_id, response: {body: {choices}}}`.
   z.object({ custom_id: z.string().min(1), response: z.unknown().optional(), error: z.unknown().optional() }),
+  z
+    .object({
+      instance_id: id,
+      model_patch: z.string().nullable().optional(),
+      full_output: z.string().nullable().optional(),
+      status: z.string().optional(),
+    })
+    .refine(
+      (r) => "model_patch" in r || "full_output" in r,
+      "needs completion, generated_command, model_patch (SWE-bench) or full_output (EditBench)",
+    ),
 ]);
+
+/** A response line converted to benchline's terms; `undefined` when the line holds no answer. */
+interface ForeignPrediction {
+  id: string;
+  completion: string;
+  /** Stored on the prediction row (`model_patch`: the patch as given, evaluated verbatim). */
+  extras: Record<string, unknown>;
+}
+
+/**
+ * Other tools' prediction rows:
+ * - SWE-bench predictions `{instance_id, model_name_or_path, model_patch}`: the completion is the
+ *   patch, kept verbatim as `model_patch` (a null patch stays null: SWE-bench's `patch_is_None`);
+ * - EditBench results `{instance_id, model_name, prompt, full_output, model_patch, status, …}`:
+ *   the completion is `full_output`, the file's `model_patch` is what is applied (as EditBench's
+ *   evaluation does); `status: "failed"` rows carry no answer and are skipped like error rows.
+ */
+export function foreignPrediction(value: {
+  instance_id: string;
+  model_patch?: string | null | undefined;
+  full_output?: string | null | undefined;
+  status?: string | undefined;
+}): ForeignPrediction | undefined {
+  if (value.status === "failed") return undefined;
+  const extras: Record<string, unknown> = {};
+  if (value.model_patch !== undefined) extras.model_patch = value.model_patch;
+  if (typeof value.full_output === "string")
+    return { id: value.instance_id, completion: value.full_output, extras };
+  if (value.full_output === null) return undefined;
+  return { id: value.instance_id, completion: value.model_patch ?? "", extras };
+}
 
 /** Import reads only what is listed; sampling params and options would be ignored, so none is taken. */
 export const importModel: ModelDeclaration = {
@@ -42,9 +91,11 @@ const commandAsCompletion = (command: string): string => `\`\`\`sh\n${command}\n
 
 export interface Response {
   text: string;
-  /** 1-based line of the responses file. */
+  /** 1-based line of the responses file (the 1-based entry of a `.json` list). */
   line: number;
   prompt_hash?: string;
+  /** Stored on the prediction row. */
+  extras?: Record<string, unknown>;
 }
 
 export interface Responses {
@@ -62,13 +113,7 @@ export async function loadResponses(path: string, label = path): Promise<Respons
   if (!existsSync(path)) throw new BenchlineError("not_found", `${label}: file not found`);
   const byId = new Map<string, (Response | undefined)[]>();
   let lines = 0;
-  for await (const { value, line } of readJsonl(path, {
-    schema: responseLine,
-    label,
-    onTorn: (torn) => {
-      throw new BenchlineError("input", `${label}:${torn}: incomplete last line (not valid JSON)`);
-    },
-  })) {
+  for await (const { value, line } of responseEntries(path, label)) {
     lines++;
     if ("custom_id" in value) {
       const { id: key, sample } = parseCustomId(value.custom_id);
@@ -85,6 +130,14 @@ export async function loadResponses(path: string, label = path): Promise<Respons
           );
         list[at] = earlier ?? { text, line };
       });
+      continue;
+    }
+    if ("instance_id" in value) {
+      const foreign = foreignPrediction(value);
+      if (!foreign) continue;
+      const list = byId.get(foreign.id) ?? [];
+      byId.set(foreign.id, list);
+      list.push({ text: foreign.completion, line, extras: foreign.extras });
       continue;
     }
     const key = "completion" in value ? value.id : (value.task_id ?? value.id)!;
@@ -111,6 +164,50 @@ export async function loadResponses(path: string, label = path): Promise<Respons
     if (!earlier) list[value.sample] = response;
   }
   return { path, byId, lines };
+}
+
+type ResponseLine = z.infer<typeof responseLine>;
+
+/**
+ * The entries of a responses file: JSON Lines, or — for a `.json` file — one JSON list (or an
+ * object of entries keyed by id, as SWE-bench accepts); a bad entry names `file:[index]`.
+ */
+async function* responseEntries(
+  path: string,
+  label: string,
+): AsyncGenerator<{ value: ResponseLine; line: number }> {
+  if (extname(path).toLowerCase() !== ".json") {
+    yield* readJsonl(path, {
+      schema: responseLine,
+      label,
+      onTorn: (torn) => {
+        throw new BenchlineError("input", `${label}:${torn}: incomplete last line (not valid JSON)`);
+      },
+    });
+    return;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new BenchlineError("input", `${label}: not valid JSON (${(error as Error).message})`);
+  }
+  const entries = Array.isArray(parsed)
+    ? parsed
+    : parsed !== null && typeof parsed === "object"
+      ? Object.values(parsed)
+      : undefined;
+  if (!entries)
+    throw new BenchlineError(
+      "input",
+      `${label}: expected a JSON list of predictions (or an object of them by id)`,
+    );
+  for (const [index, entry] of entries.entries()) {
+    const result = responseLine.safeParse(entry);
+    if (!result.success)
+      throw new BenchlineError("input", `${label}:[${index}]: ${formatIssues(result.error.issues)}`);
+    yield { value: result.data, line: index + 1 };
+  }
 }
 
 export interface ResponseCheck {
@@ -179,13 +276,14 @@ export const createImportProvider: ProviderFactory = (spec, env): Provider => {
       return {
         completions: request.sampleIndices.map((i) => {
           const text = list[i]?.text;
+          const extras = list[i]?.extras;
           if (text === undefined) {
             throw Object.assign(
               new Error(`no response for id "${context.sample.id}" sample ${i} in ${spec.model}`),
               { code: "missing_response" },
             );
           }
-          return { text };
+          return extras ? { text, extras } : { text };
         }),
       };
     },

@@ -162,6 +162,7 @@ export function createProvider(
     );
   const entry: ProviderEntry = providers[spec.provider as ProviderName];
   let provider: Provider = entry.create(spec, env);
+  const countTokens = provider.countTokens?.bind(provider);
   if (entry.scheduled !== false) {
     const scheduling = schedulerOptionsFrom(spec.options, `model "${spec.id}"`);
     const fallback = entry.scheduled === "run" ? options.defaultConcurrency : entry.scheduled;
@@ -198,6 +199,8 @@ export function createProvider(
       ...(price ? { cost: (usage: Usage) => costFor(spec.model, usage, price) } : {}),
     });
   }
+  // The wrappers keep the model's tokenizer reachable (prompts are fitted by it).
+  if (countTokens && !provider.countTokens) provider.countTokens = countTokens;
   return provider;
 }
 

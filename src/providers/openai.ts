@@ -10,6 +10,7 @@ import type {
   GenerateRequest,
   Generation,
   ModelSpec,
+  Provider,
   ProviderEnv,
   ProviderFactory,
 } from "../core/index.js";
@@ -18,10 +19,12 @@ import {
   createJsonClient,
   generateAll,
   generatePerSample,
+  type JsonClient,
   type JsonClientOptions,
   ProviderError,
 } from "./http.js";
 import { costFor, FREE, priceFor, priceSchema } from "./pricing.js";
+import { bpeCounter, openAIEncoding, serverCounter } from "./tokens.js";
 
 interface Preset {
   baseUrl: string;
@@ -119,6 +122,9 @@ export function resolveOpenAIConfig(spec: ModelSpec, env: ProviderEnv): OpenAICo
   const baseUrl = normalizeBaseUrl(options.base_url ?? (fromEnv || defaults.baseUrl), spec.id);
   if (!model && !defaults.local) throw configError(spec, "a model name is required");
   const keyEnvs = options.api_keys ?? (options.api_key_env ? [options.api_key_env] : []);
+  // EditBench users keep several keys in OPENAI_KEYS (comma-separated): used when no other is named.
+  if (keyEnvs.length === 0 && preset === "openai" && !env.env.OPENAI_API_KEY && env.env.OPENAI_KEYS)
+    keyEnvs.push("OPENAI_KEYS");
   if (keyEnvs.length === 0 && defaults.keyEnv && (env.env[defaults.keyEnv] || isOpenAI(baseUrl)))
     keyEnvs.push(defaults.keyEnv);
   for (const name of keyEnvs) {
@@ -131,12 +137,18 @@ export function resolveOpenAIConfig(spec: ModelSpec, env: ProviderEnv): OpenAICo
 
 /**
  * `openai`, `vllm`, `ollama` and `llamacpp-server` models. Reads `options`: mode, base_url,
- * api_key_env, api_keys (env var names, used round-robin), headers, extra_body, concurrency
+ * api_key_env, api_keys (env var names; each may hold comma-separated keys; all used round-robin), headers, extra_body, concurrency
  * (connections per server), price, tls ({ca, insecure}).
  */
 export const createOpenAIProvider: ProviderFactory = (spec, env) => {
   const config = resolveOpenAIConfig(spec, env);
-  const keys = config.keyEnvs.map((name) => env.env[name] as string);
+  // A variable may hold several keys, comma-separated (OPENAI_KEYS): all of them, round-robin.
+  const keys = config.keyEnvs.flatMap((name) =>
+    (env.env[name] as string)
+      .split(",")
+      .map((k) => k.trim())
+      .filter((k) => k !== ""),
+  );
   const client = createJsonClient(clientOptions(spec, config.options, env.baseDir));
   const url = new URL(`${config.baseUrl}/${config.mode === "chat" ? "chat/completions" : "completions"}`);
   const price = config.options.price ?? (presets[config.preset].local ? FREE : priceFor(config.model));
@@ -150,8 +162,10 @@ export const createOpenAIProvider: ProviderFactory = (spec, env) => {
     return parseResponse(json, config.mode, request.top_logprobs !== undefined);
   };
 
+  const countTokens = tokenCounter(config, client, keys);
   return {
     id: spec.id,
+    ...(countTokens ? { countTokens } : {}),
     async generate(request, { signal }) {
       // With a seed, sample i is asked alone with seed + i (see generatePerSample).
       const { seed } = request;
@@ -169,6 +183,27 @@ export const createOpenAIProvider: ProviderFactory = (spec, env) => {
 };
 
 // ---------------------------------------------------------------- internal helpers
+
+/** The model's tokenizer: gpt-tokenizer for OpenAI models, the server's for vLLM and llama.cpp. */
+function tokenCounter(config: OpenAIConfig, client: JsonClient, keys: string[]): Provider["countTokens"] {
+  if (config.preset === "openai") {
+    const encoding = openAIEncoding(config.model);
+    return encoding ? bpeCounter(encoding, config.mode) : undefined;
+  }
+  if (config.preset !== "vllm" && config.preset !== "llamacpp-server") return undefined;
+  return serverCounter({
+    client,
+    root: config.baseUrl.replace(/\/v1\/?$/, ""),
+    kind: config.preset,
+    mode: config.mode,
+    model: config.model,
+    headers: () => ({
+      ...config.options.headers,
+      ...(keys[0] ? { authorization: `Bearer ${keys[0]}` } : {}),
+    }),
+    secrets: keys,
+  });
+}
 
 function clientOptions(spec: ModelSpec, options: OpenAIOptions, baseDir: string): JsonClientOptions {
   const out: JsonClientOptions = {};

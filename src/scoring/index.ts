@@ -1,6 +1,7 @@
 import { type AnyScorer, BenchlineError, formatIssues, type Scorer } from "../core/index.js";
 import { math, mathExact } from "./math/index.js";
 import { applied, exact, exec, includes, numeric, regex } from "./scorers.js";
+import { editDistance, fileHit, tfidfCosineScorer, tokenJaccardScorer } from "./similarity.js";
 
 export { normalize, outputText, targetText } from "./text.js";
 
@@ -14,6 +15,10 @@ export const scorers = {
   math,
   math_exact: mathExact,
   applied,
+  edit_distance: editDistance,
+  token_jaccard: tokenJaccardScorer,
+  tfidf_cosine: tfidfCosineScorer,
+  file_hit: fileHit,
 } satisfies Record<string, AnyScorer>;
 export type ScorerName = keyof typeof scorers;
 

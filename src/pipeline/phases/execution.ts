@@ -77,7 +77,7 @@ export async function runExecutionPhase(ctx: TrialContext, settings: ExecutionSe
         let row: Execution;
         let artifact: unknown;
         try {
-          artifact = exp.task.parse(prediction.completion, sample, exp.taskOptions);
+          artifact = exp.task.parse(prediction.completion, sample, exp.taskOptions, prediction);
           const outcome = await execute(artifact, sample, {
             sandbox,
             options: exp.taskOptions,

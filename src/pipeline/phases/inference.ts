@@ -1,5 +1,6 @@
 import {
   BenchlineError,
+  fitToContext,
   flattenMessages,
   forEachConcurrent,
   type Generation,
@@ -15,7 +16,6 @@ import {
   type Sample,
   type Truncation,
   toRowError,
-  truncateMessages,
 } from "../../core/index.js";
 import { type Dataset, readDataset } from "../../tasks/index.js";
 import type { TrialContext } from "../context.js";
@@ -83,6 +83,8 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
     typeof contextLength === "number"
       ? Math.max(256, (contextLength - (params.max_tokens ?? 256)) * 4)
       : undefined;
+  const tokenLimit =
+    typeof contextLength === "number" ? Math.max(1, contextLength - (params.max_tokens ?? 256)) : undefined;
   // Answers that arrive in one turn of the event loop are written together at the end of that
   // turn (one write, not one per row), and only then reported as done: a row event always means
   // the row is in the operating system. A kill -9 can lose answers of the turn in progress — never
@@ -108,11 +110,20 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
         const started = performance.now();
         let generation: Generation | undefined;
         let failure: unknown;
-        let fitted: ReturnType<typeof truncateMessages> = { messages: prompt.messages };
+        let fitted: Awaited<ReturnType<typeof fitToContext>> = { messages: prompt.messages };
         try {
           // A prompt the task's shortener cannot fit is an error row (retried like any other).
-          if (maxChars !== undefined)
-            fitted = truncateMessages(prompt.messages, maxChars, exp.task.truncation ?? "middle");
+          // Counted by the model's tokenizer when the provider knows it (else the estimate).
+          if (maxChars !== undefined && tokenLimit !== undefined)
+            fitted = await fitToContext(prompt.messages, {
+              tokenLimit,
+              fallbackChars: maxChars,
+              policy: exp.task.truncation ?? "middle",
+              count: provider.countTokens
+                ? (messages, text) => provider.countTokens!(messages, text, ctx.signal)
+                : undefined,
+              flatten: flattenMessages,
+            });
           generation = await provider.generate(
             {
               messages: fitted.messages,

@@ -105,7 +105,7 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
       try {
         artifact = item.execution
           ? item.execution.artifact
-          : exp.task.parse(item.prediction.completion, sample, exp.taskOptions);
+          : exp.task.parse(item.prediction.completion, sample, exp.taskOptions, item.prediction);
       } catch (error) {
         parseError = error;
       }

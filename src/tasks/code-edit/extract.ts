@@ -5,7 +5,17 @@
  * lone file of 2,000+ lines).
  */
 
-export type ExtractMethod = "diff_tag" | "other_tag" | "diff_fence" | "other_fence" | "raw" | "none";
+export type ExtractMethod =
+  | "diff_tag"
+  | "other_tag"
+  | "diff_fence"
+  | "other_fence"
+  | "raw"
+  | "none"
+  /** The prediction came with its patch (SWE-bench / EditBench `model_patch`). */
+  | "model_patch"
+  /** The completion is the sample's reference patch (`gold`). */
+  | "reference";
 
 export interface ExtractedPatch {
   /** The patch text, or null when there was no completion. */

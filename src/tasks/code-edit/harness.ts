@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -10,8 +11,7 @@ import { freshTree, gitApply, type Tree, templateTree } from "./trees.js";
 
 /**
  * The patch harness, SWE-bench's way: a fresh tree at base_commit with the shown edits; the
- * model patch through `git apply`, `git apply --reject`, `patch --batch --fuzz=5 -p1` (a fresh
- * tree before each try); the test files reset and `test_patch` applied (a model cannot pass by
+ * model patch through the apply chain (`APPLY_CHAIN`, a fresh tree before each try); the test files reset and `test_patch` applied (a model cannot pass by
  * editing the tests); the tests run in the sandbox; the log parsed and graded.
  */
 
@@ -28,14 +28,86 @@ export interface HarnessSpec {
   log_format: LogFormat;
 }
 
-const APPLY_CHAIN: { method: string; command: (file: string) => [string, string[]] }[] = [
-  { method: "git apply", command: (f) => ["git", ["apply", "--verbose", "--whitespace=nowarn", f]] },
+/**
+ * The apply chain, in order (a fresh tree before each try after a failed one):
+ * - `git apply`;
+ * - "already applied": `git apply --reverse --check` succeeds, so the tree already holds the
+ *   change (a model repeating the shown edits) — nothing is changed and the patch counts as applied;
+ * - `git apply --3way`: the patch's `index` lines name the blobs it was made against; with the
+ *   clone's objects at hand git merges it into a tree whose context moved (a conflict fails);
+ * - `git apply --reject` (SWE-bench's second command);
+ * - `patch --batch --forward --fuzz=5 -p1` (SWE-bench's third, with `--forward`: `--batch` alone
+ *   reverses a patch that looks already applied, undoing the very change it carries).
+ */
+interface ApplyStep {
+  method: string;
+  /** The tree is left unchanged (a check), so a failure needs no fresh tree. */
+  check?: boolean;
+  run(file: string, dir: string, spec: HarnessSpec, patch: string, scratch: string): Promise<RunResult>;
+}
+
+/** `method` when the step succeeded in a way worth naming apart. */
+type RunResult = { code: number; output: string; method?: string };
+
+const APPLY_CHAIN: ApplyStep[] = [
+  {
+    method: "git apply",
+    run: (f, dir) => exec("git", ["apply", "--verbose", "--whitespace=nowarn", f], dir),
+  },
+  {
+    method: "already applied",
+    check: true,
+    run: (f, dir) => exec("git", ["apply", "--reverse", "--check", "--whitespace=nowarn", f], dir),
+  },
+  {
+    method: "git apply --3way",
+    run: (f, dir, spec, patch, scratch) => threeWay(f, dir, spec.clone, patch, scratch),
+  },
   {
     method: "git apply --reject",
-    command: (f) => ["git", ["apply", "--verbose", "--whitespace=nowarn", "--reject", f]],
+    run: (f, dir) => exec("git", ["apply", "--verbose", "--whitespace=nowarn", "--reject", f], dir),
   },
-  { method: "patch --fuzz=5", command: (f) => ["patch", ["--batch", "--fuzz=5", "-p1", "-i", f]] },
+  {
+    method: "patch --fuzz=5",
+    run: async (f, dir) => {
+      const result = await exec("patch", ["--batch", "--forward", "--fuzz=5", "-p1", "-i", f], dir);
+      // Exit 1 with every unapplied hunk "ignored" (already there) and none FAILED: the tree holds
+      // the whole change — the new hunks applied, the rest present before.
+      const onlySkipped =
+        result.code === 1 &&
+        /hunks? ignored/.test(result.output) &&
+        !/FAILED|can't find file|malformed|Only garbage|No file to patch/i.test(result.output);
+      return onlySkipped ? { code: 0, output: result.output, method: "patch --forward" } : result;
+    },
+  },
 ];
+
+/**
+ * `git apply --3way` in a tree that is not a repository: a scratch git directory borrowing the
+ * clone's objects (alternates; the clone is never written), an index holding the tree's current
+ * versions of the files the patch touches, and the tree as work tree.
+ */
+async function threeWay(
+  file: string,
+  dir: string,
+  clone: string,
+  patch: string,
+  scratch: string,
+): Promise<RunResult> {
+  const gitDir = join(scratch, "3way.git");
+  const init = await exec("git", ["init", "-q", "--bare", gitDir], scratch);
+  if (init.code !== 0) return init;
+  const objects = await exec("git", ["rev-parse", "--path-format=absolute", "--git-path", "objects"], clone);
+  if (objects.code !== 0) return objects;
+  await writeFile(join(gitDir, "objects", "info", "alternates"), `${objects.output.trim()}\n`);
+  const env = { GIT_DIR: gitDir, GIT_WORK_TREE: dir, GIT_INDEX_FILE: join(scratch, "3way.index") };
+  const present = patchPaths(patch).paths.filter((p) => existsSync(join(dir, p)));
+  if (present.length > 0) {
+    const added = await exec("git", ["update-index", "--add", "--", ...present], dir, env);
+    if (added.code !== 0) return added;
+  }
+  return exec("git", ["apply", "--3way", "--verbose", "--whitespace=nowarn", file], dir, env);
+}
 
 export async function runHarness(
   patch: string | null,
@@ -77,13 +149,13 @@ export async function runHarness(
     const tries: { method: string; ok: boolean; output: string }[] = [];
     let applied: string | undefined;
     for (const step of APPLY_CHAIN) {
-      const [file, args] = step.command(patchFile);
-      const result = await exec(file, args, tree.dir);
+      const result = await step.run(patchFile, tree.dir, spec, patch as string, scratch);
       tries.push({ method: step.method, ok: result.code === 0, output: result.output.slice(0, 4000) });
       if (result.code === 0) {
-        applied = step.method;
+        applied = result.method ?? step.method;
         break;
       }
+      if (step.check) continue;
       await tree.remove();
       tree = await freshTree(template);
     }
@@ -131,7 +203,12 @@ export async function runHarness(
   }
 }
 
-function exec(file: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
+function exec(
+  file: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<RunResult> {
   return new Promise((resolveRun) => {
     execFile(
       file,
@@ -142,6 +219,7 @@ function exec(file: string, args: string[], cwd: string): Promise<{ code: number
           PATH: process.env.PATH ?? "/usr/bin:/bin",
           LC_ALL: "C",
           GIT_CEILING_DIRECTORIES: dirname(cwd),
+          ...env,
         },
         maxBuffer: 1 << 24,
         timeout: 60_000,

@@ -60,7 +60,7 @@ export const codeEditTask = defineTask<z.infer<typeof codeEditRow>, CodeEditOpti
   row: codeEditRow,
   options: options as unknown as z.ZodType<CodeEditOptions>,
   defaultPrompts: { None_body_issue: { user: "{{prompt}}" } },
-  defaultScorers: ["exec", "applied"],
+  defaultScorers: ["exec", "applied", "edit_distance", "token_jaccard", "tfidf_cosine", "file_hit"],
   // Past the context: drop the last file of the code context (EditBench's fallback), repeatedly;
   // a prompt that still does not fit is an error row.
   truncation: { name: "drop-last-file", shorten: removeLastFile },
@@ -97,7 +97,15 @@ export const codeEditTask = defineTask<z.infer<typeof codeEditRow>, CodeEditOpti
       ground_truth: input.ground_truth,
     };
   },
-  parse: (completion) => extractDiff(completion),
+  // A patch given as such (an imported SWE-bench `model_patch`, EditBench's `model_patch`, or the
+  // reference itself from `gold`) is applied verbatim, as those tools do; else extract_diff.
+  parse: (completion, sample, _options, prediction): ExtractedPatch => {
+    const given = prediction?.model_patch;
+    if (typeof given === "string" || given === null) return { patch: given, method: "model_patch" };
+    if (typeof sample.target === "string" && completion === sample.target)
+      return { patch: completion, method: "reference" };
+    return extractDiff(completion);
+  },
   async execute(artifact, sample, ctx) {
     const input = sample.input as { instance: Instance; clone?: string; pre_edits?: string[] };
     const { instance } = input;
