@@ -94,7 +94,7 @@ describe("guided decoding through the CLI", () => {
     expect(existsSync(join(dir, "runs"))).toBe(false);
   });
 
-  it("a sweep over c and k runs one trial per combination and the report shows the grid", async () => {
+  it("a sweep over c and k runs one trial per combination and report.md and report.html show the grid", async () => {
     const dir = testdir({
       "exp.yaml": experiment(
         guidedEntry(`    c: [0, 1]
@@ -131,6 +131,20 @@ describe("guided decoding through the CLI", () => {
     // c=0 writes no O token: 0%; c=1 k=2 has O3 only: 50%; c=1 k=4 has both: 100%.
     expect(grid).toMatch(/\| k=2 \| 0\.0%[^|]*\| 50\.0%[^|]*\|/);
     expect(grid).toMatch(/\| k=4 \| 0\.0%[^|]*\| 100\.0%[^|]*\|/);
+    // report.html shows the same grid.
+    const html = readFileSync(join(exp, "report.html"), "utf8");
+    const sweeps = html.slice(html.indexOf('<section id="sweeps">'));
+    expect(sweeps).toContain("<h2>Sweeps</h2>");
+    expect(sweeps).toMatch(/<th scope="col">k \\ c<\/th><th scope="col">c=0<\/th><th scope="col">c=1<\/th>/);
+    const rowOf = (k: string) => sweeps.match(new RegExp(`<tr><td>${k}</td>(.*?)</tr>`))?.[1] ?? "";
+    expect(rowOf("k=2").match(/<strong>([^<]*)<\/strong>/g)).toEqual([
+      "<strong>0.0%</strong>",
+      "<strong>50.0%</strong>",
+    ]);
+    expect(rowOf("k=4").match(/<strong>([^<]*)<\/strong>/g)).toEqual([
+      "<strong>0.0%</strong>",
+      "<strong>100.0%</strong>",
+    ]);
   });
 
   it("c and k lists on a model that is not guided are a config error", async () => {
