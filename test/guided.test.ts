@@ -10,7 +10,11 @@ import { ROOT, runCliAsync, testdir } from "./helpers.js";
 
 let server: ChainServer;
 beforeAll(async () => {
-  server = await startChainServer({ base: { prefix: " b" }, oracle: { prefix: "\nO" } });
+  server = await startChainServer({
+    base: { prefix: " b" },
+    oracle: { prefix: "\nO" },
+    boxer: { prefix: "\n\\boxed{", suffix: "}" },
+  });
 });
 afterAll(() => server.close());
 
@@ -214,5 +218,78 @@ scorers: [exact]
     expect(p.cheat_positions).toEqual([3]);
     expect(p.guided.oracle.tokens).toBe(4);
     expect(jsonl(join(exp, trial as string, "scores.jsonl"))[0].passed).toBe(true);
+  });
+
+  it("benchline convert --to guided writes the seed's row shape for a math trial", async () => {
+    const dir = testdir({
+      "exp.yaml": `
+name: gm
+task: math
+dataset: data.jsonl
+prompts:
+  p: {user: "{{problem}}\\nA:"}
+scorers: [math]
+models:
+  - id: guided
+    provider: guided
+    base: {provider: vllm, model: base, base_url: "${server.url}", mode: completion}
+    oracle: {provider: vllm, model: boxer, base_url: "${server.url}", mode: completion}
+    c: 1
+    k: 1
+    max_new_tokens: 4
+    policy: positions
+    positions: [2]
+`,
+      "data.jsonl": [
+        { id: "m1", problem: "one plus one", answer: "2" },
+        { id: "m2", problem: "two plus three", answer: "5" },
+      ],
+    });
+    const r = await runCliAsync(["run", "exp.yaml", "--log", "plain"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const exp = join(dir, "runs", "gm");
+    const [trial] = trialDirs(exp);
+    const c = await runCliAsync(
+      ["convert", join(exp, trial as string), "--to", "guided", "--out", "seed.jsonl"],
+      dir,
+    );
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout.trim()).toBe("seed.jsonl");
+    const rows = jsonl(join(dir, "seed.jsonl"));
+    expect(rows).toEqual([
+      {
+        c: 1,
+        k: 1,
+        base_model_id: "base",
+        oracle_model_id: "boxer",
+        prompt: "one plus one\nA:",
+        result: " b0 b1\n\\boxed{2} b3",
+        ground_truth: "2",
+        parsed_answer: "2",
+        interleaved_outputs: [
+          { text: " b0 b1", model: "base", tokens: 2 },
+          { text: "\n\\boxed{2}", model: "oracle", tokens: 1 },
+          { text: " b3", model: "base", tokens: 1 },
+        ],
+        cheat_positions: [2],
+        total_tokens_generated: 4,
+      },
+      expect.objectContaining({ prompt: "two plus three\nA:", ground_truth: "5", parsed_answer: "2" }),
+    ]);
+    // A trial of another provider is refused with a clear error.
+    const other = testdir({
+      "exp.yaml": experiment(
+        `  - {id: plain, provider: vllm, model: base, base_url: "${server.url}", mode: completion, max_tokens: 2}`,
+      ),
+      "data.jsonl": [{ id: "r1", question: "one", answer: "b0" }],
+    });
+    expect((await runCliAsync(["run", "exp.yaml"], other)).code).toBe(0);
+    const [plain] = trialDirs(join(other, "runs", "g"));
+    const bad = await runCliAsync(
+      ["convert", join(other, "runs", "g", plain as string), "--to", "guided"],
+      other,
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/model "plain" is not a guided model/);
   });
 });

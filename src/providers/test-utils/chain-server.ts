@@ -11,6 +11,8 @@ import type { AddressInfo } from "node:net";
 export interface ChainModel {
   /** Token i is `${prefix}${i}`; the prefix starts with a space or a newline. */
   prefix: string;
+  /** Written after the index (`\n\\boxed{` + `}` writes `\n\\boxed{3}`); no space or newline. */
+  suffix?: string;
   /** End of sequence when the continuation has this many tokens. */
   eosAt?: number;
   /** Token indices where the next-token distribution is uniform over four tokens (2 bits). */
@@ -72,7 +74,7 @@ function complete(model: ChainModel, body: Record<string, unknown>, marker: stri
       finish = "stop";
       break;
     }
-    tokens.push(`${model.prefix}${i}`);
+    tokens.push(`${model.prefix}${i}${model.suffix ?? ""}`);
   }
   let text = tokens.join("");
   const stops = Array.isArray(body.stop) ? (body.stop as string[]) : [];
