@@ -1,5 +1,7 @@
+import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadExperiment } from "../src/config/index.js";
 import { resolveExperiment } from "../src/pipeline/index.js";
@@ -7,6 +9,9 @@ import { createProvider } from "../src/providers/index.js";
 import { type ChainServer, startChainServer } from "../src/providers/test-utils/chain-server.js";
 import { predictGreedy, writeTinyGguf } from "../src/providers/test-utils/tiny-gguf.js";
 import { ROOT, runCliAsync, testdir } from "./helpers.js";
+
+const BIN = join(ROOT, "src", "cli", "bin.ts");
+const TSX = ["--import", pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href];
 
 let server: ChainServer;
 beforeAll(async () => {
@@ -291,5 +296,65 @@ models:
     );
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/model "plain" is not a guided model/);
+  });
+
+  it("run --verbose prints each guided answer, oracle blue and base red on a terminal, plain otherwise or with NO_COLOR", async () => {
+    const dir = testdir({
+      "exp.yaml": experiment(
+        guidedEntry(`    c: 1
+    k: 2
+    max_new_tokens: 6
+    policy: positions
+    positions: [2]`),
+      ),
+      "data.jsonl": rows.slice(0, 1),
+    });
+    const coloured = "\x1b[31m b0 b1\x1b[39m\x1b[34m\nO2\nO3\x1b[39m\x1b[31m b4 b5\x1b[39m";
+    // Not a terminal: plain text.
+    const plain = await runCliAsync(["run", "exp.yaml", "--verbose", "--name", "plain"], dir);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stderr).toContain("#0\n b0 b1\nO2\nO3 b4 b5\n");
+    expect(plain.stderr).not.toContain("\x1b[");
+    // Without --verbose nothing of the answer is printed.
+    const quiet = await runCliAsync(["run", "exp.yaml", "--name", "quiet"], dir);
+    expect(quiet.stderr).not.toContain("O2");
+    // A real terminal (a pty from script(1)): coloured.
+    const cmd = [process.execPath, ...TSX, BIN, "run", "exp.yaml", "--verbose", "--name", "tty"]
+      .map((a) => `'${a}'`)
+      .join(" ");
+    // (asynchronously: the chain server answers from this process)
+    const tty = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
+      const child = spawn("script", ["-qec", cmd, "/dev/null"], {
+        cwd: dir,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, NO_COLOR: "", FORCE_COLOR: "0" },
+      });
+      let stdout = "";
+      child.stdout.on("data", (d: Buffer) => {
+        stdout += d.toString();
+      });
+      child.on("close", (status) => resolve({ status, stdout }));
+    });
+    expect(tty.status, tty.stdout).toBe(0);
+    expect(tty.stdout.replaceAll("\r\n", "\n")).toContain(coloured);
+    // NO_COLOR on a terminal (--log tty): plain text.
+    const noColour = await runCliAsync(
+      ["run", "exp.yaml", "--verbose", "--log", "tty", "--name", "nc"],
+      dir,
+      {
+        NO_COLOR: "1",
+      },
+    );
+    expect(noColour.code, noColour.stderr).toBe(0);
+    expect(noColour.stderr).toContain(" b0 b1\nO2\nO3 b4 b5\n");
+    expect(noColour.stderr).not.toContain("\x1b[34m");
+    const forced = await runCliAsync(
+      ["run", "exp.yaml", "--verbose", "--log", "tty", "--name", "forced"],
+      dir,
+      {
+        NO_COLOR: "",
+      },
+    );
+    expect(forced.stderr).toContain(coloured);
   });
 });

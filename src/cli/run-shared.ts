@@ -28,6 +28,8 @@ export interface SharedRunFlags {
   retryFailed?: boolean;
   wait?: boolean;
   log: LogFormat;
+  /** Print each guided answer as it is written (`run --verbose`). */
+  verbose?: boolean;
 }
 
 const positiveNumber = (value: string): number => {
@@ -112,7 +114,7 @@ export async function resolveAndRun(
       // An explicit --retry-errors also re-executes failed executions (the shell-task workflow).
       retryFailedExecutions: (flags.retryFailed ?? false) || process.argv.includes("--retry-errors"),
       signal: AbortSignal.any([interrupt.signal, trialLock.lost]),
-      onEvent: createReporter(flags.log),
+      onEvent: createReporter(flags.log, process.stderr, undefined, { verbose: flags.verbose ?? false }),
       ...(flags.cache ? {} : { cacheDir: false as const }),
       ...(flags.maxCost !== undefined ? { maxCostUsd: flags.maxCost } : {}),
     });
