@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { BenchlineError, exitCodeFor, fsErrorToBenchline } from "../core/index.js";
 import { VERSION } from "../pipeline/index.js";
+import { analyzeCommand } from "./commands/analyze.js";
 import { compareCommand } from "./commands/compare.js";
 import { convertCommand } from "./commands/convert.js";
 import { exportCommand } from "./commands/export.js";
@@ -29,6 +30,7 @@ executions, scores) and a rerun resumes where it stopped.`,
     compareCommand(),
     mergeCommand(),
     convertCommand(),
+    analyzeCommand(),
   ]) {
     program.addCommand(command.exitOverride().showHelpAfterError("(run with --help for usage)"));
   }

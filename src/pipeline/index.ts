@@ -3,6 +3,7 @@ export type { RunOptions } from "./context.js";
 export type { EventSink, PhaseName, RunEvent } from "./events.js";
 export { exportPrompts } from "./export.js";
 export { trialFiles } from "./files.js";
+export { type AnalysisRow, type AnalyzeOptions, analyzeTrial } from "./analyze.js";
 export { type TrialFormat, trialFormats, writeTrialFormat } from "./formats.js";
 export { loadIds, parseIds } from "./ids.js";
 export { readJson } from "./json.js";

@@ -453,7 +453,43 @@ interface Step {
   tokens: number;
   finish: string | undefined;
   /** Per-token texts and top logprobs, when asked for. */
-  logprobs?: { token: string; top: { logprob: number }[] }[];
+  logprobs?: TokenLogprobs[];
+}
+
+interface TokenLogprobs {
+  token: string;
+  top: { token?: string; logprob: number }[];
+}
+
+/** A decision point's statistics from the server's top logprobs. */
+function topPoint(
+  position: number,
+  consulted: boolean,
+  t: TokenLogprobs,
+  oracleToken: string | null,
+): GuidedPoint {
+  const top = [...t.top].sort((a, b) => b.logprob - a.logprob);
+  const p = top.map((x) => Math.exp(x.logprob));
+  const outcomes = [...p];
+  const rest = 1 - p.reduce((a, b) => a + b, 0);
+  if (rest > 1e-12) outcomes.push(rest);
+  const entropy = entropyBits(top);
+  let h2 = 0;
+  for (const q of outcomes) if (q > 0) h2 += q * Math.log2(q) ** 2;
+  const baseToken = top[0]?.token ?? t.token;
+  return {
+    position,
+    consulted,
+    entropy,
+    varentropy: Math.max(0, h2 - entropy * entropy),
+    top1_prob: p[0] ?? 0,
+    // With one alternative known, the leftover mass bounds the second from above.
+    top1_minus_top2: (p[0] ?? 0) - (p[1] ?? Math.max(0, rest)),
+    base_token: baseToken,
+    oracle_token: oracleToken,
+    agree: oracleToken === null ? null : oracleToken === baseToken,
+    distribution: "top_logprobs",
+  };
 }
 
 async function guide(
@@ -541,8 +577,10 @@ async function guide(
     }
   };
 
+  const points: GuidedPoint[] = [];
   let positionIndex = 0;
   while (generated < s.maxNewTokens && finish !== "stop") {
+    let atConsultation: TokenLogprobs | undefined;
     context.signal.throwIfAborted();
     const remaining = s.maxNewTokens - generated;
     while (positionIndex < s.positions.length && (s.positions[positionIndex] as number) < generated)
@@ -559,7 +597,9 @@ async function guide(
       if (s.policy === "positions" && oracleOn && calls < s.c && next !== undefined)
         size = Math.min(size, next - generated);
       const entropyCheck = s.policy === "entropy" && oracleOn && calls < s.c;
-      const step = await call("base", size, entropyCheck);
+      const step = await call("base", size, entropyCheck || s.analysis);
+      const startedAt = generated;
+      let kept = step.tokens;
       if (entropyCheck) {
         const tokens = step.logprobs;
         if (!tokens)
@@ -580,7 +620,15 @@ async function guide(
             );
           append("base", prefix, j);
           consult = true;
+          kept = j;
+          atConsultation = step.logprobs?.[j];
         }
+      }
+      if (s.analysis) {
+        // Statistics at every token the base model wrote (the oracle was not asked there).
+        const tokens = step.logprobs ?? [];
+        for (let j = 0; j < Math.min(kept, tokens.length); j++)
+          points.push(topPoint(startedAt + j, false, tokens[j] as TokenLogprobs, null));
       }
       if (!consult) {
         append("base", step.text, step.tokens);
@@ -591,8 +639,13 @@ async function guide(
     }
     calls++;
     cheatPositions.push(generated);
+    // The base model's distribution where the oracle takes over: one more base token, not kept.
+    if (s.analysis && !atConsultation) atConsultation = (await call("base", 1, true)).logprobs?.[0];
     const budget = Math.min(s.k, s.maxNewTokens - generated);
-    const step = await call("oracle", budget, false);
+    const position = generated;
+    const step = await call("oracle", budget, s.analysis);
+    if (s.analysis && atConsultation)
+      points.push(topPoint(position, true, atConsultation, step.logprobs?.[0]?.token ?? null));
     append("oracle", step.text, step.tokens);
     finish = endOf(step, finish);
   }
@@ -618,6 +671,7 @@ async function guide(
         cheat_positions: cheatPositions,
         guided: { base: modelRow("base"), oracle: modelRow("oracle") },
         total_tokens: generated,
+        ...(s.analysis ? { points } : {}),
       },
     },
     usage: {
@@ -654,7 +708,7 @@ function readLogprobs(raw: unknown): Step["logprobs"] | undefined {
   if (!Array.isArray(raw)) return undefined;
   return raw.map((t: { token?: unknown; top_logprobs?: unknown }) => ({
     token: String(t.token ?? ""),
-    top: Array.isArray(t.top_logprobs) ? (t.top_logprobs as { logprob: number }[]) : [],
+    top: Array.isArray(t.top_logprobs) ? (t.top_logprobs as { token?: string; logprob: number }[]) : [],
   }));
 }
 

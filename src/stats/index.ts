@@ -38,3 +38,4 @@ export {
 } from "./paired.js";
 export { type PassAtKRow, type PassCounts, passAtK, passAtKTable, passAtKTableUniform } from "./pass-at-k.js";
 export { createRng, type Rng } from "./random.js";
+export { type Correlation, pearson, pointBiserial } from "./correlation.js";
