@@ -1,9 +1,9 @@
+export { type AnalysisRow, type AnalyzeOptions, analyzeTrial } from "./analyze.js";
 export { type CompareOptions, compareTrialDirs } from "./compare.js";
 export type { RunOptions } from "./context.js";
 export type { EventSink, PhaseName, RunEvent } from "./events.js";
 export { exportPrompts } from "./export.js";
 export { trialFiles } from "./files.js";
-export { type AnalysisRow, type AnalyzeOptions, analyzeTrial } from "./analyze.js";
 export { type TrialFormat, trialFormats, writeTrialFormat } from "./formats.js";
 export { loadIds, parseIds } from "./ids.js";
 export { readJson } from "./json.js";

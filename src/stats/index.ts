@@ -17,6 +17,7 @@ export {
   type PermutationComparison,
   type TrialComparison,
 } from "./compare.js";
+export { type Correlation, pearson, pointBiserial } from "./correlation.js";
 export {
   type BootstrapCI,
   type BootstrapOptions,
@@ -38,4 +39,3 @@ export {
 } from "./paired.js";
 export { type PassAtKRow, type PassCounts, passAtK, passAtKTable, passAtKTableUniform } from "./pass-at-k.js";
 export { createRng, type Rng } from "./random.js";
-export { type Correlation, pearson, pointBiserial } from "./correlation.js";
