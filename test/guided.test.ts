@@ -346,4 +346,49 @@ models:
     expect(noColour.stderr).toContain(" b0 b1\nO2\nO3 b4 b5\n");
     expect(noColour.stderr).not.toContain("\x1b[34m");
   });
+
+  it("a math experiment swept over c: scores, parse rate and the grid report (equivalent form, unparsable base-only answers)", async () => {
+    const dir = testdir({
+      "exp.yaml": `
+name: mg
+task: math
+dataset: data.jsonl
+prompts:
+  p: {user: "{{problem}}\\nA:"}
+scorers: [math, math_exact]
+models:
+  - id: guided
+    provider: guided
+    base: {provider: vllm, model: base, base_url: "${server.url}", mode: completion}
+    oracle: {provider: vllm, model: boxer, base_url: "${server.url}", mode: completion}
+    c: [0, 1]
+    k: [1]
+    max_new_tokens: 4
+    policy: positions
+    positions: [2]
+`,
+      "data.jsonl": [
+        { id: "m1", problem: "one plus one", answer: "2" },
+        { id: "m2", problem: "four halves", answer: "\\frac{4}{2}" },
+        { id: "m3", problem: "three", answer: "3" },
+      ],
+    });
+    const r = await runCliAsync(["run", "exp.yaml", "--log", "plain"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const exp = join(dir, "runs", "mg");
+    const [c0, c1] = trialDirs(exp) as [string, string];
+    const summary = (d: string) => JSON.parse(readFileSync(join(exp, d, "summary.json"), "utf8"));
+    // Base only: " b0 b1 b2 b3" has no answer: wrong, counted, parse rate 0.
+    expect(summary(c0).scorers.math).toMatchObject({ mean: 0, parse: { parsed: 0, rate: 0 } });
+    // The oracle writes \boxed{2}: right for 2 and (equivalent form) 4/2, wrong for 3.
+    expect(summary(c1).scorers.math).toMatchObject({ parse: { parsed: 3, rate: 1 } });
+    expect(summary(c1).scorers.math.mean).toBeCloseTo(2 / 3, 6);
+    expect(summary(c1).scorers.math_exact.mean).toBeCloseTo(1 / 3, 6);
+    const report = readFileSync(join(exp, "report.md"), "utf8");
+    const trialReport = (d: string) => readFileSync(join(exp, d, "report.md"), "utf8");
+    expect(trialReport(c0)).toMatch(/answers parsed: 0 of 3 \(0\.0%\)/);
+    expect(trialReport(c1)).toMatch(/answers parsed: 3 of 3 \(100\.0%\)/);
+    const grid = report.slice(report.indexOf("## Sweeps"));
+    expect(grid).toMatch(/\| k=1 \| 0\.0%[^|]*\| 66\.7%[^|]*\|/);
+  });
 });
