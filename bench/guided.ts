@@ -59,13 +59,14 @@ const configs: [string, ModelSpec][] = [
   ["guided c=4 k=8 step_size=8 random", guided({ c: 4, k: 8, step_size: 8 })],
   ["guided c=4 k=8 step_size=1 random", guided({ c: 4, k: 8, step_size: 1 })],
 ];
-await rate({ id: "warm", provider: "vllm", model: "base", params: {}, options: entry("base") });
+const serverOptions = { base_url: server.url, mode: "completion" };
+await rate({ id: "warm", provider: "vllm", model: "base", params: {}, options: serverOptions });
 const plain = await rate({
   id: "plain",
   provider: "vllm",
   model: "base",
   params: {},
-  options: entry("base"),
+  options: serverOptions,
 });
 console.log(
   JSON.stringify({ bench: "guided", config: "plain", tokens_per_s: Math.round(plain), items, tokens }),
@@ -126,6 +127,23 @@ for (const [name, options] of [
   [
     "guided c=3 k=4 step_size=4 positions",
     { c: 3, k: 4, step_size: 4, policy: "positions", positions: [4, 12, 18] },
+  ],
+  // Token level: one token sequence, each model evaluating only the tokens it has not seen.
+  ["token_level c=0", { c: 0, k: 0, token_level: true }],
+  [
+    "token_level c=3 k=4 step_size=4 positions",
+    { c: 3, k: 4, step_size: 4, policy: "positions", positions: [4, 12, 18], token_level: true },
+  ],
+  [
+    "token_level c=12 k=1 step_size=1 positions (24 switches)",
+    {
+      c: 12,
+      k: 1,
+      step_size: 1,
+      policy: "positions",
+      positions: [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23],
+      token_level: true,
+    },
   ],
 ] as const) {
   const r = await tinyRate({

@@ -4,6 +4,7 @@ import { Command, CommanderError } from "commander";
 import { BenchlineError, exitCodeFor } from "../core/errors.js";
 import { fsErrorToBenchline } from "../core/fs-errors.js";
 import { VERSION } from "../pipeline/version.js";
+import { analyzeCommand } from "./commands/analyze.js";
 import { compareCommand } from "./commands/compare.js";
 import { convertCommand } from "./commands/convert.js";
 import { exportCommand } from "./commands/export.js";
@@ -32,6 +33,7 @@ executions, scores) and a rerun resumes where it stopped.`,
     compareCommand(),
     mergeCommand(),
     convertCommand(),
+    analyzeCommand(),
   ]) {
     program.addCommand(command.exitOverride().showHelpAfterError("(run with --help for usage)"));
   }

@@ -28,8 +28,11 @@ export function createReporter(
   format: LogFormat,
   stream: NodeJS.WriteStream = process.stderr,
   intervalMs = 5000,
+  options: { verbose?: boolean } = {},
 ) {
   const mode = format === "auto" ? (stream.isTTY ? "tty" : "plain") : format;
+  // Colour on a terminal (or `--log tty`), unless NO_COLOR is set (no-color.org).
+  const colour = mode === "tty" && !process.env.NO_COLOR;
   const trials = new Map<string, TrialState>();
   const runStarted = Date.now();
   let drawnLines = 0;
@@ -152,6 +155,7 @@ export function createReporter(
         }
         if (event.cached) t.cached++;
         if (event.cost_usd) t.cost += event.cost_usd;
+        if (options.verbose && event.guided) print(guidedText(event.trial, event.guided, colour));
         draw();
         break;
       }
@@ -208,6 +212,24 @@ export function createReporter(
         break;
     }
   };
+}
+
+const COLOURS: Record<string, string> = { oracle: "\x1b[34m", base: "\x1b[31m" };
+
+/**
+ * A guided answer for `--verbose`: a header line, then the completion with the oracle's text blue
+ * and the base model's red; plain text without colour.
+ */
+export function guidedText(
+  trial: string,
+  row: { id: string; sample: number; interleaved: { text: string; model: string }[] },
+  colour: boolean,
+): string {
+  const body = row.interleaved
+    .map((s) => (colour ? `${COLOURS[s.model] ?? ""}${s.text}\x1b[39m` : s.text))
+    .join("");
+  const legend = colour ? ` (${COLOURS.oracle}oracle\x1b[39m, ${COLOURS.base}base\x1b[39m)` : "";
+  return `── ${trial} ${row.id}#${row.sample}${legend}\n${body}\n`;
 }
 
 /** `http_401 ×40, timeout ×2 — e.g. "401 Unauthorized: invalid key"` */

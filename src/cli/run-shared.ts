@@ -25,6 +25,8 @@ export interface SharedRunFlags {
   /** `--batch`; `--no-wait` sets `wait` false (batch models: submit and exit). */
   batch?: boolean;
   log: LogFormat;
+  /** Print each guided answer as it is written (`run --verbose`). */
+  verbose?: boolean;
 }
 
 const positiveNumber = (value: string): number => {
@@ -131,7 +133,7 @@ export async function resolveAndRun(
       // An explicit --retry-errors also re-executes failed executions (the shell-task workflow).
       retryFailedExecutions: (flags.retryFailed ?? false) || process.argv.includes("--retry-errors"),
       signal: AbortSignal.any([interrupt.signal, trialLock.lost]),
-      onEvent: createReporter(flags.log),
+      onEvent: createReporter(flags.log, process.stderr, undefined, { verbose: flags.verbose ?? false }),
       ...(flags.cache ? {} : { cacheDir: false as const }),
       ...(flags.maxCost !== undefined ? { maxCostUsd: flags.maxCost } : {}),
       ...(flags.wait === false ? { batchWait: false } : {}),

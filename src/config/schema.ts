@@ -48,6 +48,8 @@ const providerOptions = {
   p0: z.unknown().optional(),
   threshold: z.unknown().optional(),
   positions: z.unknown().optional(),
+  token_level: z.unknown().optional(),
+  analysis: z.unknown().optional(),
   /** A sweep: `{parameter: [values]}` expands the entry into one trial per combination. */
   grid: z.record(z.string(), z.array(z.unknown()).min(1)).optional(),
 };

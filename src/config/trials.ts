@@ -110,6 +110,8 @@ const GUIDED_ONLY = [
   "p0",
   "threshold",
   "positions",
+  "token_level",
+  "analysis",
 ];
 /** Settings a model entry may list directly to sweep them (others go in `grid:`). */
 const LIST_SWEEPABLE = ["c", "k"];

@@ -35,6 +35,8 @@ export type RunEvent =
       cost_usd?: number;
       /** Why the row failed (`status: "error"`). */
       error?: { code: string; message: string };
+      /** A guided prediction: who wrote which part of the completion (shown by `run --verbose`). */
+      guided?: { id: string; sample: number; interleaved: { text: string; model: string }[] };
     }
   | {
       /** A failed model request that will be tried again after `wait_ms`. */

@@ -9,12 +9,12 @@ import {
 } from "../core/index.js";
 import { extractDiff, runReport } from "../tasks/index.js";
 import { latestRows, trialFiles } from "./files.js";
-
 /**
  * A trial's rows in other tools' formats: SWE-bench predictions, EditBench's results layout, and
  * SWE-bench's reports (per-instance `report.json` and the run report).
  */
 import type { TrialFormat } from "./format-names.js";
+import { guidedSeedRows } from "./guided-format.js";
 
 export { type TrialFormat, trialFormats } from "./format-names.js";
 
@@ -45,6 +45,10 @@ export async function writeTrialFormat(dir: string, format: TrialFormat, out?: s
     for await (const p of latestRows(files.predictions, predictionSchema)) predictions.push(p);
   predictions.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.sample - b.sample));
 
+  if (format === "guided")
+    return [
+      write(out ?? join(dir, "guided.seed.jsonl"), await guidedSeedRows(dir, spec as never, predictions)),
+    ];
   if (format === "swebench") {
     const path = out ?? join(dir, "predictions.swebench.jsonl");
     const rows = predictions

@@ -1,3 +1,4 @@
+export { type AnalysisRow, type AnalyzeOptions, analyzeTrial } from "./analyze.js";
 export { type CompareOptions, compareTrialDirs } from "./compare.js";
 export type { RunOptions } from "./context.js";
 export type { EventSink, PhaseName, RunEvent } from "./events.js";

@@ -20,6 +20,7 @@
  * - The prediction row gets `interleaved`, `cheat_positions`, `tokens` and `cost_usd` per model,
  *   `total_tokens`.
  */
+import { resolve } from "node:path";
 import { z } from "zod";
 import {
   BenchlineError,
@@ -36,6 +37,8 @@ import {
   stableStringify,
   type Usage,
 } from "../core/index.js";
+import { readGgufVocabulary, vocabularyDifference } from "./gguf-vocab.js";
+import { createTokenEngine, type TokenEngine, type TokenSideOptions } from "./guided-tokens.js";
 import { ProviderError } from "./http.js";
 import type { ModelDeclaration } from "./options.js";
 
@@ -48,6 +51,28 @@ export interface GuidedSegment {
   text: string;
   model: GuidedRole;
   tokens: number;
+}
+
+/**
+ * The base model's next-token distribution at one decision point (`analysis: true`): at an oracle
+ * consultation or at a token the base model wrote. `distribution` says where the statistics come
+ * from: the full vocabulary (token-level mode) or the server's top logprobs, the leftover mass
+ * counted as one more outcome (a lower bound on the entropy).
+ */
+export interface GuidedPoint {
+  /** Token index in the completion. */
+  position: number;
+  consulted: boolean;
+  /** Bits. */
+  entropy: number;
+  varentropy: number;
+  top1_prob: number;
+  top1_minus_top2: number;
+  base_token: string;
+  /** The oracle's next token there (null where it was not asked: HTTP mode at base tokens). */
+  oracle_token: string | null;
+  agree: boolean | null;
+  distribution: "full_vocabulary" | "top_logprobs";
 }
 
 /** Providers that continue a raw prompt when in `mode: completion`. */
@@ -84,6 +109,10 @@ const optionsSchema = z
     positions: z.array(z.number().int().min(0)).optional(),
     /** Set on every model by `--timeout`; passed on to base and oracle. */
     timeout: z.number().positive().optional(),
+    /** Two embedded llamacpp models sharing a vocabulary switch token by token in process. */
+    token_level: z.boolean().default(false),
+    /** Record the base model's next-token statistics at every decision point (`benchline analyze`). */
+    analysis: z.boolean().default(false),
   })
   .superRefine((o, ctx) => {
     const only = (key: "p0" | "threshold" | "positions", policy: string) => {
@@ -126,7 +155,7 @@ export const guidedModel: ModelDeclaration = {
   sampling: true,
 };
 
-interface Settings {
+export interface GuidedSettings {
   c: number;
   k: number;
   stepSize: number;
@@ -137,6 +166,7 @@ interface Settings {
   positions: number[];
   topLogprobs: number;
   params: SamplingParams;
+  analysis: boolean;
 }
 
 /**
@@ -167,12 +197,14 @@ export function createGuidedProvider(
     spec.params.max_tokens !== o.max_new_tokens
   )
     throw new BenchlineError("config", `${where}: max_tokens and max_new_tokens differ; give one`);
-  if (spec.params.top_logprobs !== undefined && o.policy !== "entropy")
+  if (spec.params.top_logprobs !== undefined && ((o.policy !== "entropy" && !o.analysis) || o.token_level))
     throw new BenchlineError(
       "config",
-      `${where}: top_logprobs only applies to policy: entropy (the alternatives its entropy is computed from)`,
+      o.token_level
+        ? `${where}: top_logprobs does not apply with token_level (the full vocabulary is used)`
+        : `${where}: top_logprobs only applies to policy: entropy or analysis: true (the alternatives the entropy is computed from)`,
     );
-  const settings: Settings = {
+  const settings: GuidedSettings = {
     c: o.c,
     k: o.k,
     stepSize: o.step_size,
@@ -183,6 +215,7 @@ export function createGuidedProvider(
     positions: [...new Set(o.positions ?? [])].sort((a, b) => a - b),
     topLogprobs: spec.params.top_logprobs ?? 5,
     params: spec.params,
+    analysis: o.analysis,
   };
   const subSpec = (role: GuidedRole): ModelSpec => {
     const sub = subSpecFromEntry(o[role], `${where}: ${role}`);
@@ -200,6 +233,7 @@ export function createGuidedProvider(
       throw error;
     }
   };
+  if (o.token_level) return createTokenLevelProvider(spec, env, createSub, settings, baseSpec, oracleSpec);
   const base = wrap("base", baseSpec);
   const oracle = wrap("oracle", oracleSpec);
 
@@ -234,6 +268,100 @@ export function createGuidedProvider(
     },
   };
 }
+
+/**
+ * `token_level: true`: both models embedded (llamacpp) and sharing a vocabulary (checked from the
+ * GGUF files, before anything runs); one token-level engine per (base, oracle) pair, shared by the
+ * trials of a sweep.
+ */
+function createTokenLevelProvider(
+  spec: ModelSpec,
+  env: ProviderEnv,
+  createSub: SubProviderFactory,
+  settings: GuidedSettings,
+  baseSpec: ModelSpec,
+  oracleSpec: ModelSpec,
+): Provider {
+  const where = `model "${spec.id}"`;
+  const side = (role: GuidedRole, sub: ModelSpec): TokenSideOptions => {
+    if (sub.provider !== "llamacpp")
+      throw new BenchlineError(
+        "config",
+        `${where}: token_level needs two embedded models; ${role} "${sub.id}" is provider ${sub.provider} (use provider: llamacpp)`,
+      );
+    for (const key of ["concurrency", "rpm", "tpm"])
+      if (sub.options[key] !== undefined)
+        throw new BenchlineError(
+          "config",
+          `${where}: ${role}: "${key}" does not apply with token_level (one request at a time, in process)`,
+        );
+    // The registry checks the entry's options and that the file exists (the model loads on first use).
+    try {
+      void createSub(sub, env).close?.();
+    } catch (error) {
+      if (error instanceof BenchlineError)
+        throw new BenchlineError(error.code, `${where}: ${role}: ${error.message}`, { cause: error });
+      throw error;
+    }
+    const o: TokenSideOptions = {
+      path: resolve(env.baseDir, sub.model as string),
+      threads: (sub.options.threads as number | undefined) ?? 2,
+    };
+    if (sub.options.context_size !== undefined) o.contextSize = sub.options.context_size as number;
+    return o;
+  };
+  const base = side("base", baseSpec);
+  const oracle = side("oracle", oracleSpec);
+  const difference = vocabularyDifference(readGgufVocabulary(base.path), readGgufVocabulary(oracle.path));
+  if (difference !== undefined)
+    throw new BenchlineError(
+      "config",
+      `${where}: token_level needs base and oracle with the same vocabulary; ${baseSpec.model} and ${oracleSpec.model} differ (${difference})`,
+    );
+  const key = stableStringify({ base, oracle });
+  let entry = engines.get(key);
+  if (!entry) {
+    entry = { engine: createTokenEngine(base, oracle), users: 0 };
+    engines.set(key, entry);
+  }
+  entry.users++;
+  const held = entry;
+  let closed = false;
+  return {
+    id: spec.id,
+    async generate(request, context) {
+      const stops = request.stop ?? settings.params.stop ?? [];
+      const runs: GuidedRun[] = [];
+      for (const sample of request.sampleIndices)
+        runs.push(
+          await held.engine.run(
+            request.prompt,
+            sample,
+            settings,
+            `${settings.params.seed ?? 0}/${context.sample.id}/${sample}`,
+            stops,
+            context.signal,
+          ),
+        );
+      return {
+        completions: runs.map((r) => r.completion),
+        usage: {
+          prompt_tokens: runs.reduce((a, r) => a + r.usage.prompt_tokens, 0),
+          completion_tokens: runs.reduce((a, r) => a + r.usage.completion_tokens, 0),
+        },
+      };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (--held.users > 0) return;
+      engines.delete(key);
+      await held.engine.close();
+    },
+  };
+}
+
+const engines = new Map<string, { engine: TokenEngine; users: number }>();
 
 /**
  * Base and oracle providers shared by every guided model that names the same entry (the trials of a
@@ -314,7 +442,7 @@ interface Models {
   oracle: Provider;
 }
 
-interface Run {
+export interface GuidedRun {
   completion: Completion;
   usage: Usage;
   cost?: number;
@@ -325,17 +453,53 @@ interface Step {
   tokens: number;
   finish: string | undefined;
   /** Per-token texts and top logprobs, when asked for. */
-  logprobs?: { token: string; top: { logprob: number }[] }[];
+  logprobs?: TokenLogprobs[];
+}
+
+interface TokenLogprobs {
+  token: string;
+  top: { token?: string; logprob: number }[];
+}
+
+/** A decision point's statistics from the server's top logprobs. */
+function topPoint(
+  position: number,
+  consulted: boolean,
+  t: TokenLogprobs,
+  oracleToken: string | null,
+): GuidedPoint {
+  const top = [...t.top].sort((a, b) => b.logprob - a.logprob);
+  const p = top.map((x) => Math.exp(x.logprob));
+  const outcomes = [...p];
+  const rest = 1 - p.reduce((a, b) => a + b, 0);
+  if (rest > 1e-12) outcomes.push(rest);
+  const entropy = entropyBits(top);
+  let h2 = 0;
+  for (const q of outcomes) if (q > 0) h2 += q * Math.log2(q) ** 2;
+  const baseToken = top[0]?.token ?? t.token;
+  return {
+    position,
+    consulted,
+    entropy,
+    varentropy: Math.max(0, h2 - entropy * entropy),
+    top1_prob: p[0] ?? 0,
+    // With one alternative known, the leftover mass bounds the second from above.
+    top1_minus_top2: (p[0] ?? 0) - (p[1] ?? Math.max(0, rest)),
+    base_token: baseToken,
+    oracle_token: oracleToken,
+    agree: oracleToken === null ? null : oracleToken === baseToken,
+    distribution: "top_logprobs",
+  };
 }
 
 async function guide(
   request: GenerateRequest,
   sample: number,
-  s: Settings,
+  s: GuidedSettings,
   models: Models,
   context: GenerateContext,
   seed: string,
-): Promise<Run> {
+): Promise<GuidedRun> {
   const rng = seededRandom(seed);
   const segments: GuidedSegment[] = [];
   const cheatPositions: number[] = [];
@@ -413,8 +577,10 @@ async function guide(
     }
   };
 
+  const points: GuidedPoint[] = [];
   let positionIndex = 0;
   while (generated < s.maxNewTokens && finish !== "stop") {
+    let atConsultation: TokenLogprobs | undefined;
     context.signal.throwIfAborted();
     const remaining = s.maxNewTokens - generated;
     while (positionIndex < s.positions.length && (s.positions[positionIndex] as number) < generated)
@@ -431,7 +597,9 @@ async function guide(
       if (s.policy === "positions" && oracleOn && calls < s.c && next !== undefined)
         size = Math.min(size, next - generated);
       const entropyCheck = s.policy === "entropy" && oracleOn && calls < s.c;
-      const step = await call("base", size, entropyCheck);
+      const step = await call("base", size, entropyCheck || s.analysis);
+      const startedAt = generated;
+      let kept = step.tokens;
       if (entropyCheck) {
         const tokens = step.logprobs;
         if (!tokens)
@@ -452,7 +620,15 @@ async function guide(
             );
           append("base", prefix, j);
           consult = true;
+          kept = j;
+          atConsultation = step.logprobs?.[j];
         }
+      }
+      if (s.analysis) {
+        // Statistics at every token the base model wrote (the oracle was not asked there).
+        const tokens = step.logprobs ?? [];
+        for (let j = 0; j < Math.min(kept, tokens.length); j++)
+          points.push(topPoint(startedAt + j, false, tokens[j] as TokenLogprobs, null));
       }
       if (!consult) {
         append("base", step.text, step.tokens);
@@ -463,8 +639,13 @@ async function guide(
     }
     calls++;
     cheatPositions.push(generated);
+    // The base model's distribution where the oracle takes over: one more base token, not kept.
+    if (s.analysis && !atConsultation) atConsultation = (await call("base", 1, true)).logprobs?.[0];
     const budget = Math.min(s.k, s.maxNewTokens - generated);
-    const step = await call("oracle", budget, false);
+    const position = generated;
+    const step = await call("oracle", budget, s.analysis);
+    if (s.analysis && atConsultation)
+      points.push(topPoint(position, true, atConsultation, step.logprobs?.[0]?.token ?? null));
     append("oracle", step.text, step.tokens);
     finish = endOf(step, finish);
   }
@@ -481,7 +662,7 @@ async function guide(
       ...(m.cost !== undefined ? { cost_usd: m.cost } : {}),
     };
   };
-  const run: Run = {
+  const run: GuidedRun = {
     completion: {
       text,
       finish_reason: finish,
@@ -490,6 +671,7 @@ async function guide(
         cheat_positions: cheatPositions,
         guided: { base: modelRow("base"), oracle: modelRow("oracle") },
         total_tokens: generated,
+        ...(s.analysis ? { points } : {}),
       },
     },
     usage: {
@@ -526,7 +708,7 @@ function readLogprobs(raw: unknown): Step["logprobs"] | undefined {
   if (!Array.isArray(raw)) return undefined;
   return raw.map((t: { token?: unknown; top_logprobs?: unknown }) => ({
     token: String(t.token ?? ""),
-    top: Array.isArray(t.top_logprobs) ? (t.top_logprobs as { logprob: number }[]) : [],
+    top: Array.isArray(t.top_logprobs) ? (t.top_logprobs as { token?: string; logprob: number }[]) : [],
   }));
 }
 

@@ -70,7 +70,8 @@ interface TokenLogprob {
 /** The llama.cpp runtime, shared by every model of the process (loading it takes ~1 s). */
 let runtime: Promise<Llama> | undefined;
 
-async function loadEngine(modelPath: string, options: Options): Promise<Engine> {
+/** The process's llama.cpp runtime (CPU, prebuilt binary), loaded on first use. */
+export async function llamaRuntime(): Promise<Llama> {
   const llamaCpp = await import("node-llama-cpp");
   runtime ??= llamaCpp.getLlama({
     gpu: false,
@@ -79,9 +80,16 @@ async function loadEngine(modelPath: string, options: Options): Promise<Engine> 
     progressLogs: false,
     logLevel: llamaCpp.LlamaLogLevel.error,
   });
-  const model = await (await runtime).loadModel({ modelPath, gpuLayers: 0 }).catch((error: unknown) => {
-    throw new BenchlineError("input", `cannot load ${modelPath}: ${String(error)}`, { cause: error });
-  });
+  return runtime;
+}
+
+async function loadEngine(modelPath: string, options: Options): Promise<Engine> {
+  const llamaCpp = await import("node-llama-cpp");
+  const model = await (await llamaRuntime())
+    .loadModel({ modelPath, gpuLayers: 0 })
+    .catch((error: unknown) => {
+      throw new BenchlineError("input", `cannot load ${modelPath}: ${String(error)}`, { cause: error });
+    });
   const context = await model
     .createContext({
       contextSize: options.context_size ?? Math.min(4096, model.trainContextSize),

@@ -5,6 +5,7 @@
  */
 import type { TrialComparison } from "../stats/index.js";
 import type { ExperimentReportData } from "./experiment.js";
+import { gridTables } from "./grid.js";
 import { CSS, SORT_SCRIPT } from "./html-style.js";
 import type { TrialSummary } from "./summary.js";
 import {
@@ -53,6 +54,7 @@ export function renderExperimentHtml(data: ExperimentReportData): string {
     ),
     categoriesSection(data.trials, scorer),
     section("trials", "Trials", trialsTable(data, confidence)),
+    sweepsSection(data.trials, scorer, confidence),
     passAtKSection(data.trials),
     comparisonsSection(data.comparisons, data.alpha, confidence),
     costsSection(data),
@@ -160,6 +162,32 @@ function trialsTable(data: ExperimentReportData, confidence: number): string {
     "table-trials",
     ["trial", "model", "prompt set", "items × samples", `mean (${conf(confidence)} CI)`, "errors", "cost"],
     rows,
+  );
+}
+
+/** One table per swept model entry: the first swept parameter across, the others down. */
+function sweepsSection(trials: TrialSummary[], scorer: string, confidence: number): string {
+  const tables = gridTables(trials);
+  if (tables.length === 0) return "";
+  const score = (t: TrialSummary | undefined): Cell =>
+    !t || t.mean_score === null
+      ? raw(`<span class="muted">–</span>`, -1)
+      : raw(
+          `<strong>${pct(t.mean_score)}</strong>${t.mean_ci ? ` <span class="ci-text">[${pct(t.mean_ci.low)}, ${pct(t.mean_ci.high)}]</span>` : ""}`,
+          t.mean_score,
+        );
+  return section(
+    "sweeps",
+    "Sweeps",
+    `<p class="note">Mean ${esc(scorer)} per sweep point with its ${conf(confidence)} bootstrap CI; paired comparisons against the other points (the base-only c=0 among them) are under "Differences between trials".</p>`,
+    ...tables.map(
+      (g, i) =>
+        `<h3><code>${esc(g.model)}</code> · ${esc(g.promptSet)}</h3>${table(
+          `table-sweep-${i}`,
+          [g.corner, ...g.columns],
+          g.rows.map((r) => [cell(r.label), ...r.cells.map(score)]),
+        )}`,
+    ),
   );
 }
 

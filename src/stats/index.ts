@@ -17,6 +17,7 @@ export {
   type PermutationComparison,
   type TrialComparison,
 } from "./compare.js";
+export { type Correlation, pearson, pointBiserial } from "./correlation.js";
 export {
   type BootstrapCI,
   type BootstrapOptions,

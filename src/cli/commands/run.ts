@@ -30,6 +30,10 @@ export function runCommand(): Command {
       positiveInt,
     )
     .option(
+      "--verbose",
+      "print each guided answer as it is written, coloured by who wrote it (oracle blue, base red; plain text when not a terminal or NO_COLOR is set)",
+    )
+    .option(
       "--allow-missing",
       "import: models: record dataset ids without a response as error rows instead of failing",
     );

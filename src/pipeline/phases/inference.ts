@@ -201,6 +201,7 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
             cached: row.cached,
             ...(row.cost_usd !== undefined ? { cost_usd: row.cost_usd } : {}),
             ...(row.error ? { error: row.error } : {}),
+            ...guidedOf(row),
           });
           if (row.cost_usd && !row.cached) {
             ctx.budget.spent += row.cost_usd;
@@ -338,4 +339,13 @@ function orderFields(row: Prediction): Prediction {
       out[key] = (row as Record<string, unknown>)[key];
   for (const [key, value] of Object.entries(row)) if (!(key in out) && value !== undefined) out[key] = value;
   return out as Prediction;
+}
+
+/** The `guided` part of a row event: a guided prediction's segments. */
+function guidedOf(row: Prediction) {
+  const interleaved = (row as { interleaved?: unknown }).interleaved;
+  if (!Array.isArray(interleaved)) return {};
+  return {
+    guided: { id: row.id, sample: row.sample, interleaved: interleaved as { text: string; model: string }[] },
+  };
 }

@@ -11,10 +11,17 @@ import type { AddressInfo } from "node:net";
 export interface ChainModel {
   /** Token i is `${prefix}${i}`; the prefix starts with a space or a newline. */
   prefix: string;
+  /** Written after the index (`\n\\boxed{` + `}` writes `\n\\boxed{3}`); no space or newline. */
+  suffix?: string;
   /** End of sequence when the continuation has this many tokens. */
   eosAt?: number;
   /** Token indices where the next-token distribution is uniform over four tokens (2 bits). */
   uncertainAt?: number[];
+  /**
+   * The tiny GGUF model's chain instead (`tiny-gguf.ts`, `step`): one token per character, each the
+   * letter `letters` after the previous character (past `z`: end of sequence), after a non-letter `a`.
+   */
+  letters?: number;
   /** Answer every request with no tokens and finish_reason `length` (a misbehaving server). */
   empty?: boolean;
 }
@@ -60,6 +67,7 @@ export async function startChainServer(
 }
 
 function complete(model: ChainModel, body: Record<string, unknown>, marker: string): unknown {
+  if (model.letters !== undefined) return completeLetters(model.letters, body);
   const prompt = String(body.prompt ?? "");
   const at = prompt.lastIndexOf(marker);
   const continuation = at === -1 ? "" : prompt.slice(at + marker.length);
@@ -72,7 +80,7 @@ function complete(model: ChainModel, body: Record<string, unknown>, marker: stri
       finish = "stop";
       break;
     }
-    tokens.push(`${model.prefix}${i}`);
+    tokens.push(`${model.prefix}${i}${model.suffix ?? ""}`);
   }
   let text = tokens.join("");
   const stops = Array.isArray(body.stop) ? (body.stop as string[]) : [];
@@ -105,6 +113,33 @@ function complete(model: ChainModel, body: Record<string, unknown>, marker: stri
       completion_tokens: tokens.length,
       total_tokens: prompt.length + tokens.length,
     },
+  };
+}
+
+const LETTERS = "abcdefghijklmnopqrstuvwxyz";
+
+function completeLetters(step: number, body: Record<string, unknown>): unknown {
+  const prompt = String(body.prompt ?? "");
+  const max = Number(body.max_tokens ?? 16);
+  let last = prompt.at(-1) ?? "";
+  let text = "";
+  let tokens = 0;
+  let finish = "length";
+  while (tokens < max) {
+    const i = LETTERS.indexOf(last);
+    const next = i === -1 ? "a" : LETTERS[i + step];
+    tokens++; // the end-of-sequence token counts, as llama.cpp counts it
+    if (next === undefined) {
+      finish = "stop";
+      break;
+    }
+    text += next;
+    last = next;
+  }
+  return {
+    object: "text_completion",
+    choices: [{ index: 0, text, finish_reason: finish, logprobs: null }],
+    usage: { prompt_tokens: prompt.length, completion_tokens: tokens, total_tokens: prompt.length + tokens },
   };
 }
 

@@ -20,6 +20,13 @@ export interface TinyGgufOptions {
   margin?: number;
   /** `llama.context_length`. Default 256. */
   contextLength?: number;
+  /**
+   * Letters the chain advances per token: 1 (default) `a→b→c`, 2 `a→c→e`; past `z` comes `</s>`.
+   * Models with different steps share the vocabulary and have different greedy chains.
+   */
+  step?: number;
+  /** Tokens appended to the vocabulary (a model whose vocabulary differs from the default). */
+  extraTokens?: string[];
 }
 
 const LETTERS = "abcdefghijklmnopqrstuvwxyz";
@@ -58,14 +65,16 @@ const tokenIds = new Map(VOCAB.map(([text], id) => [text, id]));
  * The bigram table over token texts: the greedy successor of each token ("" stands for `</s>`).
  * Tokens not listed are followed by "a".
  */
-const SUCCESSOR = new Map<string, string>([
-  [".", "▁"],
-  ...Array.from(LETTERS, (c, i) => [c, LETTERS[i + 1] ?? ""] as const),
-]);
+const successorTable = (step: number) =>
+  new Map<string, string>([
+    [".", "▁"],
+    ...Array.from(LETTERS, (c, i) => [c, LETTERS[i + step] ?? ""] as const),
+  ]);
+const SUCCESSOR = successorTable(1);
 /** Every successor, in the order of their one-hot codes in the embedding space. */
 const TARGETS = ["▁", ...LETTERS, ""];
-const successor = (piece: string): string => SUCCESSOR.get(piece) ?? "a";
-const pieceOf = (token: number): string => (token === EOS ? "" : VOCAB[token]![0]);
+const successor = (piece: string, table = SUCCESSOR): string => table.get(piece) ?? "a";
+const pieceOf = (token: number, vocab = VOCAB): string => (token === EOS ? "" : vocab[token]![0]);
 const idOf = (piece: string): number => (piece === "" ? EOS : tokenIds.get(piece)!);
 
 // ---------------------------------------------------------------- predictions
@@ -82,11 +91,16 @@ export interface TinyPrediction {
  * token is the last character of the prompt (one token per character, a space is `▁`); an empty
  * prompt ends in `<s>`.
  */
-export function predictGreedy(prompt: string, maxTokens = Number.POSITIVE_INFINITY): TinyPrediction {
+export function predictGreedy(
+  prompt: string,
+  maxTokens = Number.POSITIVE_INFINITY,
+  step = 1,
+): TinyPrediction {
+  const table = step === 1 ? SUCCESSOR : successorTable(step);
   let piece = prompt.at(-1) ?? "<s>";
   let text = "";
   for (let tokens = 0; tokens < maxTokens; tokens++) {
-    piece = successor(piece);
+    piece = successor(piece, table);
     if (piece === "") return { text, tokens: tokens + 1, finishReason: "stop" };
     text += piece === "▁" ? " " : piece;
   }
@@ -244,11 +258,13 @@ function encodeGguf(metadata: Record<string, GgufValue>, tensors: readonly Tenso
 /** The tiny model as GGUF bytes. */
 export function buildTinyGguf(options: TinyGgufOptions = {}): Buffer {
   const margin = options.margin ?? 8;
-  const vocab = TINY_VOCAB_SIZE;
+  const table = successorTable(options.step ?? 1);
+  const vocabulary = [...VOCAB, ...(options.extraTokens ?? []).map((t) => [t, TokenType.Normal] as const)];
+  const vocab = vocabulary.length;
   const embeddings = new Float32Array(vocab * EMBED);
   const output = new Float32Array(vocab * EMBED);
   for (let token = 0; token < vocab; token++)
-    embeddings[token * EMBED + TARGETS.indexOf(successor(pieceOf(token)))] = 1;
+    embeddings[token * EMBED + TARGETS.indexOf(successor(pieceOf(token, vocabulary), table))] = 1;
   // RMSNorm turns the one-hot embedding into sqrt(EMBED) * one-hot; scale so the logit is `margin`.
   TARGETS.forEach((piece, code) => {
     output[idOf(piece) * EMBED + code] = margin / Math.sqrt(EMBED);
@@ -287,9 +303,9 @@ export function buildTinyGguf(options: TinyGgufOptions = {}): Buffer {
       "llama.attention.layer_norm_rms_epsilon": { type: "f32", value: RMS_EPS },
       "llama.vocab_size": u32(vocab),
       "tokenizer.ggml.model": { type: "string", value: "llama" },
-      "tokenizer.ggml.tokens": { type: "strings", value: VOCAB.map(([text]) => text) },
-      "tokenizer.ggml.scores": { type: "f32s", value: VOCAB.map(() => 0) },
-      "tokenizer.ggml.token_type": { type: "i32s", value: VOCAB.map(([, type]) => type) },
+      "tokenizer.ggml.tokens": { type: "strings", value: vocabulary.map(([text]) => text) },
+      "tokenizer.ggml.scores": { type: "f32s", value: vocabulary.map(() => 0) },
+      "tokenizer.ggml.token_type": { type: "i32s", value: vocabulary.map(([, type]) => type) },
       "tokenizer.ggml.unknown_token_id": u32(0),
       "tokenizer.ggml.bos_token_id": u32(1),
       "tokenizer.ggml.eos_token_id": u32(EOS),
