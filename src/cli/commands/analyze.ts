@@ -1,5 +1,4 @@
 import { Command, InvalidArgumentError } from "commander";
-import { analyzeTrial } from "../../pipeline/index.js";
 
 const wholeNumber = (value: string): number => {
   const n = Number(value);
@@ -17,6 +16,7 @@ export function analyzeCommand(): Command {
     .option("--out <dir>", "where to write analysis.jsonl and analysis.md (default: the trial directory)")
     .option("--seed <n>", "seed of the matched sample and the bootstrap (default 0)", wholeNumber)
     .action(async (dir: string, flags: { out?: string; seed?: number }) => {
+      const { analyzeTrial } = await import("../../pipeline/index.js");
       const result = await analyzeTrial(dir, {
         ...(flags.out !== undefined ? { out: flags.out } : {}),
         ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
