@@ -5,8 +5,9 @@
 #   busybox-static  a tiny rootfs the docker tests import as an image (no registry pulls)
 #   chromium        headless browser that checks report.html renders
 #   python3-pytest  system pytest the code-edit harness tests run inside bwrap (which sees /usr only)
+#   iverilog, python3-pip  Icarus Verilog and pip for cocotb: the cvdp harness tests (cocotb below)
 set -euo pipefail
-packages=(bubblewrap docker.io busybox-static chromium python3-pytest)
+packages=(bubblewrap docker.io busybox-static chromium python3-pytest iverilog python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,4 +20,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "install-test-deps: ${packages[*]} present"
+# cocotb for the cvdp harnesses, into the system Python that bwrap sandboxes see (/usr/local).
+if ! /usr/bin/python3 -c "import cocotb" 2>/dev/null; then
+  /usr/bin/python3 -m pip install -q --break-system-packages cocotb >/dev/null
+fi
+echo "install-test-deps: ${packages[*]} cocotb present"

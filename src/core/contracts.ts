@@ -99,6 +99,11 @@ export interface SandboxRunOptions {
    * Sandboxes that cannot reach host directories (docker) refuse it.
    */
   workdir?: string;
+  /**
+   * Directories of the work dir that also appear at other absolute paths inside the sandbox (CVDP
+   * harnesses expect `/code/rtl`, `/src`, ...). Sandboxes that cannot bind (local) refuse them.
+   */
+  binds?: SandboxBind[];
   env?: Record<string, string>;
   timeoutMs: number;
   limits?: SandboxLimits;
@@ -107,6 +112,14 @@ export interface SandboxRunOptions {
   /** Files to read back from the work dir after the last step. */
   collect?: string[];
   signal?: AbortSignal;
+}
+
+export interface SandboxBind {
+  /** A directory relative to the work dir (created when missing). */
+  source: string;
+  /** An absolute path inside the sandbox. */
+  target: string;
+  readOnly?: boolean;
 }
 
 export interface SandboxResult {
@@ -181,8 +194,20 @@ export interface Task<Row = unknown, Options = Record<string, never>, Artifact =
   promptSets?(options: Options): Record<string, PromptTemplate>;
   /** More fields for `benchline export` lines (code-edit: EditBench's infbench fields). */
   exportFields?(sample: Sample): Record<string, unknown>;
+  /** The whole `benchline export` line in another tool's shape (cvdp: `{id, prompt, system, user}`). */
+  exportLine?(line: ExportLine, sample: Sample): Record<string, unknown>;
   /** The sample as the trial of one prompt set sees it (code-edit: that variant's prompt and reference). */
   forPromptSet?(sample: Sample, promptSet: string, options: Options): Sample;
+}
+
+/** A `benchline export` line as benchline writes it. */
+export interface ExportLine {
+  id: string;
+  prompt: string;
+  system: string | null;
+  user: string | null;
+  messages: Message[];
+  [field: string]: unknown;
 }
 
 export interface PrepareContext {

@@ -55,6 +55,8 @@ export function createDockerSandbox(options: DockerSandboxOptions): Sandbox & { 
     description: dockerDescription,
     start: () => checkDaemon(connection, options.image),
     async run(steps: SandboxStep[], run: SandboxRunOptions): Promise<SandboxResult> {
+      if (run.binds?.length)
+        throw new BenchlineError("usage", "the docker sandbox cannot bind directories (binds)");
       if (run.workdir !== undefined)
         throw new BenchlineError("usage", "the docker sandbox cannot run in a host directory (workdir)");
       const limits = resolveLimits(run.limits);

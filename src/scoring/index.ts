@@ -1,8 +1,10 @@
 import { type AnyScorer, BenchlineError, formatIssues, type Scorer } from "../core/index.js";
+import { cvdp } from "./cvdp.js";
 import { math, mathExact } from "./math/index.js";
 import { applied, exact, exec, includes, numeric, regex } from "./scorers.js";
 
 export { normalize, outputText, targetText } from "./text.js";
+export { bleu, rouge } from "./text-similarity.js";
 
 /** Built-in scorers by name. */
 export const scorers = {
@@ -14,6 +16,7 @@ export const scorers = {
   math,
   math_exact: mathExact,
   applied,
+  cvdp,
 } satisfies Record<string, AnyScorer>;
 export type ScorerName = keyof typeof scorers;
 
