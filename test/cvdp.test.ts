@@ -1,0 +1,231 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { isBwrapUsable } from "../src/sandbox/bwrap.js";
+import { counterAnswers, dataset, records, simulatorPresent } from "./cvdp-fixtures.js";
+import { ROOT, runCli, testdir } from "./helpers.js";
+
+const runnable = isBwrapUsable() && simulatorPresent();
+if (!runnable)
+  console.warn(
+    "skipping cvdp harness tests: needs bwrap, iverilog and cocotb (scripts/install-test-deps.sh)",
+  );
+
+const jsonl = (path: string) =>
+  readFileSync(path, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+
+const config = (extra = "") =>
+  `name: hw\ntask: {name: cvdp, seed: 5}\ndataset: data.jsonl\nmodels: [gold]\nexecution: {sandbox: bwrap, timeout: 120, concurrency: 2}\n${extra}`;
+
+function trialDir(dir: string, name = "hw"): string {
+  const exp = join(dir, "runs", name);
+  const [trial] = readdirSync(exp).filter((d) => d.includes("__"));
+  return join(exp, trial as string);
+}
+
+describe("cvdp records", () => {
+  it.each([
+    [{ ...records.counter, input: { context: {} } }, /data\.jsonl:1: input\.prompt/],
+    [{ ...records.counter, output: { response: "", context: "rtl/x.sv" } }, /data\.jsonl:1: output\.context/],
+    [
+      { ...records.counter, categories: ["cid099", "easy"] },
+      /data\.jsonl:1: categories\[0\]: unknown category "cid099"/,
+    ],
+    [
+      { ...records.counter, categories: ["cid003", "trivial"] },
+      /data\.jsonl:1: categories\[1\]: unknown difficulty/,
+    ],
+  ])(
+    "a malformed record is an error naming file, line and field before anything runs (%#)",
+    (bad, message) => {
+      const dir = testdir({ "exp.yaml": config(), "data.jsonl": [bad, records.mux] });
+      const r = runCli(["run", "exp.yaml"], dir);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(existsSync(join(dir, "runs"))).toBe(false);
+    },
+  );
+
+  it("export writes {id, prompt, system, user}; the prompt is system + blank line + user; JSON mode for several files", () => {
+    const dir = testdir({ "exp.yaml": config(), "data.jsonl": dataset() });
+    const r = runCli(["export", "exp.yaml", "-o", "prompts.jsonl"], dir);
+    expect(r.code).toBe(0);
+    const lines = jsonl(join(dir, "prompts.jsonl"));
+    expect(lines).toHaveLength(7);
+    for (const line of lines) {
+      expect(Object.keys(line)).toEqual(["id", "prompt", "system", "user"]);
+      expect(line.prompt).toBe(`${line.system}\n\n${line.user}`);
+    }
+    const byId = new Map(lines.map((l) => [l.id, l]));
+    const counter = byId.get(records.counter.id);
+    expect(counter.user).toContain("Your response will be saved directly to: rtl/counter4.sv.");
+    expect(counter.system).not.toContain("JSON");
+    const adder = byId.get(records.adder.id);
+    expect(adder.user).toContain("Name the files as: ['rtl/half_adder.sv', 'rtl/full_adder.sv'].");
+    expect(adder.user.indexOf("file rtl/half_adder.sv")).toBeLessThan(
+      adder.user.indexOf("file rtl/full_adder.sv"),
+    );
+    expect(adder.system).toContain('{ "code": [{ "<name>" : "<code>"}] }\nor\n{ "response": "<response>" }');
+    expect(byId.get(records.question.id).user).toContain('{ "response": "<your answer here>" }');
+    // agentic: the patch's file is the answer (force-copilot), the system message is CVDP's copilot one
+    const agentic = byId.get(records.agentic.id);
+    expect(agentic.system).toContain("'RTL Debugging and Bug Fixing'");
+    expect(agentic.user).toContain("saved directly to: rtl/and2.sv.");
+  });
+});
+
+describe.skipIf(!runnable)("cvdp harness (bwrap, iverilog, cocotb)", () => {
+  it("gold: cocotb and plain iverilog harnesses pass, the agentic patch applies, BLEU of the reference is 1; commercial skipped and judge unavailable are left out", () => {
+    const dir = testdir({ "exp.yaml": config(), "data.jsonl": dataset() });
+    const r = runCli(["run", "exp.yaml"], dir);
+    expect(r.code).toBe(0);
+    const trial = trialDir(dir);
+    const executions = new Map(jsonl(join(trial, "executions.jsonl")).map((e) => [e.id, e]));
+    for (const rec of [records.counter, records.mux, records.adder, records.agentic]) {
+      const e = executions.get(rec.id);
+      expect(e.passed, `${rec.id}: ${e.failure_reason}`).toBe(true);
+      expect(e.cocotb_random_seed).toBe(5);
+    }
+    expect(executions.get(records.counter.id).steps[0].stdout).toContain("COCOTB_RANDOM_SEED=5");
+    expect(executions.get(records.commercial.id)).toMatchObject({
+      passed: false,
+      skipped: expect.stringContaining("__VERIF_EDA_IMAGE__"),
+    });
+    expect(executions.get(records.commercial.id).steps).toEqual([]);
+    const scores = new Map(jsonl(join(trial, "scores.jsonl")).map((s) => [s.id, s]));
+    expect(scores.get(records.correspondence.id)).toMatchObject({
+      value: 1,
+      passed: true,
+      detail: { bleu_2: 1, rouge_2: 1 },
+    });
+    expect(scores.get(records.question.id).detail).toMatchObject({ status: "unavailable", dropped: true });
+    expect(scores.get(records.commercial.id).detail).toMatchObject({ status: "skipped", dropped: true });
+    const summary = JSON.parse(readFileSync(join(trial, "summary.json"), "utf8"));
+    expect(summary.scorers.cvdp).toMatchObject({ n: 5, mean: 1 });
+    expect(summary.per_category).toMatchObject({
+      "cid003/easy": { n: 1, mean: 1 },
+      "cid004/hard": { n: 1, mean: 1 },
+    });
+  }, 240_000);
+
+  it("imported answers: golden (fenced or raw) pass; wrong design, syntax error, wrong module name fail; sample n uses line n", () => {
+    const cases = Object.entries(counterAnswers);
+    const dir = testdir({
+      "exp.yaml": config(),
+      "data.jsonl": [records.counter],
+      "responses.jsonl": cases.map(([, completion]) => ({ id: records.counter.id, completion })),
+    });
+    const r = runCli(
+      ["import", "exp.yaml", "--responses", "responses.jsonl", "--samples", String(cases.length)],
+      dir,
+    );
+    expect(r.code).toBe(0);
+    const trial = trialDir(dir);
+    const executions = jsonl(join(trial, "executions.jsonl"));
+    const passed = Object.fromEntries(
+      cases.map(([name], i) => [name, executions.find((e) => e.sample === i)?.passed]),
+    );
+    expect(passed).toEqual({
+      golden: true,
+      fenced: true,
+      countsByTwo: false,
+      syntaxError: false,
+      wrongModule: false,
+    });
+    const syntax = executions.find((e) => e.sample === 3);
+    expect(`${syntax.steps[0].stdout}${syntax.steps[0].stderr}`).toMatch(/syntax error/i);
+    const summary = JSON.parse(readFileSync(join(trial, "summary.json"), "utf8"));
+    expect(summary.pass_at_k.find((p: { k: number }) => p.k === 1).pass_at_k).toBeCloseTo(0.4);
+  }, 240_000);
+
+  it("an id without a completion is an error before anything runs; too few lines for --samples too", () => {
+    const dir = testdir({
+      "exp.yaml": config(),
+      "data.jsonl": [records.counter, records.mux],
+      "responses.jsonl": [{ id: records.counter.id, completion: counterAnswers.golden }],
+    });
+    const r = runCli(["import", "exp.yaml", "--responses", "responses.jsonl"], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(records.mux.id);
+    expect(existsSync(join(dir, "runs"))).toBe(false);
+    const one = testdir({
+      "exp.yaml": config(),
+      "data.jsonl": [records.counter],
+      "responses.jsonl": [{ id: records.counter.id, completion: counterAnswers.golden }],
+    });
+    const two = runCli(["import", "exp.yaml", "--responses", "responses.jsonl", "--samples", "2"], one);
+    expect(two.code).toBe(2);
+    expect(two.stderr).toMatch(/needs 2 completion\(s\) \(samples: 2\), got 1/);
+    expect(existsSync(join(one, "runs"))).toBe(false);
+  });
+
+  it("a JSON answer naming paths the record does not expect: they are recorded as ignored and never written", () => {
+    const { "rtl/half_adder.sv": half, "rtl/full_adder.sv": full } = records.adder.output.context;
+    const answer = JSON.stringify({
+      code: [
+        { "rtl/half_adder.sv": half },
+        { "rtl/full_adder.sv": `\`\`\`verilog\n${full}\`\`\`` },
+        { "rtl/extra.sv": "module extra; endmodule\n" },
+        { "rundir/conftest.py": "import pytest\n" },
+      ],
+    });
+    const dir = testdir({
+      "exp.yaml": config(),
+      "data.jsonl": [records.adder],
+      "responses.jsonl": [{ id: records.adder.id, completion: `Here you go:\n${answer}\n` }],
+    });
+    const r = runCli(["import", "exp.yaml", "--responses", "responses.jsonl"], dir);
+    expect(r.code).toBe(0);
+    const [e] = jsonl(join(trialDir(dir), "executions.jsonl"));
+    // The harness itself fails if /code/rtl/extra.sv or /code/rundir/conftest.py exist.
+    expect(e.passed, e.failure_reason).toBe(true);
+    expect(e.ignored_paths).toEqual(["rtl/extra.sv", "rundir/conftest.py"]);
+    expect(e.artifact.files).not.toHaveProperty("rtl/extra.sv");
+  }, 120_000);
+
+  it("the API key never reaches a harness", () => {
+    const leak = {
+      ...records.mux,
+      harness: {
+        files: {
+          ...records.mux.harness.files,
+          "src/run.sh": "env; cat /proc/1/environ 2>/dev/null | tr '\\0' '\\n'; ls -a /code /code/rundir",
+        },
+      },
+    };
+    const dir = testdir({
+      "exp.yaml": config(),
+      "data.jsonl": [leak],
+      "responses.jsonl": [{ id: leak.id, completion: "module mux4; endmodule" }],
+    });
+    const secret = "sk-cvdp-secret-0123456789";
+    const r = runCli(["import", "exp.yaml", "--responses", "responses.jsonl"], dir, {
+      OPENAI_API_KEY: secret,
+    });
+    expect(r.code).toBe(0);
+    const text = readFileSync(join(trialDir(dir), "executions.jsonl"), "utf8");
+    expect(text).toContain("COCOTB_RANDOM_SEED=5");
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain("OPENAI_API_KEY");
+  }, 120_000);
+
+  it("the example experiment: gold passes every runnable problem", () => {
+    const data = readFileSync(join(ROOT, "examples", "cvdp", "problems.jsonl"), "utf8");
+    expect(data).toBe(
+      dataset()
+        .map((rec) => `${JSON.stringify(rec)}\n`)
+        .join(""),
+    );
+    const copy = testdir({
+      "cvdp.yaml": readFileSync(join(ROOT, "examples", "cvdp.yaml"), "utf8"),
+      "cvdp/problems.jsonl": data,
+    });
+    const r = runCli(["run", "cvdp.yaml"], copy);
+    expect(r.code).toBe(0);
+    expect(r.stdout + r.stderr).toContain("100.0%");
+  }, 240_000);
+});
