@@ -20,8 +20,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# cocotb for the cvdp harnesses, into the system Python that bwrap sandboxes see (/usr/local).
-if ! /usr/bin/python3 -c "import cocotb" 2>/dev/null; then
-  /usr/bin/python3 -m pip install -q --break-system-packages cocotb >/dev/null
+# cocotb for the cvdp harnesses, into the system Python that bwrap sandboxes see (/usr/local);
+# nltk: the reference the cvdp BLEU test checks against.
+if ! /usr/bin/python3 -c "import cocotb, nltk" 2>/dev/null; then
+  /usr/bin/python3 -m pip install -q --break-system-packages cocotb nltk >/dev/null
 fi
-echo "install-test-deps: ${packages[*]} cocotb present"
+echo "install-test-deps: ${packages[*]} cocotb nltk present"
