@@ -106,6 +106,21 @@ describe.skipIf(!runnable)("cvdp harness (bwrap, iverilog, cocotb)", () => {
     expect(scores.get(records.commercial.id).detail).toMatchObject({ status: "skipped", dropped: true });
     const summary = JSON.parse(readFileSync(join(trial, "summary.json"), "utf8"));
     expect(summary.scorers.cvdp).toMatchObject({ n: 5, mean: 1 });
+    const c = runCli(["convert", trial, "--to", "cvdp-report", "--out", "cvdp-out"], dir);
+    expect(c.code).toBe(0);
+    const cvdp = JSON.parse(readFileSync(join(dir, "cvdp-out", "cvdp-summary.json"), "utf8"));
+    expect(cvdp.left_out.map((l: { id: string; status: string }) => [l.id, l.status])).toEqual(
+      expect.arrayContaining([
+        [records.question.id, "unavailable"],
+        [records.commercial.id, "skipped"],
+      ]),
+    );
+    expect(cvdp.left_out).toHaveLength(2);
+    expect(cvdp.pass_at_k[0]).toMatchObject({ k: 1, unbiased: 1, n_problems: 5 });
+    const report = JSON.parse(readFileSync(join(dir, "cvdp-out", "report.json"), "utf8"));
+    expect(report.cid008.easy).toMatchObject({ "Passed Tests": 2, "Total Tests": 2, "Passed Problems": 1 });
+    expect(report).not.toHaveProperty("cid012");
+    expect(report).not.toHaveProperty("cid009");
     expect(summary.per_category).toMatchObject({
       "cid003/easy": { n: 1, mean: 1 },
       "cid004/hard": { n: 1, mean: 1 },
@@ -140,6 +155,29 @@ describe.skipIf(!runnable)("cvdp harness (bwrap, iverilog, cocotb)", () => {
     expect(`${syntax.steps[0].stdout}${syntax.steps[0].stderr}`).toMatch(/syntax error/i);
     const summary = JSON.parse(readFileSync(join(trial, "summary.json"), "utf8"));
     expect(summary.pass_at_k.find((p: { k: number }) => p.k === 1).pass_at_k).toBeCloseTo(0.4);
+
+    // CVDP's report shapes: report.json of sample 0, the table and both pass@k formulas, labelled
+    const c = runCli(["convert", trial, "--to", "cvdp-report"], dir);
+    expect(c.code).toBe(0);
+    const report = JSON.parse(readFileSync(join(trial, "cvdp", "report.json"), "utf8"));
+    expect(report.cid003.easy).toMatchObject({
+      "Passed Problems": 1,
+      "Total Problems": 1,
+      "Passed Tests": 1,
+      "Total Tests": 1,
+    });
+    expect(report.cid003.medium["Total Problems"]).toBe(0);
+    expect(Object.keys(report)).toEqual(["cid003", "metadata", "test_details", "left_out"]);
+    const cvdp = JSON.parse(readFileSync(join(trial, "cvdp", "cvdp-summary.json"), "utf8"));
+    expect(cvdp.table).toEqual([
+      { category: "cid003", difficulty: "easy", problems: 5, passed_problems: 2, tests: 5, passed_tests: 2 },
+    ]);
+    const k5 = cvdp.pass_at_k.find((p: { k: number }) => p.k === 5);
+    expect(k5.unbiased).toBe(1);
+    expect(k5.cvdp_formula_biased).toBeCloseTo(1 - 0.6 ** 5, 10);
+    const md = readFileSync(join(trial, "cvdp", "cvdp-report.md"), "utf8");
+    expect(md).toContain("| cid003 | easy | 2/5 | 2/5 |");
+    expect(md).toContain("CVDP formula 1-(1-c/n)^k (biased, for comparison)");
   }, 240_000);
 
   it("an id without a completion is an error before anything runs; too few lines for --samples too", () => {

@@ -8,13 +8,14 @@ import {
   readJsonl,
 } from "../core/index.js";
 import { extractDiff, runReport } from "../tasks/index.js";
+import { buildCvdpReports, cvdpMarkdown } from "./cvdp-report.js";
 import { latestRows, trialFiles } from "./files.js";
 
 /**
  * A trial's rows in other tools' formats: SWE-bench predictions, EditBench's results layout, and
  * SWE-bench's reports (per-instance `report.json` and the run report).
  */
-export const trialFormats = ["swebench", "editbench", "swebench-report"] as const;
+export const trialFormats = ["swebench", "editbench", "swebench-report", "cvdp-report"] as const;
 export type TrialFormat = (typeof trialFormats)[number];
 
 interface TrialSpec {
@@ -31,6 +32,17 @@ export async function writeTrialFormat(dir: string, format: TrialFormat, out?: s
     throw new BenchlineError("not_found", `${dir}: not a trial directory (no trial.json)`);
   const spec = (JSON.parse(readFileSync(files.trial, "utf8")) as { spec: TrialSpec }).spec;
   const model = spec.model.model ?? spec.model.id;
+  if (format === "cvdp-report") {
+    // CVDP's report.json (sample 0), the category × difficulty table and pass@k (cvdp-report.ts).
+    const base = out ?? join(dir, "cvdp");
+    const { report, summary } = await buildCvdpReports(files, { dataset: spec.dataset.path, model });
+    const written = [
+      writeJson(join(base, "report.json"), report),
+      writeJson(join(base, "cvdp-summary.json"), summary),
+    ];
+    writeFileSync(join(base, "cvdp-report.md"), cvdpMarkdown(summary));
+    return [...written, join(base, "cvdp-report.md")];
+  }
   const runId = spec.prompt_set.name;
   const patchOf = (completion: string): string =>
     spec.task.name === "code-edit" ? (extractDiff(completion).patch ?? "") : completion;
