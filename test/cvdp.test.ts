@@ -106,6 +106,8 @@ describe.skipIf(!runnable)("cvdp harness (bwrap, iverilog, cocotb)", () => {
     expect(scores.get(records.commercial.id).detail).toMatchObject({ status: "skipped", dropped: true });
     const summary = JSON.parse(readFileSync(join(trial, "summary.json"), "utf8"));
     expect(summary.scorers.cvdp).toMatchObject({ n: 5, mean: 1 });
+    // left-out problems are not failures in pass@k either
+    expect(summary.pass_at_k[0]).toMatchObject({ k: 1, pass_at_k: 1, n_items: 5 });
     const c = runCli(["convert", trial, "--to", "cvdp-report", "--out", "cvdp-out"], dir);
     expect(c.code).toBe(0);
     const cvdp = JSON.parse(readFileSync(join(dir, "cvdp-out", "cvdp-summary.json"), "utf8"));
