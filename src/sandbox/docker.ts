@@ -1,6 +1,7 @@
 import {
   BenchlineError,
   type Sandbox,
+  type SandboxBind,
   type SandboxResult,
   type SandboxRunOptions,
   type SandboxStep,
@@ -55,8 +56,6 @@ export function createDockerSandbox(options: DockerSandboxOptions): Sandbox & { 
     description: dockerDescription,
     start: () => checkDaemon(connection, options.image),
     async run(steps: SandboxStep[], run: SandboxRunOptions): Promise<SandboxResult> {
-      if (run.binds?.length)
-        throw new BenchlineError("usage", "the docker sandbox cannot bind directories (binds)");
       if (run.workdir !== undefined)
         throw new BenchlineError("usage", "the docker sandbox cannot run in a host directory (workdir)");
       const limits = resolveLimits(run.limits);
@@ -71,7 +70,10 @@ export function createDockerSandbox(options: DockerSandboxOptions): Sandbox & { 
       const container = `/containers/${id}`;
       const start = () => dockerCall(connection, { method: "POST", path: `${container}/start` });
       try {
-        const body = writeTar(workdirEntries(run.files ?? {}, uid, gid));
+        const body = writeTar([
+          ...workdirEntries(run.files ?? {}, uid, gid),
+          ...bindEntries(run.binds ?? [], run.files ?? {}, uid, gid),
+        ]);
         await dockerCall(connection, { method: "PUT", path: `${container}/archive?path=/`, body });
         await start();
         const results = await runSteps(steps, run, async (step, timeoutMs) => {
@@ -182,6 +184,64 @@ function workdirEntries(files: Record<string, string>, uid: number, gid: number)
       dirs.add(dir);
     }
     entries.push({ path: `sandbox/${parts.join("/")}`, type: "file", content, uid, gid, mtime });
+  }
+  return entries;
+}
+
+/**
+ * Binds inside a container: a writable one is a symlink from its target to the work dir's
+ * directory; a read-only one is a copy of that directory's files owned by root, read-only for the
+ * step user (the container is its own file system, so no host path is mounted).
+ */
+function bindEntries(
+  binds: SandboxBind[],
+  files: Record<string, string>,
+  uid: number,
+  gid: number,
+): TarEntry[] {
+  const mtime = Math.floor(Date.now() / 1000);
+  const entries: TarEntry[] = [];
+  const dirs = new Set<string>();
+  const dir = (path: string, owner: { uid: number; gid: number; mode: number }) => {
+    if (dirs.has(path)) return;
+    dirs.add(path);
+    entries.push({ path, type: "directory", ...owner, mtime });
+  };
+  const root = { uid: 0, gid: 0, mode: 0o755 };
+  for (const bind of binds) {
+    const source = relativeFilePath(bind.source.replace(/\/+$/, ""));
+    const target = bind.target.replace(/^\/+|\/+$/g, "");
+    if (target === "" || target.split("/").some((p) => p === ".." || p === "."))
+      throw new BenchlineError(
+        "usage",
+        `bind target ${JSON.stringify(bind.target)} must be an absolute path`,
+      );
+    const parts = source.split("/");
+    for (let i = 1; i <= parts.length; i++)
+      dir(`sandbox/${parts.slice(0, i).join("/")}`, { uid, gid, mode: 0o755 });
+    const targetParts = target.split("/");
+    for (let i = 1; i < targetParts.length; i++) dir(targetParts.slice(0, i).join("/"), root);
+    if (!bind.readOnly) {
+      entries.push({ path: target, type: "symlink", linkTarget: `${dockerWorkPath}/${source}`, mtime });
+      continue;
+    }
+    dir(target, { uid: 0, gid: 0, mode: 0o555 });
+    for (const [path, content] of Object.entries(files)) {
+      const rel = relativeFilePath(path);
+      if (!rel.startsWith(`${source}/`)) continue;
+      const inner = rel.slice(source.length + 1).split("/");
+      for (let i = 1; i < inner.length; i++)
+        dir(`${target}/${inner.slice(0, i).join("/")}`, { uid: 0, gid: 0, mode: 0o555 });
+      entries.push({
+        path: `${target}/${inner.join("/")}`,
+        type: "file",
+        content,
+        uid: 0,
+        gid: 0,
+        mode: 0o444,
+        mtime,
+      });
+    }
   }
   return entries;
 }
