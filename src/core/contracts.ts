@@ -231,7 +231,12 @@ export interface ScoreInput {
   completion: string;
   artifact: unknown;
   execution?: Execution;
+  /** The model a scorer named as its judge (`judgeOf`), when it names one: messages in, text out. */
+  judge?: Judge;
 }
+
+/** Asks the judge model once; resolves with its text, rejects when the request fails. */
+export type Judge = (messages: Message[]) => Promise<string>;
 
 export interface ScoreResult {
   value: number;
@@ -244,6 +249,8 @@ export interface Scorer<Options = unknown> {
   readonly description: string;
   readonly options?: z.ZodType<Options>;
   score(input: ScoreInput, options: Options): ScoreResult | Promise<ScoreResult>;
+  /** The model entry (as in `models:`) this scorer's options name as judge, if any. */
+  judgeOf?(options: Options): unknown;
 }
 
 // ---------------------------------------------------------------- model specs

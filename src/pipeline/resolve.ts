@@ -5,6 +5,7 @@ import {
   type ExperimentFile,
   expandTrials,
   type LoadedExperiment,
+  modelEntrySchema,
   modelSpecFromEntry,
   splitNamed,
   type Trial,
@@ -86,6 +87,8 @@ export interface ResolvedExperiment {
   /** Problems worth telling the user that do not stop the run. */
   warnings: string[];
   scorers: ResolvedScorer[];
+  /** Judge models of scorers that name one (`judgeOf`), by scorer name. */
+  judges?: Record<string, ModelSpec>;
   trials: Trial[];
   /** Sandbox, run defaults and live-sandbox cap (from `execution:`; defaults when absent). */
   execution: ResolvedExecution;
@@ -132,6 +135,20 @@ export async function resolveExperiment(
 
   const scorerEntries = (file.scorers ?? task.defaultScorers).map(splitNamed);
   const scorers = scorerEntries.map((s, i) => resolveScorer(s.name, s.options, `${label}: scorers[${i}]`));
+  const judges: Record<string, ModelSpec> = {};
+  for (const [i, s] of scorers.entries()) {
+    const entry = s.scorer.judgeOf?.(s.options);
+    if (entry === undefined) continue;
+    const parsed = modelEntrySchema.safeParse(entry);
+    if (!parsed.success)
+      throw new BenchlineError(
+        "config",
+        `${label}: scorers[${i}].judge: ${formatIssues(parsed.error.issues)}`,
+      );
+    const spec = modelSpecFromEntry(parsed.data);
+    checkModel(spec, `${label}: scorers[${i}].judge`);
+    judges[s.name] = spec;
+  }
   const seenScorers = new Set<string>();
   for (const [i, s] of scorerEntries.entries()) {
     if (seenScorers.has(s.name)) {
@@ -264,6 +281,7 @@ export async function resolveExperiment(
     ...(shard ? { shard } : {}),
     stats,
     scorers,
+    ...(Object.keys(judges).length > 0 ? { judges } : {}),
     trials,
     execution,
     warnings,
