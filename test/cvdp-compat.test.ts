@@ -55,6 +55,38 @@ describe.skipIf(!present)("CVDP compatibility (reference data)", () => {
   });
 
   it.skipIf(!isBwrapUsable() || !simulatorPresent())(
+    "gold on every record: lfsr and the agentic arbiter pass; the cid010 answer is unavailable without a judge; both commercial records are skipped; the no-solution lfsr is not a pass",
+    () => {
+      const noSolution = readFileSync(
+        join(DATA as string, "nonagentic_lfsr_no_solution.jsonl"),
+        "utf8",
+      ).trim();
+      const renamed = noSolution.replace('"cvdp_copilot_lfsr_0001"', '"cvdp_copilot_lfsr_0099"');
+      const dir = testdir({
+        "exp.yaml":
+          "name: gold\ntask: cvdp\ndataset: data.jsonl\nmodels: [gold]\nexecution: {sandbox: bwrap, timeout: 300, concurrency: 2}\n",
+        "data.jsonl": `${[...records(), renamed].join("\n")}\n`,
+      });
+      const r = runCli(["run", "exp.yaml"], dir);
+      expect(r.code, r.stderr).toBe(0);
+      const exp = join(dir, "runs/gold");
+      const [trial] = readdirSync(exp).filter((d) => d.includes("__"));
+      const executions = new Map(jsonl(join(exp, trial as string, "executions.jsonl")).map((e) => [e.id, e]));
+      expect(executions.get("cvdp_copilot_lfsr_0001")?.passed).toBe(true);
+      expect(executions.get("cvdp_agentic_fixed_arbiter_0001")?.passed).toBe(true);
+      for (const id of ["cvdp_copilot_gf_multiplier_0039", "cvdp_agentic_8x3_priority_encoder_0003"])
+        expect(executions.get(id)?.skipped, id).toMatch(/commercial simulator/);
+      const scores = new Map(jsonl(join(exp, trial as string, "scores.jsonl")).map((s) => [s.id, s]));
+      expect(scores.get("cvdp_copilot_barrel_shifter_0031")?.detail).toMatchObject({ status: "unavailable" });
+      // no reference answer: the gold prediction is an error row, never executed or passed
+      const predictions = jsonl(join(exp, trial as string, "predictions.jsonl"));
+      expect(predictions.find((p) => p.id === "cvdp_copilot_lfsr_0099")?.status).toBe("error");
+      expect(executions.has("cvdp_copilot_lfsr_0099")).toBe(false);
+    },
+    600_000,
+  );
+
+  it.skipIf(!isBwrapUsable() || !simulatorPresent())(
     "lfsr completions through the local backend: golden fenced/raw pass; stuck, syntax error, wrong module fail",
     () => {
       const record = readFileSync(join(DATA as string, "nonagentic_with_solutions.jsonl"), "utf8").split(

@@ -79,7 +79,7 @@ describe("cvdp records", () => {
 });
 
 describe.skipIf(!runnable)("cvdp harness (bwrap, iverilog, cocotb)", () => {
-  it("gold: cocotb and plain iverilog harnesses pass, the agentic patch applies, BLEU of the reference is 1; commercial skipped and judge unavailable are left out", () => {
+  it("defects (CVDP: unseeded harness randomness; comprehension scored 0 without a judge): gold passes cocotb and iverilog harnesses with COCOTB_RANDOM_SEED set and recorded, BLEU of the reference is 1, commercial skipped and no-judge unavailable are left out", () => {
     const dir = testdir({ "exp.yaml": config(), "data.jsonl": dataset() });
     const r = runCli(["run", "exp.yaml"], dir);
     expect(r.code).toBe(0);
@@ -129,7 +129,7 @@ describe.skipIf(!runnable)("cvdp harness (bwrap, iverilog, cocotb)", () => {
     });
   }, 240_000);
 
-  it("imported answers: golden (fenced or raw) pass; wrong design, syntax error, wrong module name fail; sample n uses line n", () => {
+  it("defect (CVDP: every sample got the first completion): sample n uses line n; golden (fenced or raw) pass, wrong design, syntax error, wrong module name fail; pass@k unbiased beside CVDP's biased formula", () => {
     const cases = Object.entries(counterAnswers);
     const dir = testdir({
       "exp.yaml": config(),
@@ -182,7 +182,7 @@ describe.skipIf(!runnable)("cvdp harness (bwrap, iverilog, cocotb)", () => {
     expect(md).toContain("CVDP formula 1-(1-c/n)^k (biased, for comparison)");
   }, 240_000);
 
-  it("an id without a completion is an error before anything runs; too few lines for --samples too", () => {
+  it("defect (CVDP: a missing completion failed silently): an id without a completion, or too few lines for --samples, is an error before anything runs", () => {
     const dir = testdir({
       "exp.yaml": config(),
       "data.jsonl": [records.counter, records.mux],
@@ -203,7 +203,7 @@ describe.skipIf(!runnable)("cvdp harness (bwrap, iverilog, cocotb)", () => {
     expect(existsSync(join(one, "runs"))).toBe(false);
   });
 
-  it("a JSON answer naming paths the record does not expect: they are recorded as ignored and never written", () => {
+  it("defect (CVDP: the model could name any path, e.g. conftest.py): paths the record does not expect are recorded as ignored and never written", () => {
     const { "rtl/half_adder.sv": half, "rtl/full_adder.sv": full } = records.adder.output.context;
     const answer = JSON.stringify({
       code: [
@@ -227,7 +227,7 @@ describe.skipIf(!runnable)("cvdp harness (bwrap, iverilog, cocotb)", () => {
     expect(e.artifact.files).not.toHaveProperty("rtl/extra.sv");
   }, 120_000);
 
-  it("the API key never reaches a harness", () => {
+  it("defect (CVDP: the API key was passed into the harness): no host variable, no key, reaches a harness", () => {
     const leak = {
       ...records.mux,
       harness: {
