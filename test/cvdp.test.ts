@@ -78,6 +78,20 @@ describe("cvdp records", () => {
   });
 });
 
+describe("cvdp sandboxes", () => {
+  it("the local sandbox (no isolation) cannot bind /code and says so on every row; nothing counts as run", () => {
+    const dir = testdir({
+      "exp.yaml": "name: hw\ntask: cvdp\ndataset: data.jsonl\nmodels: [gold]\nexecution: {sandbox: local}\n",
+      "data.jsonl": [records.mux],
+    });
+    const r = runCli(["run", "exp.yaml"], dir);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("the local sandbox cannot bind directories (binds); use bwrap or docker");
+    const [e] = jsonl(join(trialDir(dir), "executions.jsonl"));
+    expect(e).toMatchObject({ status: "error", passed: false });
+  });
+});
+
 describe.skipIf(!runnable)("cvdp harness (bwrap, iverilog, cocotb)", () => {
   it("defects (CVDP: unseeded harness randomness; comprehension scored 0 without a judge): gold passes cocotb and iverilog harnesses with COCOTB_RANDOM_SEED set and recorded, BLEU of the reference is 1, commercial skipped and no-judge unavailable are left out", () => {
     const dir = testdir({ "exp.yaml": config(), "data.jsonl": dataset() });
