@@ -78,6 +78,19 @@ describe("cvdp records", () => {
   });
 });
 
+describe("cvdp options", () => {
+  it("an image placeholder that nothing would use is refused, naming the field", () => {
+    const dir = testdir({
+      "exp.yaml": config().replace("seed: 5}", "seed: 5, images: {__OSS_SIM_IMAGE__: sim}}"),
+      "data.jsonl": [records.mux],
+    });
+    const r = runCli(["run", "exp.yaml"], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/task.*images.*__OSS_SIM_IMAGE__|__OSS_SIM_IMAGE__.*images/);
+    expect(existsSync(join(dir, "runs"))).toBe(false);
+  });
+});
+
 describe("cvdp sandboxes", () => {
   it("the local sandbox (no isolation) cannot bind /code and says so on every row; nothing counts as run", () => {
     const dir = testdir({

@@ -12,8 +12,8 @@ import { commercialCategories, type Problem } from "./records.js";
  */
 
 export interface HarnessOptions {
-  /** Image placeholders (`__OSS_SIM_IMAGE__`, `__VERIF_EDA_IMAGE__`) → images the user provides. */
-  images: Record<string, string>;
+  /** `__VERIF_EDA_IMAGE__` → an image the user provides: commercial records run. */
+  images: { __VERIF_EDA_IMAGE__?: string | undefined };
   /** COCOTB_RANDOM_SEED for every harness (recorded on the execution row). */
   seed: number;
 }

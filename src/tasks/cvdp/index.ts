@@ -30,13 +30,12 @@ export interface CvdpInput {
 }
 
 const options = z.strictObject({
-  /** Image placeholders → images (`__VERIF_EDA_IMAGE__` mapped: commercial records run instead of being skipped). */
-  images: z
-    .record(
-      z.string().regex(/^__\w+__$/, "an image placeholder such as __OSS_SIM_IMAGE__"),
-      z.string().min(1),
-    )
-    .default({}),
+  /**
+   * `__VERIF_EDA_IMAGE__` mapped: commercial-simulator records run instead of being skipped (the
+   * sandbox must provide the tools). Other placeholders are refused: every service runs on the
+   * host's tools (bwrap) or in `execution.image` (docker).
+   */
+  images: z.strictObject({ __VERIF_EDA_IMAGE__: z.string().min(1).optional() }).default({}),
   /** COCOTB_RANDOM_SEED of every harness run. */
   seed: z.number().int().nonnegative().default(1),
 }) satisfies z.ZodType<HarnessOptions, unknown>;
