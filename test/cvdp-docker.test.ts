@@ -40,7 +40,7 @@ describe.skipIf(!present)("cvdp harness in docker", () => {
     if (!docker) return ctx.skip();
     const wrong = records.mux.output.context["rtl/mux4.sv"].replace("2'd1: y = b;", "2'd1: y = a;");
     const dir = testdir({
-      "exp.yaml": `name: hwd\ntask: {name: cvdp, seed: 9}\ndataset: data.jsonl\nmodels: [gold]\nexecution: {sandbox: docker, image: "${image}", docker_host: "unix://${docker.socketPath}", timeout: 120, concurrency: 2}\n`,
+      "exp.yaml": `name: hwd\ntask: {name: cvdp, seed: 9, images: {__OSS_SIM_IMAGE__: "${image}"}}\ndataset: data.jsonl\nmodels: [gold]\nexecution: {sandbox: docker, image: "${image}", docker_host: "unix://${docker.socketPath}", timeout: 120, concurrency: 2}\n`,
       "data.jsonl": [records.mux],
       "responses.jsonl": [
         { id: records.mux.id, completion: records.mux.output.context["rtl/mux4.sv"] },
@@ -64,6 +64,69 @@ describe.skipIf(!present)("cvdp harness in docker", () => {
     expect(bad.passed).toBe(false);
     expect(bad.steps[0].stdout).toContain("FAIL sel=1");
   }, 240_000);
+
+  /** One trial's execution rows after `benchline import` of `completions` for `record`. */
+  function importRows(
+    d: TestDocker,
+    task: string,
+    record: Record<string, unknown>,
+    completions: string[],
+    execution = "",
+  ) {
+    const dir = testdir({
+      "exp.yaml": `name: hwd\ntask: ${task}\ndataset: data.jsonl\nmodels: [gold]\nexecution: {sandbox: docker, image: "${image}", docker_host: "unix://${d.socketPath}"${execution}}\n`,
+      "data.jsonl": [record],
+      "responses.jsonl": completions.map((completion) => ({ id: record.id, completion })),
+    });
+    const r = runCli(["import", "exp.yaml", "--responses", "responses.jsonl"], dir);
+    const exp = join(dir, "runs", "hwd");
+    const trial = join(exp, readdirSync(exp).find((e) => e.includes("__")) as string);
+    const rows = readFileSync(join(trial, "executions.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const trialJson = JSON.parse(readFileSync(join(trial, "trial.json"), "utf8"));
+    return { r, rows, trialJson };
+  }
+
+  it("an unmapped image placeholder is an error on the record naming the placeholder, not a failure", (ctx) => {
+    if (!docker) return ctx.skip();
+    const { rows } = importRows(docker, "{name: cvdp}", records.mux, [
+      records.mux.output.context["rtl/mux4.sv"],
+    ]);
+    expect(rows[0].status).toBe("error");
+    expect(rows[0].error.message).toContain("service sim uses the image placeholder __OSS_SIM_IMAGE__");
+    expect(rows[0].error.message).toContain("task.images");
+  }, 120_000);
+
+  it("a placeholder mapped to an image missing on the daemon is a clear error naming that image", (ctx) => {
+    if (!docker) return ctx.skip();
+    const { rows } = importRows(
+      docker,
+      "{name: cvdp, images: {__OSS_SIM_IMAGE__: no-such/image:1}}",
+      records.mux,
+      [records.mux.output.context["rtl/mux4.sv"]],
+    );
+    expect(rows[0].status).toBe("error");
+    expect(rows[0].error.message).toContain("docker image no-such/image:1 is not on the daemon");
+  }, 120_000);
+
+  it("harness containers have no network (only lo) and the 600 s CVDP timeout by default", (ctx) => {
+    if (!docker) return ctx.skip();
+    const record = structuredClone(records.mux) as typeof records.mux;
+    record.harness.files["docker-compose.yml"] =
+      "services:\n  net:\n    image: __OSS_SIM_IMAGE__\n    command: sh -c 'ls /sys/class/net; test \"$(ls /sys/class/net)\" = lo'\n";
+    const task = `{name: cvdp, images: {__OSS_SIM_IMAGE__: "${image}"}}`;
+    const golden = [records.mux.output.context["rtl/mux4.sv"]];
+    const { rows, trialJson } = importRows(docker, task, record, golden);
+    expect(rows[0].passed, JSON.stringify(rows[0])).toBe(true);
+    expect(rows[0].steps[0].stdout.trim()).toBe("lo");
+    expect(JSON.stringify(trialJson)).toContain('"timeout_ms":600000');
+    // execution.timeout overrides CVDP's default.
+    const overridden = importRows(docker, task, record, golden, ", timeout: 42");
+    expect(JSON.stringify(overridden.trialJson)).toContain('"timeout_ms":42000');
+    expect(JSON.stringify(overridden.trialJson)).not.toContain("600000");
+  }, 120_000);
 });
 
 async function importIverilogImage(socketPath: string): Promise<void> {

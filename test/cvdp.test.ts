@@ -79,7 +79,7 @@ describe("cvdp records", () => {
 });
 
 describe("cvdp options", () => {
-  it("an image placeholder that nothing would use is refused, naming the field", () => {
+  it("an image placeholder that bwrap would not use is refused before anything runs, naming the field", () => {
     const dir = testdir({
       "exp.yaml": config().replace("seed: 5}", "seed: 5, images: {__OSS_SIM_IMAGE__: sim}}"),
       "data.jsonl": [records.mux],

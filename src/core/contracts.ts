@@ -105,6 +105,11 @@ export interface SandboxRunOptions {
    */
   binds?: SandboxBind[];
   env?: Record<string, string>;
+  /**
+   * The image of this run instead of the sandbox's own (docker: a CVDP service's mapped image).
+   * Sandboxes without images (local, bwrap) refuse it.
+   */
+  image?: string;
   timeoutMs: number;
   limits?: SandboxLimits;
   /** Stop at the first step whose exit code is not 0 (default false: run every step). */
@@ -184,6 +189,8 @@ export interface Task<Row = unknown, Options = Record<string, never>, Artifact =
   /** A completion to the artifact that is scored or executed. */
   parse(completion: string, sample: Sample, options: Options): Artifact;
   execute?(artifact: Artifact, sample: Sample, context: ExecuteContext<Options>): Promise<ExecutionOutcome>;
+  /** The execution timeout in seconds when the experiment sets no `execution.timeout` (cvdp: 600). */
+  readonly defaultTimeoutSeconds?: number;
   /**
    * Async work on the loaded samples before anything is written or any model is called (code-edit
    * reads repositories and builds every prompt set's prompts). Throws a BenchlineError naming the
@@ -218,6 +225,8 @@ export interface PrepareContext {
   lines: ReadonlyMap<string, number>;
   /** Names of the prompt sets the trials use. */
   promptSets: string[];
+  /** The execution sandbox's kind (`bwrap`, `docker`, `local`) for tasks that execute. */
+  sandbox?: string;
 }
 
 /** Any task, whatever its row, option and artifact types (for registries). */

@@ -123,9 +123,16 @@ export async function resolveExperiment(
   let execution: ResolvedExecution;
   try {
     // Detecting bubblewrap only matters for tasks that execute.
-    const block = overrides.sandbox
+    let block = overrides.sandbox
       ? { ...(file.execution ?? {}), sandbox: overrides.sandbox }
       : file.execution;
+    // A task's own default timeout (cvdp: 600 s) when the experiment names none.
+    const own = task.defaultTimeoutSeconds;
+    if (
+      own !== undefined &&
+      (block === undefined || (typeof block === "object" && block !== null && !("timeout" in block)))
+    )
+      block = { ...(block ?? {}), timeout: own };
     execution = resolveExecution(parseExecutionConfig(block), task.execute ? undefined : () => "local");
   } catch (error) {
     if (error instanceof BenchlineError)
@@ -231,6 +238,7 @@ export async function resolveExperiment(
       label: datasetLabel,
       lines,
       promptSets: Object.keys(prompts),
+      ...(task.execute ? { sandbox: execution.sandbox.kind } : {}),
     });
     for (const sample of samples) checkRow(sample, lines.get(sample.id) as number);
   }

@@ -93,6 +93,11 @@ export function createBwrapSandbox(options: BwrapSandboxOptions = {}): Sandbox &
     name: "bwrap",
     description: bwrapDescription,
     async run(steps: SandboxStep[], run: SandboxRunOptions): Promise<SandboxResult> {
+      if (run.image !== undefined)
+        throw new BenchlineError(
+          "usage",
+          "the bwrap sandbox runs the host's tools, not images (image); use docker",
+        );
       const limits = resolveLimits(run.limits);
       // Synchronous file system calls: a few µs each, far cheaper than a thread-pool round trip.
       const dir = makeTempDirSync(options.tmpDir);

@@ -62,10 +62,20 @@ export function createDockerSandbox(options: DockerSandboxOptions): Sandbox & { 
       const env = Object.entries(sandboxEnv(dockerWorkPath, standardPath, run.env)).map(
         ([k, v]) => `${k}=${v}`,
       );
+      const image = run.image ?? options.image;
       const { Id: id } = await dockerJson<{ Id: string }>(connection, {
         method: "POST",
         path: "/containers/create",
-        body: containerSpec(options, env, limits),
+        body: containerSpec(image, options, env, limits),
+      }).catch((error: unknown) => {
+        // A run's own image (a CVDP service's) was not checked by start(): say which is missing.
+        if (!(run.image !== undefined && error instanceof DockerApiError && error.status === 404))
+          throw error;
+        throw new BenchlineError(
+          "config",
+          `docker image ${image} is not on the daemon at ${connection.socketPath}: pull or build it first (docker pull ${image})`,
+          { cause: error },
+        );
       });
       const container = `/containers/${id}`;
       const start = () => dockerCall(connection, { method: "POST", path: `${container}/start` });
@@ -138,7 +148,7 @@ async function checkDaemon(connection: DockerConnection, image: string): Promise
   }
 }
 
-function containerSpec(options: DockerSandboxOptions, env: string[], limits: ResolvedLimits) {
+function containerSpec(image: string, options: DockerSandboxOptions, env: string[], limits: ResolvedLimits) {
   const mb = 1024 * 1024;
   const ulimits = [
     { Name: "fsize", Soft: limits.fileSizeMb * mb, Hard: limits.fileSizeMb * mb },
@@ -148,7 +158,7 @@ function containerSpec(options: DockerSandboxOptions, env: string[], limits: Res
     ulimits.push({ Name: "cpu", Soft: limits.cpuSeconds, Hard: limits.cpuSeconds + 1 }); // SIGXCPU first
   }
   return {
-    Image: options.image,
+    Image: image,
     // The idle main process runs as the image's user (root without capabilities in most images),
     // so step code, running as `user`, cannot kill it.
     Entrypoint: ["sleep"],

@@ -40,6 +40,8 @@ export function createLocalSandbox(options: LocalSandboxOptions = {}): Sandbox &
           "usage",
           "the local sandbox cannot bind directories (binds); use bwrap or docker",
         );
+      if (run.image !== undefined)
+        throw new BenchlineError("usage", "the local sandbox has no images (image); use docker");
       const limits = resolveLimits(run.limits);
       const dir = run.workdir ?? (await makeTempDir(options.tmpDir));
       try {

@@ -1,4 +1,11 @@
-import type { ExecuteContext, ExecutionOutcome, SandboxBind, SandboxStep } from "../../core/index.js";
+import {
+  BenchlineError,
+  type ExecuteContext,
+  type ExecutionOutcome,
+  type SandboxBind,
+  type SandboxStep,
+  type StepResult,
+} from "../../core/index.js";
 import { parseCompose, parseEnvFile, type Service } from "./compose.js";
 import type { CvdpArtifact } from "./extract.js";
 import { commercialCategories, type Problem } from "./records.js";
@@ -12,14 +19,20 @@ import { commercialCategories, type Problem } from "./records.js";
  */
 
 export interface HarnessOptions {
-  /** `__VERIF_EDA_IMAGE__` → an image the user provides: commercial records run. */
-  images: { __VERIF_EDA_IMAGE__?: string | undefined };
+  /**
+   * Image placeholders (`__OSS_SIM_IMAGE__`, `__VERIF_EDA_IMAGE__`, ...) → images the user names.
+   * The docker sandbox runs each service in its mapped image; `__VERIF_EDA_IMAGE__` mapped also
+   * means commercial records run instead of being skipped (on bwrap, with the host's tools).
+   */
+  images: Record<string, string>;
   /** COCOTB_RANDOM_SEED for every harness (recorded on the execution row). */
   seed: number;
 }
 
 const codeDirs = ["docs", "rundir", "rtl", "verif", "src"];
 const commercialImage = "__VERIF_EDA_IMAGE__";
+/** How CVDP writes an image the user supplies: `__NAME__`. */
+export const imagePlaceholder = /^__[A-Z0-9_]+__$/;
 
 /** Why a problem cannot run here (a commercial simulator, no harness), or undefined. */
 export function skipReason(
@@ -62,9 +75,21 @@ export async function runHarness(
   if (Object.keys(artifact.files).length === 0)
     return done(false, { failure_reason: artifact.error ?? "no expected file in the answer", ...ignored });
 
+  const docker = ctx.sandbox.name.startsWith("docker:");
+  if (!docker) {
+    const unused = Object.keys(ctx.options.images).filter((k) => k !== commercialImage);
+    if (unused.length > 0)
+      throw new BenchlineError(
+        "config",
+        `task.images.${unused[0]}: only the docker sandbox runs services in images (${ctx.sandbox.name} runs the host's tools); use execution.sandbox: docker or remove it`,
+      );
+  }
   const binds: SandboxBind[] = codeDirs.map((d) => ({ source: d, target: `/code/${d}` }));
   const steps: SandboxStep[] = [];
+  /** Per step, the image its service runs in (docker only; undefined: execution.image). */
+  const images: Array<string | undefined> = [];
   for (const service of compose.services) {
+    if (docker) images.push(serviceImage(problem, service, ctx.options.images));
     const env: Record<string, string> = {};
     for (const file of service.envFiles) {
       const text = problem.harness[file.replace(/^\.\//, "")];
@@ -94,13 +119,21 @@ export async function runHarness(
   }
   // The harness's files win over the answer's: a model never replaces what judges it.
   const files = { ...problem.context, ...artifact.files, ...problem.harness };
-  const result = await ctx.sandbox.run(steps, {
-    files,
-    binds,
-    timeoutMs: ctx.timeoutMs,
-    ...(ctx.limits ? { limits: ctx.limits } : {}),
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
-  });
+  const run = (batch: SandboxStep[], image: string | undefined) =>
+    ctx.sandbox.run(batch, {
+      files,
+      binds,
+      timeoutMs: ctx.timeoutMs,
+      ...(image === undefined ? {} : { image }),
+      ...(ctx.limits ? { limits: ctx.limits } : {}),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
+  // One container for all services when they share an image (they then share the work dir, as
+  // CVDP's services share the host directory); otherwise one fresh container per service.
+  const results: StepResult[] = [];
+  if (new Set(images).size <= 1) results.push(...(await run(steps, images[0])).steps);
+  else for (const [i, step] of steps.entries()) results.push(...(await run([step], images[i])).steps);
+  const result = { steps: results };
   const failed = result.steps.find((s) => s.exit_code !== 0 || s.timed_out);
   const passed = !failed && result.steps.length === steps.length;
   return done(
@@ -118,6 +151,27 @@ export async function runHarness(
     },
     result.steps,
   );
+}
+
+/**
+ * The image a service runs in on the docker backend: a placeholder maps through `task.images` (an
+ * unmapped one is an error naming it), a real image name is used as written, and a service with
+ * neither (a `build:` without FROM) runs in `execution.image`.
+ */
+function serviceImage(
+  problem: Problem,
+  service: Service,
+  images: Record<string, string>,
+): string | undefined {
+  const image = service.image;
+  if (image === undefined || !imagePlaceholder.test(image)) return image;
+  const mapped = images[image];
+  if (mapped === undefined)
+    throw new BenchlineError(
+      "config",
+      `${problem.id}: service ${service.name} uses the image placeholder ${image}; map it to an image with task.images: {${image}: <image>}`,
+    );
+  return mapped;
 }
 
 function shellQuote(value: string): string {

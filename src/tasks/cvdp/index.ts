@@ -1,8 +1,8 @@
 import { z } from "zod";
-import type { Sample } from "../../core/index.js";
+import { BenchlineError, type Sample } from "../../core/index.js";
 import { defineTask } from "../define.js";
 import { type CvdpArtifact, parseCompletion } from "./extract.js";
-import { type HarnessOptions, runHarness } from "./harness.js";
+import { type HarnessOptions, imagePlaceholder, runHarness } from "./harness.js";
 import { answerFiles, systemPrompt, userPrompt } from "./prompt.js";
 import {
   bleuCategories,
@@ -31,11 +31,16 @@ export interface CvdpInput {
 
 const options = z.strictObject({
   /**
-   * `__VERIF_EDA_IMAGE__` mapped: commercial-simulator records run instead of being skipped (the
-   * sandbox must provide the tools). Other placeholders are refused: every service runs on the
-   * host's tools (bwrap) or in `execution.image` (docker).
+   * Image placeholders → images. Docker runs each service in its mapped image (an unmapped
+   * placeholder is an error on that record); `__VERIF_EDA_IMAGE__` mapped also means commercial
+   * records run instead of being skipped. bwrap runs the host's tools, so it refuses any other key.
    */
-  images: z.strictObject({ __VERIF_EDA_IMAGE__: z.string().min(1).optional() }).default({}),
+  images: z
+    .record(
+      z.string().regex(imagePlaceholder, "an image placeholder such as __OSS_SIM_IMAGE__"),
+      z.string().min(1),
+    )
+    .default({}),
   /** COCOTB_RANDOM_SEED of every harness run. */
   seed: z.number().int().nonnegative().default(1),
 }) satisfies z.ZodType<HarnessOptions, unknown>;
@@ -96,6 +101,8 @@ export const cvdpTask = defineTask<CvdpRow, HarnessOptions, CvdpArtifact>({
   options: options as unknown as z.ZodType<HarnessOptions>,
   defaultPrompts: { cvdp: { system: "{{system}}", user: "{{user}}" } },
   defaultScorers: ["cvdp"],
+  // CVDP's harness timeout; execution.timeout overrides it.
+  defaultTimeoutSeconds: 600,
   toSample,
   reference,
   promptVars: (sample) => {
@@ -103,6 +110,15 @@ export const cvdpTask = defineTask<CvdpRow, HarnessOptions, CvdpArtifact>({
     return { id: sample.id, system: input.system, user: input.user };
   },
   exportLine: (line) => ({ id: line.id, prompt: line.prompt, system: line.system, user: line.user }),
+  // Before anything runs: images only mean something to docker (bwrap honours __VERIF_EDA_IMAGE__ alone).
+  async prepare(_samples, options, context) {
+    const unused = Object.keys(options.images).filter((k) => k !== "__VERIF_EDA_IMAGE__");
+    if (context.sandbox !== undefined && context.sandbox !== "docker" && unused.length > 0)
+      throw new BenchlineError(
+        "config",
+        `task.images.${unused[0]}: only the docker sandbox runs services in images (${context.sandbox} runs the host's tools); use execution.sandbox: docker or remove it`,
+      );
+  },
   parse: (completion, sample) => parseCompletion(completion, (sample.input as unknown as CvdpInput).problem),
   async execute(artifact, sample, ctx) {
     const input = sample.input as unknown as CvdpInput;
