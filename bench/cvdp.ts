@@ -22,7 +22,7 @@ import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { cvdpRow, parseCompose, parseEnvFile, toProblem } from "../src/tasks/cvdp/index.js";
+import { commandLine, cvdpRow, parseCompose, parseEnvFile, toProblem } from "../src/tasks/cvdp/index.js";
 
 const { values } = parseArgs({
   options: {
@@ -88,7 +88,7 @@ for (const row of rows) {
       HOME: "/code/rundir",
       COCOTB_RANDOM_SEED: "1",
     };
-    lines.push(bwrap(work, env, service.command ?? "false"));
+    lines.push(bwrap(work, env, service.command ? commandLine(service.command, env) : "false"));
   }
 }
 writeFileSync(join(dir, "baseline.txt"), lines.map((l) => `${l}\n`).join(""));

@@ -1,3 +1,4 @@
+import { quote, split } from "shlex";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
@@ -57,8 +58,8 @@ export interface Service {
   volumes: Volume[];
   envFiles: string[];
   environment: Record<string, string>;
-  /** The command as a shell string (a list is quoted word by word). */
-  command: string | undefined;
+  /** The command as written: a string (split into words like compose) or a list of words. */
+  command: string | string[] | undefined;
   workingDir: string | undefined;
   networks: string[];
 }
@@ -94,12 +95,7 @@ export function parseCompose(text: string, files: Record<string, string>): Compo
       volumes: s.volumes.map(toVolume),
       envFiles: s.env_file === undefined ? [] : [s.env_file].flat(),
       environment: environmentOf(s.environment),
-      command:
-        s.command === undefined
-          ? undefined
-          : Array.isArray(s.command)
-            ? s.command.map(shellWord).join(" ")
-            : s.command,
+      command: s.command,
       workingDir: s.working_dir,
       networks: networkNames(s.networks),
     };
@@ -128,7 +124,35 @@ export function parseEnvFile(text: string): Record<string, string> {
   return env;
 }
 
+/**
+ * A service's command as `docker compose run` runs it, as one shell line that runs exactly those
+ * words: `$VAR`, `${VAR}`, `${VAR:-default}` interpolated first (from `env`: the service's
+ * environment, never the host's; `$$` is a `$`), then a string split into words shell-like
+ * (quotes, backslashes) with no shell, so `;`, `&&`, `|` and globs are plain words unless the
+ * command itself is `sh -c '...'`. Throws on an unterminated quote.
+ */
+export function commandLine(command: string | string[], env: Record<string, string>): string {
+  const words = Array.isArray(command)
+    ? command.map((w) => interpolate(w, env))
+    : split(interpolate(command, env));
+  return words.map(quote).join(" ");
+}
+
 // ---------------------------------------------------------------- internal helpers
+
+function interpolate(text: string, env: Record<string, string>): string {
+  return text.replace(
+    /\$(?:(\$)|\{([A-Za-z_]\w*)(?:(:?-)([^}]*))?\}|([A-Za-z_]\w*))/g,
+    (_, dollar, braced, op, fallback, bare) => {
+      if (dollar) return "$";
+      const name = (braced ?? bare) as string;
+      const value = env[name];
+      if (op === ":-") return value === undefined || value === "" ? (fallback as string) : value;
+      if (op === "-") return value === undefined ? (fallback as string) : value;
+      return value ?? "";
+    },
+  );
+}
 
 function toVolume(v: string | { source: string; target: string; read_only?: boolean | undefined }): Volume {
   if (typeof v !== "string") return { source: v.source, target: v.target, readOnly: v.read_only ?? false };
@@ -153,8 +177,4 @@ function networkNames(networks: unknown): string[] {
 function joinRelative(dir: string, file: string): string {
   const d = dir.replace(/^\.\/?/, "").replace(/\/+$/, "");
   return d === "" ? file : `${d}/${file}`;
-}
-
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }

@@ -6,7 +6,7 @@ import {
   type SandboxStep,
   type StepResult,
 } from "../../core/index.js";
-import { parseCompose, parseEnvFile, type Service } from "./compose.js";
+import { commandLine, parseCompose, parseEnvFile, type Service } from "./compose.js";
 import type { CvdpArtifact } from "./extract.js";
 import { commercialCategories, type Problem } from "./records.js";
 
@@ -115,7 +115,16 @@ export async function runHarness(
     const exports = Object.entries(env)
       .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
       .join("; ");
-    steps.push({ name: service.name, command: `(${exports}; cd /code/rundir && ${service.command})` });
+    let command: string;
+    try {
+      command = commandLine(service.command, env);
+      if (command === "") throw new Error("no words");
+    } catch (error) {
+      return done(false, {
+        failure_reason: `service ${service.name}: command: ${(error as Error).message}`,
+      });
+    }
+    steps.push({ name: service.name, command: `(${exports}; cd /code/rundir && exec ${command})` });
   }
   // The harness's files win over the answer's: a model never replaces what judges it.
   const files = { ...problem.context, ...artifact.files, ...problem.harness };

@@ -14,7 +14,7 @@ import {
   toProblem,
 } from "./records.js";
 
-export { parseCompose, parseEnvFile } from "./compose.js";
+export { commandLine, parseCompose, parseEnvFile } from "./compose.js";
 export { type CvdpArtifact, firstFencedBlock, parseCompletion } from "./extract.js";
 export { answerFiles, systemPrompt, userPrompt } from "./prompt.js";
 export { applyHunks, type CvdpRow, cvdpRow, type Problem, toProblem } from "./records.js";
