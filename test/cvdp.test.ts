@@ -106,6 +106,24 @@ describe("cvdp sandboxes", () => {
 });
 
 describe.skipIf(!runnable)("cvdp harness (bwrap, iverilog, cocotb)", () => {
+  it("a build: Dockerfile with RUN steps is skipped with a reason naming the record (never run in the bare FROM image)", () => {
+    const built = structuredClone(records.mux) as typeof records.mux;
+    built.id = "cvdp_copilot_mux_0009";
+    built.harness.files.Dockerfile = "FROM __OSS_SIM_IMAGE__\nRUN pip3 install \\\n  cocotb\nENV X=1\n";
+    const dir = testdir({ "exp.yaml": config(), "data.jsonl": [built, records.mux] });
+    const r = runCli(["run", "exp.yaml"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const executions = new Map(jsonl(join(trialDir(dir), "executions.jsonl")).map((e) => [e.id, e]));
+    expect(executions.get(built.id)).toMatchObject({
+      passed: false,
+      skipped: `${built.id}: service sim's Dockerfile has RUN, ENV steps, which benchline does not build (no registry access); skipped rather than run in the bare FROM image`,
+      steps: [],
+    });
+    expect(executions.get(records.mux.id).passed).toBe(true);
+    const scores = new Map(jsonl(join(trialDir(dir), "scores.jsonl")).map((s) => [s.id, s]));
+    expect(scores.get(built.id).detail).toMatchObject({ status: "skipped", dropped: true });
+  });
+
   it("defects (CVDP: unseeded harness randomness; comprehension scored 0 without a judge): gold passes cocotb and iverilog harnesses with COCOTB_RANDOM_SEED set and recorded, BLEU of the reference is 1, commercial skipped and no-judge unavailable are left out", () => {
     const dir = testdir({ "exp.yaml": config(), "data.jsonl": dataset() });
     const r = runCli(["run", "exp.yaml"], dir);

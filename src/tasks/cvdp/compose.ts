@@ -55,6 +55,11 @@ export interface Service {
   name: string;
   /** The image: `image:`, else the Dockerfile's `FROM` (build), else undefined. */
   image: string | undefined;
+  /**
+   * A `build:` service's Dockerfile: its path, whether the harness has it, and the instructions
+   * beyond FROM/LABEL/ARG (RUN, COPY, ENV, ...), which benchline does not build.
+   */
+  build?: { dockerfile: string; missing: boolean; steps: string[] };
   volumes: Volume[];
   envFiles: string[];
   environment: Record<string, string>;
@@ -83,15 +88,19 @@ export function parseCompose(text: string, files: Record<string, string>): Compo
   }
   const services = Object.entries(parsed.data.services).map(([name, s]): Service => {
     let image = s.image;
+    let build: Service["build"];
     if (image === undefined && s.build !== undefined) {
       const context = typeof s.build === "string" ? s.build : (s.build.context ?? ".");
       const dockerfile = typeof s.build === "string" ? "Dockerfile" : (s.build.dockerfile ?? "Dockerfile");
       const path = joinRelative(context, dockerfile);
-      image = /^\s*FROM\s+(\S+)/im.exec(files[path] ?? "")?.[1];
+      const text = files[path];
+      image = /^\s*FROM\s+(\S+)/im.exec(text ?? "")?.[1];
+      build = { dockerfile: path, missing: text === undefined, steps: buildSteps(text ?? "") };
     }
     return {
       name,
       image,
+      ...(build ? { build } : {}),
       volumes: s.volumes.map(toVolume),
       envFiles: s.env_file === undefined ? [] : [s.env_file].flat(),
       environment: environmentOf(s.environment),
@@ -172,6 +181,17 @@ function networkNames(networks: unknown): string[] {
   if (Array.isArray(networks)) return networks.map(String);
   if (networks && typeof networks === "object") return Object.keys(networks);
   return [];
+}
+
+/** The Dockerfile instructions (upper-cased keywords) other than FROM, LABEL, ARG and MAINTAINER. */
+function buildSteps(dockerfile: string): string[] {
+  const joined = dockerfile.replace(/\\\r?\n/g, " ");
+  const steps = new Set<string>();
+  for (const line of joined.split(/\r?\n/)) {
+    const keyword = /^\s*([A-Za-z]+)\b/.exec(line)?.[1]?.toUpperCase();
+    if (keyword && !["FROM", "LABEL", "ARG", "MAINTAINER"].includes(keyword)) steps.add(keyword);
+  }
+  return [...steps];
 }
 
 function joinRelative(dir: string, file: string): string {

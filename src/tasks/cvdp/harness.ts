@@ -41,7 +41,19 @@ export function skipReason(
   networks: string[],
   options: HarnessOptions,
 ): string | undefined {
-  if (options.images[commercialImage] !== undefined) return undefined;
+  const commercial =
+    options.images[commercialImage] === undefined ? commercialReason(problem, services, networks) : undefined;
+  if (commercial) return commercial;
+  for (const s of services) {
+    if (s.build?.missing)
+      return `${problem.id}: service ${s.name} builds from ${s.build.dockerfile}, which is not in the harness`;
+    if (s.build && s.build.steps.length > 0)
+      return `${problem.id}: service ${s.name}'s ${s.build.dockerfile} has ${s.build.steps.join(", ")} steps, which benchline does not build (no registry access); skipped rather than run in the bare FROM image`;
+  }
+  return undefined;
+}
+
+function commercialReason(problem: Problem, services: Service[], networks: string[]): string | undefined {
   const usesCommercial = services.some((s) => s.image === commercialImage);
   if (usesCommercial)
     return `needs a commercial simulator (${commercialImage}); map it with task.images to run it`;
