@@ -225,6 +225,28 @@ describe.skipIf(!runnable)("cvdp harness (bwrap, iverilog, cocotb)", () => {
     const md = readFileSync(join(trial, "cvdp", "cvdp-report.md"), "utf8");
     expect(md).toContain("| cid003 | easy | 2/5 | 2/5 |");
     expect(md).toContain("CVDP formula 1-(1-c/n)^k (biased, for comparison)");
+    // Several samples: CVDP's run_samples layout, sample_<n>/report.json and composite_report.json.
+    const composite = JSON.parse(readFileSync(join(trial, "cvdp", "composite_report.json"), "utf8"));
+    expect(composite.metadata).toMatchObject({
+      n_samples: 5,
+      k_threshold: 1,
+      composite: true,
+      sample_prefixes: [1, 2, 3, 4, 5].map((n) => join(trial, "cvdp", `sample_${n}`)),
+    });
+    expect(composite.samples.map((s: { sample_index: number }) => s.sample_index)).toEqual([0, 1, 2, 3, 4]);
+    const passedBySample = composite.samples.map(
+      (s: { cid003: { easy: { "Passed Problems": number } } }) => s.cid003.easy["Passed Problems"],
+    );
+    expect(passedBySample).toEqual(
+      [0, 1, 2, 3, 4].map((n) => (executions.find((e) => e.sample === n).passed ? 1 : 0)),
+    );
+    expect(passedBySample.reduce((a: number, b: number) => a + b, 0)).toBe(2);
+    const { sample_index: _, ...first } = composite.samples[0];
+    expect(first).toEqual(report);
+    expect(JSON.parse(readFileSync(join(trial, "cvdp", "sample_3", "report.json"), "utf8"))).toEqual({
+      ...composite.samples[2],
+      sample_index: undefined,
+    });
   }, 240_000);
 
   it("defect (CVDP: a missing completion failed silently): an id without a completion, or too few lines for --samples, is an error before anything runs", () => {

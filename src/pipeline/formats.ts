@@ -41,7 +41,31 @@ export async function writeTrialFormat(dir: string, format: TrialFormat, out?: s
       writeJson(join(base, "cvdp-summary.json"), summary),
     ];
     writeFileSync(join(base, "cvdp-report.md"), cvdpMarkdown(summary));
-    return [...written, join(base, "cvdp-report.md")];
+    written.push(join(base, "cvdp-report.md"));
+    if (summary.samples > 1) {
+      // CVDP's run_samples layout: sample_<n>/report.json per sample and composite_report.json
+      // ({metadata: {n_samples, k_threshold, sample_prefixes, composite, ...}, samples: [...]}).
+      const samples: Record<string, unknown>[] = [report];
+      for (let i = 1; i < summary.samples; i++)
+        samples.push((await buildCvdpReports(files, { dataset: spec.dataset.path, model }, i)).report);
+      const prefixes = samples.map((_, i) => join(base, `sample_${i + 1}`));
+      samples.forEach((r, i) => {
+        written.push(writeJson(join(prefixes[i] as string, "report.json"), r));
+      });
+      const composite = {
+        metadata: {
+          ...(report.metadata as Record<string, unknown>),
+          timestamp: new Date().toISOString().replace("T", " ").slice(0, 19),
+          n_samples: summary.samples,
+          k_threshold: 1,
+          sample_prefixes: prefixes,
+          composite: true,
+        },
+        samples: samples.map((r, i) => ({ ...r, sample_index: i })),
+      };
+      written.push(writeJson(join(base, "composite_report.json"), composite));
+    }
+    return written;
   }
   const runId = spec.prompt_set.name;
   const patchOf = (completion: string): string =>
