@@ -111,6 +111,28 @@ describe.skipIf(!present)("cvdp harness in docker", () => {
     expect(rows[0].error.message).toContain("docker image no-such/image:1 is not on the daemon");
   }, 120_000);
 
+  it("execution.disk_mb caps what a harness writes (tmpfs work dir and /tmp): golden still passes, 3 MB into a 2 MB cap fails", (ctx) => {
+    if (!docker) return ctx.skip();
+    const task = `{name: cvdp, images: {__OSS_SIM_IMAGE__: "${image}"}}`;
+    const golden = [records.mux.output.context["rtl/mux4.sv"]];
+    const ok = importRows(docker, task, records.mux, golden, ", disk_mb: 64");
+    expect(ok.rows[0].passed, JSON.stringify(ok.rows[0])).toBe(true);
+    expect(JSON.stringify(ok.trialJson)).toContain('"diskMb":64');
+    const record = structuredClone(records.mux) as typeof records.mux;
+    record.harness.files["docker-compose.yml"] =
+      "services:\n  fill:\n    image: __OSS_SIM_IMAGE__\n    command: sh -c 'df -k /code/rundir /tmp; dd if=/dev/zero of=/code/rundir/big bs=1k count=3000 && dd if=/dev/zero of=/tmp/big bs=1k count=3000'\n";
+    const full = importRows(docker, task, record, golden, ", disk_mb: 2");
+    expect(full.rows[0].passed).toBe(false);
+    expect(full.rows[0].steps[0].stderr).toMatch(/No space left on device/);
+    const small = structuredClone(record);
+    small.harness.files["docker-compose.yml"] = small.harness.files["docker-compose.yml"].replaceAll(
+      "3000",
+      "1000",
+    );
+    const fits = importRows(docker, task, small, golden, ", disk_mb: 2");
+    expect(fits.rows[0].passed, JSON.stringify(fits.rows[0].steps)).toBe(true);
+  }, 180_000);
+
   it("harness containers have no network (only lo) and the 600 s CVDP timeout by default", (ctx) => {
     if (!docker) return ctx.skip();
     const record = structuredClone(records.mux) as typeof records.mux;

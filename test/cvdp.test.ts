@@ -106,6 +106,18 @@ describe("cvdp sandboxes", () => {
 });
 
 describe.skipIf(!runnable)("cvdp harness (bwrap, iverilog, cocotb)", () => {
+  it("execution.disk_mb is refused by bwrap (only docker enforces it), on every row, nothing counted as run", () => {
+    const dir = testdir({
+      "exp.yaml": config().replace("concurrency: 2}", "concurrency: 2, disk_mb: 64}"),
+      "data.jsonl": [records.mux],
+    });
+    const r = runCli(["run", "exp.yaml"], dir);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("the bwrap sandbox cannot cap disk use (execution.disk_mb); use docker");
+    const [e] = jsonl(join(trialDir(dir), "executions.jsonl"));
+    expect(e).toMatchObject({ status: "error", passed: false });
+  });
+
   it("a build: Dockerfile with RUN steps is skipped with a reason naming the record (never run in the bare FROM image)", () => {
     const built = structuredClone(records.mux) as typeof records.mux;
     built.id = "cvdp_copilot_mux_0009";

@@ -86,6 +86,12 @@ export interface SandboxLimits {
   pids?: number;
   cpuSeconds?: number;
   fileSizeMb?: number;
+  /**
+   * Total size in MB of everything the run writes to its work dir and /tmp (docker: both are
+   * size-limited tmpfs mounts, whose pages also count against memoryMb). Sandboxes that cannot
+   * enforce it (local, bwrap) refuse it.
+   */
+  diskMb?: number;
   /** Cap on captured stdout/stderr per step; the excess is dropped and the truncation recorded. */
   outputBytes?: number;
 }

@@ -93,6 +93,11 @@ export function createBwrapSandbox(options: BwrapSandboxOptions = {}): Sandbox &
     name: "bwrap",
     description: bwrapDescription,
     async run(steps: SandboxStep[], run: SandboxRunOptions): Promise<SandboxResult> {
+      if (run.limits?.diskMb !== undefined)
+        throw new BenchlineError(
+          "usage",
+          "the bwrap sandbox cannot cap disk use (execution.disk_mb); use docker",
+        );
       if (run.image !== undefined)
         throw new BenchlineError(
           "usage",

@@ -44,6 +44,14 @@ export const dockerDescription =
   "docker: a fresh container per run, no network, resource limits, removed after";
 
 export const dockerWorkPath = "/sandbox";
+/** Where a disk-capped run's files wait to be copied onto its tmpfs work dir. */
+const stagingDir = ".benchline-in";
+
+function staged(entry: TarEntry): TarEntry {
+  if (entry.path === "sandbox") return { ...entry, path: stagingDir };
+  if (entry.path.startsWith("sandbox/")) return { ...entry, path: `${stagingDir}/${entry.path.slice(8)}` };
+  return entry;
+}
 
 export function createDockerSandbox(options: DockerSandboxOptions): Sandbox & { description: string } {
   const connection: DockerConnection = {
@@ -59,6 +67,11 @@ export function createDockerSandbox(options: DockerSandboxOptions): Sandbox & { 
       if (run.workdir !== undefined)
         throw new BenchlineError("usage", "the docker sandbox cannot run in a host directory (workdir)");
       const limits = resolveLimits(run.limits);
+      if (limits.diskMb !== undefined && run.collect)
+        throw new BenchlineError(
+          "usage",
+          "the docker sandbox cannot collect files from a disk-capped run (execution.disk_mb)",
+        );
       const env = Object.entries(sandboxEnv(dockerWorkPath, standardPath, run.env)).map(
         ([k, v]) => `${k}=${v}`,
       );
@@ -66,7 +79,7 @@ export function createDockerSandbox(options: DockerSandboxOptions): Sandbox & { 
       const { Id: id } = await dockerJson<{ Id: string }>(connection, {
         method: "POST",
         path: "/containers/create",
-        body: containerSpec(image, options, env, limits),
+        body: containerSpec(image, options, env, limits, uid, gid),
       }).catch((error: unknown) => {
         // A run's own image (a CVDP service's) was not checked by start(): say which is missing.
         if (!(run.image !== undefined && error instanceof DockerApiError && error.status === 404))
@@ -80,12 +93,33 @@ export function createDockerSandbox(options: DockerSandboxOptions): Sandbox & { 
       const container = `/containers/${id}`;
       const start = () => dockerCall(connection, { method: "POST", path: `${container}/start` });
       try {
-        const body = writeTar([
+        let entries = [
           ...workdirEntries(run.files ?? {}, uid, gid),
           ...bindEntries(run.binds ?? [], run.files ?? {}, uid, gid),
-        ]);
+        ];
+        // A disk cap puts the work dir on a tmpfs, which only exists once the container runs and
+        // which the archive API cannot reach: stage the files beside it and copy them in.
+        if (limits.diskMb !== undefined) entries = entries.map(staged);
+        const body = writeTar(entries);
         await dockerCall(connection, { method: "PUT", path: `${container}/archive?path=/`, body });
         await start();
+        if (limits.diskMb !== undefined) {
+          const copy = await execStep(connection, {
+            container: id,
+            command: `cp -a /${stagingDir}/. ${dockerWorkPath}/`,
+            env,
+            user,
+            workdir: "/",
+            timeoutMs: run.timeoutMs,
+            outputBytes: limits.outputBytes,
+            signal: run.signal,
+          });
+          if (copy.exit_code !== 0)
+            throw new BenchlineError(
+              "config",
+              `could not copy the files into the disk-capped work dir (needs cp in the image; ${copy.stderr.trim().slice(0, 200)})`,
+            );
+        }
         const results = await runSteps(steps, run, async (step, timeoutMs) => {
           const exec = () =>
             execStep(connection, {
@@ -148,7 +182,14 @@ async function checkDaemon(connection: DockerConnection, image: string): Promise
   }
 }
 
-function containerSpec(image: string, options: DockerSandboxOptions, env: string[], limits: ResolvedLimits) {
+function containerSpec(
+  image: string,
+  options: DockerSandboxOptions,
+  env: string[],
+  limits: ResolvedLimits,
+  uid: number,
+  gid: number,
+) {
   const mb = 1024 * 1024;
   const ulimits = [
     { Name: "fsize", Soft: limits.fileSizeMb * mb, Hard: limits.fileSizeMb * mb },
@@ -177,6 +218,16 @@ function containerSpec(image: string, options: DockerSandboxOptions, env: string
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges"],
       Init: options.init ?? true,
+      // execution.disk_mb: the work dir and /tmp are tmpfs mounts of that size (overlay's
+      // StorageOpt size needs xfs with pquota, which docker hosts rarely have).
+      ...(limits.diskMb === undefined
+        ? {}
+        : {
+            Tmpfs: {
+              [dockerWorkPath]: `size=${limits.diskMb}m,uid=${uid},gid=${gid},mode=0755,exec`,
+              "/tmp": `size=${limits.diskMb}m,mode=1777,exec`,
+            },
+          }),
     },
   };
 }

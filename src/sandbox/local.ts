@@ -40,6 +40,11 @@ export function createLocalSandbox(options: LocalSandboxOptions = {}): Sandbox &
           "usage",
           "the local sandbox cannot bind directories (binds); use bwrap or docker",
         );
+      if (run.limits?.diskMb !== undefined)
+        throw new BenchlineError(
+          "usage",
+          "the local sandbox cannot cap disk use (execution.disk_mb); use docker",
+        );
       if (run.image !== undefined)
         throw new BenchlineError("usage", "the local sandbox has no images (image); use docker");
       const limits = resolveLimits(run.limits);
