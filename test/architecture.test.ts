@@ -68,19 +68,22 @@ describe("architecture", () => {
     expect(violations).toEqual([]);
   });
 
-  it("tasks/code-edit/ imports only core/, its own files and tasks/define.ts", () => {
-    const dir = join(src, "tasks", "code-edit");
-    const allowed = [join(src, "core"), dir, join(src, "tasks", "define.js")];
-    const violations: string[] = [];
-    for (const file of sourceFiles(dir)) {
-      for (const match of readFileSync(file, "utf8").matchAll(IMPORT)) {
-        const spec = match[1] ?? match[2]!;
-        if (!spec.startsWith(".")) continue;
-        const target = resolve(dirname(file), spec);
-        if (!allowed.some((a) => target === a || target.startsWith(`${a}/`)))
-          violations.push(`${relative(ROOT, file)} imports ${spec}`);
+  it.each(["code-edit", "cvdp"])(
+    "tasks/%s/ imports only core/, its own files and tasks/define.ts",
+    (name) => {
+      const dir = join(src, "tasks", name);
+      const allowed = [join(src, "core"), dir, join(src, "tasks", "define.js")];
+      const violations: string[] = [];
+      for (const file of sourceFiles(dir)) {
+        for (const match of readFileSync(file, "utf8").matchAll(IMPORT)) {
+          const spec = match[1] ?? match[2]!;
+          if (!spec.startsWith(".")) continue;
+          const target = resolve(dirname(file), spec);
+          if (!allowed.some((a) => target === a || target.startsWith(`${a}/`)))
+            violations.push(`${relative(ROOT, file)} imports ${spec}`);
+        }
       }
-    }
-    expect(violations).toEqual([]);
-  });
+      expect(violations).toEqual([]);
+    },
+  );
 });

@@ -101,6 +101,12 @@ export interface SandboxLimits {
   pids?: number;
   cpuSeconds?: number;
   fileSizeMb?: number;
+  /**
+   * Total size in MB of everything the run writes to its work dir and /tmp (docker: both are
+   * size-limited tmpfs mounts, whose pages also count against memoryMb). Sandboxes that cannot
+   * enforce it (local, bwrap) refuse it.
+   */
+  diskMb?: number;
   /** Cap on captured stdout/stderr per step; the excess is dropped and the truncation recorded. */
   outputBytes?: number;
 }
@@ -114,7 +120,17 @@ export interface SandboxRunOptions {
    * Sandboxes that cannot reach host directories (docker) refuse it.
    */
   workdir?: string;
+  /**
+   * Directories of the work dir that also appear at other absolute paths inside the sandbox (CVDP
+   * harnesses expect `/code/rtl`, `/src`, ...). Sandboxes that cannot bind (local) refuse them.
+   */
+  binds?: SandboxBind[];
   env?: Record<string, string>;
+  /**
+   * The image of this run instead of the sandbox's own (docker: a CVDP service's mapped image).
+   * Sandboxes without images (local, bwrap) refuse it.
+   */
+  image?: string;
   timeoutMs: number;
   limits?: SandboxLimits;
   /** Stop at the first step whose exit code is not 0 (default false: run every step). */
@@ -122,6 +138,14 @@ export interface SandboxRunOptions {
   /** Files to read back from the work dir after the last step. */
   collect?: string[];
   signal?: AbortSignal;
+}
+
+export interface SandboxBind {
+  /** A directory relative to the work dir (created when missing). */
+  source: string;
+  /** An absolute path inside the sandbox. */
+  target: string;
+  readOnly?: boolean;
 }
 
 export interface SandboxResult {
@@ -189,6 +213,8 @@ export interface Task<Row = unknown, Options = Record<string, never>, Artifact =
    */
   parse(completion: string, sample: Sample, options: Options, prediction?: Record<string, unknown>): Artifact;
   execute?(artifact: Artifact, sample: Sample, context: ExecuteContext<Options>): Promise<ExecutionOutcome>;
+  /** The execution timeout in seconds when the experiment sets no `execution.timeout` (cvdp: 600). */
+  readonly defaultTimeoutSeconds?: number;
   /**
    * Async work on the loaded samples before anything is written or any model is called (code-edit
    * reads repositories and builds every prompt set's prompts). Throws a BenchlineError naming the
@@ -199,8 +225,20 @@ export interface Task<Row = unknown, Options = Record<string, never>, Artifact =
   promptSets?(options: Options): Record<string, PromptTemplate>;
   /** More fields for `benchline export` lines (code-edit: EditBench's infbench fields). */
   exportFields?(sample: Sample): Record<string, unknown>;
+  /** The whole `benchline export` line in another tool's shape (cvdp: `{id, prompt, system, user}`). */
+  exportLine?(line: ExportLine, sample: Sample): Record<string, unknown>;
   /** The sample as the trial of one prompt set sees it (code-edit: that variant's prompt and reference). */
   forPromptSet?(sample: Sample, promptSet: string, options: Options): Sample;
+}
+
+/** A `benchline export` line as benchline writes it. */
+export interface ExportLine {
+  id: string;
+  prompt: string;
+  system: string | null;
+  user: string | null;
+  messages: Message[];
+  [field: string]: unknown;
 }
 
 export interface PrepareContext {
@@ -211,6 +249,8 @@ export interface PrepareContext {
   lines: ReadonlyMap<string, number>;
   /** Names of the prompt sets the trials use. */
   promptSets: string[];
+  /** The execution sandbox's kind (`bwrap`, `docker`, `local`) for tasks that execute. */
+  sandbox?: string;
 }
 
 /** Any task, whatever its row, option and artifact types (for registries). */
@@ -224,7 +264,12 @@ export interface ScoreInput {
   completion: string;
   artifact: unknown;
   execution?: Execution;
+  /** The model a scorer named as its judge (`judgeOf`), when it names one: messages in, text out. */
+  judge?: Judge;
 }
+
+/** Asks the judge model once; resolves with its text, rejects when the request fails. */
+export type Judge = (messages: Message[]) => Promise<string>;
 
 export interface ScoreResult {
   value: number;
@@ -237,6 +282,8 @@ export interface Scorer<Options = unknown> {
   readonly description: string;
   readonly options?: z.ZodType<Options>;
   score(input: ScoreInput, options: Options): ScoreResult | Promise<ScoreResult>;
+  /** The model entry (as in `models:`) this scorer's options name as judge, if any. */
+  judgeOf?(options: Options): unknown;
 }
 
 // ---------------------------------------------------------------- model specs

@@ -63,7 +63,7 @@ export async function exportPrompts(
         user: record.user ?? null,
         messages: record.messages,
       };
-      writeSync(fd, `${JSON.stringify(line)}\n`);
+      writeSync(fd, `${JSON.stringify(exp.task.exportLine ? exp.task.exportLine(line, sample) : line)}\n`);
     }
     closeSync(fd);
     fd = undefined;

@@ -8,6 +8,7 @@ import {
   readJsonl,
 } from "../core/index.js";
 import { extractDiff, runReport } from "../tasks/index.js";
+import { buildCvdpReports, cvdpMarkdown } from "./cvdp-report.js";
 import { latestRows, trialFiles } from "./files.js";
 /**
  * A trial's rows in other tools' formats: SWE-bench predictions, EditBench's results layout, and
@@ -32,6 +33,41 @@ export async function writeTrialFormat(dir: string, format: TrialFormat, out?: s
     throw new BenchlineError("not_found", `${dir}: not a trial directory (no trial.json)`);
   const spec = (JSON.parse(readFileSync(files.trial, "utf8")) as { spec: TrialSpec }).spec;
   const model = spec.model.model ?? spec.model.id;
+  if (format === "cvdp-report") {
+    // CVDP's report.json (sample 0), the category × difficulty table and pass@k (cvdp-report.ts).
+    const base = out ?? join(dir, "cvdp");
+    const { report, summary } = await buildCvdpReports(files, { dataset: spec.dataset.path, model });
+    const written = [
+      writeJson(join(base, "report.json"), report),
+      writeJson(join(base, "cvdp-summary.json"), summary),
+    ];
+    writeFileSync(join(base, "cvdp-report.md"), cvdpMarkdown(summary));
+    written.push(join(base, "cvdp-report.md"));
+    if (summary.samples > 1) {
+      // CVDP's run_samples layout: sample_<n>/report.json per sample and composite_report.json
+      // ({metadata: {n_samples, k_threshold, sample_prefixes, composite, ...}, samples: [...]}).
+      const samples: Record<string, unknown>[] = [report];
+      for (let i = 1; i < summary.samples; i++)
+        samples.push((await buildCvdpReports(files, { dataset: spec.dataset.path, model }, i)).report);
+      const prefixes = samples.map((_, i) => join(base, `sample_${i + 1}`));
+      samples.forEach((r, i) => {
+        written.push(writeJson(join(prefixes[i] as string, "report.json"), r));
+      });
+      const composite = {
+        metadata: {
+          ...(report.metadata as Record<string, unknown>),
+          timestamp: new Date().toISOString().replace("T", " ").slice(0, 19),
+          n_samples: summary.samples,
+          k_threshold: 1,
+          sample_prefixes: prefixes,
+          composite: true,
+        },
+        samples: samples.map((r, i) => ({ ...r, sample_index: i })),
+      };
+      written.push(writeJson(join(base, "composite_report.json"), composite));
+    }
+    return written;
+  }
   const runId = spec.prompt_set.name;
   // A patch the prediction came with (imported SWE-bench / EditBench rows) is the patch.
   const patchOf = (p: { completion: string; model_patch?: unknown }): string =>

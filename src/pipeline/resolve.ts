@@ -5,6 +5,7 @@ import {
   type ExperimentFile,
   expandTrials,
   type LoadedExperiment,
+  modelEntrySchema,
   modelSpecFromEntry,
   splitNamed,
   type Trial,
@@ -89,6 +90,8 @@ export interface ResolvedExperiment {
   /** Problems worth telling the user that do not stop the run. */
   warnings: string[];
   scorers: ResolvedScorer[];
+  /** Judge models of scorers that name one (`judgeOf`), by scorer name. */
+  judges?: Record<string, ModelSpec>;
   trials: Trial[];
   /** Sandbox, run defaults and live-sandbox cap (from `execution:`; defaults when absent). */
   execution: ResolvedExecution;
@@ -123,9 +126,16 @@ export async function resolveExperiment(
   let execution: ResolvedExecution;
   try {
     // Detecting bubblewrap only matters for tasks that execute.
-    const block = overrides.sandbox
+    let block = overrides.sandbox
       ? { ...(file.execution ?? {}), sandbox: overrides.sandbox }
       : file.execution;
+    // A task's own default timeout (cvdp: 600 s) when the experiment names none.
+    const own = task.defaultTimeoutSeconds;
+    if (
+      own !== undefined &&
+      (block === undefined || (typeof block === "object" && block !== null && !("timeout" in block)))
+    )
+      block = { ...(block ?? {}), timeout: own };
     execution = resolveExecution(parseExecutionConfig(block), task.execute ? undefined : () => "local");
   } catch (error) {
     if (error instanceof BenchlineError)
@@ -135,6 +145,20 @@ export async function resolveExperiment(
 
   const scorerEntries = (file.scorers ?? task.defaultScorers).map(splitNamed);
   const scorers = scorerEntries.map((s, i) => resolveScorer(s.name, s.options, `${label}: scorers[${i}]`));
+  const judges: Record<string, ModelSpec> = {};
+  for (const [i, s] of scorers.entries()) {
+    const entry = s.scorer.judgeOf?.(s.options);
+    if (entry === undefined) continue;
+    const parsed = modelEntrySchema.safeParse(entry);
+    if (!parsed.success)
+      throw new BenchlineError(
+        "config",
+        `${label}: scorers[${i}].judge: ${formatIssues(parsed.error.issues)}`,
+      );
+    const spec = modelSpecFromEntry(parsed.data);
+    checkModel(spec, `${label}: scorers[${i}].judge`);
+    judges[s.name] = spec;
+  }
   const seenScorers = new Set<string>();
   for (const [i, s] of scorerEntries.entries()) {
     if (seenScorers.has(s.name)) {
@@ -217,6 +241,7 @@ export async function resolveExperiment(
       label: datasetLabel,
       lines,
       promptSets: Object.keys(prompts),
+      ...(task.execute ? { sandbox: execution.sandbox.kind } : {}),
     });
     for (const sample of samples) checkRow(sample, lines.get(sample.id) as number);
   }
@@ -267,6 +292,7 @@ export async function resolveExperiment(
     ...(shard ? { shard } : {}),
     stats,
     scorers,
+    ...(Object.keys(judges).length > 0 ? { judges } : {}),
     trials,
     execution,
     warnings,

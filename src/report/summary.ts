@@ -161,12 +161,27 @@ function itemsOf(items: SummaryInput["items"]): {
 }
 
 /** Passed samples of the primary scorer per item, in item order (one number per item, no object). */
-function passedCounts(items: SummaryInput["items"], passed: ReadonlyMap<string, number>): Uint32Array {
+function passedCounts(
+  items: SummaryInput["items"],
+  passed: ReadonlyMap<string, number>,
+  leftOut: ReadonlySet<string> = new Set(),
+): Uint32Array {
   const { count, entries } = itemsOf(items);
-  const counts = new Uint32Array(count);
+  const counts = new Uint32Array(count - leftOut.size);
   let i = 0;
-  for (const [id] of entries()) counts[i++] = passed.get(id) ?? 0;
+  for (const [id] of entries()) if (!leftOut.has(id)) counts[i++] = passed.get(id) ?? 0;
   return counts;
+}
+
+/** Items whose every primary score is dropped (cvdp: skipped, no judge): not in pass@k at all. */
+function leftOutItems(
+  dropped: readonly { id: string; scorer: string }[],
+  kept: readonly { id: string; scorer: string }[],
+  primary: string,
+): Set<string> {
+  const out = new Set(dropped.filter((s) => s.scorer === primary).map((s) => s.id));
+  for (const s of kept) if (s.scorer === primary) out.delete(s.id);
+  return out;
 }
 
 export function summarizeTrial(full: SummaryInput): TrialSummary {
@@ -254,7 +269,7 @@ export function summarizeTrial(full: SummaryInput): TrialSummary {
     primary && itemCount > 0
       ? passAtKTableUniform(
           input.samplesPerItem,
-          passedCounts(input.items, passedPerItem),
+          passedCounts(input.items, passedPerItem, leftOutItems(dropped, input.scores, primary)),
           stats.pass_at_k,
         ).map((r) => ({ ...r, pass_at_k: round(r.pass_at_k) }))
       : [];

@@ -1,7 +1,14 @@
 import { spawnSync } from "node:child_process";
 import { lstatSync, mkdirSync, readlinkSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import type { Sandbox, SandboxResult, SandboxRunOptions, SandboxStep } from "../core/index.js";
+import {
+  BenchlineError,
+  type Sandbox,
+  type SandboxBind,
+  type SandboxResult,
+  type SandboxRunOptions,
+  type SandboxStep,
+} from "../core/index.js";
 import { LauncherPool, runScriptFile, runScriptPath, shellQuote } from "./launcher.js";
 import { type ResolvedLimits, resolveLimits, sandboxEnv, standardPath } from "./limits.js";
 import { runStepBatches } from "./run-steps.js";
@@ -50,22 +57,52 @@ export function createBwrapSandbox(options: BwrapSandboxOptions = {}): Sandbox &
   const readOnlyPaths = options.readOnlyPaths ?? [];
   // The launch command is fixed per sandbox; `"$dir"` is each run's directory (launcher.ts).
   const dir = "\u0000dir";
-  const args = [
-    bwrap,
-    ...rootfsArgs(),
-    ...mountArgs(`${dir}/work`, `${dir}/tmp`, owner, readOnlyPaths, `${dir}/${runScriptFile}`),
-  ];
-  const launchers = new LauncherPool({
-    command: args
-      .map((arg) => (arg.startsWith(dir) ? `"$dir"${shellQuote(arg.slice(dir.length))}` : shellQuote(arg)))
-      .join(" "),
-    env: sandboxEnv(bwrapWorkPath, standardPath),
-    user: asRoot ? owner : undefined,
-  });
+  // One pool of launchers per set of binds (the binds are part of the fixed launch command).
+  const pools = new Map<string, LauncherPool>();
+  const launchersFor = (binds: SandboxBind[]): LauncherPool => {
+    const key = JSON.stringify(binds);
+    let pool = pools.get(key);
+    if (!pool) {
+      const args = [
+        bwrap,
+        ...rootfsArgs(),
+        ...mountArgs(
+          `${dir}/work`,
+          `${dir}/tmp`,
+          owner,
+          readOnlyPaths,
+          `${dir}/${runScriptFile}`,
+          binds,
+          dir,
+        ),
+      ];
+      pool = new LauncherPool({
+        command: args
+          .map((arg) =>
+            arg.startsWith(dir) ? `"$dir"${shellQuote(arg.slice(dir.length))}` : shellQuote(arg),
+          )
+          .join(" "),
+        env: sandboxEnv(bwrapWorkPath, standardPath),
+        user: asRoot ? owner : undefined,
+      });
+      pools.set(key, pool);
+    }
+    return pool;
+  };
   return {
     name: "bwrap",
     description: bwrapDescription,
     async run(steps: SandboxStep[], run: SandboxRunOptions): Promise<SandboxResult> {
+      if (run.limits?.diskMb !== undefined)
+        throw new BenchlineError(
+          "usage",
+          "the bwrap sandbox cannot cap disk use (execution.disk_mb); use docker",
+        );
+      if (run.image !== undefined)
+        throw new BenchlineError(
+          "usage",
+          "the bwrap sandbox runs the host's tools, not images (image); use docker",
+        );
       const limits = resolveLimits(run.limits);
       // Synchronous file system calls: a few µs each, far cheaper than a thread-pool round trip.
       const dir = makeTempDirSync(options.tmpDir);
@@ -78,6 +115,9 @@ export function createBwrapSandbox(options: BwrapSandboxOptions = {}): Sandbox &
         else mkdirSync(work);
         mkdirSync(join(dir, "tmp"));
         writeFilesSync(work, run.files);
+        const binds = checkBinds(run.binds ?? []);
+        for (const bind of binds) mkdirSync(join(work, bind.source), { recursive: true });
+        const launchers = launchersFor(binds);
         if (asRoot) chownTreeSync(dir, owner);
         const results = await runStepBatches(steps, run, steps.length, (batch) =>
           launchers.launch({
@@ -98,7 +138,7 @@ export function createBwrapSandbox(options: BwrapSandboxOptions = {}): Sandbox &
       }
     },
     async close(): Promise<void> {
-      launchers.close();
+      for (const pool of pools.values()) pool.close();
     },
   };
 }
@@ -141,6 +181,8 @@ function mountArgs(
   owner: Owner,
   readOnlyPaths: string[],
   runScript?: string,
+  binds: SandboxBind[] = [],
+  dir = "",
 ): string[] {
   return [
     "--unshare-all",
@@ -159,6 +201,7 @@ function mountArgs(
     ...["--perms", "1777", "--size", String(64 * 1024 * 1024), "--tmpfs", "/dev/shm"],
     ...(tmp ? ["--bind", tmp, "/tmp"] : ["--tmpfs", "/tmp"]),
     ...(work ? ["--bind", work, bwrapWorkPath] : ["--dir", bwrapWorkPath]),
+    ...binds.flatMap((b) => [b.readOnly ? "--ro-bind" : "--bind", `${dir}/work/${b.source}`, b.target]),
     ...readOnlyPaths.flatMap((path) => ["--ro-bind", path, path]), // after /tmp, which would hide them
     ...(runScript ? ["--ro-bind", runScript, runScriptPath] : []),
     "--chdir",
@@ -185,4 +228,32 @@ function ulimits(limits: ResolvedLimits): string {
     lines.push(`ulimit -S -t ${limits.cpuSeconds}`, `ulimit -H -t ${limits.cpuSeconds + 1}`);
   }
   return `${lines.join(" && ")} || { echo "benchline: cannot set resource limits" >&2; exit 125; }`;
+}
+
+/** Binds stay inside the work dir and never cover the system's own paths. */
+function checkBinds(binds: SandboxBind[]): SandboxBind[] {
+  const reserved = /^\/(usr|etc|bin|sbin|lib\w*|proc|dev|tmp|sandbox)(\/|$)|^\/\.benchline/;
+  for (const bind of binds) {
+    const source = bind.source.replace(/\/+$/, "");
+    if (source === "" || source.startsWith("/") || source.split("/").some((p) => p === ".." || p === "."))
+      throw new BenchlineError(
+        "usage",
+        `bind source ${JSON.stringify(bind.source)} must be a directory inside the work dir`,
+      );
+    if (
+      !bind.target.startsWith("/") ||
+      bind.target === "/" ||
+      reserved.test(bind.target) ||
+      bind.target.includes("..")
+    )
+      throw new BenchlineError(
+        "usage",
+        `bind target ${JSON.stringify(bind.target)} must be an absolute path outside the system's directories`,
+      );
+  }
+  return binds.map((b) => ({
+    source: b.source.replace(/\/+$/, ""),
+    target: b.target.replace(/\/+$/, ""),
+    ...(b.readOnly ? { readOnly: true } : {}),
+  }));
 }

@@ -1,6 +1,7 @@
 import {
   BenchlineError,
   type Sandbox,
+  type SandboxBind,
   type SandboxResult,
   type SandboxRunOptions,
   type SandboxStep,
@@ -43,6 +44,14 @@ export const dockerDescription =
   "docker: a fresh container per run, no network, resource limits, removed after";
 
 export const dockerWorkPath = "/sandbox";
+/** Where a disk-capped run's files wait to be copied onto its tmpfs work dir. */
+const stagingDir = ".benchline-in";
+
+function staged(entry: TarEntry): TarEntry {
+  if (entry.path === "sandbox") return { ...entry, path: stagingDir };
+  if (entry.path.startsWith("sandbox/")) return { ...entry, path: `${stagingDir}/${entry.path.slice(8)}` };
+  return entry;
+}
 
 export function createDockerSandbox(options: DockerSandboxOptions): Sandbox & { description: string } {
   const connection: DockerConnection = {
@@ -58,20 +67,59 @@ export function createDockerSandbox(options: DockerSandboxOptions): Sandbox & { 
       if (run.workdir !== undefined)
         throw new BenchlineError("usage", "the docker sandbox cannot run in a host directory (workdir)");
       const limits = resolveLimits(run.limits);
+      if (limits.diskMb !== undefined && run.collect)
+        throw new BenchlineError(
+          "usage",
+          "the docker sandbox cannot collect files from a disk-capped run (execution.disk_mb)",
+        );
       const env = Object.entries(sandboxEnv(dockerWorkPath, standardPath, run.env)).map(
         ([k, v]) => `${k}=${v}`,
       );
+      const image = run.image ?? options.image;
       const { Id: id } = await dockerJson<{ Id: string }>(connection, {
         method: "POST",
         path: "/containers/create",
-        body: containerSpec(options, env, limits),
+        body: containerSpec(image, options, env, limits, uid, gid),
+      }).catch((error: unknown) => {
+        // A run's own image (a CVDP service's) was not checked by start(): say which is missing.
+        if (!(run.image !== undefined && error instanceof DockerApiError && error.status === 404))
+          throw error;
+        throw new BenchlineError(
+          "config",
+          `docker image ${image} is not on the daemon at ${connection.socketPath}: pull or build it first (docker pull ${image})`,
+          { cause: error },
+        );
       });
       const container = `/containers/${id}`;
       const start = () => dockerCall(connection, { method: "POST", path: `${container}/start` });
       try {
-        const body = writeTar(workdirEntries(run.files ?? {}, uid, gid));
+        let entries = [
+          ...workdirEntries(run.files ?? {}, uid, gid),
+          ...bindEntries(run.binds ?? [], run.files ?? {}, uid, gid),
+        ];
+        // A disk cap puts the work dir on a tmpfs, which only exists once the container runs and
+        // which the archive API cannot reach: stage the files beside it and copy them in.
+        if (limits.diskMb !== undefined) entries = entries.map(staged);
+        const body = writeTar(entries);
         await dockerCall(connection, { method: "PUT", path: `${container}/archive?path=/`, body });
         await start();
+        if (limits.diskMb !== undefined) {
+          const copy = await execStep(connection, {
+            container: id,
+            command: `cp -a /${stagingDir}/. ${dockerWorkPath}/`,
+            env,
+            user,
+            workdir: "/",
+            timeoutMs: run.timeoutMs,
+            outputBytes: limits.outputBytes,
+            signal: run.signal,
+          });
+          if (copy.exit_code !== 0)
+            throw new BenchlineError(
+              "config",
+              `could not copy the files into the disk-capped work dir (needs cp in the image; ${copy.stderr.trim().slice(0, 200)})`,
+            );
+        }
         const results = await runSteps(steps, run, async (step, timeoutMs) => {
           const exec = () =>
             execStep(connection, {
@@ -134,7 +182,14 @@ async function checkDaemon(connection: DockerConnection, image: string): Promise
   }
 }
 
-function containerSpec(options: DockerSandboxOptions, env: string[], limits: ResolvedLimits) {
+function containerSpec(
+  image: string,
+  options: DockerSandboxOptions,
+  env: string[],
+  limits: ResolvedLimits,
+  uid: number,
+  gid: number,
+) {
   const mb = 1024 * 1024;
   const ulimits = [
     { Name: "fsize", Soft: limits.fileSizeMb * mb, Hard: limits.fileSizeMb * mb },
@@ -144,7 +199,7 @@ function containerSpec(options: DockerSandboxOptions, env: string[], limits: Res
     ulimits.push({ Name: "cpu", Soft: limits.cpuSeconds, Hard: limits.cpuSeconds + 1 }); // SIGXCPU first
   }
   return {
-    Image: options.image,
+    Image: image,
     // The idle main process runs as the image's user (root without capabilities in most images),
     // so step code, running as `user`, cannot kill it.
     Entrypoint: ["sleep"],
@@ -163,6 +218,16 @@ function containerSpec(options: DockerSandboxOptions, env: string[], limits: Res
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges"],
       Init: options.init ?? true,
+      // execution.disk_mb: the work dir and /tmp are tmpfs mounts of that size (overlay's
+      // StorageOpt size needs xfs with pquota, which docker hosts rarely have).
+      ...(limits.diskMb === undefined
+        ? {}
+        : {
+            Tmpfs: {
+              [dockerWorkPath]: `size=${limits.diskMb}m,uid=${uid},gid=${gid},mode=0755,exec`,
+              "/tmp": `size=${limits.diskMb}m,mode=1777,exec`,
+            },
+          }),
     },
   };
 }
@@ -180,6 +245,64 @@ function workdirEntries(files: Record<string, string>, uid: number, gid: number)
       dirs.add(dir);
     }
     entries.push({ path: `sandbox/${parts.join("/")}`, type: "file", content, uid, gid, mtime });
+  }
+  return entries;
+}
+
+/**
+ * Binds inside a container: a writable one is a symlink from its target to the work dir's
+ * directory; a read-only one is a copy of that directory's files owned by root, read-only for the
+ * step user (the container is its own file system, so no host path is mounted).
+ */
+function bindEntries(
+  binds: SandboxBind[],
+  files: Record<string, string>,
+  uid: number,
+  gid: number,
+): TarEntry[] {
+  const mtime = Math.floor(Date.now() / 1000);
+  const entries: TarEntry[] = [];
+  const dirs = new Set<string>();
+  const dir = (path: string, owner: { uid: number; gid: number; mode: number }) => {
+    if (dirs.has(path)) return;
+    dirs.add(path);
+    entries.push({ path, type: "directory", ...owner, mtime });
+  };
+  const root = { uid: 0, gid: 0, mode: 0o755 };
+  for (const bind of binds) {
+    const source = relativeFilePath(bind.source.replace(/\/+$/, ""));
+    const target = bind.target.replace(/^\/+|\/+$/g, "");
+    if (target === "" || target.split("/").some((p) => p === ".." || p === "."))
+      throw new BenchlineError(
+        "usage",
+        `bind target ${JSON.stringify(bind.target)} must be an absolute path`,
+      );
+    const parts = source.split("/");
+    for (let i = 1; i <= parts.length; i++)
+      dir(`sandbox/${parts.slice(0, i).join("/")}`, { uid, gid, mode: 0o755 });
+    const targetParts = target.split("/");
+    for (let i = 1; i < targetParts.length; i++) dir(targetParts.slice(0, i).join("/"), root);
+    if (!bind.readOnly) {
+      entries.push({ path: target, type: "symlink", linkTarget: `${dockerWorkPath}/${source}`, mtime });
+      continue;
+    }
+    dir(target, { uid: 0, gid: 0, mode: 0o555 });
+    for (const [path, content] of Object.entries(files)) {
+      const rel = relativeFilePath(path);
+      if (!rel.startsWith(`${source}/`)) continue;
+      const inner = rel.slice(source.length + 1).split("/");
+      for (let i = 1; i < inner.length; i++)
+        dir(`${target}/${inner.slice(0, i).join("/")}`, { uid: 0, gid: 0, mode: 0o555 });
+      entries.push({
+        path: `${target}/${inner.join("/")}`,
+        type: "file",
+        content,
+        uid: 0,
+        gid: 0,
+        mode: 0o444,
+        mtime,
+      });
+    }
   }
   return entries;
 }

@@ -13,6 +13,7 @@ export const executionConfigSchema = z
     pids: z.number().int().positive().optional(),
     cpu_seconds: z.number().int().positive().optional(),
     file_size_mb: z.number().int().positive().optional(),
+    disk_mb: z.number().int().positive().optional(),
     output_bytes: z.number().int().positive().optional(),
     image: z.string().min(1).optional(),
     docker_host: z.string().min(1).optional(),
@@ -64,6 +65,7 @@ export function resolveExecution(
   if (config.pids !== undefined) limits.pids = config.pids;
   if (config.cpu_seconds !== undefined) limits.cpuSeconds = config.cpu_seconds;
   if (config.file_size_mb !== undefined) limits.fileSizeMb = config.file_size_mb;
+  if (config.disk_mb !== undefined) limits.diskMb = config.disk_mb;
   if (config.output_bytes !== undefined) limits.outputBytes = config.output_bytes;
   return {
     sandbox: { kind: config.sandbox ?? detectKind(), image: config.image, dockerHost: config.docker_host },

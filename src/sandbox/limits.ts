@@ -7,6 +7,7 @@ export interface ResolvedLimits {
   fileSizeMb: number;
   outputBytes: number;
   cpuSeconds?: number;
+  diskMb?: number;
 }
 
 export const defaultLimits: ResolvedLimits = {
@@ -30,6 +31,7 @@ export function resolveLimits(limits: SandboxLimits = {}): ResolvedLimits {
     outputBytes: limits.outputBytes ?? defaultLimits.outputBytes,
   };
   if (limits.cpuSeconds !== undefined) resolved.cpuSeconds = limits.cpuSeconds;
+  if (limits.diskMb !== undefined) resolved.diskMb = limits.diskMb;
   return resolved;
 }
 

@@ -1,4 +1,10 @@
-import type { Sandbox, SandboxResult, SandboxRunOptions, SandboxStep } from "../core/index.js";
+import {
+  BenchlineError,
+  type Sandbox,
+  type SandboxResult,
+  type SandboxRunOptions,
+  type SandboxStep,
+} from "../core/index.js";
 import { resolveLimits, sandboxEnv, standardPath } from "./limits.js";
 import { runProcess } from "./process.js";
 import { runSteps } from "./run-steps.js";
@@ -29,6 +35,18 @@ export function createLocalSandbox(options: LocalSandboxOptions = {}): Sandbox &
     name: "local",
     description: localDescription,
     async run(steps: SandboxStep[], run: SandboxRunOptions): Promise<SandboxResult> {
+      if (run.binds?.length)
+        throw new BenchlineError(
+          "usage",
+          "the local sandbox cannot bind directories (binds); use bwrap or docker",
+        );
+      if (run.limits?.diskMb !== undefined)
+        throw new BenchlineError(
+          "usage",
+          "the local sandbox cannot cap disk use (execution.disk_mb); use docker",
+        );
+      if (run.image !== undefined)
+        throw new BenchlineError("usage", "the local sandbox has no images (image); use docker");
       const limits = resolveLimits(run.limits);
       const dir = run.workdir ?? (await makeTempDir(options.tmpDir));
       try {

@@ -1,9 +1,11 @@
 import { type AnyScorer, BenchlineError, formatIssues, type Scorer } from "../core/index.js";
+import { cvdp } from "./cvdp.js";
 import { math, mathExact } from "./math/index.js";
 import { applied, exact, exec, includes, numeric, regex } from "./scorers.js";
 import { editDistance, fileHit, tfidfCosineScorer, tokenJaccardScorer } from "./similarity.js";
 
 export { normalize, outputText, targetText } from "./text.js";
+export { bleu, rouge } from "./text-similarity.js";
 
 /** Built-in scorers by name. */
 export const scorers = {
@@ -19,6 +21,7 @@ export const scorers = {
   token_jaccard: tokenJaccardScorer,
   tfidf_cosine: tfidfCosineScorer,
   file_hit: fileHit,
+  cvdp,
 } satisfies Record<string, AnyScorer>;
 export type ScorerName = keyof typeof scorers;
 

@@ -1,6 +1,7 @@
 import { type AnyTask, BenchlineError, type Task } from "../core/index.js";
 import { codeTask } from "./code.js";
 import { codeEditTask } from "./code-edit/index.js";
+import { cvdpTask } from "./cvdp/index.js";
 import { mathTask } from "./math.js";
 import { qaTask } from "./qa.js";
 import { shellTask } from "./shell.js";
@@ -16,6 +17,7 @@ export const tasks = {
   code: codeTask,
   math: mathTask,
   "code-edit": codeEditTask,
+  cvdp: cvdpTask,
 } satisfies Record<string, AnyTask>;
 
 export type TaskName = keyof typeof tasks;

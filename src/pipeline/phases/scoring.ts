@@ -2,7 +2,10 @@ import { existsSync } from "node:fs";
 import {
   type Execution,
   executionSchema,
+  flattenMessages,
   JsonlWriter,
+  type Judge,
+  type Provider,
   predictionSchema,
   readJsonl,
   rowKey,
@@ -11,6 +14,7 @@ import {
   scoreSchema,
   toRowError,
 } from "../../core/index.js";
+import { createProvider } from "../../providers/index.js";
 import { sampleMap } from "../../tasks/index.js";
 import type { TrialContext } from "../context.js";
 import { keyedRows, lastByKey, latestRows } from "../files.js";
@@ -92,6 +96,21 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
     }
   }
 
+  // Judge models (a scorer's `judge:`), created once for the phase; asked from Node only.
+  const judges = new Map<string, Judge>();
+  const judgeProviders: Provider[] = [];
+  for (const [name, spec] of Object.entries(exp.judges ?? {})) {
+    const provider = createProvider(spec, { baseDir: exp.baseDir, env: process.env });
+    judgeProviders.push(provider);
+    judges.set(name, async (messages) => {
+      const generation = await provider.generate(
+        { messages, prompt: flattenMessages(messages), n: 1, sampleIndices: [0], ...spec.params },
+        { signal: ctx.signal, sample: { id: "judge", input: {} } },
+      );
+      return generation.completions[0]?.text ?? "";
+    });
+  }
+
   // Scores of synchronous scorers are rebuilt at no cost, so they are written in 64 KiB batches;
   // a row that an asynchronous scorer (a model judge, say) worked on is written before the next.
   const writer = JsonlWriter.open(files.scores, { buffered: true });
@@ -136,6 +155,7 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
                 completion: item.prediction.completion,
                 artifact,
                 ...(item.execution ? { execution: item.execution } : {}),
+                ...(judges.has(name) ? { judge: judges.get(name) as Judge } : {}),
               },
               options,
             );
@@ -162,6 +182,7 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
     }
   } finally {
     writer.close();
+    for (const provider of judgeProviders) await provider.close?.();
   }
   return writer.count;
 }
