@@ -9,6 +9,7 @@ import {
   runExperiment,
 } from "../pipeline/index.js";
 import { sandboxKinds } from "../sandbox/index.js";
+import { downloadReporter } from "./downloads.js";
 import { trialLockFor } from "./lock.js";
 import { interruptSignal, logOption, positiveInt } from "./options.js";
 import { createReporter, describeErrors, type LogFormat } from "./progress.js";
@@ -27,6 +28,7 @@ export interface SharedRunFlags {
   retryErrors: boolean;
   retryFailed?: boolean;
   wait?: boolean;
+  offline?: boolean;
   log: LogFormat;
 }
 
@@ -61,6 +63,7 @@ export function addSharedRunOptions(command: Command): Command {
     .option("--no-retry-errors", "keep rows whose last status is error instead of retrying them")
     .option("--retry-failed", "re-execute executions that ran but did not pass (never re-runs inference)")
     .option("--wait", "if another process is writing these trials, wait for it instead of exiting (code 4)")
+    .option("--offline", "hub datasets and models (hf:…) from the cache only, as HF_HUB_OFFLINE=1")
     .addOption(logOption());
 }
 
@@ -73,6 +76,8 @@ export function sharedOverrides(flags: SharedRunFlags): Overrides {
     ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
     ...(flags.timeout !== undefined ? { timeout: flags.timeout } : {}),
     ...(flags.sandbox !== undefined ? { sandbox: flags.sandbox } : {}),
+    ...(flags.offline ? { offline: true } : {}),
+    onDownload: downloadReporter(flags.log),
   };
 }
 

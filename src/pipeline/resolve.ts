@@ -34,7 +34,16 @@ import {
 import { DEFAULT_STATS, type StatsSettings } from "../report/index.js";
 import { parseExecutionConfig, type ResolvedExecution, resolveExecution } from "../sandbox/index.js";
 import { type ResolvedScorer, resolveScorer } from "../scoring/index.js";
-import { type Dataset, getTask, lineOf, loadSamples, readDataset } from "../tasks/index.js";
+import {
+  type DownloadProgress,
+  fetchHubModel,
+  type HubSettings,
+  hubSettings,
+  isHubModel,
+  openHubDataset,
+  parseHubDatasetRef,
+} from "../sources/index.js";
+import { checkFieldMap, type Dataset, getTask, lineOf, loadSamples, readDataset } from "../tasks/index.js";
 import { buildPrompt } from "./phases/prompts.js";
 
 /** Command-line overrides of the experiment file; nothing here edits the file. */
@@ -65,6 +74,10 @@ export interface Overrides {
   timeout?: number;
   /** Sandbox kind for executions (overrides `execution.sandbox`). */
   sandbox?: string;
+  /** Hub datasets and models from the cache only (as `HF_HUB_OFFLINE=1`). */
+  offline?: boolean;
+  /** Progress of hub downloads. */
+  onDownload?: (progress: DownloadProgress) => void;
 }
 
 export interface ResolvedExperiment {
@@ -176,8 +189,18 @@ export async function resolveExperiment(
       `${overrides.samples !== undefined ? "--samples" : `${label}: samples`}: ${samplesPerItem} is more than ${MAX_SAMPLES} completions per item`,
     );
 
-  const datasetPath = resolve(baseDir, file.dataset);
-  const datasetLabel = relativeLabel(datasetPath);
+  const hub = hubSettings(process.env, {
+    ...(overrides.offline ? { offline: true } : {}),
+    ...(overrides.onDownload ? { onProgress: overrides.onDownload } : {}),
+  });
+  // A hub dataset is downloaded (once) into the cache and read from there like a local file.
+  const fromHub =
+    typeof file.dataset === "string" && !file.dataset.startsWith("hf:")
+      ? undefined
+      : await openHubDataset(parseHubDatasetRef(file.dataset, `${label}: dataset`), hub);
+  const datasetPath = fromHub ? fromHub.path : resolve(baseDir, file.dataset as string);
+  const datasetLabel = fromHub ? fromHub.label : relativeLabel(datasetPath);
+  if (file.fields) checkFieldMap(task, file.fields, `${label}: fields`);
   const limit = overrides.limit ?? file.limit;
   const shard = shardOf(overrides);
   const wanted = overrides.ids ? new Set(overrides.ids) : undefined;
@@ -192,6 +215,7 @@ export async function resolveExperiment(
     ...(shard ? { shard } : {}),
     keep,
     ...(keep ? {} : { onSample: checkRow }),
+    ...(file.fields ? { fields: file.fields } : {}),
   });
   const warnings: string[] = [];
   if (wanted) {
@@ -217,7 +241,9 @@ export async function resolveExperiment(
     });
     for (const sample of samples) checkRow(sample, lines.get(sample.id) as number);
   }
-  const sha256 = await hashFile(datasetPath);
+  const sha256 = fromHub ? fromHub.sha256 : await hashFile(datasetPath);
+  // Hub model files are downloaded once the dataset has passed its checks.
+  await fetchHubModels(models, hub);
   const stats = { ...DEFAULT_STATS, ...stripUndefined(file.stats ?? {}) };
   const beyond = (stats.pass_at_k ?? []).filter((k) => k > samplesPerItem);
   if (beyond.length > 0)
@@ -237,7 +263,12 @@ export async function resolveExperiment(
 
   const base = {
     task: { name: task.name, options: taskOptions as Record<string, unknown> },
-    dataset: { path: datasetPath, sha256 },
+    dataset: {
+      path: fromHub ? `hf:${fromHub.source.hf}` : datasetPath,
+      sha256,
+      ...(file.fields ? { fields: file.fields } : {}),
+      ...(fromHub ? { hub: fromHub.source } : {}),
+    },
     scorers: scorerEntries,
     // Only what changes an execution's outcome: not concurrency, not where dockerd listens.
     ...(task.execute ? { execution: executionIdentity(execution) } : {}),
@@ -443,7 +474,7 @@ function resolveModels(
       overrides.timeout !== undefined && modelTakes(spec, "timeout")
         ? { ...spec, options: { ...spec.options, timeout: overrides.timeout } }
         : { ...spec };
-    const path = modelFile(model, baseDir);
+    const path = isHubModel(model.model) ? undefined : modelFile(model, baseDir);
     if (path !== undefined) {
       if (!existsSync(path))
         throw new BenchlineError(
@@ -459,6 +490,21 @@ function resolveModels(
     }
     return model;
   });
+}
+
+/** Models whose file is a hub id (`llamacpp:hf:owner/repo/file.gguf`): downloaded once, by content. */
+async function fetchHubModels(models: ModelSpec[], hub: HubSettings): Promise<void> {
+  for (const model of models) {
+    if (!isHubModel(model.model) || !modelFile(model, "")) continue;
+    if (model.provider !== "llamacpp")
+      throw new BenchlineError(
+        "config",
+        `model "${model.id}": hub ids (hf:…) name GGUF files for llamacpp models, not ${model.provider} files`,
+      );
+    const file = await fetchHubModel(model.model as string, hub, `model "${model.id}"`);
+    model.path = file.path;
+    model.sha256 = file.sha256;
+  }
 }
 
 function selectPrompts(

@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { loadExperiment } from "../../config/index.js";
 import { exportPrompts, relativeLabel, resolveExperiment } from "../../pipeline/index.js";
+import { downloadReporter } from "../downloads.js";
 import { positiveInt } from "../options.js";
 
 export function exportCommand(): Command {
@@ -16,6 +17,7 @@ export function exportCommand(): Command {
     .option("--parts <k>", "split the dataset into K disjoint shards (with --part)", positiveInt)
     .option("--part <i>", "export shard i of --parts (1-based)", positiveInt)
     .option("--force", "overwrite an existing output file (never the experiment's dataset or config)")
+    .option("--offline", "hub datasets (hf:…) from the cache only, as HF_HUB_OFFLINE=1")
     .action(
       async (
         config: string,
@@ -26,6 +28,7 @@ export function exportCommand(): Command {
           parts?: number;
           part?: number;
           force?: boolean;
+          offline?: boolean;
         },
       ) => {
         const exp = await resolveExperiment(loadExperiment(config), {
@@ -33,6 +36,8 @@ export function exportCommand(): Command {
           ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
           ...(flags.parts !== undefined ? { parts: flags.parts } : {}),
           ...(flags.part !== undefined ? { part: flags.part } : {}),
+          ...(flags.offline ? { offline: true } : {}),
+          onDownload: downloadReporter("auto"),
           // Export runs no model: any one model selects the trials' prompt sets.
           modelSpecs: [{ id: "export", provider: "echo", params: {}, options: {} }],
         });
