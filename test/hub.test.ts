@@ -1,7 +1,8 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { predictGreedy, writeTinyGguf } from "../src/providers/test-utils/tiny-gguf.js";
 import { type HubServer, startHubServer } from "../src/sources/test-utils/hub-server.js";
 import { runCliAsync, testdir } from "./helpers.js";
 
@@ -75,7 +76,7 @@ prompts: {plain: {user: "{{question}}"}}
     expect(prompts.map((p) => p.id)).toEqual(rows(7).map((r) => r.id));
     expect(prompts[3].prompt).toBe("What is 3 plus one?");
     expect(JSON.parse(readFileSync(join(trialDir, "summary.json"), "utf8")).mean_score).toBe(1);
-    const spec = JSON.parse(readFileSync(join(trialDir, "trial.json"), "utf8"));
+    const { spec } = JSON.parse(readFileSync(join(trialDir, "trial.json"), "utf8"));
     expect(spec.dataset.hub).toMatchObject({ sha: first, config: "default", split: "test" });
     expect(spec.dataset.hub.files).toEqual(["data/test-00000-of-00001.parquet"]);
     // Only the test split was downloaded (through the LFS redirect), once.
@@ -92,7 +93,7 @@ prompts: {plain: {user: "{{question}}"}}
       dir,
       env(dir, { HF_ENDPOINT: "http://127.0.0.1:9", HF_HUB_OFFLINE: "1" }),
     );
-    expect(r2.stderr).toBe("");
+    expect(r2.stderr).not.toContain("downloading");
     expect(r2.code).toBe(0);
     expect(hub.requests.length).toBe(before);
     expect(trials(dir, "hubqa")).toEqual([trial]);
@@ -109,7 +110,7 @@ prompts: {plain: {user: "{{question}}"}}
     const fresh = after.find((t) => t !== trial)!;
     expect(lines(join(dir, "runs/hubqa", fresh, "prompts.jsonl"))).toHaveLength(9);
     expect(
-      JSON.parse(readFileSync(join(dir, "runs/hubqa", fresh, "trial.json"), "utf8")).dataset.hub.sha,
+      JSON.parse(readFileSync(join(dir, "runs/hubqa", fresh, "trial.json"), "utf8")).spec.dataset.hub.sha,
     ).toBe(second);
 
     // Pinned to the first commit, offline: the first trial again, from the cache.
@@ -117,13 +118,13 @@ prompts: {plain: {user: "{{question}}"}}
       "split: test}",
       `split: test, revision: ${first}}`,
     );
-    const pinnedDir = testdir({ "exp.yaml": pinned });
+    writeFileSync(join(dir, "exp.yaml"), pinned);
     const r5 = await runCliAsync(
-      ["run", "exp.yaml", "--offline", "--out", join(dir, "runs")],
-      pinnedDir,
+      ["run", "exp.yaml", "--offline"],
+      dir,
       env(dir, { HF_ENDPOINT: "http://127.0.0.1:9" }),
     );
-    expect(r5.stderr).toBe("");
+    expect(r5.stderr).not.toContain("downloading");
     expect(r5.code).toBe(0);
     expect(trials(dir, "hubqa")).toEqual(after);
   });
@@ -204,6 +205,67 @@ prompts: {plain: {user: "{{question}}"}}
     const r = await runCliAsync(["run", "exp.yaml"], dir, env(dir, { HF_HUB_OFFLINE: "1" }));
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("hf:acme/qa-parquet@main: not in the cache");
+    expect(existsSync(join(dir, "runs"))).toBe(false);
+  });
+
+  it("llamacpp:hf:owner/repo/file.gguf downloads the model once (with progress), then runs it from the cache", async () => {
+    const dir = testdir({
+      "exp.yaml": `
+name: tinyhub
+task: qa
+dataset: data.jsonl
+models:
+  - {provider: llamacpp, model: "hf:acme/tiny-GGUF/models/tiny-q8.gguf", mode: completion, max_tokens: 6, temperature: 0, threads: 1}
+prompts: {raw: {user: "{{question}}"}}
+`,
+      "data.jsonl": [
+        { id: "a", question: "hello wor", answer: predictGreedy("hello wor", 6).text },
+        { id: "b", question: "count: m", answer: "nope" },
+      ],
+    });
+    const gguf = readFileSync(await writeTinyGguf(join(dir, "built.gguf")));
+    const sha = hub.push("models", "acme/tiny-GGUF", { "README.md": "tiny\n", "models/tiny-q8.gguf": gguf });
+    const r1 = await runCliAsync(["run", "exp.yaml", "--log", "plain"], dir, env(dir));
+    expect(r1.code).toBe(0);
+    expect(r1.stderr).toContain("downloading hf:acme/tiny-GGUF/models/tiny-q8.gguf");
+    expect(r1.stderr).toMatch(/\(100%\) {2}done/);
+    expect(hub.requests).toContain(`GET /acme/tiny-GGUF/resolve/${sha}/models/tiny-q8.gguf`);
+    const [trial] = trials(dir, "tinyhub");
+    expect(trial).toMatch(/^llamacpp-hf-acme-tiny-gguf-models-tiny-q8.gguf__raw__/);
+    const trialDir = join(dir, "runs/tinyhub", trial!);
+    const preds = lines(join(trialDir, "predictions.jsonl")).map((l) => JSON.parse(l));
+    expect(preds.find((p) => p.id === "a").completion).toBe(predictGreedy("hello wor", 6).text);
+    expect(JSON.parse(readFileSync(join(trialDir, "summary.json"), "utf8")).mean_score).toBe(0.5);
+    const { spec } = JSON.parse(readFileSync(join(trialDir, "trial.json"), "utf8"));
+    expect(spec.model.sha256).toMatch(/^[0-9a-f]{64}$/);
+
+    // From the cache, offline, in another output directory (no response cache): the model runs
+    // again, in a trial of the same name, and nothing is downloaded.
+    const downloads = hub.requests.filter((r) => r.includes("tiny-q8.gguf")).length;
+    const r2 = await runCliAsync(
+      ["run", "exp.yaml", "--offline", "--out", "again", "--no-cache"],
+      dir,
+      env(dir, { HF_ENDPOINT: "http://127.0.0.1:9" }),
+    );
+    expect(r2.code).toBe(0);
+    expect(r2.stderr).not.toContain("downloading");
+    expect(hub.requests.filter((r) => r.includes("tiny-q8.gguf")).length).toBe(downloads);
+    const again = readdirSync(join(dir, "again/tinyhub")).filter((d) => d.includes("__"));
+    expect(again).toEqual([trial]);
+    const preds2 = lines(join(dir, "again/tinyhub", trial!, "predictions.jsonl")).map((l) => JSON.parse(l));
+    expect(preds2.find((p) => p.id === "b").completion).toBe(predictGreedy("count: m", 6).text);
+    expect(preds2.every((p) => p.cached === false)).toBe(true);
+  });
+
+  it("a hub model file that is not in the repository is a clear error naming the GGUF files there", async () => {
+    const dir = testdir({
+      "exp.yaml":
+        'name: m\ntask: qa\ndataset: data.jsonl\nmodels: ["llamacpp:hf:acme/tiny-GGUF/nope.gguf"]\n',
+      "data.jsonl": [{ id: "a", question: "q", answer: "a" }],
+    });
+    const r = await runCliAsync(["run", "exp.yaml"], dir, env(dir));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('has no file "nope.gguf" (GGUF files: models/tiny-q8.gguf)');
     expect(existsSync(join(dir, "runs"))).toBe(false);
   });
 });

@@ -56,14 +56,15 @@ export async function startHubServer(options: { pageSize?: number } = {}): Promi
     }
   });
 
-  function handle(req: IncomingMessage, res: ServerResponse, url: URL): void {
+  function handle(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
     const path = decodeURIComponent(url.pathname);
     const cdn = /^\/cdn\/([0-9a-f]{64})$/.exec(path);
     if (cdn) {
       const blob = blobs.get(cdn[1] as string);
       if (!blob) return json(res, 404, { error: "no such blob" });
       res.writeHead(200, { "content-length": blob.length, "content-type": "application/octet-stream" });
-      return void res.end(blob);
+      res.end(blob);
+      return true;
     }
     const api = /^\/api\/(datasets|models)\/([^/]+\/[^/]+)\/(revision|tree)\/([^/]+)$/.exec(url.pathname);
     if (api) {
@@ -123,12 +124,14 @@ export async function startHubServer(options: { pageSize?: number } = {}): Promi
       if (!content) return json(res, 404, { error: "Entry not found" });
       if (isLfs(filePath, content)) {
         res.writeHead(302, { location: `http://${req.headers.host}/cdn/${sha256(content)}` });
-        return void res.end();
+        res.end();
+        return true;
       }
       res.writeHead(200, { "content-length": content.length });
-      return void res.end(content);
+      res.end(content);
+      return true;
     }
-    json(res, 404, { error: "not found" });
+    return json(res, 404, { error: "not found" });
   }
 
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -165,10 +168,10 @@ function json(
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
+): boolean {
   res.writeHead(status, { "content-type": "application/json", ...headers });
-  res.end(text);
+  res.end(JSON.stringify(body));
+  return true;
 }
 
 function sha256(content: Buffer): string {
