@@ -79,6 +79,9 @@ prompts: {plain: {user: "{{question}}"}}
     const { spec } = JSON.parse(readFileSync(join(trialDir, "trial.json"), "utf8"));
     expect(spec.dataset.hub).toMatchObject({ sha: first, config: "default", split: "test" });
     expect(spec.dataset.hub.files).toEqual(["data/test-00000-of-00001.parquet"]);
+    const manifest = JSON.parse(readFileSync(join(dir, "runs/hubqa/experiment.json"), "utf8"));
+    expect(manifest.dataset).toMatchObject({ path: "hf:acme/qa-parquet[test]", rows: 7 });
+    expect(readFileSync(join(dir, "runs/hubqa/report.md"), "utf8")).toContain("`hf:acme/qa-parquet[test]`");
     // Only the test split was downloaded (through the LFS redirect), once.
     expect(hub.requests.filter((r) => r.includes("/resolve/"))).toEqual([
       `GET /datasets/acme/qa-parquet/resolve/${first}/data/test-00000-of-00001.parquet`,

@@ -39,6 +39,7 @@ import {
   fetchHubModel,
   type HubSettings,
   hubSettings,
+  isHubDataset,
   isHubModel,
   openHubDataset,
   parseHubDatasetRef,
@@ -88,7 +89,8 @@ export interface ResolvedExperiment {
   dir: string;
   task: Task<unknown, unknown>;
   taskOptions: unknown;
-  dataset: Dataset & { sha256: string };
+  /** `source`: what a hub dataset is called (`hf:owner/name[split]`), recorded instead of its cached file. */
+  dataset: Dataset & { sha256: string; source?: string };
   samplesPerItem: number;
   concurrency: number;
   trialConcurrency: number;
@@ -194,10 +196,9 @@ export async function resolveExperiment(
     ...(overrides.onDownload ? { onProgress: overrides.onDownload } : {}),
   });
   // A hub dataset is downloaded (once) into the cache and read from there like a local file.
-  const fromHub =
-    typeof file.dataset === "string" && !file.dataset.startsWith("hf:")
-      ? undefined
-      : await openHubDataset(parseHubDatasetRef(file.dataset, `${label}: dataset`), hub);
+  const fromHub = isHubDataset(file.dataset)
+    ? await openHubDataset(parseHubDatasetRef(file.dataset, `${label}: dataset`), hub)
+    : undefined;
   const datasetPath = fromHub ? fromHub.path : resolve(baseDir, file.dataset as string);
   const datasetLabel = fromHub ? fromHub.label : relativeLabel(datasetPath);
   if (file.fields) checkFieldMap(task, file.fields, `${label}: fields`);
@@ -287,7 +288,7 @@ export async function resolveExperiment(
     dir: resolve(out, name),
     task,
     taskOptions,
-    dataset: { ...dataset, sha256 },
+    dataset: { ...dataset, sha256, ...(fromHub ? { source: fromHub.label } : {}) },
     samplesPerItem,
     concurrency: overrides.concurrency ?? file.concurrency,
     trialConcurrency: overrides.trialConcurrency ?? file.trial_concurrency,
