@@ -65,4 +65,28 @@ describe("selectSplit: which files make a config's split", () => {
     );
     expect(() => selectSplit(snapshot(["README.md"]), {}, "x")).toThrow("x: no data files");
   });
+
+  it("reads the hub's Parquet conversion (refs/convert/parquet) as <config>/<split>/ folders", () => {
+    const s = {
+      ...snapshot([
+        "main/test/0000.parquet",
+        "main/train/0000.parquet",
+        "socratic/test/0000.parquet",
+        "socratic/partial-train/0000.parquet",
+      ]),
+      revision: "refs/convert/parquet",
+    };
+    expect(selectSplit(s, { config: "socratic", split: "train" }, "x")).toMatchObject({
+      config: "socratic",
+      files: [file("socratic/partial-train/0000.parquet")],
+    });
+    expect(() => selectSplit(s, { split: "test" }, "x")).toThrow(
+      "x: several configs; choose one with dataset.config (configs: main, socratic)",
+    );
+    // On a branch, the same layout is one config whose splits are found in the names.
+    expect(paths(selectSplit({ ...s, revision: "main" }, { split: "test" }, "x"))).toEqual([
+      "main/test/0000.parquet",
+      "socratic/test/0000.parquet",
+    ]);
+  });
 });

@@ -52,13 +52,29 @@ export function selectSplit(
       [...chosen.splits].map(([split, patterns]) => [split, matchFiles(snapshot.files, patterns)] as const),
     );
   } else {
-    if (wanted.config !== undefined && wanted.config !== "default")
-      throw new BenchlineError(
-        "config",
-        `${label}: no config "${wanted.config}" (the dataset card declares no configs: its only config is "default")`,
-      );
-    config = "default";
-    splits = inferSplits(snapshot.files.filter((f) => isDataFile(f.path)));
+    const data = snapshot.files.filter((f) => isDataFile(f.path));
+    const converted = snapshot.revision.startsWith("refs/convert/") ? convertedLayout(data) : undefined;
+    if (converted) {
+      // The hub's Parquet conversion (revision refs/convert/parquet): <config>/<split>/NNNN.parquet.
+      const names = [...converted.keys()];
+      const chosen =
+        wanted.config ?? (names.length === 1 ? names[0] : names.includes("default") ? "default" : undefined);
+      if (chosen === undefined || !converted.has(chosen))
+        throw new BenchlineError(
+          "config",
+          `${label}: ${chosen === undefined ? "several configs; choose one with dataset.config" : `no config "${chosen}"`} (configs: ${names.join(", ")})`,
+        );
+      config = chosen;
+      splits = converted.get(chosen) as Map<string, HubFile[]>;
+    } else {
+      if (wanted.config !== undefined && wanted.config !== "default")
+        throw new BenchlineError(
+          "config",
+          `${label}: no config "${wanted.config}" (the dataset card declares no configs: its only config is "default")`,
+        );
+      config = "default";
+      splits = inferSplits(data);
+    }
   }
   const names = [...splits.keys()].filter((s) => (splits.get(s) ?? []).length > 0);
   if (names.length === 0)
@@ -125,6 +141,21 @@ function cardConfigs(card: unknown, label: string): CardConfig[] {
 function matchFiles(files: HubFile[], patterns: string[]): HubFile[] {
   const matchers = patterns.map((p) => picomatch(p, { dot: false }));
   return files.filter((f) => matchers.some((m) => m(f.path)));
+}
+
+/** `<config>/<split>/<file>.parquet` for every file (the hub's Parquet conversion), else undefined. */
+function convertedLayout(files: HubFile[]): Map<string, Map<string, HubFile[]>> | undefined {
+  if (files.length === 0) return undefined;
+  const configs = new Map<string, Map<string, HubFile[]>>();
+  for (const file of files) {
+    const m = /^([^/]+)\/(?:partial-)?([^/]+)\/[^/]+\.parquet$/.exec(file.path);
+    if (!m) return undefined;
+    const [, config, split] = m as unknown as [string, string, string];
+    const splits = configs.get(config) ?? new Map<string, HubFile[]>();
+    splits.set(split, [...(splits.get(split) ?? []), file]);
+    configs.set(config, splits);
+  }
+  return configs;
 }
 
 /** Split names in a file's path: `data/test-00000-of-00001.parquet` is `test`. */

@@ -153,7 +153,11 @@ export async function resolveSnapshot(repo: HubRepo, revision: string, s: HubSet
  */
 export async function ensureFile(snapshot: Snapshot, file: HubFile, s: HubSettings): Promise<string> {
   const { repo } = snapshot;
-  const dest = join(repoDir(repo, s), snapshot.sha, "files", ...file.path.split("/"));
+  const parts = file.path.split("/");
+  // A listing names files inside the repository: a path that would leave it is refused.
+  if (parts.some((p) => p === "" || p === "." || p === ".." || p.includes("\\")))
+    throw new BenchlineError("input", `hf:${repo.name}: the hub listed an unsafe file path "${file.path}"`);
+  const dest = join(repoDir(repo, s), snapshot.sha, "files", ...parts);
   if (existsSync(dest) && statSync(dest).size === file.size) return dest;
   const label = `hf:${repo.name}/${file.path}`;
   if (s.offline)
