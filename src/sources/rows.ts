@@ -1,7 +1,7 @@
 /**
  * A split's files (Parquet, CSV/TSV, JSON, JSON Lines; text ones possibly gzipped) turned into one
  * JSON Lines file in the cache, row by row: Parquet one row group at a time (hyparquet), CSV as a
- * stream (csv-parse), JSON Lines copied as bytes. The pipeline then streams it like a local file.
+ * stream (csv-parse), a JSON array element by element (stream-json), JSON Lines copied as bytes. The pipeline then streams it like a local file.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -10,7 +10,6 @@ import {
   createWriteStream,
   mkdirSync,
   openSync,
-  readFileSync,
   readSync,
   renameSync,
   rmSync,
@@ -21,6 +20,7 @@ import { createGunzip } from "node:zlib";
 import { parse as parseCsv } from "csv-parse";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
+import streamArray from "stream-json/streamers/stream-array.js";
 import { BenchlineError } from "../core/index.js";
 
 /** One input file: where it is on disk and how to name it in messages. */
@@ -51,8 +51,9 @@ export async function writeRowsJsonl(files: RowFile[], out: string): Promise<voi
         else if (kind === "csv" || kind === "tsv")
           await readCsv(file.path, kind === "tsv" ? "\t" : ",", writeRow);
         else if (kind === "json" && startsWithBracket(file.path)) {
-          const value: unknown = JSON.parse(readFileSync(file.path, "utf8"));
-          for (const row of value as unknown[]) await writeRow(row);
+          // One array: its elements one at a time (stream-json), never the whole file at once.
+          const elements = textStream(file.path).pipe(streamArray.withParserAsStream());
+          for await (const { value } of elements as AsyncIterable<{ value: unknown }>) await writeRow(value);
         } else {
           // JSON Lines (also `.json` files holding one object a line): copied as they are.
           let last = 10;
@@ -121,7 +122,7 @@ function textStream(path: string): Readable {
   return path.toLowerCase().endsWith(".gz") ? raw.pipe(createGunzip()) : raw;
 }
 
-/** A JSON array (read whole) rather than one object a line. */
+/** A JSON array rather than one object a line. */
 function startsWithBracket(path: string): boolean {
   if (path.toLowerCase().endsWith(".gz")) return false;
   const fd = openSync(path, "r");
