@@ -179,11 +179,12 @@ prompts: {plain: {user: "{{question}}"}}
   });
 
   it("a gated dataset needs HF_TOKEN, which is sent but never written or printed", async () => {
-    const token = "hf_secretTOKEN1234567890";
+    const token = "mirror-secretTOKEN1234567890";
     hub.push(
       "datasets",
       "acme/gated",
-      { "test.jsonl": `${JSON.stringify({ id: "g1", question: "q?", answer: "a" })}\n` },
+      // Large enough to be an LFS file: served from the CDN origin after a redirect.
+      { "test.jsonl": `${JSON.stringify({ id: "g1", question: "q?", answer: "a".repeat(2000) })}\n` },
       { token },
     );
     const dir = testdir({ "exp.yaml": "name: g\ntask: qa\ndataset: hf:acme/gated\nmodels: [gold]\n" });
@@ -194,6 +195,8 @@ prompts: {plain: {user: "{{question}}"}}
     const ok = await runCliAsync(["run", "exp.yaml"], dir, env(dir, { HF_TOKEN: token }));
     expect(ok.code).toBe(0);
     expect(`${ok.stdout}${ok.stderr}`).not.toContain(token);
+    expect(hub.requests.some((r) => r.startsWith("GET /cdn/"))).toBe(true);
+    expect(hub.stats.cdnWithAuthorization).toBe(0);
     for (const root of ["runs", "cache"]) {
       const walk = (d: string): string[] =>
         readdirSync(d, { withFileTypes: true }).flatMap((e) =>

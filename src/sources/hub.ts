@@ -119,7 +119,9 @@ export async function resolveSnapshot(repo: HubRepo, revision: string, s: HubSet
       `hf:${repo.name}@${revision}: not in the cache (${dir}) and offline (HF_HUB_OFFLINE / --offline): run once online first`,
     );
   const label = `hf:${repo.name}`;
-  const common = { hubUrl: s.endpoint, ...(s.token ? { accessToken: s.token } : {}) };
+  // The token goes in a header of our own (the library would refuse one not starting "hf_", as a
+  // mirror's may not).
+  const common = { hubUrl: s.endpoint, fetch: authorizedFetch(s) };
   const info = await hubCall(label, s, () =>
     repo.kind === "datasets"
       ? datasetInfo({ name: repo.name, revision, additionalFields: ["sha", "cardData"], ...common })
@@ -168,7 +170,7 @@ export async function ensureFile(snapshot: Snapshot, file: HubFile, s: HubSettin
   const prefix = repo.kind === "datasets" ? "datasets/" : "";
   const url = `${s.endpoint}/${prefix}${repo.name}/resolve/${snapshot.sha}/${file.path.split("/").map(encodeURIComponent).join("/")}`;
   const response = await hubCall(label, s, async () => {
-    const r = await fetch(url, { headers: s.token ? { authorization: `Bearer ${s.token}` } : {} });
+    const r = await authorizedFetch(s)(url);
     if (!r.ok || !r.body) throw Object.assign(new Error(`status ${r.status}`), { statusCode: r.status });
     return r;
   });
@@ -220,6 +222,16 @@ export function repoDir(repo: HubRepo, s: HubSettings): string {
 }
 
 // ─── internal helpers ──────────────────────────────────────────────────────────────────────
+
+function authorizedFetch(s: HubSettings): typeof fetch {
+  if (!s.token) return fetch;
+  const authorization = `Bearer ${s.token}`;
+  return (input, init = {}) => {
+    const headers = new Headers(init.headers);
+    headers.set("authorization", authorization);
+    return fetch(input, { ...init, headers });
+  };
+}
 
 function fileOf(entry: ListFileEntry): HubFile {
   const hash = entry.lfs ? `sha256:${entry.lfs.oid}` : `git:${entry.oid ?? ""}`;

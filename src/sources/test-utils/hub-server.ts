@@ -1,8 +1,8 @@
 /**
  * A loopback Hugging Face hub for tests: the revision endpoint (`/api/{datasets,models}/<repo>/
  * revision/<rev>`, with `sha` and `cardData`), the paginated file listing (`…/tree/<rev>`, Link
- * headers), and `resolve` (LFS files redirect to a content-addressed `/cdn/` URL, as the hub
- * does). Gated repositories answer 401 without the right bearer token. Every request is counted.
+ * headers), and `resolve` (LFS files redirect to a content-addressed `/cdn/` URL on another
+ * origin, as the hub does). Gated repositories answer 401 without the right bearer token. Every request is counted.
  */
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -21,8 +21,10 @@ export interface HubServerRepo {
 
 export interface HubServer {
   url: string;
-  /** Request paths in order (`GET /api/…`). */
+  /** Request paths in order (`GET /api/…`, `GET /cdn/<sha256>`). */
   requests: string[];
+  /** CDN requests that carried an Authorization header (a token must not follow the redirect). */
+  stats: { cdnWithAuthorization: number };
   /** Commits `files` to `branch` (default `main`) and returns the new commit's sha. */
   push(
     kind: "datasets" | "models",
@@ -54,6 +56,14 @@ export async function startHubServer(options: { pageSize?: number } = {}): Promi
     } catch (error) {
       json(res, 500, { error: String(error) });
     }
+  });
+  // LFS content lives on another origin (another port), as the hub's CDN does.
+  const stats = { cdnWithAuthorization: 0 };
+  const cdnServer = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    requests.push(`${req.method} ${url.pathname}`);
+    if (req.headers.authorization !== undefined) stats.cdnWithAuthorization++;
+    handle(req, res, url);
   });
 
   function handle(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
@@ -123,7 +133,7 @@ export async function startHubServer(options: { pageSize?: number } = {}): Promi
       const content = repo.commits.get(sha)?.files.get(filePath);
       if (!content) return json(res, 404, { error: "Entry not found" });
       if (isLfs(filePath, content)) {
-        res.writeHead(302, { location: `http://${req.headers.host}/cdn/${sha256(content)}` });
+        res.writeHead(302, { location: `${cdnUrl}/cdn/${sha256(content)}` });
         res.end();
         return true;
       }
@@ -135,10 +145,13 @@ export async function startHubServer(options: { pageSize?: number } = {}): Promi
   }
 
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => cdnServer.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
+  const cdnUrl = `http://127.0.0.1:${(cdnServer.address() as AddressInfo).port}`;
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    stats,
     push(kind, name, files, opts = {}) {
       const key = `${kind}/${name}`;
       const repo: HubServerRepo = repos.get(key) ?? { kind, name, refs: new Map(), commits: new Map() };
@@ -151,11 +164,12 @@ export async function startHubServer(options: { pageSize?: number } = {}): Promi
       repo.refs.set(opts.branch ?? "main", sha);
       return sha;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: async () => {
+      for (const srv of [server, cdnServer]) {
+        srv.closeAllConnections();
+        await new Promise<void>((resolve) => srv.close(() => resolve()));
+      }
+    },
   };
 }
 
