@@ -20,7 +20,7 @@ prompts: {plain: {user: "Q: {{question}}"}}
 
 const trialDirs = (dir: string) => readdirSync(join(dir, "runs/mapped")).filter((d) => d.includes("__"));
 
-describe("fields: task fields read from dataset columns of other names", () => {
+describe("fields: task fields read from dataset columns of other names", { timeout: 240_000 }, () => {
   it("maps columns for every phase (run, export, import) and is part of the trial's identity", () => {
     const dir = testdir({
       "exp.yaml": exp("{id: uid, question: prompt_text, answer: gold}"),

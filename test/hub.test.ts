@@ -34,7 +34,8 @@ const trials = (dir: string, name: string) =>
 
 const lines = (path: string) => readFileSync(path, "utf8").trim().split("\n").filter(Boolean);
 
-describe("datasets by hub id (hf:owner/name) from a loopback hub", () => {
+// Several CLI runs per test: generous on a loaded 2-core machine.
+describe("datasets by hub id (hf:owner/name) from a loopback hub", { timeout: 240_000 }, () => {
   let hub: HubServer;
   beforeAll(async () => {
     hub = await startHubServer();
