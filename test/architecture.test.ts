@@ -15,9 +15,21 @@ const ALLOWED: Record<string, string[]> = {
   sandbox: ["core"],
   providers: ["core"],
   tasks: ["core"],
+  sources: ["core"],
   report: ["core", "stats"],
-  pipeline: ["core", "config", "tasks", "providers", "scoring", "sandbox", "report", "stats"],
-  cli: ["core", "config", "tasks", "providers", "scoring", "sandbox", "report", "stats", "pipeline"],
+  pipeline: ["core", "config", "tasks", "providers", "scoring", "sandbox", "report", "stats", "sources"],
+  cli: [
+    "core",
+    "config",
+    "tasks",
+    "providers",
+    "scoring",
+    "sandbox",
+    "report",
+    "stats",
+    "pipeline",
+    "sources",
+  ],
 };
 
 function sourceFiles(dir: string): string[] {

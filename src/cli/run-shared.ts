@@ -5,6 +5,7 @@ import type { PhaseSelection } from "../pipeline/events.js";
 import { loadIds } from "../pipeline/ids.js";
 import type { Overrides, ResolvedExperiment } from "../pipeline/index.js";
 import { sandboxKindNames } from "../sandbox/kinds.js";
+import { downloadReporter } from "./downloads.js";
 import { interruptSignal, logOption, positiveInt } from "./options.js";
 import { createReporter, describeErrors, type LogFormat } from "./progress.js";
 
@@ -24,6 +25,7 @@ export interface SharedRunFlags {
   wait?: boolean;
   /** `--batch`; `--no-wait` sets `wait` false (batch models: submit and exit). */
   batch?: boolean;
+  offline?: boolean;
   log: LogFormat;
   /** Print each guided answer as it is written (`run --verbose`). */
   verbose?: boolean;
@@ -68,6 +70,7 @@ export function addSharedRunOptions(command: Command): Command {
       "--no-wait",
       "batch models: submit the batches and exit; a later run of the same command collects them",
     )
+    .option("--offline", "hub datasets and models (hf:…) from the cache only, as HF_HUB_OFFLINE=1")
     .addOption(logOption());
 }
 
@@ -81,6 +84,8 @@ export function sharedOverrides(flags: SharedRunFlags): Overrides {
     ...(flags.timeout !== undefined ? { timeout: flags.timeout } : {}),
     ...(flags.sandbox !== undefined ? { sandbox: flags.sandbox } : {}),
     ...(flags.batch ? { batch: true } : {}),
+    ...(flags.offline ? { offline: true } : {}),
+    onDownload: downloadReporter(flags.log),
   };
 }
 

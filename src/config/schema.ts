@@ -78,7 +78,18 @@ export const experimentSchema = z.strictObject({
     .regex(/^[\w.-]+$/, "use letters, digits, '.', '_' or '-' (it names a directory)"),
   description: z.string().optional(),
   task: namedWithOptions,
-  dataset: z.string().min(1),
+  /** A JSON Lines file, or a hub dataset: `hf:owner/name[@revision]` or `{hf, config, split, revision}`. */
+  dataset: z.union([
+    z.string().min(1),
+    z.strictObject({
+      hf: z.string().min(1),
+      config: z.string().min(1).optional(),
+      split: z.string().min(1).optional(),
+      revision: z.string().min(1).optional(),
+    }),
+  ]),
+  /** Task fields read from dataset columns of other names: `{task: instruction}`. */
+  fields: z.record(z.string().min(1), z.string().min(1)).optional(),
   limit: z.number().int().positive().optional(),
   samples: z.number().int().positive().default(1),
   models: z.array(modelEntrySchema).min(1),

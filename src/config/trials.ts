@@ -10,7 +10,14 @@ import { modelEntrySchema } from "./schema.js";
 /** Everything that decides a trial's outputs. Its hash names the trial directory. */
 export interface TrialSpec {
   task: { name: string; options: Record<string, unknown> };
-  dataset: { path: string; sha256: string };
+  dataset: {
+    path: string;
+    sha256: string;
+    /** `fields:` (task field → dataset column). */
+    fields?: Record<string, string>;
+    /** A hub dataset: repository, revision, the commit it resolved to, config, split, files. */
+    hub?: Record<string, unknown>;
+  };
   model: ModelSpec;
   prompt_set: { name: string } & PromptTemplate;
   scorers: { name: string; options: Record<string, unknown> }[];
@@ -50,10 +57,11 @@ export function trialIdentity(spec: TrialSpec): unknown {
   const options = Object.fromEntries(
     Object.entries(spec.model.options).filter(([k]) => !NON_IDENTITY_OPTIONS.has(k)),
   );
+  const { path: _local, ...model } = spec.model;
   return {
     ...spec,
-    dataset: { sha256: spec.dataset.sha256 },
-    model: { ...spec.model, options },
+    dataset: { sha256: spec.dataset.sha256, ...(spec.dataset.fields ? { fields: spec.dataset.fields } : {}) },
+    model: { ...model, options },
   };
 }
 

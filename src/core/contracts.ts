@@ -314,6 +314,8 @@ export interface ModelSpec {
   options: Record<string, unknown>;
   /** sha256 of the file the model is (command script, GGUF, responses file): its identity, not the path. */
   sha256?: string;
+  /** The local file of a model named by hub id (`hf:…`, downloaded into the cache); not its identity. */
+  path?: string;
 }
 
 export interface ProviderEnv {

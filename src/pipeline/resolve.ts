@@ -36,7 +36,17 @@ import {
 import { DEFAULT_STATS, type StatsSettings } from "../report/summary.js";
 import { parseExecutionConfig, type ResolvedExecution, resolveExecution } from "../sandbox/index.js";
 import { type ResolvedScorer, resolveScorer } from "../scoring/index.js";
-import { type Dataset, getTask, lineOf, loadSamples, readDataset } from "../tasks/index.js";
+import {
+  type DownloadProgress,
+  fetchHubModel,
+  type HubSettings,
+  hubSettings,
+  isHubDataset,
+  isHubModel,
+  openHubDataset,
+  parseHubDatasetRef,
+} from "../sources/index.js";
+import { checkFieldMap, type Dataset, getTask, lineOf, loadSamples, readDataset } from "../tasks/index.js";
 import { buildPrompt } from "./phases/prompts.js";
 
 /** Command-line overrides of the experiment file; nothing here edits the file. */
@@ -69,6 +79,10 @@ export interface Overrides {
   sandbox?: string;
   /** Send every model's requests through its provider's Batch API (`--batch`). */
   batch?: boolean;
+  /** Hub datasets and models from the cache only (as `HF_HUB_OFFLINE=1`). */
+  offline?: boolean;
+  /** Progress of hub downloads. */
+  onDownload?: (progress: DownloadProgress) => void;
 }
 
 export interface ResolvedExperiment {
@@ -79,7 +93,8 @@ export interface ResolvedExperiment {
   dir: string;
   task: Task<unknown, unknown>;
   taskOptions: unknown;
-  dataset: Dataset & { sha256: string };
+  /** `source`: what a hub dataset is called (`hf:owner/name[split]`), recorded instead of its cached file. */
+  dataset: Dataset & { sha256: string; source?: string };
   samplesPerItem: number;
   concurrency: number;
   trialConcurrency: number;
@@ -203,8 +218,17 @@ export async function resolveExperiment(
       `${overrides.samples !== undefined ? "--samples" : `${label}: samples`}: ${samplesPerItem} is more than ${MAX_SAMPLES} completions per item`,
     );
 
-  const datasetPath = resolve(baseDir, file.dataset);
-  const datasetLabel = relativeLabel(datasetPath);
+  const hub = hubSettings(process.env, {
+    ...(overrides.offline ? { offline: true } : {}),
+    ...(overrides.onDownload ? { onProgress: overrides.onDownload } : {}),
+  });
+  // A hub dataset is downloaded (once) into the cache and read from there like a local file.
+  const fromHub = isHubDataset(file.dataset)
+    ? await openHubDataset(parseHubDatasetRef(file.dataset, `${label}: dataset`), hub)
+    : undefined;
+  const datasetPath = fromHub ? fromHub.path : resolve(baseDir, file.dataset as string);
+  const datasetLabel = fromHub ? fromHub.label : relativeLabel(datasetPath);
+  if (file.fields) checkFieldMap(task, file.fields, `${label}: fields`);
   const limit = overrides.limit ?? file.limit;
   const shard = shardOf(overrides);
   const wanted = overrides.ids ? new Set(overrides.ids) : undefined;
@@ -219,6 +243,7 @@ export async function resolveExperiment(
     ...(shard ? { shard } : {}),
     keep,
     ...(keep ? {} : { onSample: checkRow }),
+    ...(file.fields ? { fields: file.fields } : {}),
   });
   const warnings: string[] = [];
   if (wanted) {
@@ -245,7 +270,9 @@ export async function resolveExperiment(
     });
     for (const sample of samples) checkRow(sample, lines.get(sample.id) as number);
   }
-  const sha256 = await hashFile(datasetPath);
+  const sha256 = fromHub ? fromHub.sha256 : await hashFile(datasetPath);
+  // Hub model files are downloaded once the dataset has passed its checks.
+  await fetchHubModels(models, hub);
   const stats = { ...DEFAULT_STATS, ...stripUndefined(file.stats ?? {}) };
   const beyond = (stats.pass_at_k ?? []).filter((k) => k > samplesPerItem);
   if (beyond.length > 0)
@@ -265,7 +292,12 @@ export async function resolveExperiment(
 
   const base = {
     task: { name: task.name, options: taskOptions as Record<string, unknown> },
-    dataset: { path: datasetPath, sha256 },
+    dataset: {
+      path: fromHub ? `hf:${fromHub.source.hf}` : datasetPath,
+      sha256,
+      ...(file.fields ? { fields: file.fields } : {}),
+      ...(fromHub ? { hub: fromHub.source } : {}),
+    },
     scorers: scorerEntries,
     // Only what changes an execution's outcome: not concurrency, not where dockerd listens.
     ...(task.execute ? { execution: executionIdentity(execution) } : {}),
@@ -284,7 +316,7 @@ export async function resolveExperiment(
     dir: resolve(out, name),
     task,
     taskOptions,
-    dataset: { ...dataset, sha256 },
+    dataset: { ...dataset, sha256, ...(fromHub ? { source: fromHub.label } : {}) },
     samplesPerItem,
     concurrency: overrides.concurrency ?? file.concurrency,
     trialConcurrency: overrides.trialConcurrency ?? file.trial_concurrency,
@@ -477,7 +509,7 @@ function resolveModels(
       overrides.timeout !== undefined && modelTakes(spec, "timeout") && !spec.options.batch
         ? { ...spec, options: { ...spec.options, timeout: overrides.timeout } }
         : { ...spec };
-    const path = modelFile(model, baseDir);
+    const path = isHubModel(model.model) ? undefined : modelFile(model, baseDir);
     if (path !== undefined) {
       if (!existsSync(path))
         throw new BenchlineError(
@@ -493,6 +525,21 @@ function resolveModels(
     }
     return model;
   });
+}
+
+/** Models whose file is a hub id (`llamacpp:hf:owner/repo/file.gguf`): downloaded once, by content. */
+async function fetchHubModels(models: ModelSpec[], hub: HubSettings): Promise<void> {
+  for (const model of models) {
+    if (!isHubModel(model.model) || !modelFile(model, "")) continue;
+    if (model.provider !== "llamacpp")
+      throw new BenchlineError(
+        "config",
+        `model "${model.id}": hub ids (hf:…) name GGUF files for llamacpp models, not ${model.provider} files`,
+      );
+    const file = await fetchHubModel(model.model as string, hub, `model "${model.id}"`);
+    model.path = file.path;
+    model.sha256 = file.sha256;
+  }
 }
 
 function selectPrompts(

@@ -329,7 +329,11 @@ function writeManifest(exp: ResolvedExperiment): void {
     tool: { name: "benchline", version: VERSION },
     config: exp.configPath,
     task: { name: exp.task.name, options: (exp.taskOptions ?? {}) as Record<string, unknown> },
-    dataset: { path: exp.dataset.path, sha256: exp.dataset.sha256, rows: exp.dataset.total },
+    dataset: {
+      path: exp.dataset.source ?? exp.dataset.path,
+      sha256: exp.dataset.sha256,
+      rows: exp.dataset.total,
+    },
     limit: exp.limit ?? null,
     samples: exp.samplesPerItem,
     concurrency: exp.concurrency,

@@ -144,7 +144,7 @@ export function modelTakes(spec: ModelSpec, option: string): boolean {
 export function modelFile(spec: ModelSpec, baseDir: string): string | undefined {
   if (!isProviderName(spec.provider) || !providers[spec.provider].file || spec.model === undefined)
     return undefined;
-  return resolve(baseDir, spec.model);
+  return spec.path ?? resolve(baseDir, spec.model);
 }
 
 /** Creates the provider for a resolved model spec, wrapped in its scheduler and cache. */

@@ -280,7 +280,7 @@ export const createLlamaCppProvider: ProviderFactory = (spec, env) => {
   const parsed = optionsSchema.safeParse(spec.options);
   if (!parsed.success) throw invalid(`invalid llamacpp options: ${z.prettifyError(parsed.error)}`);
   const options = parsed.data;
-  const modelPath = resolve(env.baseDir, spec.model);
+  const modelPath = spec.path ?? resolve(env.baseDir, spec.model);
   if (!existsSync(modelPath))
     throw new BenchlineError("not_found", `${spec.id}: model file not found: ${modelPath}`);
   let engine: Promise<Engine> | undefined;

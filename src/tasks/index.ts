@@ -7,6 +7,7 @@ import { qaTask } from "./qa.js";
 import { shellTask } from "./shell.js";
 
 export { defineTask, idFor } from "./define.js";
+export { checkFieldMap, type FieldMap, rowFields } from "./fields.js";
 export { type Dataset, lineOf, loadSamples, readDataset, sampleMap } from "./load.js";
 export { type ParseMethod, parseShellCommand, type ShellArtifact } from "./shell.js";
 

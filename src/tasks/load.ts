@@ -1,5 +1,6 @@
 import { extname } from "node:path";
 import { BenchlineError, readJsonl, type Sample, type Task } from "../core/index.js";
+import { type FieldMap, mappedRowSchema } from "./fields.js";
 import { IdTable, IntList } from "./id-table.js";
 
 export interface LoadSamplesOptions {
@@ -14,6 +15,8 @@ export interface LoadSamplesOptions {
   keep?: boolean;
   /** Called with each selected sample during the validation pass (e.g. to check placeholders). */
   onSample?: (sample: Sample, line: number) => void;
+  /** Task fields read from dataset columns of other names (`fields:`; checked by `checkFieldMap`). */
+  fields?: FieldMap;
 }
 
 /**
@@ -35,6 +38,8 @@ export interface Dataset {
   samples?: Sample[];
   /** With `ids`: those not among the dataset's rows (within `limit`). */
   missingIds?: string[];
+  /** Task fields read from columns of other names: every read of the rows applies them. */
+  fields?: FieldMap;
 }
 
 /** Line of a selected sample's row, for messages. */
@@ -72,7 +77,7 @@ export async function loadSamples(
   let candidates = 0;
   const found = new Set<string>();
   for await (const { value, line } of readJsonl(path, {
-    schema: task.row,
+    schema: rowSchema(task, options.fields),
     label: options.label,
     onTorn: (l) => {
       throw new BenchlineError("input", `${options.label}:${l}: incomplete last line (not valid JSON)`);
@@ -107,6 +112,7 @@ export async function loadSamples(
     total: rowLines.length,
     ...(options.keep ? { samples } : {}),
     ...(ids ? { missingIds: [...ids].filter((id) => !found.has(id)) } : {}),
+    ...(options.fields ? { fields: options.fields } : {}),
   };
 }
 
@@ -122,7 +128,7 @@ export async function* readDataset(dataset: Dataset): AsyncGenerator<Sample> {
   let left = dataset.index.size;
   if (left === 0) return;
   for await (const { value, line } of readJsonl(dataset.path, {
-    schema: dataset.task.row,
+    schema: rowSchema(dataset.task, dataset.fields),
     label: dataset.label,
   })) {
     const sample = dataset.task.toSample(value, line);
@@ -137,4 +143,8 @@ export async function sampleMap(dataset: Dataset): Promise<Map<string, Sample>> 
   const map = new Map<string, Sample>();
   for await (const sample of readDataset(dataset)) map.set(sample.id, sample);
   return map;
+}
+
+function rowSchema(task: Task<unknown, unknown>, fields: FieldMap | undefined) {
+  return fields ? (mappedRowSchema(task, fields) as typeof task.row) : task.row;
 }

@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import type { ExperimentFile } from "../../config/index.js";
 import { BenchlineError } from "../../core/errors.js";
 import type { ModelSpec } from "../../core/index.js";
+import { downloadReporter } from "../downloads.js";
 import { positiveInt } from "../options.js";
 
 export function exportCommand(): Command {
@@ -34,6 +35,7 @@ export function exportCommand(): Command {
       "openai-batch: requests per item (sample 0..n-1; default: the file's samples)",
       positiveInt,
     )
+    .option("--offline", "hub datasets (hf:…) from the cache only, as HF_HUB_OFFLINE=1")
     .action(
       async (
         config: string,
@@ -47,6 +49,7 @@ export function exportCommand(): Command {
           format: "prompts" | "openai-batch";
           model?: string;
           samples?: number;
+          offline?: boolean;
         },
       ) => {
         const [{ loadExperiment }, { exportPrompts, relativeLabel, resolveExperiment }] = await Promise.all([
@@ -70,6 +73,8 @@ export function exportCommand(): Command {
           ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
           ...(flags.parts !== undefined ? { parts: flags.parts } : {}),
           ...(flags.part !== undefined ? { part: flags.part } : {}),
+          ...(flags.offline ? { offline: true } : {}),
+          onDownload: downloadReporter("auto"),
           // Export runs no model: any one model selects the trials' prompt sets.
           modelSpecs: [{ id: "export", provider: "echo", params: {}, options: {} }],
         });
