@@ -16,8 +16,20 @@ const ALLOWED: Record<string, string[]> = {
   providers: ["core"],
   tasks: ["core"],
   report: ["core", "stats"],
+  viewer: ["core", "stats", "report"],
   pipeline: ["core", "config", "tasks", "providers", "scoring", "sandbox", "report", "stats"],
-  cli: ["core", "config", "tasks", "providers", "scoring", "sandbox", "report", "stats", "pipeline"],
+  cli: [
+    "core",
+    "config",
+    "tasks",
+    "providers",
+    "scoring",
+    "sandbox",
+    "report",
+    "stats",
+    "pipeline",
+    "viewer",
+  ],
 };
 
 function sourceFiles(dir: string): string[] {
