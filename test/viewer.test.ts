@@ -246,7 +246,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`benchline view in Chromium (needs ${CHRO
     if (process.env.BENCHLINE_KEEP_ARTIFACTS)
       await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
   };
-  const text = () => page.locator("#app").innerText();
+  const text = async () => (await page.locator("#app").textContent()) ?? "";
   const ready = () => page.waitForFunction(() => document.body.dataset.ready !== undefined);
 
   it("lists experiments and opens one: trials with score and CI, pass@k, cost, comparisons, charts", async () => {
@@ -262,7 +262,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`benchline view in Chromium (needs ${CHRO
     expect(await page.locator("#comparisons-table .badge.significant").count()).toBe(1);
     for (const id of ["chart-scores", "chart-cost"]) {
       await page.waitForFunction(
-        (i) => (document.getElementById(i) as HTMLImageElement | null)?.naturalWidth ?? 0 > 0,
+        (i) => ((document.getElementById(i) as HTMLImageElement | null)?.naturalWidth ?? 0) > 0,
         id,
       );
       expect(
@@ -276,7 +276,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`benchline view in Chromium (needs ${CHRO
     const trial = trialOf("qa", "echo");
     await page.goto(`${base}e/qa/t/${trial}`);
     await page.waitForSelector("#rows");
-    expect(await page.locator("#page-info").innerText()).toMatch(/^1–50 of 120 rows/);
+    expect(await page.locator("#page-info").textContent()).toMatch(/^1–50 of 120 rows/);
     await page.locator("#next").click();
     await page.waitForFunction(() => document.querySelector("#page-info")?.textContent?.startsWith("51–100"));
     expect(new URL(page.url()).searchParams.get("page")).toBe("1");
@@ -393,7 +393,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`benchline view in Chromium (needs ${CHRO
     await page.selectOption("#compare-b", trialOf("qa", "echo"));
     await page.locator("#compare-go").click();
     await page.waitForSelector("#disagreements");
-    expect(await page.locator("#compare-info").innerText()).toMatch(/^120 of 120 shared samples differ/);
+    expect(await page.locator("#compare-info").textContent()).toMatch(/^120 of 120 shared samples differ/);
     await page.locator("#disagreements a").first().click();
     await page.waitForSelector("#pair");
     expect(await page.locator("#side-a .badge.passed").count()).toBe(1);
@@ -462,12 +462,12 @@ concurrency: 1
     }
     await page.goto(`${base}e/live`);
     await page.waitForSelector("#progress");
-    expect(await page.locator("h1 .badge").innerText()).toBe("running");
+    expect(await page.locator("h1 .badge").textContent()).toBe("running");
     const done = () =>
       page
         .locator("#progress tbody td:nth-child(3)")
-        .innerText()
-        .then((t) => Number(t.split(" / ")[0]));
+        .textContent()
+        .then((t) => Number((t ?? "").split(" / ")[0]));
     const first = await done();
     await page.waitForFunction(
       (n) =>
@@ -480,7 +480,7 @@ concurrency: 1
     await page.waitForFunction(() => document.querySelector("h1 .badge")?.textContent === "finished", null, {
       timeout: 30_000,
     });
-    expect(await page.locator("#progress tbody td:nth-child(5)").innerText()).toBe("16");
+    expect(await page.locator("#progress tbody td:nth-child(5)").textContent()).toBe("16");
     await shot("live");
   }, 120_000);
 

@@ -21,9 +21,10 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { booleanAt, numberAt, stringAt, valueAt } from "./fields.js";
 
 export const INDEX_FILE = ".benchline-view.idx";
-const FORMAT = 1;
+const FORMAT = 2;
 const CHUNK = 8 << 20;
 const HEAD = 256;
 
@@ -116,7 +117,8 @@ export class TrialIndex {
   private nRows = 0;
   private nItems = 0;
   private itemIds: string[] = [];
-  private itemIndex = new Map<string, number>();
+  /** id → item; built on first use (a page of a loaded index needs none). */
+  private itemIndexMap: Map<string, number> | null = new Map();
   /** Rows of samples other than 0: `item:sample` → row. */
   private extraRows = new Map<string, number>();
   /** Score rows of the other scorers: `row:scorer` → [offset, length]. */
@@ -170,13 +172,17 @@ export class TrialIndex {
   /** Saves the index beside the trial files if it changed; a read-only directory keeps it in memory. */
   save(): boolean {
     if (this.savedVersion === this.version) return false;
+    const joinable = !this.itemIds.some((id) => id.includes("\n"));
+    const ids = joinable ? Buffer.from(this.itemIds.join("\n")) : Buffer.alloc(0);
     const header = {
       format: FORMAT,
       primary: this.primary,
       files: this.files,
       rows: this.nRows,
       items: this.nItems,
-      itemIds: this.itemIds,
+      // ids as one newline-separated block after the columns (splitting it beats parsing JSON)
+      itemIds: joinable ? null : this.itemIds,
+      idsBytes: joinable ? ids.length : 0,
       categories: this.categories,
       codes: this.codes,
       extraRows: [...this.extraRows],
@@ -198,6 +204,7 @@ export class TrialIndex {
         parts.push(bytes, Buffer.alloc((8 - (bytes.length % 8)) % 8));
       }
     }
+    parts.push(ids);
     const target = join(this.dir, INDEX_FILE);
     const temp = `${target}.${process.pid}.tmp`;
     try {
@@ -263,7 +270,7 @@ export class TrialIndex {
 
   /** The row of `(id, sample)`, or -1. */
   find(id: string, sample: number): number {
-    const item = this.itemIndex.get(id);
+    const item = this.itemIndex().get(id);
     if (item === undefined) return -1;
     if (sample === 0) return this.it.item0Row[item]!;
     return this.extraRows.get(`${item}:${sample}`) ?? -1;
@@ -380,21 +387,16 @@ export class TrialIndex {
   }
 
   /**
-   * Rows whose prompt, prediction or execution line contains `text` (ASCII letters case-
-   * insensitively), read straight from the files in large chunks: the pattern is matched against
-   * the bytes as written (JSON-escaped), and only lines that are a key's current row count.
+   * Rows whose prompt, prediction or execution line contains `text` as typed, in lower case, in
+   * upper case or capitalised, read straight from the files in large chunks by native byte search
+   * (no decoding): the text is matched as JSON writes it (escaped), and only lines that are a
+   * key's current row count.
    */
   private async search(text: string): Promise<Uint8Array> {
     const key = `${text}@${this.version}`;
     if (this.searchCache?.key === key) return this.searchCache.hits;
     const hits = new Uint8Array(this.nRows);
-    const escaped = JSON.stringify(text).slice(1, -1);
-    const pattern = new RegExp(
-      Buffer.from(escaped, "utf8")
-        .toString("latin1")
-        .replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
-      "gi",
-    );
+    const needles = searchForms(text).map((form) => Buffer.from(JSON.stringify(form).slice(1, -1), "utf8"));
     const promptItems = new Uint8Array(this.nItems);
     for (const kind of ["prompts", "predictions", "executions"] as const) {
       const f = this.files[kind];
@@ -408,20 +410,21 @@ export class TrialIndex {
             ? this.startsOf(this.c.execOff, this.nRows, this.c.execLen)
             : null;
       await scanChunks(this.path(kind), 0, f.size, (buf, end, base) => {
-        const s = buf.toString("latin1", 0, end);
-        pattern.lastIndex = 0;
-        for (let m = pattern.exec(s); m; m = pattern.exec(s)) {
-          const lineStart = s.lastIndexOf("\n", m.index) + 1;
-          const lineEnd = s.indexOf("\n", m.index);
-          const at = base + lineStart;
-          if (starts) {
-            const i = lookup(starts, at);
-            if (i >= 0) promptItems[i] = 1;
-          } else if (rowsByOffset) {
-            const r = lookup(rowsByOffset, at);
-            if (r >= 0) hits[r] = 1;
+        for (const needle of needles) {
+          for (let p = buf.indexOf(needle, 0); p >= 0 && p < end; ) {
+            const lineStart = p === 0 ? 0 : buf.lastIndexOf(10, p - 1) + 1;
+            const lineEnd = buf.indexOf(10, p);
+            const at = base + lineStart;
+            if (starts) {
+              const i = lookup(starts, at);
+              if (i >= 0) promptItems[i] = 1;
+            } else if (rowsByOffset) {
+              const r = lookup(rowsByOffset, at);
+              if (r >= 0) hits[r] = 1;
+            }
+            if (lineEnd < 0 || lineEnd + 1 >= end) break;
+            p = buf.indexOf(needle, lineEnd + 1);
           }
-          pattern.lastIndex = lineEnd < 0 ? s.length : lineEnd + 1;
         }
       });
     }
@@ -448,7 +451,7 @@ export class TrialIndex {
     this.nRows = 0;
     this.nItems = 0;
     this.itemIds = [];
-    this.itemIndex.clear();
+    this.itemIndexMap = new Map();
     this.extraRows.clear();
     this.otherScores.clear();
     this.categories = [];
@@ -471,7 +474,8 @@ export class TrialIndex {
       files: Record<FileKind, FileState>;
       rows: number;
       items: number;
-      itemIds: string[];
+      itemIds: string[] | null;
+      idsBytes: number;
       categories: string[];
       codes: string[];
       extraRows: [string, number][];
@@ -499,10 +503,11 @@ export class TrialIndex {
     this.files = header.files;
     this.nRows = header.rows;
     this.nItems = header.items;
-    this.itemIds = header.itemIds;
-    this.itemIds.forEach((id, i) => {
-      this.itemIndex.set(id, i);
-    });
+    this.itemIds =
+      header.itemIds ??
+      (header.items === 0 ? [] : data.toString("utf8", at, at + header.idsBytes).split("\n"));
+    if (this.itemIds.length !== header.items) throw new Error("index: item count does not match");
+    this.itemIndexMap = null;
     this.extraRows = new Map(header.extraRows);
     this.otherScores = new Map(header.otherScores);
     this.categories = header.categories;
@@ -574,14 +579,9 @@ export class TrialIndex {
     offset: number,
     f: FileState,
   ): void {
-    let row: Record<string, unknown>;
-    try {
-      row = JSON.parse(buf.toString("utf8", start, end));
-    } catch {
-      row = {};
-    }
-    const id = row.id;
-    if (typeof id !== "string" || row === null || typeof row !== "object") {
+    const row = fastFields(kind, buf, start, end) ?? slowFields(buf, start, end);
+    const id = row?.id;
+    if (!row || typeof id !== "string") {
       if (buf.subarray(start, end).toString("latin1").trim() === "") return;
       f.badCount++;
       if (f.bad.length < 10) f.bad.push(f.lines);
@@ -592,7 +592,7 @@ export class TrialIndex {
       const item = this.item(id);
       this.it.promptOff[item] = offset;
       this.it.promptLen[item] = length;
-      const cat = (row.metadata as { category?: unknown } | undefined)?.category;
+      const cat = row.category;
       this.it.itemCat[item] =
         typeof cat === "string" ? this.intern(cat, this.categories, this.categoryIndex) : 0;
       return;
@@ -604,7 +604,7 @@ export class TrialIndex {
       return;
     }
     const r = this.row(id, sample);
-    const code = (row.error as { code?: unknown } | undefined)?.code;
+    const code = row.code;
     if (kind === "predictions") {
       this.c.predOff[r] = offset;
       this.c.predLen[r] = length;
@@ -636,13 +636,14 @@ export class TrialIndex {
   }
 
   private item(id: string): number {
-    const known = this.itemIndex.get(id);
+    const index = this.itemIndex();
+    const known = index.get(id);
     if (known !== undefined) return known;
     const i = this.nItems++;
     if (i >= this.it.item0Row.length) this.it = grow(this.it, ITEM_COLUMNS, i * 2);
     this.it.item0Row[i] = -1;
     this.itemIds.push(id);
-    this.itemIndex.set(id, i);
+    index.set(id, i);
     return i;
   }
 
@@ -660,6 +661,14 @@ export class TrialIndex {
     return r;
   }
 
+  private itemIndex(): Map<string, number> {
+    if (!this.itemIndexMap) {
+      this.itemIndexMap = new Map();
+      for (let i = 0; i < this.itemIds.length; i++) this.itemIndexMap.set(this.itemIds[i]!, i);
+    }
+    return this.itemIndexMap;
+  }
+
   private intern(value: string, list: string[], index: Map<string, number>): number {
     const known = index.get(value);
     if (known !== undefined) return known;
@@ -671,6 +680,76 @@ export class TrialIndex {
 }
 
 // ---- internal helpers ----
+
+/** The fields the index keeps, of any row kind. */
+interface RowFields {
+  id?: unknown;
+  sample?: unknown;
+  status?: unknown;
+  code?: unknown;
+  category?: unknown;
+  scorer?: unknown;
+  value?: unknown;
+  passed?: unknown;
+}
+
+/** The fields read from the bytes (fields.ts); undefined when the line needs a real parse. */
+function fastFields(kind: FileKind, buf: Buffer, start: number, end: number): RowFields | undefined {
+  if (buf[start] !== 0x7b || buf[end - 1] !== 0x7d) return undefined;
+  const id = stringAt(buf, valueAt(buf, start, end, "id"), end);
+  if (id === undefined) return undefined;
+  if (kind === "prompts") {
+    const meta = valueAt(buf, start, end, "metadata");
+    if (meta < 0) return { id };
+    if (buf[meta] !== 0x7b) return undefined;
+    const at = valueAt(buf, start, end, "category", 2, meta);
+    return { id, category: at < 0 ? undefined : stringAt(buf, at, end) };
+  }
+  const sample = numberAt(buf, valueAt(buf, start, end, "sample"), end);
+  if (sample === undefined) return undefined;
+  if (kind === "scores") {
+    const scorer = stringAt(buf, valueAt(buf, start, end, "scorer"), end);
+    const value = numberAt(buf, valueAt(buf, start, end, "value"), end);
+    const passed = booleanAt(buf, valueAt(buf, start, end, "passed"));
+    if (scorer === undefined || value === undefined || passed === undefined) return undefined;
+    return { id, sample, scorer, value, passed };
+  }
+  const status = stringAt(buf, valueAt(buf, start, end, "status"), end);
+  if (status === undefined) return undefined;
+  if (status !== "error") return { id, sample, status };
+  const error = valueAt(buf, start, end, "error");
+  const code = error < 0 ? -1 : valueAt(buf, start, end, "code", 2, error);
+  return { id, sample, status, code: code < 0 ? undefined : stringAt(buf, code, end) };
+}
+
+function slowFields(buf: Buffer, start: number, end: number): RowFields | undefined {
+  let row: unknown;
+  try {
+    row = JSON.parse(buf.toString("utf8", start, end));
+  } catch {
+    return undefined;
+  }
+  if (row === null || typeof row !== "object" || Array.isArray(row)) return undefined;
+  const r = row as Record<string, unknown>;
+  const category = (r.metadata as { category?: unknown } | undefined)?.category;
+  const code = (r.error as { code?: unknown } | undefined)?.code;
+  return {
+    id: r.id,
+    sample: r.sample,
+    status: r.status,
+    code,
+    category,
+    scorer: r.scorer,
+    value: r.value,
+    passed: r.passed,
+  };
+}
+
+/** The forms of a search text looked for: as typed, lower case, upper case, capitalised. */
+export function searchForms(text: string): string[] {
+  const lower = text.toLowerCase();
+  return [...new Set([text, lower, text.toUpperCase(), lower.charAt(0).toUpperCase() + lower.slice(1)])];
+}
 
 function emptyFiles(): Record<FileKind, FileState> {
   const state = (): FileState => ({ size: 0, lines: 0, head: "", bad: [], badCount: 0 });
