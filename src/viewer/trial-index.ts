@@ -24,7 +24,7 @@ import { join } from "node:path";
 import { booleanAt, numberAt, stringAt, valueAt } from "./fields.js";
 
 export const INDEX_FILE = ".benchline-view.idx";
-const FORMAT = 2;
+const FORMAT = 3;
 const CHUNK = 8 << 20;
 const HEAD = 256;
 
@@ -39,8 +39,9 @@ interface FileState {
   /** Bytes indexed: always the end of a complete line. */
   size: number;
   lines: number;
-  /** Hash of the first bytes seen: a rewritten file is indexed again. */
+  /** Hash of the first `headLen` bytes seen: a rewritten file is indexed again. */
   head: string;
+  headLen: number;
   /** Complete lines that are not JSON rows (line numbers of the first few). */
   bad: number[];
   badCount: number;
@@ -530,7 +531,7 @@ export class TrialIndex {
     const size = statSync(path).size;
     if (size < state.size) return false;
     if (state.size === 0) return true;
-    return headHash(this.read(kind, 0, Math.min(HEAD, state.size))) === state.head;
+    return headHash(this.read(kind, 0, state.headLen)) === state.head;
   }
 
   private async doUpdate(): Promise<boolean> {
@@ -547,7 +548,10 @@ export class TrialIndex {
       const f = this.files[kind];
       const size = statSync(path).size;
       if (size <= f.size) continue;
-      if (f.size === 0) f.head = headHash(this.read(kind, 0, Math.min(HEAD, size)));
+      if (f.size === 0) {
+        f.headLen = Math.min(HEAD, size);
+        f.head = headHash(this.read(kind, 0, f.headLen));
+      }
       const end = await scanChunks(path, f.size, size, (buf, chunkEnd, base) => {
         let start = 0;
         while (start < chunkEnd) {
@@ -752,7 +756,7 @@ export function searchForms(text: string): string[] {
 }
 
 function emptyFiles(): Record<FileKind, FileState> {
-  const state = (): FileState => ({ size: 0, lines: 0, head: "", bad: [], badCount: 0 });
+  const state = (): FileState => ({ size: 0, lines: 0, head: "", headLen: 0, bad: [], badCount: 0 });
   return { prompts: state(), predictions: state(), executions: state(), scores: state() };
 }
 
