@@ -15,7 +15,8 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { qaRows, runCli, spawnCli, testdir } from "./helpers.js";
+import { type ChainServer, startChainServer } from "../src/providers/test-utils/chain-server.js";
+import { qaRows, runCli, runCliAsync, spawnCli, testdir } from "./helpers.js";
 
 /**
  * `benchline view` end to end: real run directories made by the CLI (gold/echo models, a shell
@@ -34,6 +35,7 @@ const HUGE = `huge:${"x".repeat(250_000)}`;
 
 let dir: string;
 let runs: string;
+let chain: ChainServer;
 const viewers: ChildProcess[] = [];
 
 /** Starts `benchline view` and resolves with the URL it prints. */
@@ -81,7 +83,8 @@ function rawGet(
 const trialOf = (exp: string, model: string): string =>
   readdirSync(join(runs, exp)).find((d) => d.startsWith(`${model}__`))!;
 
-beforeAll(() => {
+beforeAll(async () => {
+  chain = await startChainServer({ base: { prefix: " b" }, oracle: { prefix: "\nO" } });
   const hostileRows = [
     { id: "hostile", question: HOSTILE, answer: "nothing", category: "attack" },
     { id: "huge", question: HUGE, answer: "nothing", category: "attack" },
@@ -108,6 +111,25 @@ scorers: [exact]
       },
       { id: "quiet", category: "output", task: "do nothing", success_condition: "false", reference: "true" },
     ],
+    "data/guided.jsonl": [{ id: "g1", question: "one", answer: "O2" }],
+    "guided.yaml": `name: guided
+task: qa
+dataset: data/guided.jsonl
+prompts:
+  qa: {user: "Q: {{question}}\\nA:"}
+scorers: [includes]
+models:
+  - id: guided
+    provider: guided
+    base: {provider: vllm, model: base, base_url: "${chain.url}", mode: completion}
+    oracle: {provider: vllm, model: oracle, base_url: "${chain.url}", mode: completion}
+    c: 1
+    k: 2
+    step_size: 2
+    max_new_tokens: 6
+    policy: positions
+    positions: [2]
+`,
     "shell.yaml": `name: shell
 task: shell
 dataset: data/shell.jsonl
@@ -118,13 +140,14 @@ execution:
 `,
   });
   runs = join(dir, "runs");
-  for (const config of ["qa.yaml", "shell.yaml"]) {
-    const r = runCli(["run", config, "--out", "runs"], dir);
+  for (const config of ["qa.yaml", "shell.yaml", "guided.yaml"]) {
+    const r = await runCliAsync(["run", config, "--out", "runs"], dir);
     expect(r.code, r.stderr).toBe(0);
   }
 }, 180_000);
 
-afterAll(() => {
+afterAll(async () => {
+  await chain?.close();
   for (const child of viewers) if (child.exitCode === null) child.kill("SIGTERM");
   if (dir && !process.env.BENCHLINE_KEEP_ARTIFACTS) rmSync(dir, { recursive: true, force: true });
   else if (dir) console.log(`viewer test files kept in ${dir}`);
@@ -140,7 +163,7 @@ describe("benchline view: server", () => {
       JSON.parse(ok.body)
         .map((e: { name: string }) => e.name)
         .sort(),
-    ).toEqual(["qa", "shell"]);
+    ).toEqual(["guided", "qa", "shell"]);
     const csp = String((await rawGet(url, "/")).headers["content-security-policy"]);
     expect(csp).toContain("script-src 'self'");
     expect(csp).not.toContain("unsafe-inline");
@@ -384,6 +407,24 @@ describe.skipIf(!existsSync(CHROMIUM))(`benchline view in Chromium (needs ${CHRO
     expect(await page.locator("#app script, #app img").count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
     await shot("shell-sample");
+  }, 60_000);
+
+  it("guided decoding: the completion's segments coloured by the model that wrote them", async () => {
+    await page.goto(
+      `${base}e/guided/t/${readdirSync(join(runs, "guided")).find((d) => d.includes("__"))}/s/g1/0`,
+    );
+    await page.waitForSelector("#guided");
+    const segments = await page
+      .locator("#guided span")
+      .evaluateAll((spans) =>
+        spans.map((s) => [s.className, s.textContent, getComputedStyle(s).backgroundColor]),
+      );
+    expect(segments.map(([c, t]) => [c, t])).toEqual([
+      ["seg seg-base", " b0 b1"],
+      ["seg seg-oracle", "\nO2\nO3"],
+      ["seg seg-base", " b4 b5"],
+    ]);
+    expect(segments[0]![2]).not.toBe(segments[1]![2]);
   }, 60_000);
 
   it("compares two trials: the disagreeing items, then one item side by side", async () => {

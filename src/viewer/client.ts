@@ -538,11 +538,8 @@ export function viewerClient(): void {
   }
 
   function completion(pred: Any): HTMLElement {
-    const segments = Array.isArray(pred?.segments)
-      ? pred.segments
-      : Array.isArray(pred?.guided?.segments)
-        ? pred.guided.segments
-        : null;
+    // guided decoding: the `interleaved` segments, each written by the base or the oracle model
+    const segments = Array.isArray(pred?.interleaved) ? pred.interleaved : null;
     if (segments) {
       return h(
         "div",
