@@ -9,15 +9,38 @@
  *     each timed in the browser until the table shows the result;
  *   - the server's RSS (current and peak, /proc).
  *
- *   npx tsx bench/viewer.ts [--rows 1000000] [--dir /tmp/x (kept)] [--dist]
+ *   npx tsx bench/viewer.ts [--rows 1000000] [--dir /tmp/x (kept; reused if it holds the rows)] [--dist]
+ * CPU times (user + system, from /proc) are given beside wall times: on a shared machine they
+ * show the work done, apart from the wait for a core.
  * `--dist` runs the built CLI (`bin/benchline.js`, after `npm run build`) instead of tsx.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
+
+function lineCount(path: string): number {
+  const r = spawnSync("wc", ["-l", path], { encoding: "utf8" });
+  return Number(r.stdout.trim().split(/\s+/)[0]);
+}
+
+/** CPU time (user + system) a process has used so far, in ms (/proc/<pid>/stat, 100 ticks/s). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 
 const ROOT = resolve(fileURLToPath(import.meta.url), "../..");
 const arg = (name: string): string | undefined => {
@@ -122,7 +145,7 @@ function generate(): { bytes: number } {
 }
 
 /** The naive load, in its own process: every prediction row parsed into one array. */
-function baseline(): { ms: number; peak_mb: number } {
+function baseline(): { ms: number; cpu_ms: number; peak_mb: number } {
   const script = `
     const { createReadStream } = require("node:fs");
     const { createInterface } = require("node:readline");
@@ -132,8 +155,9 @@ function baseline(): { ms: number; peak_mb: number } {
       const rows = [];
       for await (const line of createInterface({ input: createReadStream(process.argv[1]) })) rows.push(JSON.parse(line));
       const ms = performance.now() - t;
+      const cpu = process.cpuUsage();
       const hwm = /VmHWM:\\s+(\\d+)/.exec(readFileSync("/proc/self/status", "utf8"))[1];
-      console.log(JSON.stringify({ ms: Math.round(ms), peak_mb: Math.round(hwm / 1024), rows: rows.length }));
+      console.log(JSON.stringify({ ms: Math.round(ms), cpu_ms: Math.round((cpu.user + cpu.system) / 1000), peak_mb: Math.round(hwm / 1024), rows: rows.length }));
     })();`;
   const r = spawnSync(
     process.execPath,
@@ -180,7 +204,16 @@ async function main(): Promise<void> {
   const load = loadavg().map((x) => x.toFixed(2));
   console.error(`generating ${ROWS} rows in ${dir} …`);
   let t = performance.now();
-  const { bytes } = generate();
+  const existing = join(dir, "runs/big", TRIAL, "predictions.jsonl");
+  const reuse = keep !== undefined && existsSync(existing) && lineCount(existing) === ROWS;
+  const { bytes } = reuse
+    ? {
+        bytes: ["prompts", "predictions", "scores"].reduce(
+          (a, f) => a + statSync(join(dir, "runs/big", TRIAL, `${f}.jsonl`)).size,
+          0,
+        ),
+      }
+    : generate();
   console.error(`  ${(bytes / 1e6).toFixed(0)} MB in ${Math.round(performance.now() - t)} ms`);
 
   const base = baseline();
@@ -191,10 +224,13 @@ async function main(): Promise<void> {
   // Cold: no index yet. The first request builds it.
   rmSync(join(dir, "runs/big", TRIAL, ".benchline-view.idx"), { force: true });
   const cold = await startView();
+  const cpuBefore = cpuMs(cold.child.pid!);
+  const readyCpu = cpuBefore;
   t = performance.now();
   const res = await fetch(`${cold.url}api/e/big/t/${TRIAL}/rows?limit=50`);
   const first = (await res.json()) as { total: number };
   const buildMs = Math.round(performance.now() - t);
+  const buildCpu = cpuMs(cold.child.pid!) - cpuBefore;
   const coldRss = rss(cold.child.pid!);
   cold.child.kill("SIGTERM");
   await new Promise((r) => cold.child.once("exit", r));
@@ -223,10 +259,12 @@ async function main(): Promise<void> {
     return Math.round(performance.now() - s);
   };
   const total = ROWS.toString();
+  const warmCpu0 = cpuMs(warm.child.pid!);
   const firstPage = await timed(
     () => page.goto(`${warm.url}e/big/t/${TRIAL}`),
     new RegExp(`^1–50 of ${total} rows`),
   );
+  const firstPageCpu = cpuMs(warm.child.pid!) - warmCpu0;
   const filter = await timed(() => page.selectOption("#filter-status", "failed"), /^1–50 of \d+ rows/);
   const category = await timed(() => page.selectOption("#filter-category", "cat-7"), /^1–50 of \d+ rows/);
   await timed(() => page.goto(`${warm.url}e/big/t/${TRIAL}`), new RegExp(`of ${total} rows`));
@@ -266,10 +304,15 @@ async function main(): Promise<void> {
     ready_ms_cold: cold.ready_ms,
     ready_ms_warm: warm.ready_ms,
     index_build_ms: buildMs,
+    ready_cpu_ms_cold: readyCpu,
+    index_build_cpu_ms: buildCpu,
     index_rows_per_s: Math.round(ROWS / (buildMs / 1000)),
+    index_rows_per_cpu_s: Math.round(ROWS / (buildCpu / 1000)),
     index_lines_per_s: Math.round((ROWS * 3 - ROWS / 20) / (buildMs / 1000)),
     build_vs_baseline: Number((buildMs / base.ms).toFixed(2)),
+    build_cpu_vs_baseline_cpu: Number((buildCpu / base.cpu_ms).toFixed(2)),
     server_after_build: coldRss,
+    first_page_server_cpu_ms: firstPageCpu,
     browser_ms: {
       first_page: firstPage,
       filter_status: filter,

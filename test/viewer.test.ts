@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ChainServer, startChainServer } from "../src/providers/test-utils/chain-server.js";
+import { fileDiff, makeRepo } from "./code-edit-repo.js";
 import { qaRows, runCli, runCliAsync, spawnCli, testdir } from "./helpers.js";
 
 /**
@@ -85,6 +86,21 @@ const trialOf = (exp: string, model: string): string =>
 
 beforeAll(async () => {
   chain = await startChainServer({ base: { prefix: " b" }, oracle: { prefix: "\nO" } });
+  const C0 = "def add(a, b):\n    return a - b\n";
+  const T0 = "from calc import add\n";
+  const T1 = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n";
+  const repo = makeRepo({ "calc.py": C0, "tests/__init__.py": "", "tests/test_calc.py": T0 });
+  const edit = {
+    instance_id: "demo__calc-2",
+    repo: "demo/calc",
+    base_commit: repo.commit,
+    patch: fileDiff("calc.py", C0, C0.replace("a - b", "a + b")),
+    problem_statement: "add is wrong",
+    hints_text: "",
+    test_patch: fileDiff("tests/test_calc.py", T0, T1),
+    FAIL_TO_PASS: JSON.stringify(["tests/test_calc.py::test_add"]),
+    PASS_TO_PASS: "[]",
+  };
   const hostileRows = [
     { id: "hostile", question: HOSTILE, answer: "nothing", category: "attack" },
     { id: "huge", question: HUGE, answer: "nothing", category: "attack" },
@@ -111,6 +127,13 @@ scorers: [exact]
       },
       { id: "quiet", category: "output", task: "do nothing", success_condition: "false", reference: "true" },
     ],
+    "data/edits.jsonl": [edit],
+    "edits.yaml": `name: edits
+task: {name: code-edit, repos: {demo/calc: ${repo.dir}}, variants: ["0.4"]}
+dataset: data/edits.jsonl
+models: [gold]
+execution: {timeout: 60}
+`,
     "data/guided.jsonl": [{ id: "g1", question: "one", answer: "O2" }],
     "guided.yaml": `name: guided
 task: qa
@@ -140,7 +163,7 @@ execution:
 `,
   });
   runs = join(dir, "runs");
-  for (const config of ["qa.yaml", "shell.yaml", "guided.yaml"]) {
+  for (const config of ["qa.yaml", "shell.yaml", "guided.yaml", "edits.yaml"]) {
     const r = await runCliAsync(["run", config, "--out", "runs"], dir);
     expect(r.code, r.stderr).toBe(0);
   }
@@ -163,7 +186,7 @@ describe("benchline view: server", () => {
       JSON.parse(ok.body)
         .map((e: { name: string }) => e.name)
         .sort(),
-    ).toEqual(["guided", "qa", "shell"]);
+    ).toEqual(["edits", "guided", "qa", "shell"]);
     const csp = String((await rawGet(url, "/")).headers["content-security-policy"]);
     expect(csp).toContain("script-src 'self'");
     expect(csp).not.toContain("unsafe-inline");
@@ -407,6 +430,16 @@ describe.skipIf(!existsSync(CHROMIUM))(`benchline view in Chromium (needs ${CHRO
     expect(await page.locator("#app script, #app img").count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
     await shot("shell-sample");
+  }, 60_000);
+
+  it("code edits: the patch as a diff, the harness steps and their output", async () => {
+    await page.goto(`${base}e/edits/t/${trialOf("edits", "gold")}/s/demo__calc-2/0`);
+    await page.waitForSelector("pre.diff");
+    expect(await page.locator("pre.diff span.del").allTextContents()).toEqual(["-    return a - b\n"]);
+    expect(await page.locator("pre.diff span.add").allTextContents()).toEqual(["+    return a + b\n"]);
+    expect(await page.locator(".step").count()).toBeGreaterThan(0);
+    expect(await page.locator(".badge.passed").count()).toBe(1);
+    await shot("code-edit");
   }, 60_000);
 
   it("guided decoding: the completion's segments coloured by the model that wrote them", async () => {

@@ -79,8 +79,13 @@ export class RunData {
       index = TrialIndex.open(dir, spec?.spec?.scorers?.[0]?.name ?? null);
       this.indexes.set(dir, index);
     }
-    if (await index.update()) index.save();
+    if (await index.update()) index.saveIfDue(30_000);
     return index;
+  }
+
+  /** Saves every index that changed since its last save (on shutdown). */
+  saveAll(): void {
+    for (const index of this.indexes.values()) index.save();
   }
 
   async experiment(name: string): Promise<{

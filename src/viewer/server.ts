@@ -234,6 +234,7 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of streams) s.end();
+        data.saveAll();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -10,16 +10,7 @@
  * a file that shrank or whose first bytes changed (rewritten, not appended) is indexed again.
  */
 import { createHash } from "node:crypto";
-import {
-  closeSync,
-  existsSync,
-  openSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { booleanAt, numberAt, stringAt, valueAt } from "./fields.js";
 
@@ -51,11 +42,11 @@ const COLUMNS = {
   rowItem: Int32Array,
   rowSample: Int32Array,
   predOff: Float64Array,
-  predLen: Float64Array,
+  predLen: Uint32Array,
   /** 0 none, 1 ok, 2 error. */
   predStatus: Uint8Array,
   execOff: Float64Array,
-  execLen: Float64Array,
+  execLen: Uint32Array,
   /** 0 none, 1 ok, 2 error. */
   execStatus: Uint8Array,
   /** 0 none, else 1 + index into `codes`. */
@@ -64,12 +55,12 @@ const COLUMNS = {
   /** 0 none, 1 passed, 2 failed. */
   scorePassed: Uint8Array,
   scoreOff: Float64Array,
-  scoreLen: Float64Array,
+  scoreLen: Uint32Array,
 } as const;
 const ITEM_COLUMNS = {
   itemCat: Uint16Array,
   promptOff: Float64Array,
-  promptLen: Float64Array,
+  promptLen: Uint32Array,
   item0Row: Int32Array,
 } as const;
 type Columns = { -readonly [K in keyof typeof COLUMNS]: InstanceType<(typeof COLUMNS)[K]> };
@@ -170,9 +161,21 @@ export class TrialIndex {
     return this.updating;
   }
 
+  private savedAt = 0;
+
+  /**
+   * Saves the index if it changed and the last save is older than `minIntervalMs` (a live run's
+   * index is not rewritten on every new row; what is not saved is re-read from the files next time).
+   */
+  saveIfDue(minIntervalMs: number): boolean {
+    if (this.savedVersion === this.version || Date.now() - this.savedAt < minIntervalMs) return false;
+    return this.save();
+  }
+
   /** Saves the index beside the trial files if it changed; a read-only directory keeps it in memory. */
   save(): boolean {
     if (this.savedVersion === this.version) return false;
+    this.savedAt = Date.now();
     const joinable = !this.itemIds.some((id) => id.includes("\n"));
     const ids = joinable ? Buffer.from(this.itemIds.join("\n")) : Buffer.alloc(0);
     const header = {
@@ -209,9 +212,16 @@ export class TrialIndex {
     const target = join(this.dir, INDEX_FILE);
     const temp = `${target}.${process.pid}.tmp`;
     try {
-      writeFileSync(temp, Buffer.concat(parts));
+      // piece by piece: the columns are written from where they are, never copied into one buffer
+      const fd = openSync(temp, "w");
+      try {
+        for (const part of parts) writeSync(fd, part);
+      } finally {
+        closeSync(fd);
+      }
       renameSync(temp, target);
     } catch {
+      rmSync(temp, { force: true });
       return false;
     }
     this.savedVersion = this.version;
@@ -435,7 +445,7 @@ export class TrialIndex {
   }
 
   /** Entries sorted by line offset: [offsets, entry numbers] for binary search. */
-  private startsOf(off: Float64Array, n: number, len: Float64Array): { off: Float64Array; who: Int32Array } {
+  private startsOf(off: Float64Array, n: number, len: Uint32Array): { off: Float64Array; who: Int32Array } {
     const who = new Int32Array(n);
     let m = 0;
     for (let i = 0; i < n; i++) if (len[i]! > 0) who[m++] = i;
@@ -467,9 +477,30 @@ export class TrialIndex {
   private load(): void {
     const path = join(this.dir, INDEX_FILE);
     if (!existsSync(path)) return;
-    const data = readFileSync(path);
-    const headLen = data.readUInt32LE(0);
-    const header = JSON.parse(data.toString("utf8", 8, 8 + headLen)) as {
+    // Read piece by piece into the columns: the file is never held whole in memory.
+    const fd = openSync(path, "r");
+    try {
+      this.loadFrom(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private loadFrom(fd: number): void {
+    const readAt = (target: Uint8Array, position: number): void => {
+      let got = 0;
+      while (got < target.length) {
+        const n = readSync(fd, target, got, target.length - got, position + got);
+        if (n === 0) throw new Error("index: file too short");
+        got += n;
+      }
+    };
+    const lenBuf = Buffer.alloc(8);
+    readAt(lenBuf, 0);
+    const headLen = lenBuf.readUInt32LE(0);
+    const headBuf = Buffer.alloc(headLen);
+    readAt(headBuf, 8);
+    const header = JSON.parse(headBuf.toString("utf8")) as {
       format: number;
       primary: string | null;
       files: Record<FileKind, FileState>;
@@ -495,18 +526,22 @@ export class TrialIndex {
       for (const key of Object.keys(spec)) {
         const col = (cols as unknown as Record<string, Uint8Array>)[key]!;
         const bytes = n * col.BYTES_PER_ELEMENT;
-        new Uint8Array(col.buffer, col.byteOffset, bytes).set(data.subarray(at, at + bytes));
+        readAt(new Uint8Array(col.buffer, col.byteOffset, bytes), at);
         at += bytes + ((8 - (bytes % 8)) % 8);
       }
+    }
+    let ids = header.itemIds;
+    if (!ids) {
+      const block = Buffer.alloc(header.idsBytes);
+      readAt(block, at);
+      ids = header.items === 0 ? [] : block.toString("utf8").split("\n");
     }
     this.c = c;
     this.it = it;
     this.files = header.files;
     this.nRows = header.rows;
     this.nItems = header.items;
-    this.itemIds =
-      header.itemIds ??
-      (header.items === 0 ? [] : data.toString("utf8", at, at + header.idsBytes).split("\n"));
+    this.itemIds = ids;
     if (this.itemIds.length !== header.items) throw new Error("index: item count does not match");
     this.itemIndexMap = null;
     this.extraRows = new Map(header.extraRows);
