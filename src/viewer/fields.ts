@@ -84,7 +84,12 @@ export function stringAt(buf: Buffer, v: number, end: number): string | undefine
   const e = stringEnd(buf, v, end);
   if (e < 0) return undefined;
   let escaped = false;
-  for (let i = v + 1; i < e && !escaped; i++) escaped = buf[i] === BACKSLASH;
+  let ascii = true;
+  for (let i = v + 1; i < e && !escaped; i++) {
+    const c = buf[i]!;
+    escaped = c === BACKSLASH;
+    if (c > 0x7f) ascii = false;
+  }
   if (escaped) {
     try {
       return JSON.parse(buf.toString("utf8", v, e + 1)) as string;
@@ -92,7 +97,7 @@ export function stringAt(buf: Buffer, v: number, end: number): string | undefine
       return undefined;
     }
   }
-  return buf.toString("utf8", v + 1, e);
+  return buf.toString(ascii ? "latin1" : "utf8", v + 1, e);
 }
 
 /** The number at `v`, or undefined. */

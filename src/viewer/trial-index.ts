@@ -463,6 +463,7 @@ export class TrialIndex {
     this.nItems = 0;
     this.itemIds = [];
     this.itemIndexMap = new Map();
+    this.cursor = { prompts: 0, predictions: 0, executions: 0, scores: 0 };
     this.extraRows.clear();
     this.otherScores.clear();
     this.categories = [];
@@ -628,7 +629,7 @@ export class TrialIndex {
     }
     const length = end - start;
     if (kind === "prompts") {
-      const item = this.item(id);
+      const item = this.item(id, kind);
       this.it.promptOff[item] = offset;
       this.it.promptLen[item] = length;
       const cat = row.category;
@@ -642,7 +643,7 @@ export class TrialIndex {
       if (f.bad.length < 10) f.bad.push(f.lines);
       return;
     }
-    const r = this.row(id, sample);
+    const r = this.row(id, sample, kind);
     const code = row.code;
     if (kind === "predictions") {
       this.c.predOff[r] = offset;
@@ -674,7 +675,22 @@ export class TrialIndex {
     }
   }
 
-  private item(id: string): number {
+  /** Per file, the item after the last one seen: files mostly list items in the same order. */
+  private cursor: Record<FileKind, number> = { prompts: 0, predictions: 0, executions: 0, scores: 0 };
+
+  /** The item of `id`, created if new; a string comparison instead of a hash lookup when in order. */
+  private item(id: string, kind: FileKind): number {
+    const guess = this.cursor[kind];
+    if (guess < this.nItems && this.itemIds[guess] === id) {
+      this.cursor[kind] = guess + 1;
+      return guess;
+    }
+    const i = this.lookupOrAdd(id);
+    this.cursor[kind] = i + 1;
+    return i;
+  }
+
+  private lookupOrAdd(id: string): number {
     const index = this.itemIndex();
     const known = index.get(id);
     if (known !== undefined) return known;
@@ -686,8 +702,8 @@ export class TrialIndex {
     return i;
   }
 
-  private row(id: string, sample: number): number {
-    const item = this.item(id);
+  private row(id: string, sample: number, kind: FileKind): number {
+    const item = this.item(id, kind);
     const existing = sample === 0 ? this.it.item0Row[item]! : (this.extraRows.get(`${item}:${sample}`) ?? -1);
     if (existing >= 0) return existing;
     const r = this.nRows++;
