@@ -242,6 +242,15 @@ describe("benchline view: server", () => {
     rmSync(join(runs, "linked"));
   }, 60_000);
 
+  it("a port in use falls back to a free one, and says so", async () => {
+    const first = await startView(["runs", "--port", "0"]);
+    const port = new URL(first.url).port;
+    const second = await startView(["runs", "--port", port]);
+    expect(new URL(second.url).port).not.toBe(port);
+    expect(second.out()).toContain(`view: port ${port} is in use; using a free port`);
+    expect((await rawGet(second.url, "/api/experiments")).status).toBe(200);
+  }, 60_000);
+
   it("--open starts $BROWSER with the URL; a missing dir is a one-line usage error", async () => {
     const log = join(dir, "opened.txt");
     const browser = join(dir, "fake-browser.sh");
