@@ -263,6 +263,11 @@ describe("benchline view: server", () => {
     const bad = runCli(["view", "no-such-dir"], dir);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toBe("benchline: view: no-such-dir: not a directory");
+    const experiment = runCli(["view", "runs/qa"], dir);
+    expect(experiment.code).toBe(2);
+    expect(experiment.stderr.trim()).toBe(
+      `benchline: view: runs/qa is an experiment; name the directory that holds experiments (${runs})`,
+    );
   }, 60_000);
 });
 

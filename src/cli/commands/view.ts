@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { BenchlineError } from "../../core/index.js";
 
@@ -23,6 +24,11 @@ export function viewCommand(): Command {
     .action(async (dir: string, flags: { port: number; host: string; open?: boolean }) => {
       if (!existsSync(dir) || !statSync(dir).isDirectory())
         throw new BenchlineError("usage", `view: ${dir}: not a directory`);
+      if (existsSync(join(dir, "experiment.json")))
+        throw new BenchlineError(
+          "usage",
+          `view: ${dir} is an experiment; name the directory that holds experiments (${dirname(resolve(dir))})`,
+        );
       // Loaded here: other commands do not pay for the viewer.
       const { startViewer } = await import("../../viewer/index.js");
       let viewer: Awaited<ReturnType<typeof startViewer>>;
