@@ -493,7 +493,11 @@ export function viewerClient(): void {
       ),
       pager,
     );
-    if (d.running) follow(exp, () => void render());
+    // new rows re-render the table, except while a filter field is being edited
+    if (d.running)
+      follow(exp, () => {
+        if (!document.activeElement?.id.startsWith("filter-")) void render();
+      });
     return page;
   }
 
