@@ -17,6 +17,7 @@ const ALLOWED: Record<string, string[]> = {
   tasks: ["core"],
   sources: ["core"],
   report: ["core", "stats"],
+  viewer: ["core", "stats", "report"],
   pipeline: ["core", "config", "tasks", "providers", "scoring", "sandbox", "report", "stats", "sources"],
   cli: [
     "core",
@@ -29,6 +30,7 @@ const ALLOWED: Record<string, string[]> = {
     "stats",
     "pipeline",
     "sources",
+    "viewer",
   ],
 };
 

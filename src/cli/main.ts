@@ -12,6 +12,7 @@ import { executeCommand, importCommand } from "./commands/import.js";
 import { mergeCommand } from "./commands/merge.js";
 import { reportCommand } from "./commands/report.js";
 import { runCommand } from "./commands/run.js";
+import { viewCommand } from "./commands/view.js";
 
 export function buildProgram(): Command {
   const program = new Command("benchline")
@@ -34,6 +35,7 @@ executions, scores) and a rerun resumes where it stopped.`,
     mergeCommand(),
     convertCommand(),
     analyzeCommand(),
+    viewCommand(),
   ]) {
     program.addCommand(command.exitOverride().showHelpAfterError("(run with --help for usage)"));
   }

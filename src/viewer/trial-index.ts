@@ -1,0 +1,902 @@
+/**
+ * The viewer's per-trial index: for every `(id, sample)` key, where its last prompt, prediction,
+ * execution and score rows start in the trial's JSONL files (byte offset + length), and the few
+ * fields the samples table filters and sorts on (status, primary score, category, error code).
+ *
+ * Columns are typed arrays (no object per row); ids are the only strings kept. The index is built
+ * incrementally: `update()` reads only the bytes appended since the last call and stops before an
+ * unfinished last line (a torn line, or a row being written), so a running trial is followed as it
+ * grows. It is saved beside the trial files (`.benchline-view.idx`) and reloaded on the next start;
+ * a file that shrank or whose first bytes changed (rewritten, not appended) is indexed again.
+ */
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { booleanAt, numberAt, stringAt, valueAt } from "./fields.js";
+
+export const INDEX_FILE = ".benchline-view.idx";
+const FORMAT = 3;
+const CHUNK = 8 << 20;
+const HEAD = 256;
+
+export const FILE_KINDS = ["prompts", "predictions", "executions", "scores"] as const;
+export type FileKind = (typeof FILE_KINDS)[number];
+
+/** What the samples table shows for a row: `error` (generation or execution), scored, or not yet. */
+export const ROW_STATUSES = ["pending", "passed", "failed", "error"] as const;
+export type RowStatus = (typeof ROW_STATUSES)[number];
+
+interface FileState {
+  /** Bytes indexed: always the end of a complete line. */
+  size: number;
+  lines: number;
+  /** Hash of the first `headLen` bytes seen: a rewritten file is indexed again. */
+  head: string;
+  headLen: number;
+  /** Complete lines that are not JSON rows (line numbers of the first few). */
+  bad: number[];
+  badCount: number;
+}
+
+const COLUMNS = {
+  rowItem: Int32Array,
+  rowSample: Int32Array,
+  predOff: Float64Array,
+  predLen: Uint32Array,
+  /** 0 none, 1 ok, 2 error. */
+  predStatus: Uint8Array,
+  execOff: Float64Array,
+  execLen: Uint32Array,
+  /** 0 none, 1 ok, 2 error. */
+  execStatus: Uint8Array,
+  /** 0 none, else 1 + index into `codes`. */
+  errCode: Uint16Array,
+  score: Float32Array,
+  /** 0 none, 1 passed, 2 failed. */
+  scorePassed: Uint8Array,
+  scoreOff: Float64Array,
+  scoreLen: Uint32Array,
+} as const;
+const ITEM_COLUMNS = {
+  itemCat: Uint16Array,
+  promptOff: Float64Array,
+  promptLen: Uint32Array,
+  item0Row: Int32Array,
+} as const;
+type Columns = { -readonly [K in keyof typeof COLUMNS]: InstanceType<(typeof COLUMNS)[K]> };
+type ItemColumns = { -readonly [K in keyof typeof ITEM_COLUMNS]: InstanceType<(typeof ITEM_COLUMNS)[K]> };
+
+export interface RowQuery {
+  status?: RowStatus | undefined;
+  category?: string | undefined;
+  error?: string | undefined;
+  scoreMin?: number | undefined;
+  scoreMax?: number | undefined;
+  text?: string | undefined;
+  sort?: SortKey | undefined;
+  desc?: boolean | undefined;
+  offset?: number | undefined;
+  limit?: number | undefined;
+}
+export const SORT_KEYS = ["order", "id", "score", "status", "category", "error"] as const;
+export type SortKey = (typeof SORT_KEYS)[number];
+
+export interface RowRef {
+  row: number;
+  id: string;
+  sample: number;
+  status: RowStatus;
+  score: number | null;
+  category: string | null;
+  error: string | null;
+}
+
+export interface Progress {
+  items: number;
+  rows: number;
+  predictions: { ok: number; error: number };
+  executions: { ok: number; error: number };
+  scored: number;
+  badLines: { file: FileKind; count: number; lines: number[] }[];
+}
+
+export class TrialIndex {
+  readonly dir: string;
+  primary: string | null;
+  private files: Record<FileKind, FileState>;
+  private c: Columns;
+  private it: ItemColumns;
+  private nRows = 0;
+  private nItems = 0;
+  private itemIds: string[] = [];
+  /** id → item; built on first use (a page of a loaded index needs none). */
+  private itemIndexMap: Map<string, number> | null = new Map();
+  /** Rows of samples other than 0: `item:sample` → row. */
+  private extraRows = new Map<string, number>();
+  /** Score rows of the other scorers: `row:scorer` → [offset, length]. */
+  private otherScores = new Map<string, [number, number]>();
+  private categories: string[] = [];
+  private categoryIndex = new Map<string, number>();
+  private codes: string[] = [];
+  private codeIndex = new Map<string, number>();
+  /** Bumped by every change; cached query results are keyed by it. */
+  version = 0;
+  private savedVersion = -1;
+  private cache = new Map<string, Int32Array>();
+  private searchCache: { key: string; hits: Uint8Array } | null = null;
+  private updating: Promise<boolean> | null = null;
+
+  private constructor(dir: string, primary: string | null) {
+    this.dir = dir;
+    this.primary = primary;
+    this.files = emptyFiles();
+    this.c = allocate(COLUMNS, 1024);
+    this.it = allocate(ITEM_COLUMNS, 1024);
+  }
+
+  /** Opens a trial's index: the saved one if it still matches the files, else a new one (not yet built). */
+  static open(dir: string, primary: string | null): TrialIndex {
+    const index = new TrialIndex(dir, primary);
+    try {
+      index.load();
+    } catch {
+      index.reset();
+    }
+    return index;
+  }
+
+  get rows(): number {
+    return this.nRows;
+  }
+
+  path(kind: FileKind): string {
+    return join(this.dir, `${kind}.jsonl`);
+  }
+
+  /** Reads what was appended since the last call (concurrent callers share one pass). True if anything changed. */
+  update(): Promise<boolean> {
+    this.updating ??= this.doUpdate().finally(() => {
+      this.updating = null;
+    });
+    return this.updating;
+  }
+
+  private savedAt = 0;
+
+  /**
+   * Saves the index if it changed and the last save is older than `minIntervalMs` (a live run's
+   * index is not rewritten on every new row; what is not saved is re-read from the files next time).
+   */
+  saveIfDue(minIntervalMs: number): boolean {
+    if (this.savedVersion === this.version || Date.now() - this.savedAt < minIntervalMs) return false;
+    return this.save();
+  }
+
+  /** Saves the index beside the trial files if it changed; a read-only directory keeps it in memory. */
+  save(): boolean {
+    if (this.savedVersion === this.version) return false;
+    this.savedAt = Date.now();
+    const joinable = !this.itemIds.some((id) => id.includes("\n"));
+    const ids = joinable ? Buffer.from(this.itemIds.join("\n")) : Buffer.alloc(0);
+    const header = {
+      format: FORMAT,
+      primary: this.primary,
+      files: this.files,
+      rows: this.nRows,
+      items: this.nItems,
+      // ids as one newline-separated block after the columns (splitting it beats parsing JSON)
+      itemIds: joinable ? null : this.itemIds,
+      idsBytes: joinable ? ids.length : 0,
+      categories: this.categories,
+      codes: this.codes,
+      extraRows: [...this.extraRows],
+      otherScores: [...this.otherScores],
+    };
+    const parts: Buffer[] = [];
+    const head = Buffer.from(JSON.stringify(header));
+    const len = Buffer.alloc(8);
+    len.writeUInt32LE(head.length, 0);
+    parts.push(len, head, Buffer.alloc((8 - ((8 + head.length) % 8)) % 8));
+    for (const [name, n] of [
+      [COLUMNS, this.nRows],
+      [ITEM_COLUMNS, this.nItems],
+    ] as const) {
+      const cols = name === COLUMNS ? this.c : this.it;
+      for (const key of Object.keys(name)) {
+        const col = (cols as Record<string, ArrayLike<number> & ArrayBufferView>)[key]!;
+        const bytes = Buffer.from(col.buffer, col.byteOffset, n * (col as Uint8Array).BYTES_PER_ELEMENT);
+        parts.push(bytes, Buffer.alloc((8 - (bytes.length % 8)) % 8));
+      }
+    }
+    parts.push(ids);
+    const target = join(this.dir, INDEX_FILE);
+    const temp = `${target}.${process.pid}.tmp`;
+    try {
+      // piece by piece: the columns are written from where they are, never copied into one buffer
+      const fd = openSync(temp, "w");
+      try {
+        for (const part of parts) writeSync(fd, part);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temp, target);
+    } catch {
+      rmSync(temp, { force: true });
+      return false;
+    }
+    this.savedVersion = this.version;
+    return true;
+  }
+
+  progress(): Progress {
+    const p: Progress = {
+      items: this.nItems,
+      rows: this.nRows,
+      predictions: { ok: 0, error: 0 },
+      executions: { ok: 0, error: 0 },
+      scored: 0,
+      badLines: [],
+    };
+    for (let r = 0; r < this.nRows; r++) {
+      const s = this.c.predStatus[r];
+      if (s === 1) p.predictions.ok++;
+      else if (s === 2) p.predictions.error++;
+      const e = this.c.execStatus[r];
+      if (e === 1) p.executions.ok++;
+      else if (e === 2) p.executions.error++;
+      if (this.c.scorePassed[r]) p.scored++;
+    }
+    for (const kind of FILE_KINDS) {
+      const f = this.files[kind];
+      if (f.badCount > 0) p.badLines.push({ file: kind, count: f.badCount, lines: f.bad });
+    }
+    return p;
+  }
+
+  /** The categories and error codes present (the table's filter choices). */
+  facets(): { categories: string[]; errors: string[] } {
+    return { categories: [...this.categories].sort(), errors: [...this.codes].sort() };
+  }
+
+  status(r: number): RowStatus {
+    if (this.c.predStatus[r] === 2 || this.c.execStatus[r] === 2) return "error";
+    const p = this.c.scorePassed[r];
+    return p === 1 ? "passed" : p === 2 ? "failed" : "pending";
+  }
+
+  ref(r: number): RowRef {
+    const item = this.c.rowItem[r]!;
+    const cat = this.it.itemCat[item]!;
+    const code = this.c.errCode[r]!;
+    return {
+      row: r,
+      id: this.itemIds[item]!,
+      sample: this.c.rowSample[r]!,
+      status: this.status(r),
+      score: this.c.scorePassed[r] ? this.c.score[r]! : null,
+      category: cat ? this.categories[cat - 1]! : null,
+      error: code ? this.codes[code - 1]! : null,
+    };
+  }
+
+  /** The row of `(id, sample)`, or -1. */
+  find(id: string, sample: number): number {
+    const item = this.itemIndex().get(id);
+    if (item === undefined) return -1;
+    if (sample === 0) return this.it.item0Row[item]!;
+    return this.extraRows.get(`${item}:${sample}`) ?? -1;
+  }
+
+  /** Where each of a row's lines is: [offset, length] or null. */
+  locate(r: number): {
+    prompt: [number, number] | null;
+    prediction: [number, number] | null;
+    execution: [number, number] | null;
+    scores: [number, number][];
+  } {
+    const item = this.c.rowItem[r]!;
+    const scores: [number, number][] = [];
+    if (this.c.scorePassed[r]) scores.push([this.c.scoreOff[r]!, this.c.scoreLen[r]!]);
+    for (const [key, at] of this.otherScores) if (key.startsWith(`${r}:`)) scores.push(at);
+    return {
+      prompt: this.it.promptLen[item]! > 0 ? [this.it.promptOff[item]!, this.it.promptLen[item]!] : null,
+      prediction: this.c.predStatus[r] ? [this.c.predOff[r]!, this.c.predLen[r]!] : null,
+      execution: this.c.execStatus[r] ? [this.c.execOff[r]!, this.c.execLen[r]!] : null,
+      scores,
+    };
+  }
+
+  /**
+   * One page of rows matching the filters, in the requested order. Sorted orders and text-search
+   * hits are cached until the index changes; filters are one pass over typed arrays.
+   */
+  async query(q: RowQuery): Promise<{ total: number; rows: RowRef[] }> {
+    const order = this.sorted(q.sort ?? "order");
+    const hits = q.text ? await this.search(q.text) : null;
+    const status = q.status ? ROW_STATUSES.indexOf(q.status) : -1;
+    const cat = q.category === undefined ? -1 : (this.categoryIndex.get(q.category) ?? -2);
+    const code = q.error === undefined ? -1 : (this.codeIndex.get(q.error) ?? -2);
+    const min = q.scoreMin ?? Number.NEGATIVE_INFINITY;
+    const max = q.scoreMax ?? Number.POSITIVE_INFINITY;
+    const scoreFilter = q.scoreMin !== undefined || q.scoreMax !== undefined;
+    const offset = q.offset ?? 0;
+    const limit = q.limit ?? 50;
+    const page: number[] = [];
+    let total = 0;
+    const n = order.length;
+    for (let k = 0; k < n; k++) {
+      const r = q.desc ? order[n - 1 - k]! : order[k]!;
+      if (hits && !hits[r]) continue;
+      if (cat !== -1 && this.it.itemCat[this.c.rowItem[r]!] !== cat + 1) continue;
+      if (code !== -1 && this.c.errCode[r] !== code + 1) continue;
+      if (scoreFilter) {
+        if (!this.c.scorePassed[r]) continue;
+        const s = this.c.score[r]!;
+        if (s < min || s > max) continue;
+      }
+      if (status !== -1 && ROW_STATUSES.indexOf(this.status(r)) !== status) continue;
+      if (total >= offset && page.length < limit) page.push(r);
+      total++;
+    }
+    return { total, rows: page.map((r) => this.ref(r)) };
+  }
+
+  /** Reads `length` bytes at `offset` of a trial file. */
+  read(kind: FileKind, offset: number, length: number): Buffer {
+    const fd = openSync(this.path(kind), "r");
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      let got = 0;
+      while (got < length) {
+        const n = readSync(fd, buf, got, length - got, offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return buf.subarray(0, got);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  // ---- internal helpers ----
+
+  private sorted(key: SortKey): Int32Array {
+    const cacheKey = `${key}@${this.version}`;
+    const hit = this.cache.get(cacheKey);
+    if (hit) return hit;
+    const order = new Int32Array(this.nRows);
+    for (let r = 0; r < this.nRows; r++) order[r] = r;
+    const ids = this.itemIds;
+    const { rowItem, rowSample, score, scorePassed, errCode } = this.c;
+    const byId = (a: number, b: number): number => {
+      const x = ids[rowItem[a]!]!;
+      const y = ids[rowItem[b]!]!;
+      return x < y ? -1 : x > y ? 1 : rowSample[a]! - rowSample[b]!;
+    };
+    if (key === "id") order.sort(byId);
+    else if (key === "score")
+      order.sort((a, b) => {
+        const x = scorePassed[a] ? score[a]! : -1;
+        const y = scorePassed[b] ? score[b]! : -1;
+        return x - y || a - b;
+      });
+    else if (key === "status") {
+      const st = new Uint8Array(this.nRows);
+      for (let r = 0; r < this.nRows; r++) st[r] = ROW_STATUSES.indexOf(this.status(r));
+      order.sort((a, b) => st[a]! - st[b]! || a - b);
+    } else if (key === "category") {
+      const rank = rankOf(this.categories);
+      const cats = this.it.itemCat;
+      order.sort((a, b) => rank[cats[rowItem[a]!]!]! - rank[cats[rowItem[b]!]!]! || a - b);
+    } else if (key === "error") {
+      const rank = rankOf(this.codes);
+      order.sort((a, b) => rank[errCode[a]!]! - rank[errCode[b]!]! || a - b);
+    }
+    if (this.cache.size > 8) this.cache.clear();
+    this.cache.set(cacheKey, order);
+    return order;
+  }
+
+  /**
+   * Rows whose prompt, prediction or execution line contains `text` as typed, in lower case, in
+   * upper case or capitalised, read straight from the files in large chunks by native byte search
+   * (no decoding): the text is matched as JSON writes it (escaped), and only lines that are a
+   * key's current row count.
+   */
+  private async search(text: string): Promise<Uint8Array> {
+    const key = `${text}@${this.version}`;
+    if (this.searchCache?.key === key) return this.searchCache.hits;
+    const hits = new Uint8Array(this.nRows);
+    const needles = searchForms(text).map((form) => Buffer.from(JSON.stringify(form).slice(1, -1), "utf8"));
+    const promptItems = new Uint8Array(this.nItems);
+    for (const kind of ["prompts", "predictions", "executions"] as const) {
+      const f = this.files[kind];
+      if (f.size === 0) continue;
+      const starts =
+        kind === "prompts" ? this.startsOf(this.it.promptOff, this.nItems, this.it.promptLen) : null;
+      const rowsByOffset =
+        kind === "predictions"
+          ? this.startsOf(this.c.predOff, this.nRows, this.c.predLen)
+          : kind === "executions"
+            ? this.startsOf(this.c.execOff, this.nRows, this.c.execLen)
+            : null;
+      await scanChunks(this.path(kind), 0, f.size, (buf, end, base) => {
+        for (const needle of needles) {
+          for (let p = buf.indexOf(needle, 0); p >= 0 && p < end; ) {
+            const lineStart = p === 0 ? 0 : buf.lastIndexOf(10, p - 1) + 1;
+            const lineEnd = buf.indexOf(10, p);
+            const at = base + lineStart;
+            if (starts) {
+              const i = lookup(starts, at);
+              if (i >= 0) promptItems[i] = 1;
+            } else if (rowsByOffset) {
+              const r = lookup(rowsByOffset, at);
+              if (r >= 0) hits[r] = 1;
+            }
+            if (lineEnd < 0 || lineEnd + 1 >= end) break;
+            p = buf.indexOf(needle, lineEnd + 1);
+          }
+        }
+      });
+    }
+    for (let r = 0; r < this.nRows; r++) if (promptItems[this.c.rowItem[r]!]) hits[r] = 1;
+    this.searchCache = { key, hits };
+    return hits;
+  }
+
+  /** Entries sorted by line offset: [offsets, entry numbers] for binary search. */
+  private startsOf(off: Float64Array, n: number, len: Uint32Array): { off: Float64Array; who: Int32Array } {
+    const who = new Int32Array(n);
+    let m = 0;
+    for (let i = 0; i < n; i++) if (len[i]! > 0) who[m++] = i;
+    const used = who.subarray(0, m).sort((a, b) => off[a]! - off[b]!);
+    const sortedOff = new Float64Array(m);
+    for (let i = 0; i < m; i++) sortedOff[i] = off[used[i]!]!;
+    return { off: sortedOff, who: used };
+  }
+
+  private reset(): void {
+    this.files = emptyFiles();
+    this.c = allocate(COLUMNS, 1024);
+    this.it = allocate(ITEM_COLUMNS, 1024);
+    this.nRows = 0;
+    this.nItems = 0;
+    this.itemIds = [];
+    this.itemIndexMap = new Map();
+    this.cursor = { prompts: 0, predictions: 0, executions: 0, scores: 0 };
+    this.extraRows.clear();
+    this.otherScores.clear();
+    this.categories = [];
+    this.categoryIndex.clear();
+    this.codes = [];
+    this.codeIndex.clear();
+    this.cache.clear();
+    this.searchCache = null;
+    this.version++;
+  }
+
+  private load(): void {
+    const path = join(this.dir, INDEX_FILE);
+    if (!existsSync(path)) return;
+    // Read piece by piece into the columns: the file is never held whole in memory.
+    const fd = openSync(path, "r");
+    try {
+      this.loadFrom(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private loadFrom(fd: number): void {
+    const readAt = (target: Uint8Array, position: number): void => {
+      let got = 0;
+      while (got < target.length) {
+        const n = readSync(fd, target, got, target.length - got, position + got);
+        if (n === 0) throw new Error("index: file too short");
+        got += n;
+      }
+    };
+    const lenBuf = Buffer.alloc(8);
+    readAt(lenBuf, 0);
+    const headLen = lenBuf.readUInt32LE(0);
+    const headBuf = Buffer.alloc(headLen);
+    readAt(headBuf, 8);
+    const header = JSON.parse(headBuf.toString("utf8")) as {
+      format: number;
+      primary: string | null;
+      files: Record<FileKind, FileState>;
+      rows: number;
+      items: number;
+      itemIds: string[] | null;
+      idsBytes: number;
+      categories: string[];
+      codes: string[];
+      extraRows: [string, number][];
+      otherScores: [string, [number, number]][];
+    };
+    if (header.format !== FORMAT || header.primary !== this.primary) return;
+    for (const kind of FILE_KINDS) if (!this.stillAppendOnly(kind, header.files[kind])) return;
+    let at = 8 + headLen;
+    at += (8 - (at % 8)) % 8;
+    const c = allocate(COLUMNS, Math.max(1024, header.rows));
+    const it = allocate(ITEM_COLUMNS, Math.max(1024, header.items));
+    for (const [spec, cols, n] of [
+      [COLUMNS, c, header.rows],
+      [ITEM_COLUMNS, it, header.items],
+    ] as const) {
+      for (const key of Object.keys(spec)) {
+        const col = (cols as unknown as Record<string, Uint8Array>)[key]!;
+        const bytes = n * col.BYTES_PER_ELEMENT;
+        readAt(new Uint8Array(col.buffer, col.byteOffset, bytes), at);
+        at += bytes + ((8 - (bytes % 8)) % 8);
+      }
+    }
+    let ids = header.itemIds;
+    if (!ids) {
+      const block = Buffer.alloc(header.idsBytes);
+      readAt(block, at);
+      ids = header.items === 0 ? [] : block.toString("utf8").split("\n");
+    }
+    this.c = c;
+    this.it = it;
+    this.files = header.files;
+    this.nRows = header.rows;
+    this.nItems = header.items;
+    this.itemIds = ids;
+    if (this.itemIds.length !== header.items) throw new Error("index: item count does not match");
+    this.itemIndexMap = null;
+    this.extraRows = new Map(header.extraRows);
+    this.otherScores = new Map(header.otherScores);
+    this.categories = header.categories;
+    this.categories.forEach((x, i) => {
+      this.categoryIndex.set(x, i + 1);
+    });
+    this.codes = header.codes;
+    this.codes.forEach((x, i) => {
+      this.codeIndex.set(x, i + 1);
+    });
+    this.version++;
+    this.savedVersion = this.version;
+  }
+
+  /** Whether a file still starts with what was indexed and has not shrunk. */
+  private stillAppendOnly(kind: FileKind, state: FileState | undefined): boolean {
+    if (!state) return false;
+    const path = this.path(kind);
+    if (!existsSync(path)) return state.size === 0;
+    const size = statSync(path).size;
+    if (size < state.size) return false;
+    if (state.size === 0) return true;
+    return headHash(this.read(kind, 0, state.headLen)) === state.head;
+  }
+
+  private async doUpdate(): Promise<boolean> {
+    for (const kind of FILE_KINDS) {
+      if (!this.stillAppendOnly(kind, this.files[kind])) {
+        this.reset();
+        break;
+      }
+    }
+    const before = this.version;
+    for (const kind of FILE_KINDS) {
+      const path = this.path(kind);
+      if (!existsSync(path)) continue;
+      const f = this.files[kind];
+      const size = statSync(path).size;
+      if (size <= f.size) continue;
+      if (f.size === 0) {
+        f.headLen = Math.min(HEAD, size);
+        f.head = headHash(this.read(kind, 0, f.headLen));
+      }
+      const end = await scanChunks(path, f.size, size, (buf, chunkEnd, base) => {
+        let start = 0;
+        while (start < chunkEnd) {
+          const nl = buf.indexOf(10, start);
+          const lineEnd = nl < 0 || nl >= chunkEnd ? chunkEnd : nl;
+          f.lines++;
+          if (lineEnd > start) this.addLine(kind, buf, start, lineEnd, base + start, f);
+          start = lineEnd + 1;
+        }
+      });
+      if (end > f.size) {
+        f.size = end;
+        this.version++;
+      }
+    }
+    if (this.version !== before) {
+      this.cache.clear();
+      this.searchCache = null;
+      return true;
+    }
+    return false;
+  }
+
+  private addLine(
+    kind: FileKind,
+    buf: Buffer,
+    start: number,
+    end: number,
+    offset: number,
+    f: FileState,
+  ): void {
+    const row = fastFields(kind, buf, start, end) ?? slowFields(buf, start, end);
+    const id = row?.id;
+    if (!row || typeof id !== "string") {
+      if (buf.subarray(start, end).toString("latin1").trim() === "") return;
+      f.badCount++;
+      if (f.bad.length < 10) f.bad.push(f.lines);
+      return;
+    }
+    const length = end - start;
+    if (kind === "prompts") {
+      const item = this.item(id, kind);
+      this.it.promptOff[item] = offset;
+      this.it.promptLen[item] = length;
+      const cat = row.category;
+      this.it.itemCat[item] =
+        typeof cat === "string" ? this.intern(cat, this.categories, this.categoryIndex) : 0;
+      return;
+    }
+    const sample = row.sample;
+    if (typeof sample !== "number" || !Number.isInteger(sample) || sample < 0) {
+      f.badCount++;
+      if (f.bad.length < 10) f.bad.push(f.lines);
+      return;
+    }
+    const r = this.row(id, sample, kind);
+    const code = row.code;
+    if (kind === "predictions") {
+      this.c.predOff[r] = offset;
+      this.c.predLen[r] = length;
+      this.c.predStatus[r] = row.status === "error" ? 2 : 1;
+      this.c.errCode[r] =
+        row.status === "error"
+          ? this.intern(typeof code === "string" ? code : "error", this.codes, this.codeIndex)
+          : 0;
+    } else if (kind === "executions") {
+      this.c.execOff[r] = offset;
+      this.c.execLen[r] = length;
+      this.c.execStatus[r] = row.status === "error" ? 2 : 1;
+      if (row.status === "error" && this.c.predStatus[r] !== 2)
+        this.c.errCode[r] = this.intern(
+          typeof code === "string" ? code : "error",
+          this.codes,
+          this.codeIndex,
+        );
+    } else {
+      const scorer = typeof row.scorer === "string" ? row.scorer : "";
+      this.primary ??= scorer;
+      if (scorer === this.primary) {
+        this.c.scoreOff[r] = offset;
+        this.c.scoreLen[r] = length;
+        this.c.score[r] = typeof row.value === "number" ? row.value : 0;
+        this.c.scorePassed[r] = row.passed === true ? 1 : 2;
+      } else this.otherScores.set(`${r}:${scorer}`, [offset, length]);
+    }
+  }
+
+  /** Per file, the item after the last one seen: files mostly list items in the same order. */
+  private cursor: Record<FileKind, number> = { prompts: 0, predictions: 0, executions: 0, scores: 0 };
+
+  /** The item of `id`, created if new; a string comparison instead of a hash lookup when in order. */
+  private item(id: string, kind: FileKind): number {
+    const guess = this.cursor[kind];
+    if (guess < this.nItems && this.itemIds[guess] === id) {
+      this.cursor[kind] = guess + 1;
+      return guess;
+    }
+    const i = this.lookupOrAdd(id);
+    this.cursor[kind] = i + 1;
+    return i;
+  }
+
+  private lookupOrAdd(id: string): number {
+    const index = this.itemIndex();
+    const known = index.get(id);
+    if (known !== undefined) return known;
+    const i = this.nItems++;
+    if (i >= this.it.item0Row.length) this.it = grow(this.it, ITEM_COLUMNS, i * 2);
+    this.it.item0Row[i] = -1;
+    this.itemIds.push(id);
+    index.set(id, i);
+    return i;
+  }
+
+  private row(id: string, sample: number, kind: FileKind): number {
+    const item = this.item(id, kind);
+    const existing = sample === 0 ? this.it.item0Row[item]! : (this.extraRows.get(`${item}:${sample}`) ?? -1);
+    if (existing >= 0) return existing;
+    const r = this.nRows++;
+    if (r >= this.c.rowItem.length) this.c = grow(this.c, COLUMNS, r * 2);
+    this.c.rowItem[r] = item;
+    this.c.rowSample[r] = sample;
+    this.c.score[r] = Number.NaN;
+    if (sample === 0) this.it.item0Row[item] = r;
+    else this.extraRows.set(`${item}:${sample}`, r);
+    return r;
+  }
+
+  private itemIndex(): Map<string, number> {
+    if (!this.itemIndexMap) {
+      this.itemIndexMap = new Map();
+      for (let i = 0; i < this.itemIds.length; i++) this.itemIndexMap.set(this.itemIds[i]!, i);
+    }
+    return this.itemIndexMap;
+  }
+
+  private intern(value: string, list: string[], index: Map<string, number>): number {
+    const known = index.get(value);
+    if (known !== undefined) return known;
+    if (list.length >= 65_000) return 0;
+    list.push(value);
+    index.set(value, list.length);
+    return list.length;
+  }
+}
+
+// ---- internal helpers ----
+
+/** The fields the index keeps, of any row kind. */
+interface RowFields {
+  id?: unknown;
+  sample?: unknown;
+  status?: unknown;
+  code?: unknown;
+  category?: unknown;
+  scorer?: unknown;
+  value?: unknown;
+  passed?: unknown;
+}
+
+/** The fields read from the bytes (fields.ts); undefined when the line needs a real parse. */
+function fastFields(kind: FileKind, buf: Buffer, start: number, end: number): RowFields | undefined {
+  if (buf[start] !== 0x7b || buf[end - 1] !== 0x7d) return undefined;
+  const id = stringAt(buf, valueAt(buf, start, end, "id"), end);
+  if (id === undefined) return undefined;
+  if (kind === "prompts") {
+    const meta = valueAt(buf, start, end, "metadata");
+    if (meta < 0) return { id };
+    if (buf[meta] !== 0x7b) return undefined;
+    const at = valueAt(buf, start, end, "category", 2, meta);
+    return { id, category: at < 0 ? undefined : stringAt(buf, at, end) };
+  }
+  const sample = numberAt(buf, valueAt(buf, start, end, "sample"), end);
+  if (sample === undefined) return undefined;
+  if (kind === "scores") {
+    const scorer = stringAt(buf, valueAt(buf, start, end, "scorer"), end);
+    const value = numberAt(buf, valueAt(buf, start, end, "value"), end);
+    const passed = booleanAt(buf, valueAt(buf, start, end, "passed"));
+    if (scorer === undefined || value === undefined || passed === undefined) return undefined;
+    return { id, sample, scorer, value, passed };
+  }
+  const status = stringAt(buf, valueAt(buf, start, end, "status"), end);
+  if (status === undefined) return undefined;
+  if (status !== "error") return { id, sample, status };
+  const error = valueAt(buf, start, end, "error");
+  const code = error < 0 ? -1 : valueAt(buf, start, end, "code", 2, error);
+  return { id, sample, status, code: code < 0 ? undefined : stringAt(buf, code, end) };
+}
+
+function slowFields(buf: Buffer, start: number, end: number): RowFields | undefined {
+  let row: unknown;
+  try {
+    row = JSON.parse(buf.toString("utf8", start, end));
+  } catch {
+    return undefined;
+  }
+  if (row === null || typeof row !== "object" || Array.isArray(row)) return undefined;
+  const r = row as Record<string, unknown>;
+  const category = (r.metadata as { category?: unknown } | undefined)?.category;
+  const code = (r.error as { code?: unknown } | undefined)?.code;
+  return {
+    id: r.id,
+    sample: r.sample,
+    status: r.status,
+    code,
+    category,
+    scorer: r.scorer,
+    value: r.value,
+    passed: r.passed,
+  };
+}
+
+/** The forms of a search text looked for: as typed, lower case, upper case, capitalised. */
+export function searchForms(text: string): string[] {
+  const lower = text.toLowerCase();
+  return [...new Set([text, lower, text.toUpperCase(), lower.charAt(0).toUpperCase() + lower.slice(1)])];
+}
+
+function emptyFiles(): Record<FileKind, FileState> {
+  const state = (): FileState => ({ size: 0, lines: 0, head: "", headLen: 0, bad: [], badCount: 0 });
+  return { prompts: state(), predictions: state(), executions: state(), scores: state() };
+}
+
+function headHash(bytes: Buffer): string {
+  return createHash("sha1").update(bytes).digest("hex");
+}
+
+function allocate<S extends Record<string, new (n: number) => unknown>>(
+  spec: S,
+  n: number,
+): { [K in keyof S]: InstanceType<S[K]> } {
+  const out: Record<string, unknown> = {};
+  for (const [key, Type] of Object.entries(spec)) out[key] = new Type(n);
+  return out as { [K in keyof S]: InstanceType<S[K]> };
+}
+
+function grow<S extends Record<string, new (n: number) => unknown>>(
+  cols: { [K in keyof S]: InstanceType<S[K]> },
+  spec: S,
+  n: number,
+): { [K in keyof S]: InstanceType<S[K]> } {
+  const out = allocate(spec, n);
+  for (const key of Object.keys(spec))
+    (out[key] as unknown as Uint8Array).set(cols[key] as unknown as Uint8Array);
+  return out;
+}
+
+/** Rank of each interned value (index 0 = none first), by the values' sorted order. */
+function rankOf(values: string[]): Int32Array {
+  const rank = new Int32Array(values.length + 1);
+  const sorted = values
+    .map((v, i) => [v, i + 1] as const)
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  sorted.forEach(([, i], k) => {
+    rank[i] = k + 1;
+  });
+  return rank;
+}
+
+function lookup(sorted: { off: Float64Array; who: Int32Array }, at: number): number {
+  let lo = 0;
+  let hi = sorted.off.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = sorted.off[mid]!;
+    if (v === at) return sorted.who[mid]!;
+    if (v < at) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/**
+ * Calls `onChunk(buf, end, base)` for consecutive runs of complete lines between `from` and `to`
+ * (`buf[0..end)` holds file bytes from `base`, ending just after a newline). Bytes after the last
+ * newline are left alone: a line still being written, or a torn one. Returns where that is.
+ * Yields to the event loop between chunks.
+ */
+async function scanChunks(
+  path: string,
+  from: number,
+  to: number,
+  onChunk: (buf: Buffer, end: number, base: number) => void,
+): Promise<number> {
+  const fd = openSync(path, "r");
+  try {
+    let buf = Buffer.allocUnsafe(CHUNK);
+    let base = from;
+    let have = 0;
+    while (base + have < to) {
+      if (have === buf.length) {
+        const bigger = Buffer.allocUnsafe(buf.length * 2);
+        buf.copy(bigger, 0, 0, have);
+        buf = bigger;
+      }
+      const n = readSync(fd, buf, have, Math.min(buf.length - have, to - base - have), base + have);
+      if (n === 0) break;
+      have += n;
+      const lastNl = buf.lastIndexOf(10, have - 1);
+      if (lastNl < 0) continue;
+      const end = lastNl + 1;
+      onChunk(buf, end, base);
+      buf.copy(buf, 0, end, have);
+      base += end;
+      have -= end;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return base;
+  } finally {
+    closeSync(fd);
+  }
+}
