@@ -6,7 +6,7 @@
 #   chromium        headless browser that checks report.html renders
 #   python3-pytest  system pytest the code-edit harness tests run inside bwrap (which sees /usr only)
 set -euo pipefail
-packages=(bubblewrap docker.io busybox-static chromium python3-pytest)
+packages=(bubblewrap docker.io busybox-static chromium python3-pytest redis-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -17,7 +17,8 @@ const ALLOWED: Record<string, string[]> = {
   tasks: ["core"],
   report: ["core", "stats"],
   pipeline: ["core", "config", "tasks", "providers", "scoring", "sandbox", "report", "stats"],
-  cli: ["core", "config", "tasks", "providers", "scoring", "sandbox", "report", "stats", "pipeline"],
+  queue: ["core", "config", "providers"],
+  cli: ["core", "config", "tasks", "providers", "scoring", "sandbox", "report", "stats", "pipeline", "queue"],
 };
 
 function sourceFiles(dir: string): string[] {

@@ -8,6 +8,7 @@ import { executeCommand, importCommand } from "./commands/import.js";
 import { mergeCommand } from "./commands/merge.js";
 import { reportCommand } from "./commands/report.js";
 import { runCommand } from "./commands/run.js";
+import { workerCommand } from "./commands/worker.js";
 
 export function buildProgram(): Command {
   const program = new Command("benchline")
@@ -29,6 +30,7 @@ executions, scores) and a rerun resumes where it stopped.`,
     compareCommand(),
     mergeCommand(),
     convertCommand(),
+    workerCommand(),
   ]) {
     program.addCommand(command.exitOverride().showHelpAfterError("(run with --help for usage)"));
   }

@@ -28,6 +28,8 @@ export interface SharedRunFlags {
   retryFailed?: boolean;
   wait?: boolean;
   log: LogFormat;
+  /** `run --queue`: Redis URL of a distributed run (this process coordinates). */
+  queue?: string;
 }
 
 const positiveNumber = (value: string): number => {
@@ -102,6 +104,10 @@ export async function resolveAndRun(
   );
   adjust?.(exp);
   for (const warning of exp.warnings) process.stderr.write(`warning: ${warning}\n`);
+  // A queued run (loaded only then): this process coordinates, workers call the models.
+  const coordinator = flags.queue
+    ? await (await import("../queue/index.js")).QueueCoordinator.open(flags.queue)
+    : undefined;
   const interrupt = interruptSignal(() => process.stderr.write(INTERRUPT_MESSAGE));
   const trialLock = trialLockFor(exp, { wait: flags.wait ?? false, signal: interrupt.signal });
   try {
@@ -115,6 +121,7 @@ export async function resolveAndRun(
       onEvent: createReporter(flags.log),
       ...(flags.cache ? {} : { cacheDir: false as const }),
       ...(flags.maxCost !== undefined ? { maxCostUsd: flags.maxCost } : {}),
+      ...(coordinator ? { createProvider: (trial) => coordinator.providerFor(trial, exp.baseDir) } : {}),
     });
     if (result.interrupted) {
       process.stderr.write(
@@ -136,5 +143,6 @@ export async function resolveAndRun(
   } finally {
     trialLock.release();
     interrupt.dispose();
+    await coordinator?.close();
   }
 }

@@ -30,6 +30,10 @@ export function runCommand(): Command {
       positiveInt,
     )
     .option(
+      "--queue <url>",
+      "coordinate a distributed run: inference jobs go to `benchline worker`s through Redis (redis://host:port[/db])",
+    )
+    .option(
       "--allow-missing",
       "import: models: record dataset ids without a response as error rows instead of failing",
     );
@@ -61,4 +65,5 @@ interface RunFlags extends SharedRunFlags {
   parts?: number;
   part?: number;
   allowMissing?: boolean;
+  queue?: string;
 }
