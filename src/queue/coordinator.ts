@@ -19,6 +19,8 @@ export class QueueCoordinator {
   private readonly queue: Queue;
   private readonly events: QueueEvents;
   private readonly providers = new Map<string, Provider>();
+  /** Jobs whose answers were handed to the pipeline; removed at close, when their rows are on disk. */
+  private readonly consumed: Job[] = [];
 
   private constructor(readonly target: RedisTarget) {
     const connection = connectionOptions(target);
@@ -84,6 +86,7 @@ export class QueueCoordinator {
         )}`;
         const job = await this.attach(jobId, data);
         const result = await this.wait(job, context.signal);
+        this.consumed.push(job);
         if (result.ok) return result.generation;
         throw fromJobError(result.error);
       },
@@ -131,7 +134,14 @@ export class QueueCoordinator {
     }
   }
 
+  /**
+   * Removes the jobs whose rows are written (the run has ended, every row is flushed), so a later
+   * run asks again instead of reusing old answers; a coordinator killed before this leaves them
+   * for its rerun to collect.
+   */
   async close(): Promise<void> {
+    for (let i = 0; i < this.consumed.length; i += 500)
+      await Promise.allSettled(this.consumed.slice(i, i + 500).map((job) => job.remove()));
     await Promise.allSettled([this.events.close(), this.queue.close()]);
   }
 }

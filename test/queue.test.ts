@@ -1,0 +1,252 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import net from "node:net";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type OpenAIServer, startOpenAIServer } from "../src/providers/test-utils/openai-server.js";
+import { qaRows, runCliAsync, spawnCli, testdir } from "./helpers.js";
+
+/**
+ * Distributed runs (issue 14): a real redis-server on a loopback port, the loopback model
+ * server, `benchline run --queue` as the coordinator and `benchline worker` processes.
+ */
+
+let server: OpenAIServer;
+let redis: ChildProcess;
+let redisPort: number;
+let nextDb = 1;
+const started: ChildProcess[] = [];
+
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  server = await startOpenAIServer({ latencyMs: 20 });
+  redisPort = await freePort();
+  // redis-server comes from scripts/install-test-deps.sh; port 0 is not supported, so a free one.
+  redis = spawn(
+    "redis-server",
+    ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: "ignore" },
+  );
+  await until(
+    () =>
+      spawnSync("redis-cli", ["-p", String(redisPort), "ping"], { encoding: "utf8" }).stdout.trim() ===
+      "PONG",
+    10_000,
+    "redis-server",
+  );
+});
+
+afterAll(async () => {
+  for (const child of started) if (child.exitCode === null) child.kill("SIGKILL");
+  redis?.kill("SIGKILL");
+  await server?.close();
+});
+
+/** A fresh Redis database per test: queues of one test never meet another's. */
+const queueUrl = (): string => `redis://127.0.0.1:${redisPort}/${nextDb++}`;
+
+const config = (concurrency = 4) => `
+name: live
+task: qa
+dataset: data.jsonl
+models:
+  - {id: local, provider: vllm, model: tiny, base_url: "${server.url}", api_key_env: BENCH_KEY, max_attempts: 2, timeout: 10}
+prompts: {plain: {user: "{{question}}"}}
+scorers: [exact]
+concurrency: ${concurrency}
+samples: 2
+`;
+
+const KEY = "sk-canary-queue-7d3a";
+
+interface Worker {
+  child: ChildProcess;
+  log: () => string;
+}
+
+async function startWorker(dir: string, url: string, env: NodeJS.ProcessEnv = { BENCH_KEY: KEY }) {
+  const child = spawnCli(["worker", "--queue", url, "--concurrency", "2", "--stalled-seconds", "2"], dir, {
+    BENCH_KEY: undefined,
+    ...env,
+  });
+  started.push(child);
+  let log = "";
+  child.stderr!.on("data", (d: Buffer) => {
+    log += d.toString();
+  });
+  await until(() => log.includes("serving"), 30_000, `worker to start (log: ${log})`);
+  return { child, log: () => log } satisfies Worker;
+}
+
+async function stop(worker: Worker): Promise<void> {
+  if (worker.child.exitCode !== null || worker.child.signalCode !== null) return;
+  const exited = new Promise((r) => worker.child.once("exit", r));
+  worker.child.kill("SIGTERM");
+  await exited;
+}
+
+type Row = Record<string, unknown>;
+
+function rows(dir: string, name: string, file: string): Row[] {
+  const exp = join(dir, "runs", name);
+  const [trial] = readdirSync(exp).filter((d) => d.includes("__"));
+  const text = readFileSync(join(exp, trial!, file), "utf8").trim();
+  return text === "" ? [] : text.split("\n").map((l) => JSON.parse(l) as Row);
+}
+
+/** Rows by (id, sample) without the fields that differ between any two runs (timings). */
+function byKey(list: Row[]): Map<string, Row> {
+  const out = new Map<string, Row>();
+  for (const row of list) {
+    const { latency_ms: _l, created_at: _c, ...rest } = row;
+    out.set(`${row.id}#${row.sample}`, rest);
+  }
+  return out;
+}
+
+function countRows(dir: string, name: string): number {
+  try {
+    return rows(dir, name, "predictions.jsonl").length;
+  } catch {
+    return 0;
+  }
+}
+
+describe("run --queue with benchline worker", () => {
+  it("a coordinator and three workers write the same predictions and scores as one machine", async () => {
+    const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(20) });
+    const single = await runCliAsync(["run", "exp.yaml", "--no-cache", "--name", "single"], dir, {
+      BENCH_KEY: KEY,
+    });
+    expect(single.code, single.stderr).toBe(0);
+
+    const url = queueUrl();
+    const workers = await Promise.all([1, 2, 3].map(() => startWorker(dir, url)));
+    const before = server.stats.requests;
+    // The coordinator has no API key: only the workers call the model.
+    const queued = await runCliAsync(
+      ["run", "exp.yaml", "--no-cache", "--name", "queued", "--queue", url],
+      dir,
+      {
+        BENCH_KEY: "",
+      },
+    );
+    expect(queued.code, queued.stderr).toBe(0);
+    expect(server.stats.requests - before).toBe(20); // 20 items (both samples in one call), each asked once
+    await Promise.all(workers.map(stop));
+
+    for (const file of ["predictions.jsonl", "scores.jsonl"]) {
+      const a = rows(dir, "single", file);
+      const b = rows(dir, "queued", file);
+      expect(b).toHaveLength(a.length);
+      expect(byKey(b)).toEqual(byKey(a));
+    }
+    // The work was shared: every worker did some of it.
+    for (const w of workers) expect(w.log()).toMatch(/worker: [1-9]\d* jobs done, 0 failed/);
+    // The key stays on the workers' machines: not in the coordinator's files or output.
+    const all = spawnSync("grep", ["-r", KEY, join(dir, "runs")], { encoding: "utf8" });
+    expect(all.stdout).toBe("");
+    expect(queued.stdout + queued.stderr).not.toContain(KEY);
+  }, 120_000);
+
+  it("kill -9 of a worker mid-job: another worker takes its jobs (stalled-job detection), each row written once", async () => {
+    const dir = testdir({ "exp.yaml": config(2), "data.jsonl": qaRows(6) });
+    const url = queueUrl();
+    server.setLatency(1500);
+    try {
+      const victim = await startWorker(dir, url);
+      const coordinator = runCliAsync(["run", "exp.yaml", "--no-cache", "--queue", url], dir);
+      const before = server.stats.requests;
+      await until(() => server.stats.requests > before, 30_000, "the victim's first request");
+      victim.child.kill("SIGKILL");
+      const rescuer = await startWorker(dir, url);
+      server.setLatency(20);
+      const result = await coordinator;
+      expect(result.code, result.stderr).toBe(0);
+      const predictions = rows(dir, "live", "predictions.jsonl");
+      expect(predictions).toHaveLength(12);
+      expect(new Set(predictions.map((p) => `${p.id}#${p.sample}`)).size).toBe(12);
+      expect(predictions.every((p) => p.status === "ok")).toBe(true);
+      expect(rescuer.log()).toContain("serving");
+      await stop(rescuer);
+      expect(rescuer.log()).toMatch(/worker: ([2-9]|1\d) jobs done/);
+    } finally {
+      server.setLatency(20);
+    }
+  }, 120_000);
+
+  it("kill -9 of the coordinator: the rerun attaches to the queued jobs and writes what finished meanwhile", async () => {
+    const dir = testdir({ "exp.yaml": config(4), "data.jsonl": qaRows(10) });
+    const url = queueUrl();
+    server.setLatency(400);
+    try {
+      const worker = await startWorker(dir, url);
+      const before = server.stats.requests;
+      const coordinator = spawnCli(["run", "exp.yaml", "--no-cache", "--queue", url], dir);
+      started.push(coordinator);
+      await until(() => countRows(dir, "live") >= 4, 60_000, "the first rows");
+      coordinator.kill("SIGKILL");
+      await new Promise((r) => coordinator.once("exit", r));
+      const written = countRows(dir, "live");
+      expect(written).toBeLessThan(20);
+      // The jobs in flight finish while no coordinator listens.
+      await new Promise((r) => setTimeout(r, 1500));
+      const rerun = await runCliAsync(["run", "exp.yaml", "--no-cache", "--queue", url], dir);
+      expect(rerun.code, rerun.stderr).toBe(0);
+      const predictions = rows(dir, "live", "predictions.jsonl");
+      expect(predictions).toHaveLength(20);
+      expect(new Set(predictions.map((p) => `${p.id}#${p.sample}`)).size).toBe(20);
+      expect(predictions.every((p) => p.status === "ok")).toBe(true);
+      // Nothing was asked twice: the answers that arrived while the coordinator was down were
+      // collected from their jobs, not requested again.
+      expect(server.stats.requests - before).toBe(10); // 10 items, both samples in one call
+      await stop(worker);
+    } finally {
+      server.setLatency(20);
+    }
+  }, 120_000);
+
+  it("a worker without the API key fails its jobs with a message naming the variable", async () => {
+    const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(3) });
+    const url = queueUrl();
+    const worker = await startWorker(dir, url, {});
+    const before = server.stats.requests;
+    const result = await runCliAsync(["run", "exp.yaml", "--no-cache", "--queue", url], dir, {
+      BENCH_KEY: KEY,
+    });
+    expect(result.code).toBe(3); // every row failed
+    expect(server.stats.requests).toBe(before);
+    const predictions = rows(dir, "live", "predictions.jsonl");
+    expect(predictions).toHaveLength(6);
+    for (const p of predictions) {
+      expect(p.status).toBe("error");
+      expect((p.error as { code: string }).code).toBe("worker");
+      expect((p.error as { message: string }).message).toContain("BENCH_KEY (API key) is not set");
+    }
+    expect(result.stderr).not.toContain(KEY);
+    await stop(worker);
+    expect(worker.log()).toContain("BENCH_KEY (API key) is not set");
+  }, 120_000);
+
+  it("--queue that is not a redis:// URL is a one-line usage error", async () => {
+    const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(3) });
+    const result = await runCliAsync(["run", "exp.yaml", "--queue", "http://127.0.0.1:1"], dir);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe("benchline: --queue: expected redis://host:port[/db], got http://");
+  }, 60_000);
+});
