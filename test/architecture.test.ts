@@ -17,7 +17,7 @@ const ALLOWED: Record<string, string[]> = {
   tasks: ["core"],
   report: ["core", "stats"],
   pipeline: ["core", "config", "tasks", "providers", "scoring", "sandbox", "report", "stats"],
-  queue: ["core", "config", "providers"],
+  queue: ["core", "config", "providers", "sandbox"],
   cli: ["core", "config", "tasks", "providers", "scoring", "sandbox", "report", "stats", "pipeline", "queue"],
 };
 

@@ -4,7 +4,7 @@ import net from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OpenAIServer, startOpenAIServer } from "../src/providers/test-utils/openai-server.js";
-import { qaRows, runCliAsync, spawnCli, testdir } from "./helpers.js";
+import { qaRows, ROOT, runCliAsync, spawnCli, testdir } from "./helpers.js";
 
 /**
  * Distributed runs (issue 14): a real redis-server on a loopback port, the loopback model
@@ -79,8 +79,14 @@ interface Worker {
   log: () => string;
 }
 
-async function startWorker(dir: string, url: string, env: NodeJS.ProcessEnv = { BENCH_KEY: KEY }) {
-  const child = spawnCli(["worker", "--queue", url, "--concurrency", "2", "--stalled-seconds", "2"], dir, {
+async function startWorker(
+  dir: string,
+  url: string,
+  env: NodeJS.ProcessEnv = { BENCH_KEY: KEY },
+  extra: string[] = [],
+) {
+  const args = ["worker", "--queue", url, "--concurrency", "2", "--stalled-seconds", "2", ...extra];
+  const child = spawnCli(args, dir, {
     BENCH_KEY: undefined,
     ...env,
   });
@@ -241,6 +247,52 @@ describe("run --queue with benchline worker", () => {
     expect(result.stderr).not.toContain(KEY);
     await stop(worker);
     expect(worker.log()).toContain("BENCH_KEY (API key) is not set");
+  }, 120_000);
+
+  it("executions run in the workers' bwrap sandboxes and match a single-machine run", async () => {
+    const shellRows = readFileSync(join(ROOT, "examples/data/shell-tasks.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .slice(0, 8)
+      .map((l) => JSON.parse(l));
+    const dir = testdir({
+      "exp.yaml": `
+name: shell
+task: shell
+dataset: data.jsonl
+models: [gold]
+scorers: [exec]
+execution: {sandbox: bwrap, timeout: 10, concurrency: 4, memory_mb: 256, pids: 64}
+`,
+      "data.jsonl": shellRows,
+    });
+    const single = await runCliAsync(["run", "exp.yaml", "--name", "single"], dir);
+    expect(single.code, single.stderr).toBe(0);
+    const url = queueUrl();
+    const inference = await startWorker(dir, url, {}, ["--phases", "inference"]);
+    const executors = await Promise.all(
+      [1, 2].map(() => startWorker(dir, url, {}, ["--phases", "execution"])),
+    );
+    const queued = await runCliAsync(["run", "exp.yaml", "--name", "queued", "--queue", url], dir);
+    expect(queued.code, queued.stderr).toBe(0);
+    await Promise.all([inference, ...executors].map(stop));
+    const strip = (list: Row[]) =>
+      byKey(
+        list.map(({ started_at: _s, ended_at: _e, start_time: _st, end_time: _et, steps, ...rest }) => ({
+          ...rest,
+          steps: (steps as Row[]).map(({ duration_ms: _d, ...step }) => step),
+        })),
+      );
+    const a = rows(dir, "single", "executions.jsonl");
+    expect(a).toHaveLength(8);
+    expect(strip(rows(dir, "queued", "executions.jsonl"))).toEqual(strip(a));
+    // `basis` hashes the execution row, whose timestamps differ between any two runs.
+    const scores = (name: string) => byKey(rows(dir, name, "scores.jsonl").map(({ basis: _b, ...r }) => r));
+    expect(scores("queued")).toEqual(scores("single"));
+    // Inference went to the inference worker only; executions to the execution workers.
+    expect(inference.log()).toMatch(/worker: 8 jobs done, 0 failed/);
+    const executed = executors.map((w) => Number(/worker: (\d+) jobs done, 0 failed/.exec(w.log())?.[1]));
+    expect(executed.reduce((x, y) => x + y, 0)).toBe(8);
   }, 120_000);
 
   it("--queue that is not a redis:// URL is a one-line usage error", async () => {

@@ -121,7 +121,12 @@ export async function resolveAndRun(
       onEvent: createReporter(flags.log),
       ...(flags.cache ? {} : { cacheDir: false as const }),
       ...(flags.maxCost !== undefined ? { maxCostUsd: flags.maxCost } : {}),
-      ...(coordinator ? { createProvider: (trial) => coordinator.providerFor(trial, exp.baseDir) } : {}),
+      ...(coordinator
+        ? {
+            createProvider: (trial) => coordinator.providerFor(trial, exp.baseDir),
+            ...(exp.task.execute ? { sandbox: coordinator.sandboxFor(exp.execution.sandbox) } : {}),
+          }
+        : {}),
     });
     if (result.interrupted) {
       process.stderr.write(

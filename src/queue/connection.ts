@@ -13,6 +13,7 @@ export interface RedisTarget {
 
 /** Queue names: one per phase (jobs carry the model, so one queue serves every model). */
 export const INFERENCE_QUEUE = "benchline-inference";
+export const EXECUTION_QUEUE = "benchline-execution";
 
 export function parseRedisUrl(text: string, flag = "--queue"): RedisTarget {
   let url: URL;

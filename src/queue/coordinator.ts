@@ -1,31 +1,58 @@
 import { type Job, Queue, QueueEvents } from "bullmq";
 import type { Trial } from "../config/index.js";
-import { BenchlineError, contentHash, type Provider } from "../core/index.js";
-import { connectionOptions, INFERENCE_QUEUE, parseRedisUrl, type RedisTarget } from "./connection.js";
-import { fromJobError, type InferenceJob, type InferenceResult } from "./jobs.js";
+import { BenchlineError, contentHash, type Provider, type Sandbox } from "../core/index.js";
+import { createSandbox, type SandboxConfig } from "../sandbox/index.js";
+import {
+  connectionOptions,
+  EXECUTION_QUEUE,
+  INFERENCE_QUEUE,
+  parseRedisUrl,
+  type RedisTarget,
+} from "./connection.js";
+import {
+  type ExecutionJob,
+  type ExecutionResult,
+  fromJobError,
+  type InferenceJob,
+  type InferenceResult,
+  type JobError,
+} from "./jobs.js";
 
 /** How long finished jobs stay in Redis for a restarted coordinator to collect (7 days). */
 const KEEP_SECONDS = 7 * 24 * 3600;
 
+type Outcome = { ok: true } | { ok: false; error: JobError };
+
+/** One BullMQ queue and its event stream, as the coordinator uses them. */
+class JobQueue {
+  readonly queue: Queue;
+  readonly events: QueueEvents;
+  constructor(name: string, target: RedisTarget) {
+    const connection = connectionOptions(target);
+    this.queue = new Queue(name, { connection });
+    this.events = new QueueEvents(name, { connection });
+  }
+}
+
 /**
  * The coordinator's side of a queued run: for each trial a Provider whose `generate` enqueues a
- * job and waits for a worker's answer. The pipeline's inference phase drives it exactly as it
- * drives a local provider — it bounds the requests in flight (`concurrency`, the backpressure),
- * builds the rows and stays the only writer of the trial files — so rows are the same as on one
- * machine. Job ids are deterministic per (trial, phase, id, samples, request): a rerun after a
- * crash attaches to the jobs it enqueued before instead of adding new ones.
+ * job and waits for a worker's answer, and a Sandbox whose `run` does the same for executions.
+ * The pipeline's phases drive them exactly as they drive local ones — they bound the jobs in
+ * flight (`concurrency`, `execution.concurrency`: the backpressure), build the rows and stay the
+ * only writers of the trial files — so rows are the same as on one machine. Job ids are
+ * deterministic (trial, phase, id, samples and request; or the sandbox run's content): a rerun
+ * after a crash attaches to the jobs enqueued before instead of adding new ones.
  */
 export class QueueCoordinator {
-  private readonly queue: Queue;
-  private readonly events: QueueEvents;
+  private readonly inference: JobQueue;
+  private readonly execution: JobQueue;
   private readonly providers = new Map<string, Provider>();
   /** Jobs whose answers were handed to the pipeline; removed at close, when their rows are on disk. */
   private readonly consumed: Job[] = [];
 
   private constructor(readonly target: RedisTarget) {
-    const connection = connectionOptions(target);
-    this.queue = new Queue(INFERENCE_QUEUE, { connection });
-    this.events = new QueueEvents(INFERENCE_QUEUE, { connection });
+    this.inference = new JobQueue(INFERENCE_QUEUE, target);
+    this.execution = new JobQueue(EXECUTION_QUEUE, target);
   }
 
   /** Connects to Redis (a clear error within `timeoutMs` when it cannot). */
@@ -50,7 +77,11 @@ export class QueueCoordinator {
       );
     });
     try {
-      await Promise.race([Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]), timeout]);
+      const all = [this.inference, this.execution].flatMap((q) => [
+        q.queue.waitUntilReady(),
+        q.events.waitUntilReady(),
+      ]);
+      await Promise.race([Promise.all(all), timeout]);
     } catch (error) {
       await this.close();
       throw error;
@@ -84,9 +115,13 @@ export class QueueCoordinator {
           },
           32,
         )}`;
-        const job = await this.attach(jobId, data);
-        const result = await this.wait(job, context.signal);
-        this.consumed.push(job);
+        const result = (await this.submit(
+          this.inference,
+          jobId,
+          "generate",
+          data,
+          context.signal,
+        )) as InferenceResult;
         if (result.ok) return result.generation;
         throw fromJobError(result.error);
       },
@@ -96,27 +131,71 @@ export class QueueCoordinator {
   }
 
   /**
+   * A Sandbox whose runs are execution jobs for workers' sandboxes of this kind (its name is the
+   * kind's, so execution rows read as on one machine).
+   */
+  sandboxFor(config: SandboxConfig): Sandbox {
+    const name = createSandbox(config).name;
+    return {
+      name,
+      run: async (steps, options) => {
+        const { signal, workdir, ...rest } = options;
+        if (workdir !== undefined)
+          throw new BenchlineError(
+            "usage",
+            "--queue: this task runs in a prepared host directory (code-edit), which cannot travel to workers; run its execution phase without --queue",
+          );
+        const data: ExecutionJob = { sandbox: config, steps, options: rest };
+        const jobId = `execution-${contentHash(data, 32)}`;
+        const result = (await this.submit(
+          this.execution,
+          jobId,
+          "execute",
+          data,
+          signal ?? new AbortController().signal,
+        )) as ExecutionResult;
+        if (result.ok) return result.result;
+        throw fromJobError(result.error);
+      },
+    };
+  }
+
+  /** Attaches to the job with this id or adds it, then waits for its answer (or the abort). */
+  private async submit(
+    q: JobQueue,
+    jobId: string,
+    name: string,
+    data: unknown,
+    signal: AbortSignal,
+  ): Promise<Outcome> {
+    const job = await this.attach(q, jobId, name, data);
+    const result = await this.wait(q, job, signal);
+    this.consumed.push(job);
+    return result;
+  }
+
+  /**
    * The job with this id: the one already queued, running or finished (a coordinator restarted),
    * or a new one. A job that failed, or finished with an error, is replaced: a rerun retries
    * error rows, as on one machine.
    */
-  private async attach(jobId: string, data: InferenceJob): Promise<Job<InferenceJob, InferenceResult>> {
-    const existing = (await this.queue.getJob(jobId)) as Job<InferenceJob, InferenceResult> | undefined;
+  private async attach(q: JobQueue, jobId: string, name: string, data: unknown): Promise<Job> {
+    const existing = (await q.queue.getJob(jobId)) as Job<unknown, Outcome> | undefined;
     if (existing) {
       const state = await existing.getState();
       const stale = state === "failed" || (state === "completed" && existing.returnvalue?.ok === false);
       if (!stale) return existing;
       await existing.remove();
     }
-    return (await this.queue.add("generate", data, {
+    return q.queue.add(name, data, {
       jobId,
       attempts: 1,
       removeOnComplete: { age: KEEP_SECONDS },
       removeOnFail: { age: KEEP_SECONDS },
-    })) as Job<InferenceJob, InferenceResult>;
+    });
   }
 
-  private async wait(job: Job<InferenceJob, InferenceResult>, signal: AbortSignal): Promise<InferenceResult> {
+  private async wait(q: JobQueue, job: Job, signal: AbortSignal): Promise<Outcome> {
     if (signal.aborted) throw aborted();
     let onAbort: (() => void) | undefined;
     const stopped = new Promise<never>((_, reject) => {
@@ -124,7 +203,7 @@ export class QueueCoordinator {
       signal.addEventListener("abort", onAbort, { once: true });
     });
     try {
-      return await Promise.race([job.waitUntilFinished(this.events), stopped]);
+      return (await Promise.race([job.waitUntilFinished(q.events), stopped])) as Outcome;
     } catch (error) {
       if (signal.aborted) throw aborted();
       // The job itself failed on a worker (no key, unknown provider, stalled too often).
@@ -142,7 +221,9 @@ export class QueueCoordinator {
   async close(): Promise<void> {
     for (let i = 0; i < this.consumed.length; i += 500)
       await Promise.allSettled(this.consumed.slice(i, i + 500).map((job) => job.remove()));
-    await Promise.allSettled([this.events.close(), this.queue.close()]);
+    await Promise.allSettled(
+      [this.inference, this.execution].flatMap((q) => [q.events.close(), q.queue.close()]),
+    );
   }
 }
 

@@ -1,3 +1,9 @@
-export { INFERENCE_QUEUE, parseRedisUrl, type RedisTarget } from "./connection.js";
+export { EXECUTION_QUEUE, INFERENCE_QUEUE, parseRedisUrl, type RedisTarget } from "./connection.js";
 export { QueueCoordinator } from "./coordinator.js";
-export { type RunningWorker, startWorker, type WorkerOptions } from "./worker.js";
+export {
+  QUEUED_PHASES,
+  type QueuedPhase,
+  type RunningWorker,
+  startWorker,
+  type WorkerOptions,
+} from "./worker.js";

@@ -1,4 +1,13 @@
-import type { GenerateRequest, Generation, ModelSpec, Sample } from "../core/index.js";
+import type {
+  GenerateRequest,
+  Generation,
+  ModelSpec,
+  Sample,
+  SandboxResult,
+  SandboxRunOptions,
+  SandboxStep,
+} from "../core/index.js";
+import type { SandboxConfig } from "../sandbox/index.js";
 
 /**
  * An inference job: everything a worker needs to make the call with its own provider. It
@@ -14,6 +23,18 @@ export interface InferenceJob {
   sample: Sample;
   reference?: string;
 }
+
+/**
+ * An execution job: one sandbox run (steps, files, limits) in the worker's own sandbox of the
+ * configured kind. Host directories (`workdir`, code-edit's prepared trees) cannot travel.
+ */
+export interface ExecutionJob {
+  sandbox: SandboxConfig;
+  steps: SandboxStep[];
+  options: Omit<SandboxRunOptions, "signal" | "workdir">;
+}
+
+export type ExecutionResult = { ok: true; result: SandboxResult } | { ok: false; error: JobError };
 
 /** A provider error, carried as data so the coordinator writes the same error row. */
 export interface JobError {

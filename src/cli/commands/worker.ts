@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError } from "commander";
 import { positiveInt } from "../options.js";
 
-const PHASES_SERVED = ["inference"];
+/** The phases `run --queue` sends to workers (kept here so loading the CLI does not load BullMQ). */
+const PHASES_SERVED = ["inference", "execution"];
 
 export function workerCommand(): Command {
   return new Command("worker")
@@ -13,7 +14,7 @@ export function workerCommand(): Command {
     .option("--concurrency <n>", "jobs this worker runs at the same time", positiveInt, 4)
     .option(
       "--phases <list>",
-      "phases this worker serves (comma-separated; only inference can be queued so far)",
+      "phases this worker serves (comma-separated)",
       (value: string) => {
         const phases = value.split(",").map((p) => p.trim());
         for (const p of phases)
@@ -31,27 +32,30 @@ export function workerCommand(): Command {
       positiveInt,
       30,
     )
-    .action(async (flags: { queue: string; concurrency: number; stalledSeconds: number }) => {
-      const log = (line: string): void => void process.stderr.write(`${line}\n`);
-      const { startWorker } = await import("../../queue/index.js");
-      const worker = await startWorker({
-        url: flags.queue,
-        concurrency: flags.concurrency,
-        stalledMs: flags.stalledSeconds * 1000,
-        env: process.env,
-        log,
-      });
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          resolve();
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
-      log("worker: stopping after the jobs in hand");
-      await worker.close();
-      log(`worker: ${worker.done} jobs done, ${worker.failed} failed`);
-    });
+    .action(
+      async (flags: { queue: string; concurrency: number; phases: string[]; stalledSeconds: number }) => {
+        const log = (line: string): void => void process.stderr.write(`${line}\n`);
+        const { startWorker } = await import("../../queue/index.js");
+        const worker = await startWorker({
+          url: flags.queue,
+          concurrency: flags.concurrency,
+          phases: flags.phases as ("inference" | "execution")[],
+          stalledMs: flags.stalledSeconds * 1000,
+          env: process.env,
+          log,
+        });
+        await new Promise<void>((resolve) => {
+          const stop = (): void => {
+            process.off("SIGINT", stop);
+            process.off("SIGTERM", stop);
+            resolve();
+          };
+          process.on("SIGINT", stop);
+          process.on("SIGTERM", stop);
+        });
+        log("worker: stopping after the jobs in hand");
+        await worker.close();
+        log(`worker: ${worker.done} jobs done, ${worker.failed} failed`);
+      },
+    );
 }
