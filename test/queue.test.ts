@@ -33,22 +33,26 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
   }
 }
 
-beforeAll(async () => {
-  server = await startOpenAIServer({ latencyMs: 20 });
-  redisPort = await freePort();
-  // redis-server comes from scripts/install-test-deps.sh; port 0 is not supported, so a free one.
-  redis = spawn(
+/** redis-server (scripts/install-test-deps.sh) on a free loopback port (it does not take port 0). */
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn(
     "redis-server",
-    ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
     { stdio: "ignore" },
   );
+  started.push(child);
   await until(
-    () =>
-      spawnSync("redis-cli", ["-p", String(redisPort), "ping"], { encoding: "utf8" }).stdout.trim() ===
-      "PONG",
+    () => spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout.trim() === "PONG",
     10_000,
     "redis-server",
   );
+  return child;
+}
+
+beforeAll(async () => {
+  server = await startOpenAIServer({ latencyMs: 20 });
+  redisPort = await freePort();
+  redis = await startRedis(redisPort);
 });
 
 afterAll(async () => {
@@ -293,6 +297,32 @@ execution: {sandbox: bwrap, timeout: 10, concurrency: 4, memory_mb: 256, pids: 6
     expect(inference.log()).toMatch(/worker: 8 jobs done, 0 failed/);
     const executed = executors.map((w) => Number(/worker: (\d+) jobs done, 0 failed/.exec(w.log())?.[1]));
     expect(executed.reduce((x, y) => x + y, 0)).toBe(8);
+  }, 120_000);
+
+  it("Redis restarted (empty) mid-run: the coordinator adds the lost jobs again and the run completes", async () => {
+    const dir = testdir({ "exp.yaml": config(2), "data.jsonl": qaRows(6) });
+    const port = await freePort();
+    const own = await startRedis(port);
+    const url = `redis://127.0.0.1:${port}/0`;
+    server.setLatency(700);
+    try {
+      const worker = await startWorker(dir, url);
+      const coordinator = runCliAsync(["run", "exp.yaml", "--no-cache", "--queue", url], dir);
+      await until(() => countRows(dir, "live") >= 2, 60_000, "the first rows");
+      own.kill("SIGKILL");
+      await new Promise((r) => own.once("exit", r));
+      const again = await startRedis(port);
+      const result = await coordinator;
+      expect(result.code, result.stderr).toBe(0);
+      const predictions = rows(dir, "live", "predictions.jsonl");
+      expect(predictions).toHaveLength(12);
+      expect(new Set(predictions.map((p) => `${p.id}#${p.sample}`)).size).toBe(12);
+      expect(predictions.filter((p) => p.status !== "ok")).toEqual([]);
+      await stop(worker);
+      again.kill("SIGKILL");
+    } finally {
+      server.setLatency(20);
+    }
   }, 120_000);
 
   it("--queue that is not a redis:// URL is a one-line usage error", async () => {

@@ -160,7 +160,12 @@ export class QueueCoordinator {
     };
   }
 
-  /** Attaches to the job with this id or adds it, then waits for its answer (or the abort). */
+  /**
+   * Attaches to the job with this id or adds it, then waits for its answer (or the abort). The
+   * answer normally comes as an event; every `POLL_MS` the job is also looked up, so a Redis
+   * that restarted (its event stream starts over, or its jobs are gone) neither hangs the run
+   * nor loses the job: a finished job is read directly, a vanished one is added again.
+   */
   private async submit(
     q: JobQueue,
     jobId: string,
@@ -168,10 +173,36 @@ export class QueueCoordinator {
     data: unknown,
     signal: AbortSignal,
   ): Promise<Outcome> {
-    const job = await this.attach(q, jobId, name, data);
-    const result = await this.wait(q, job, signal);
-    this.consumed.push(job);
-    return result;
+    let job = await this.attach(q, jobId, name, data);
+    const stop = new AbortController();
+    const both = AbortSignal.any([signal, stop.signal]);
+    const poll = async (): Promise<Outcome> => {
+      for (;;) {
+        await sleep(POLL_MS, both);
+        let failedReason: string | undefined;
+        try {
+          const current = (await q.queue.getJob(jobId)) as Job<unknown, Outcome> | undefined;
+          if (!current) {
+            job = await this.attach(q, jobId, name, data);
+            continue;
+          }
+          const state = await current.getState();
+          if (state === "completed") return current.returnvalue;
+          if (state === "failed") failedReason = current.failedReason;
+        } catch {
+          // Redis is away (restarting): ioredis reconnects; look again at the next turn.
+          continue;
+        }
+        if (failedReason !== undefined) throw new Error(failedReason);
+      }
+    };
+    try {
+      const result = await this.wait(q, job, signal, poll());
+      this.consumed.push(job);
+      return result;
+    } finally {
+      stop.abort();
+    }
   }
 
   /**
@@ -195,7 +226,7 @@ export class QueueCoordinator {
     });
   }
 
-  private async wait(q: JobQueue, job: Job, signal: AbortSignal): Promise<Outcome> {
+  private async wait(q: JobQueue, job: Job, signal: AbortSignal, polled: Promise<Outcome>): Promise<Outcome> {
     if (signal.aborted) throw aborted();
     let onAbort: (() => void) | undefined;
     const stopped = new Promise<never>((_, reject) => {
@@ -203,7 +234,8 @@ export class QueueCoordinator {
       signal.addEventListener("abort", onAbort, { once: true });
     });
     try {
-      return (await Promise.race([job.waitUntilFinished(q.events), stopped])) as Outcome;
+      polled.catch(() => undefined); // settled by the race below or dropped after it
+      return (await Promise.race([job.waitUntilFinished(q.events), polled, stopped])) as Outcome;
     } catch (error) {
       if (signal.aborted) throw aborted();
       // The job itself failed on a worker (no key, unknown provider, stalled too often).
@@ -225,6 +257,24 @@ export class QueueCoordinator {
       [this.inference, this.execution].flatMap((q) => [q.events.close(), q.queue.close()]),
     );
   }
+}
+
+/** How often a job being waited for is looked up in Redis (see `submit`). */
+const POLL_MS = 2000;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(aborted());
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(aborted());
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 function aborted(): Error {
