@@ -325,6 +325,24 @@ execution: {sandbox: bwrap, timeout: 10, concurrency: 4, memory_mb: 256, pids: 6
     }
   }, 120_000);
 
+  it("a coordinator that cannot reach Redis stops with one line naming it, before writing anything", async () => {
+    const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(3) });
+    const port = await freePort();
+    const result = await runCliAsync(["run", "exp.yaml", "--queue", `redis://127.0.0.1:${port}/2`], dir);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      `benchline: --queue: cannot reach Redis at redis://127.0.0.1:${port}/2: connect ECONNREFUSED 127.0.0.1:${port}`,
+    );
+    expect(readdirSync(dir)).not.toContain("runs");
+  }, 60_000);
+
+  it("worker --phases names only phases that can be queued", async () => {
+    const dir = testdir({});
+    const result = await runCliAsync(["worker", "--queue", queueUrl(), "--phases", "inference,score"], dir);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('"score" cannot be queued; queued phases: inference, execution');
+  }, 60_000);
+
   it("--queue that is not a redis:// URL is a one-line usage error", async () => {
     const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(3) });
     const result = await runCliAsync(["run", "exp.yaml", "--queue", "http://127.0.0.1:1"], dir);

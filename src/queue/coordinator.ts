@@ -1,4 +1,5 @@
 import { type Job, Queue, QueueEvents } from "bullmq";
+import { Redis } from "ioredis";
 import type { Trial } from "../config/index.js";
 import { BenchlineError, contentHash, type Provider, type Sandbox } from "../core/index.js";
 import { createSandbox, type SandboxConfig } from "../sandbox/index.js";
@@ -57,37 +58,15 @@ export class QueueCoordinator {
 
   /** Connects to Redis (a clear error within `timeoutMs` when it cannot). */
   static async open(url: string, timeoutMs = 10_000): Promise<QueueCoordinator> {
-    const coordinator = new QueueCoordinator(parseRedisUrl(url));
-    await coordinator.ready(timeoutMs);
+    const target = parseRedisUrl(url);
+    await probe(target, timeoutMs);
+    const coordinator = new QueueCoordinator(target);
+    const all = [coordinator.inference, coordinator.execution].flatMap((q) => [
+      q.queue.waitUntilReady(),
+      q.events.waitUntilReady(),
+    ]);
+    await Promise.all(all);
     return coordinator;
-  }
-
-  private async ready(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new BenchlineError(
-              "usage",
-              `--queue: cannot reach Redis at ${this.target.label} within ${timeoutMs / 1000} s`,
-            ),
-          ),
-        timeoutMs,
-      );
-    });
-    try {
-      const all = [this.inference, this.execution].flatMap((q) => [
-        q.queue.waitUntilReady(),
-        q.events.waitUntilReady(),
-      ]);
-      await Promise.race([Promise.all(all), timeout]);
-    } catch (error) {
-      await this.close();
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   providerFor(trial: Trial, baseDir: string): Provider {
@@ -256,6 +235,35 @@ export class QueueCoordinator {
     await Promise.allSettled(
       [this.inference, this.execution].flatMap((q) => [q.events.close(), q.queue.close()]),
     );
+  }
+}
+
+/**
+ * One PING with a client that does not reconnect: BullMQ's clients retry for ever, so an
+ * unreachable Redis is found here, with a one-line error, before they are made.
+ */
+async function probe(target: RedisTarget, timeoutMs: number): Promise<void> {
+  const client = new Redis({
+    ...connectionOptions(target),
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  let cause = "";
+  client.on("error", (error: Error) => {
+    cause ||= error.message;
+  });
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    throw new BenchlineError(
+      "usage",
+      `--queue: cannot reach Redis at ${target.label}: ${cause || (error as Error).message}`,
+    );
+  } finally {
+    client.disconnect();
   }
 }
 
