@@ -8,7 +8,7 @@
 #   python3-sklearn scikit-learn's TfidfVectorizer: the reference the similarity scorer tests compare with
 #   iverilog, python3-pip  Icarus Verilog and pip for cocotb: the cvdp harness tests (cocotb below)
 set -euo pipefail
-packages=(bubblewrap docker.io busybox-static chromium python3-pytest iverilog python3-pip python3-sklearn)
+packages=(bubblewrap docker.io busybox-static chromium python3-pytest iverilog python3-pip python3-sklearn redis-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -19,6 +19,7 @@ const ALLOWED: Record<string, string[]> = {
   report: ["core", "stats"],
   viewer: ["core", "stats", "report"],
   pipeline: ["core", "config", "tasks", "providers", "scoring", "sandbox", "report", "stats", "sources"],
+  queue: ["core", "config", "providers", "sandbox"],
   cli: [
     "core",
     "config",
@@ -31,6 +32,7 @@ const ALLOWED: Record<string, string[]> = {
     "pipeline",
     "sources",
     "viewer",
+    "queue",
   ],
 };
 

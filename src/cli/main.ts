@@ -13,6 +13,7 @@ import { mergeCommand } from "./commands/merge.js";
 import { reportCommand } from "./commands/report.js";
 import { runCommand } from "./commands/run.js";
 import { viewCommand } from "./commands/view.js";
+import { workerCommand } from "./commands/worker.js";
 
 export function buildProgram(): Command {
   const program = new Command("benchline")
@@ -36,6 +37,7 @@ executions, scores) and a rerun resumes where it stopped.`,
     convertCommand(),
     analyzeCommand(),
     viewCommand(),
+    workerCommand(),
   ]) {
     program.addCommand(command.exitOverride().showHelpAfterError("(run with --help for usage)"));
   }

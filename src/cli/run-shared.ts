@@ -29,6 +29,8 @@ export interface SharedRunFlags {
   log: LogFormat;
   /** Print each guided answer as it is written (`run --verbose`). */
   verbose?: boolean;
+  /** `run --queue`: Redis URL of a distributed run (this process coordinates). */
+  queue?: string;
 }
 
 const positiveNumber = (value: string): number => {
@@ -128,6 +130,10 @@ export async function resolveAndRun(
       "--no-wait: no model of this run uses batch (set batch: true or --batch)",
     );
   for (const warning of exp.warnings) process.stderr.write(`warning: ${warning}\n`);
+  // A queued run (loaded only then): this process coordinates, workers call the models.
+  const coordinator = flags.queue
+    ? await (await import("../queue/index.js")).QueueCoordinator.open(flags.queue)
+    : undefined;
   const interrupt = interruptSignal(() => process.stderr.write(INTERRUPT_MESSAGE));
   const trialLock = trialLockFor(exp, { wait: flags.wait ?? false, signal: interrupt.signal });
   try {
@@ -142,6 +148,12 @@ export async function resolveAndRun(
       ...(flags.cache ? {} : { cacheDir: false as const }),
       ...(flags.maxCost !== undefined ? { maxCostUsd: flags.maxCost } : {}),
       ...(flags.wait === false ? { batchWait: false } : {}),
+      ...(coordinator
+        ? {
+            createProvider: (trial) => coordinator.providerFor(trial, exp.baseDir),
+            ...(exp.task.execute ? { sandbox: coordinator.sandboxFor(exp.execution.sandbox) } : {}),
+          }
+        : {}),
     });
     if (result.interrupted) {
       process.stderr.write(
@@ -163,5 +175,6 @@ export async function resolveAndRun(
   } finally {
     trialLock.release();
     interrupt.dispose();
+    await coordinator?.close();
   }
 }

@@ -34,6 +34,10 @@ export function runCommand(): Command {
       "print each guided answer as it is written, coloured by who wrote it (oracle blue, base red; plain text when not a terminal or NO_COLOR is set)",
     )
     .option(
+      "--queue <url>",
+      "coordinate a distributed run: inference jobs go to `benchline worker`s through Redis (redis://host:port[/db])",
+    )
+    .option(
       "--allow-missing",
       "import: models: record dataset ids without a response as error rows instead of failing",
     );
@@ -65,4 +69,5 @@ interface RunFlags extends SharedRunFlags {
   parts?: number;
   part?: number;
   allowMissing?: boolean;
+  queue?: string;
 }

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { BenchlineError } from "../../core/index.js";
+import { BenchlineError } from "../../core/errors.js";
 
 const port = (value: string): number => {
   const n = Number(value);

@@ -1,0 +1,61 @@
+import { Command, InvalidArgumentError } from "commander";
+import { positiveInt } from "../options.js";
+
+/** The phases `run --queue` sends to workers (kept here so loading the CLI does not load BullMQ). */
+const PHASES_SERVED = ["inference", "execution"];
+
+export function workerCommand(): Command {
+  return new Command("worker")
+    .summary("serve a queued run (run --queue): take inference jobs from Redis")
+    .description(
+      "Take jobs of runs started with `benchline run --queue` from Redis and do them with this machine's providers; API keys come from this machine's environment and never travel in jobs. Runs until Ctrl-C (jobs in hand are finished first).",
+    )
+    .requiredOption("--queue <url>", "Redis to take jobs from: redis://host:port[/db]")
+    .option("--concurrency <n>", "jobs this worker runs at the same time", positiveInt, 4)
+    .option(
+      "--phases <list>",
+      "phases this worker serves (comma-separated)",
+      (value: string) => {
+        const phases = value.split(",").map((p) => p.trim());
+        for (const p of phases)
+          if (!PHASES_SERVED.includes(p))
+            throw new InvalidArgumentError(
+              `"${p}" cannot be queued; queued phases: ${PHASES_SERVED.join(", ")}`,
+            );
+        return phases;
+      },
+      PHASES_SERVED,
+    )
+    .option(
+      "--stalled-seconds <s>",
+      "a job whose worker stops renewing its lock this long (killed, hung) goes to another worker",
+      positiveInt,
+      30,
+    )
+    .action(
+      async (flags: { queue: string; concurrency: number; phases: string[]; stalledSeconds: number }) => {
+        const log = (line: string): void => void process.stderr.write(`${line}\n`);
+        const { startWorker } = await import("../../queue/index.js");
+        const worker = await startWorker({
+          url: flags.queue,
+          concurrency: flags.concurrency,
+          phases: flags.phases as ("inference" | "execution")[],
+          stalledMs: flags.stalledSeconds * 1000,
+          env: process.env,
+          log,
+        });
+        await new Promise<void>((resolve) => {
+          const stop = (): void => {
+            process.off("SIGINT", stop);
+            process.off("SIGTERM", stop);
+            resolve();
+          };
+          process.on("SIGINT", stop);
+          process.on("SIGTERM", stop);
+        });
+        log("worker: stopping after the jobs in hand");
+        await worker.close();
+        log(`worker: ${worker.done} jobs done, ${worker.failed} failed`);
+      },
+    );
+}

@@ -1,0 +1,148 @@
+import { hostname } from "node:os";
+import { type Job, Worker } from "bullmq";
+import { type Provider, type Sandbox, stableStringify } from "../core/index.js";
+import { createProvider } from "../providers/index.js";
+import { createSandbox, SandboxPool } from "../sandbox/index.js";
+import { connectionOptions, EXECUTION_QUEUE, INFERENCE_QUEUE, parseRedisUrl } from "./connection.js";
+import {
+  type ExecutionJob,
+  type ExecutionResult,
+  type InferenceJob,
+  type InferenceResult,
+  toJobError,
+} from "./jobs.js";
+
+export type QueuedPhase = "inference" | "execution";
+export const QUEUED_PHASES: readonly QueuedPhase[] = ["inference", "execution"];
+
+export interface WorkerOptions {
+  url: string;
+  /** Jobs this worker runs at the same time (per phase). */
+  concurrency: number;
+  /** Phases whose jobs this worker takes. */
+  phases: readonly QueuedPhase[];
+  /**
+   * A job's lock lasts this long and is renewed at half of it; a worker that dies (kill -9) stops
+   * renewing, and after about this long another worker's stalled-job check hands the job on.
+   */
+  stalledMs: number;
+  env: Record<string, string | undefined>;
+  log: (line: string) => void;
+}
+
+export interface RunningWorker {
+  done: number;
+  failed: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A worker: takes inference jobs and answers them with its own providers (one per model spec,
+ * built from this machine's environment, so API keys never leave it), and execution jobs with
+ * its own sandboxes. A provider or sandbox error is the job's result (the coordinator writes it
+ * as an error row, as on one machine); a job the worker cannot do at all — no API key here, an
+ * unknown provider — fails with that message.
+ */
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const target = parseRedisUrl(options.url);
+  const providers = new Map<string, Provider>();
+  const sandboxes = new Map<string, Sandbox>();
+  const closing = new AbortController();
+  const stats = { done: 0, failed: 0 };
+  const me = `worker ${hostname()}`;
+
+  const infer = async (job: Job<InferenceJob, InferenceResult>): Promise<InferenceResult> => {
+    const { spec, baseDir, request, sample, reference } = job.data;
+    const key = stableStringify({ spec, baseDir });
+    let provider = providers.get(key);
+    if (!provider) {
+      try {
+        provider = createProvider(
+          spec,
+          { baseDir, env: options.env },
+          { defaultConcurrency: options.concurrency },
+        );
+      } catch (error) {
+        throw new Error(`${me}: model "${spec.id}": ${(error as Error).message}`);
+      }
+      providers.set(key, provider);
+    }
+    try {
+      const generation = await provider.generate(request, {
+        signal: closing.signal,
+        sample,
+        ...(reference !== undefined ? { reference } : {}),
+      });
+      return { ok: true, generation };
+    } catch (error) {
+      return { ok: false, error: toJobError(error) };
+    }
+  };
+
+  const execute = async (job: Job<ExecutionJob, ExecutionResult>): Promise<ExecutionResult> => {
+    const { sandbox: config, steps, options: runOptions } = job.data;
+    const key = stableStringify(config);
+    let sandbox = sandboxes.get(key);
+    if (!sandbox) {
+      try {
+        const created = createSandbox(config);
+        // A sandbox that cannot work here (no bwrap, no docker daemon) fails the job, clearly.
+        await created.start?.();
+        sandbox = new SandboxPool(created, options.concurrency);
+      } catch (error) {
+        throw new Error(`${me}: sandbox ${config.kind}: ${(error as Error).message}`);
+      }
+      sandboxes.set(key, sandbox);
+    }
+    try {
+      return { ok: true, result: await sandbox.run(steps, { ...runOptions, signal: closing.signal }) };
+    } catch (error) {
+      return { ok: false, error: toJobError(error) };
+    }
+  };
+
+  const settings = {
+    connection: connectionOptions(target),
+    concurrency: options.concurrency,
+    lockDuration: options.stalledMs,
+    stalledInterval: options.stalledMs,
+    maxStalledCount: 2,
+  };
+  const workers: Worker[] = [];
+  if (options.phases.includes("inference")) workers.push(new Worker(INFERENCE_QUEUE, infer, settings));
+  if (options.phases.includes("execution")) workers.push(new Worker(EXECUTION_QUEUE, execute, settings));
+  for (const worker of workers) {
+    worker.on("completed", () => void stats.done++);
+    worker.on("failed", (job, error) => {
+      stats.failed++;
+      options.log(`job ${job?.id ?? "?"} failed: ${error.message}`);
+    });
+    // ioredis reconnects on its own; say so once per distinct error, not once per attempt.
+    let lastError = "";
+    worker.on("error", (error) => {
+      if (error.message === lastError) return;
+      lastError = error.message;
+      options.log(`redis: ${error.message}`);
+    });
+  }
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  options.log(
+    `${me} pid ${process.pid}: serving ${options.phases.join(", ")} on ${target.label}, concurrency ${options.concurrency}`,
+  );
+  return {
+    get done() {
+      return stats.done;
+    },
+    get failed() {
+      return stats.failed;
+    },
+    close: async () => {
+      await Promise.all(workers.map((w) => w.close()));
+      closing.abort();
+      await Promise.allSettled([
+        ...[...providers.values()].map((p) => p.close?.()),
+        ...[...sandboxes.values()].map((s) => s.close?.()),
+      ]);
+    },
+  };
+}

@@ -1,0 +1,352 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import net from "node:net";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type OpenAIServer, startOpenAIServer } from "../src/providers/test-utils/openai-server.js";
+import { qaRows, ROOT, runCliAsync, spawnCli, testdir } from "./helpers.js";
+
+/**
+ * Distributed runs (issue 14): a real redis-server on a loopback port, the loopback model
+ * server, `benchline run --queue` as the coordinator and `benchline worker` processes.
+ */
+
+let server: OpenAIServer;
+let redis: ChildProcess;
+let redisPort: number;
+let nextDb = 1;
+const started: ChildProcess[] = [];
+
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** redis-server (scripts/install-test-deps.sh) on a free loopback port (it does not take port 0). */
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: "ignore" },
+  );
+  started.push(child);
+  await until(
+    () => spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout.trim() === "PONG",
+    10_000,
+    "redis-server",
+  );
+  return child;
+}
+
+beforeAll(async () => {
+  server = await startOpenAIServer({ latencyMs: 20 });
+  redisPort = await freePort();
+  redis = await startRedis(redisPort);
+});
+
+afterAll(async () => {
+  for (const child of started) if (child.exitCode === null) child.kill("SIGKILL");
+  redis?.kill("SIGKILL");
+  await server?.close();
+});
+
+/** A fresh Redis database per test: queues of one test never meet another's. */
+const queueUrl = (): string => `redis://127.0.0.1:${redisPort}/${nextDb++}`;
+
+const config = (concurrency = 4) => `
+name: live
+task: qa
+dataset: data.jsonl
+models:
+  - {id: local, provider: vllm, model: tiny, base_url: "${server.url}", api_key_env: BENCH_KEY, max_attempts: 2, timeout: 10}
+prompts: {plain: {user: "{{question}}"}}
+scorers: [exact]
+concurrency: ${concurrency}
+samples: 2
+`;
+
+const KEY = "sk-canary-queue-7d3a";
+
+interface Worker {
+  child: ChildProcess;
+  log: () => string;
+}
+
+async function startWorker(
+  dir: string,
+  url: string,
+  env: NodeJS.ProcessEnv = { BENCH_KEY: KEY },
+  extra: string[] = [],
+) {
+  const args = ["worker", "--queue", url, "--concurrency", "2", "--stalled-seconds", "2", ...extra];
+  const child = spawnCli(args, dir, {
+    BENCH_KEY: undefined,
+    ...env,
+  });
+  started.push(child);
+  let log = "";
+  child.stderr!.on("data", (d: Buffer) => {
+    log += d.toString();
+  });
+  await until(() => log.includes("serving"), 30_000, `worker to start (log: ${log})`);
+  return { child, log: () => log } satisfies Worker;
+}
+
+async function stop(worker: Worker): Promise<void> {
+  if (worker.child.exitCode !== null || worker.child.signalCode !== null) return;
+  const exited = new Promise((r) => worker.child.once("exit", r));
+  worker.child.kill("SIGTERM");
+  await exited;
+}
+
+type Row = Record<string, unknown>;
+
+function rows(dir: string, name: string, file: string): Row[] {
+  const exp = join(dir, "runs", name);
+  const [trial] = readdirSync(exp).filter((d) => d.includes("__"));
+  const text = readFileSync(join(exp, trial!, file), "utf8").trim();
+  return text === "" ? [] : text.split("\n").map((l) => JSON.parse(l) as Row);
+}
+
+/** Rows by (id, sample) without the fields that differ between any two runs (timings). */
+function byKey(list: Row[]): Map<string, Row> {
+  const out = new Map<string, Row>();
+  for (const row of list) {
+    const { latency_ms: _l, created_at: _c, ...rest } = row;
+    out.set(`${row.id}#${row.sample}`, rest);
+  }
+  return out;
+}
+
+function countRows(dir: string, name: string): number {
+  try {
+    return rows(dir, name, "predictions.jsonl").length;
+  } catch {
+    return 0;
+  }
+}
+
+describe("run --queue with benchline worker", () => {
+  it("a coordinator and three workers write the same predictions and scores as one machine", async () => {
+    const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(20) });
+    const single = await runCliAsync(["run", "exp.yaml", "--no-cache", "--name", "single"], dir, {
+      BENCH_KEY: KEY,
+    });
+    expect(single.code, single.stderr).toBe(0);
+
+    const url = queueUrl();
+    const workers = await Promise.all([1, 2, 3].map(() => startWorker(dir, url)));
+    const before = server.stats.requests;
+    // The coordinator has no API key: only the workers call the model.
+    const queued = await runCliAsync(
+      ["run", "exp.yaml", "--no-cache", "--name", "queued", "--queue", url],
+      dir,
+      {
+        BENCH_KEY: "",
+      },
+    );
+    expect(queued.code, queued.stderr).toBe(0);
+    expect(server.stats.requests - before).toBe(20); // 20 items (both samples in one call), each asked once
+    await Promise.all(workers.map(stop));
+
+    for (const file of ["predictions.jsonl", "scores.jsonl"]) {
+      const a = rows(dir, "single", file);
+      const b = rows(dir, "queued", file);
+      expect(b).toHaveLength(a.length);
+      expect(byKey(b)).toEqual(byKey(a));
+    }
+    // The work was shared: every worker did some of it.
+    for (const w of workers) expect(w.log()).toMatch(/worker: [1-9]\d* jobs done, 0 failed/);
+    // The key stays on the workers' machines: not in the coordinator's files or output.
+    const all = spawnSync("grep", ["-r", KEY, join(dir, "runs")], { encoding: "utf8" });
+    expect(all.stdout).toBe("");
+    expect(queued.stdout + queued.stderr).not.toContain(KEY);
+  }, 120_000);
+
+  it("kill -9 of a worker mid-job: another worker takes its jobs (stalled-job detection), each row written once", async () => {
+    const dir = testdir({ "exp.yaml": config(2), "data.jsonl": qaRows(6) });
+    const url = queueUrl();
+    server.setLatency(1500);
+    try {
+      const victim = await startWorker(dir, url);
+      const coordinator = runCliAsync(["run", "exp.yaml", "--no-cache", "--queue", url], dir);
+      const before = server.stats.requests;
+      await until(() => server.stats.requests > before, 30_000, "the victim's first request");
+      victim.child.kill("SIGKILL");
+      const rescuer = await startWorker(dir, url);
+      server.setLatency(20);
+      const result = await coordinator;
+      expect(result.code, result.stderr).toBe(0);
+      const predictions = rows(dir, "live", "predictions.jsonl");
+      expect(predictions).toHaveLength(12);
+      expect(new Set(predictions.map((p) => `${p.id}#${p.sample}`)).size).toBe(12);
+      expect(predictions.every((p) => p.status === "ok")).toBe(true);
+      expect(rescuer.log()).toContain("serving");
+      await stop(rescuer);
+      expect(rescuer.log()).toMatch(/worker: ([2-9]|1\d) jobs done/);
+    } finally {
+      server.setLatency(20);
+    }
+  }, 120_000);
+
+  it("kill -9 of the coordinator: the rerun attaches to the queued jobs and writes what finished meanwhile", async () => {
+    const dir = testdir({ "exp.yaml": config(4), "data.jsonl": qaRows(10) });
+    const url = queueUrl();
+    server.setLatency(400);
+    try {
+      const worker = await startWorker(dir, url);
+      const before = server.stats.requests;
+      const coordinator = spawnCli(["run", "exp.yaml", "--no-cache", "--queue", url], dir);
+      started.push(coordinator);
+      await until(() => countRows(dir, "live") >= 4, 60_000, "the first rows");
+      coordinator.kill("SIGKILL");
+      await new Promise((r) => coordinator.once("exit", r));
+      const written = countRows(dir, "live");
+      expect(written).toBeLessThan(20);
+      // The jobs in flight finish while no coordinator listens.
+      await new Promise((r) => setTimeout(r, 1500));
+      const rerun = await runCliAsync(["run", "exp.yaml", "--no-cache", "--queue", url], dir);
+      expect(rerun.code, rerun.stderr).toBe(0);
+      const predictions = rows(dir, "live", "predictions.jsonl");
+      expect(predictions).toHaveLength(20);
+      expect(new Set(predictions.map((p) => `${p.id}#${p.sample}`)).size).toBe(20);
+      expect(predictions.every((p) => p.status === "ok")).toBe(true);
+      // Nothing was asked twice: the answers that arrived while the coordinator was down were
+      // collected from their jobs, not requested again.
+      expect(server.stats.requests - before).toBe(10); // 10 items, both samples in one call
+      await stop(worker);
+    } finally {
+      server.setLatency(20);
+    }
+  }, 120_000);
+
+  it("a worker without the API key fails its jobs with a message naming the variable", async () => {
+    const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(3) });
+    const url = queueUrl();
+    const worker = await startWorker(dir, url, {});
+    const before = server.stats.requests;
+    const result = await runCliAsync(["run", "exp.yaml", "--no-cache", "--queue", url], dir, {
+      BENCH_KEY: KEY,
+    });
+    expect(result.code).toBe(3); // every row failed
+    expect(server.stats.requests).toBe(before);
+    const predictions = rows(dir, "live", "predictions.jsonl");
+    expect(predictions).toHaveLength(6);
+    for (const p of predictions) {
+      expect(p.status).toBe("error");
+      expect((p.error as { code: string }).code).toBe("worker");
+      expect((p.error as { message: string }).message).toContain("BENCH_KEY (API key) is not set");
+    }
+    expect(result.stderr).not.toContain(KEY);
+    await stop(worker);
+    expect(worker.log()).toContain("BENCH_KEY (API key) is not set");
+  }, 120_000);
+
+  it("executions run in the workers' bwrap sandboxes and match a single-machine run", async () => {
+    const shellRows = readFileSync(join(ROOT, "examples/data/shell-tasks.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .slice(0, 8)
+      .map((l) => JSON.parse(l));
+    const dir = testdir({
+      "exp.yaml": `
+name: shell
+task: shell
+dataset: data.jsonl
+models: [gold]
+scorers: [exec]
+execution: {sandbox: bwrap, timeout: 10, concurrency: 4, memory_mb: 256, pids: 64}
+`,
+      "data.jsonl": shellRows,
+    });
+    const single = await runCliAsync(["run", "exp.yaml", "--name", "single"], dir);
+    expect(single.code, single.stderr).toBe(0);
+    const url = queueUrl();
+    const inference = await startWorker(dir, url, {}, ["--phases", "inference"]);
+    const executors = await Promise.all(
+      [1, 2].map(() => startWorker(dir, url, {}, ["--phases", "execution"])),
+    );
+    const queued = await runCliAsync(["run", "exp.yaml", "--name", "queued", "--queue", url], dir);
+    expect(queued.code, queued.stderr).toBe(0);
+    await Promise.all([inference, ...executors].map(stop));
+    const strip = (list: Row[]) =>
+      byKey(
+        list.map(({ started_at: _s, ended_at: _e, start_time: _st, end_time: _et, steps, ...rest }) => ({
+          ...rest,
+          steps: (steps as Row[]).map(({ duration_ms: _d, ...step }) => step),
+        })),
+      );
+    const a = rows(dir, "single", "executions.jsonl");
+    expect(a).toHaveLength(8);
+    expect(strip(rows(dir, "queued", "executions.jsonl"))).toEqual(strip(a));
+    // `basis` hashes the execution row, whose timestamps differ between any two runs.
+    const scores = (name: string) => byKey(rows(dir, name, "scores.jsonl").map(({ basis: _b, ...r }) => r));
+    expect(scores("queued")).toEqual(scores("single"));
+    // Inference went to the inference worker only; executions to the execution workers.
+    expect(inference.log()).toMatch(/worker: 8 jobs done, 0 failed/);
+    const executed = executors.map((w) => Number(/worker: (\d+) jobs done, 0 failed/.exec(w.log())?.[1]));
+    expect(executed.reduce((x, y) => x + y, 0)).toBe(8);
+  }, 120_000);
+
+  it("Redis restarted (empty) mid-run: the coordinator adds the lost jobs again and the run completes", async () => {
+    const dir = testdir({ "exp.yaml": config(2), "data.jsonl": qaRows(6) });
+    const port = await freePort();
+    const own = await startRedis(port);
+    const url = `redis://127.0.0.1:${port}/0`;
+    server.setLatency(700);
+    try {
+      const worker = await startWorker(dir, url);
+      const coordinator = runCliAsync(["run", "exp.yaml", "--no-cache", "--queue", url], dir);
+      await until(() => countRows(dir, "live") >= 2, 60_000, "the first rows");
+      own.kill("SIGKILL");
+      await new Promise((r) => own.once("exit", r));
+      const again = await startRedis(port);
+      const result = await coordinator;
+      expect(result.code, result.stderr).toBe(0);
+      const predictions = rows(dir, "live", "predictions.jsonl");
+      expect(predictions).toHaveLength(12);
+      expect(new Set(predictions.map((p) => `${p.id}#${p.sample}`)).size).toBe(12);
+      expect(predictions.filter((p) => p.status !== "ok")).toEqual([]);
+      await stop(worker);
+      again.kill("SIGKILL");
+    } finally {
+      server.setLatency(20);
+    }
+  }, 120_000);
+
+  it("a coordinator that cannot reach Redis stops with one line naming it, before writing anything", async () => {
+    const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(3) });
+    const port = await freePort();
+    const result = await runCliAsync(["run", "exp.yaml", "--queue", `redis://127.0.0.1:${port}/2`], dir);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      `benchline: --queue: cannot reach Redis at redis://127.0.0.1:${port}/2: connect ECONNREFUSED 127.0.0.1:${port}`,
+    );
+    expect(readdirSync(dir)).not.toContain("runs");
+  }, 60_000);
+
+  it("worker --phases names only phases that can be queued", async () => {
+    const dir = testdir({});
+    const result = await runCliAsync(["worker", "--queue", queueUrl(), "--phases", "inference,score"], dir);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('"score" cannot be queued; queued phases: inference, execution');
+  }, 60_000);
+
+  it("--queue that is not a redis:// URL is a one-line usage error", async () => {
+    const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(3) });
+    const result = await runCliAsync(["run", "exp.yaml", "--queue", "http://127.0.0.1:1"], dir);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe("benchline: --queue: expected redis://host:port[/db], got http://");
+  }, 60_000);
+});
