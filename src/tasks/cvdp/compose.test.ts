@@ -3,8 +3,12 @@ import { describe, expect, it } from "vitest";
 import { commandLine } from "./compose.js";
 
 /** What `sh` runs for a compose command: each word on its own line. */
-function words(command: string | string[], env: Record<string, string> = {}): string[] {
-  const line = commandLine(command, env);
+function words(
+  command: string | string[] | undefined,
+  env: Record<string, string> = {},
+  entrypoint?: string | string[],
+): string[] {
+  const line = commandLine(command, env, entrypoint);
   return execFileSync("/bin/sh", ["-c", `set -- ${line}; for w in "$@"; do printf '%s\\n' "$w"; done`], {
     encoding: "utf8",
     env: { PATH: "/usr/bin:/bin", TOP: "host-value" },
@@ -14,6 +18,12 @@ function words(command: string | string[], env: Record<string, string> = {}): st
 }
 
 describe("compose command words", () => {
+  it("entrypoint is honoured as compose does: its words first, then the command's as arguments", () => {
+    expect(words("-k test_x", {}, ["pytest", "-q"])).toEqual(["pytest", "-q", "-k", "test_x"]);
+    expect(words(undefined, { D: "/code/rundir" }, "sh -c 'cd $D'")).toEqual(["sh", "-c", "cd /code/rundir"]);
+    expect(words(["a b"], {}, undefined)).toEqual(["a b"]);
+  });
+
   it("a string command is split into words like compose, not run by a shell: && ; | * $( ) are plain words", () => {
     expect(words("echo one && false; ls | wc * $(id)")).toEqual([
       "echo",

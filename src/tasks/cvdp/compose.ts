@@ -5,7 +5,8 @@ import { z } from "zod";
 /**
  * A harness's `docker-compose.yml`, as far as CVDP uses it: services built from a Dockerfile or run
  * from an image, with volumes, `env_file`, `environment`, `command` and `working_dir`. Parsed with
- * the `yaml` library; anything else in a service is kept out of the way, not interpreted.
+ * the `yaml` library; `entrypoint` is honoured as compose does (its words, then the command's);
+ * anything else in a service is kept out of the way, not interpreted.
  */
 
 const stringList = z.union([z.string(), z.array(z.string())]);
@@ -65,6 +66,8 @@ export interface Service {
   environment: Record<string, string>;
   /** The command as written: a string (split into words like compose) or a list of words. */
   command: string | string[] | undefined;
+  /** `entrypoint:` as written: its words run first, the command's words are its arguments. */
+  entrypoint: string | string[] | undefined;
   workingDir: string | undefined;
   networks: string[];
 }
@@ -105,6 +108,7 @@ export function parseCompose(text: string, files: Record<string, string>): Compo
       envFiles: s.env_file === undefined ? [] : [s.env_file].flat(),
       environment: environmentOf(s.environment),
       command: s.command,
+      entrypoint: s.entrypoint,
       workingDir: s.working_dir,
       networks: networkNames(s.networks),
     };
@@ -140,11 +144,18 @@ export function parseEnvFile(text: string): Record<string, string> {
  * (quotes, backslashes) with no shell, so `;`, `&&`, `|` and globs are plain words unless the
  * command itself is `sh -c '...'`. Throws on an unterminated quote.
  */
-export function commandLine(command: string | string[], env: Record<string, string>): string {
-  const words = Array.isArray(command)
-    ? command.map((w) => interpolate(w, env))
-    : split(interpolate(command, env));
-  return words.map(quote).join(" ");
+export function commandLine(
+  command: string | string[] | undefined,
+  env: Record<string, string>,
+  entrypoint?: string | string[],
+): string {
+  const wordsOf = (text: string | string[] | undefined): string[] =>
+    text === undefined
+      ? []
+      : Array.isArray(text)
+        ? text.map((w) => interpolate(w, env))
+        : split(interpolate(text, env));
+  return [...wordsOf(entrypoint), ...wordsOf(command)].map(quote).join(" ");
 }
 
 // ---------------------------------------------------------------- internal helpers

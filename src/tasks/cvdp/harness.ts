@@ -123,13 +123,14 @@ export async function runHarness(
       if (!binds.some((b) => b.target === target))
         binds.push({ source, target, ...(volume.readOnly ? { readOnly: true } : {}) });
     }
-    if (!service.command) return done(false, { failure_reason: `service ${service.name} has no command` });
+    if (!service.command && !service.entrypoint)
+      return done(false, { failure_reason: `service ${service.name} has no command` });
     const exports = Object.entries(env)
       .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
       .join("; ");
     let command: string;
     try {
-      command = commandLine(service.command, env);
+      command = commandLine(service.command, env, service.entrypoint);
       if (command === "") throw new Error("no words");
     } catch (error) {
       return done(false, {
