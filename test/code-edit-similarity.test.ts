@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
@@ -15,8 +15,11 @@ import { C0, calcRows, T0 } from "./code-edit-calc.js";
 import { makeRepo } from "./code-edit-repo.js";
 import { ROOT, runCliAsync, testdir } from "./helpers.js";
 
+// The system Python, where scripts/install-test-deps.sh installs scikit-learn (python3-sklearn):
+// a `python3` earlier on PATH (pyenv, a venv) may not have it.
+const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 const python = (script: string, input: string): string =>
-  execFileSync("python3", [join(ROOT, "test", script)], { input, encoding: "utf8", maxBuffer: 1 << 26 });
+  execFileSync(PYTHON, [join(ROOT, "test", script)], { input, encoding: "utf8", maxBuffer: 1 << 26 });
 
 /** Diff-like texts with what preprocess_diff must handle: meta lines, comments, odd whitespace. */
 function randomPairs(n: number, seed: number): [string, string][] {
@@ -103,7 +106,7 @@ describe("EditBench similarity metrics against a Python reference", () => {
     const xs = [1 / 32, 3 / 32, 5 / 32, 0.5, 1 / 3, 2 / 3, 0.00005, 0.99995, 0.123449999, 1, 0];
     const py = JSON.parse(
       execFileSync(
-        "python3",
+        PYTHON,
         ["-c", `import json,sys; print(json.dumps([round(x, 4) for x in ${JSON.stringify(xs)}]))`],
         {
           encoding: "utf8",
