@@ -231,6 +231,55 @@ describe("run --queue with benchline worker", () => {
     }
   }, 120_000);
 
+  it("the response cache is honoured: hits are answered by the coordinator (never enqueued), workers' answers are stored", async () => {
+    const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(5) });
+    const url = queueUrl();
+    const worker = await startWorker(dir, url);
+    const before = server.stats.requests;
+    // 1. Queued, cache on (the default): the workers answer and the coordinator stores the answers.
+    const first = await runCliAsync(["run", "exp.yaml", "--name", "first", "--queue", url], dir, {
+      BENCH_KEY: "",
+    });
+    expect(first.code, first.stderr).toBe(0);
+    expect(server.stats.requests - before).toBe(5);
+    expect(rows(dir, "first", "predictions.jsonl").every((p) => p.cached === false)).toBe(true);
+    const cacheFiles = spawnSync("find", [join(dir, "runs", ".cache"), "-name", "*.json"], {
+      encoding: "utf8",
+    });
+    expect(
+      cacheFiles.stdout
+        .trim()
+        .split("\n")
+        .filter((f) => !f.endsWith("file-hashes.json")),
+    ).toHaveLength(10);
+    // 2. One machine reads what the queued run stored: no request.
+    const single = await runCliAsync(["run", "exp.yaml", "--name", "single"], dir, { BENCH_KEY: KEY });
+    expect(single.code, single.stderr).toBe(0);
+    expect(server.stats.requests - before).toBe(5);
+    expect(rows(dir, "single", "predictions.jsonl").map((p) => p.cached)).toEqual(Array(10).fill(true));
+    // 3. Queued again with no worker at all: every answer is a hit, so the run completes anyway.
+    await stop(worker);
+    const again = await runCliAsync(["run", "exp.yaml", "--name", "again", "--queue", url], dir, {
+      BENCH_KEY: "",
+    });
+    expect(again.code, again.stderr).toBe(0);
+    expect(server.stats.requests - before).toBe(5);
+    const cached = rows(dir, "again", "predictions.jsonl");
+    expect(cached.map((p) => p.cached)).toEqual(Array(10).fill(true));
+    expect(byKey(cached.map(({ cached: _c, attempts: _a, ...r }) => r))).toEqual(
+      byKey(rows(dir, "first", "predictions.jsonl").map(({ cached: _c, attempts: _a, ...r }) => r)),
+    );
+    // 4. --no-cache under --queue sends the work to the workers again (no worker: it would wait).
+    const rescuer = await startWorker(dir, url);
+    const fresh = await runCliAsync(
+      ["run", "exp.yaml", "--name", "fresh", "--no-cache", "--queue", url],
+      dir,
+    );
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(server.stats.requests - before).toBe(10);
+    await stop(rescuer);
+  }, 120_000);
+
   it("a worker without the API key fails its jobs with a message naming the variable", async () => {
     const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(3) });
     const url = queueUrl();

@@ -150,7 +150,7 @@ export async function resolveAndRun(
       ...(flags.wait === false ? { batchWait: false } : {}),
       ...(coordinator
         ? {
-            createProvider: (trial) => coordinator.providerFor(trial, exp.baseDir),
+            createProvider: (trial, cacheDir) => coordinator.providerFor(trial, exp.baseDir, cacheDir),
             ...(exp.task.execute ? { sandbox: coordinator.sandboxFor(exp.execution.sandbox) } : {}),
           }
         : {}),

@@ -9,8 +9,11 @@ export interface RunOptions {
   retryErrors?: boolean;
   signal?: AbortSignal;
   onEvent?: EventSink;
-  /** Provider override per trial (tests, import); default: the registry. */
-  createProvider?: (trial: Trial) => Provider;
+  /**
+   * Provider override per trial (tests, import, a queued run); default: the registry. It gets the
+   * run's response cache directory (undefined with the cache off) to honour it as the registry does.
+   */
+  createProvider?: (trial: Trial, cacheDir: string | undefined) => Provider;
   /** Sandbox for tasks that execute (default: the experiment's `execution:` block). */
   sandbox?: Sandbox;
   /** Response cache directory (default `<out>/.cache`); `false` turns the cache off. */

@@ -84,7 +84,7 @@ export async function runExperiment(
     options.cacheDir === false ? undefined : (options.cacheDir ?? join(dirname(exp.dir), ".cache"));
   const providers = new Map<string, Provider>();
   const providerFor = (trial: Trial): Provider => {
-    const custom = options.createProvider?.(trial);
+    const custom = options.createProvider?.(trial, cacheDir);
     if (custom) return custom;
     let provider = providers.get(trial.spec.model.id);
     if (!provider) {

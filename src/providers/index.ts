@@ -169,39 +169,54 @@ export function createProvider(
     if (scheduling.concurrency === undefined && fallback !== undefined) scheduling.concurrency = fallback;
     provider = withScheduler(provider, scheduling);
   }
-  if (entry.cached && options.cacheDir) {
-    const remote = entry.create === createOpenAIProvider;
-    const baseUrl = remote ? resolveOpenAIConfig(spec, env).baseUrl : undefined;
-    // A model file or program is identified by its content, not by where it lies.
-    const file = modelFile(spec, env.baseDir);
-    let sha256 = spec.sha256;
-    if (file && sha256 === undefined) {
-      const hashes = new FileHashes(join(options.cacheDir, HASH_CACHE));
-      sha256 = hashes.of(file);
-      hashes.save();
-    }
-    const price = priceOf(spec);
-    provider = withCache(provider, {
-      dir: options.cacheDir,
-      key: {
-        provider: spec.provider,
-        model: sha256 ? `sha256:${sha256}` : spec.model,
-        base_url: baseUrl,
-        params: {
-          mode: spec.options.mode ?? null,
-          path: null, // a retired option, kept so that cache entries written before still match
-          args: spec.options.args ?? null,
-          extra_body: spec.options.extra_body ?? null,
-          context_size: spec.options.context_size ?? null,
-        },
-      },
-      // Cached answers are priced at today's price from their stored usage.
-      ...(price ? { cost: (usage: Usage) => costFor(spec.model, usage, price) } : {}),
-    });
-  }
+  if (options.cacheDir) provider = withModelCache(provider, spec, env, options.cacheDir);
   // The wrappers keep the model's tokenizer reachable (prompts are fitted by it).
   if (countTokens && !provider.countTokens) provider.countTokens = countTokens;
   return provider;
+}
+
+/**
+ * `provider` behind the model's on-disk response cache in `cacheDir` (as `createProvider` puts
+ * it), or `provider` itself when the model's answers are not cached (gold, echo, import, guided).
+ * A queued run's coordinator puts its job-submitting provider here, so hits never reach a worker.
+ */
+export function withModelCache(
+  provider: Provider,
+  spec: ModelSpec,
+  env: ProviderEnv,
+  cacheDir: string,
+): Provider {
+  checkModel(spec);
+  const entry: ProviderEntry = providers[spec.provider as ProviderName];
+  if (!entry.cached) return provider;
+  const remote = entry.create === createOpenAIProvider;
+  const baseUrl = remote ? resolveOpenAIConfig(spec, env, { keys: false }).baseUrl : undefined;
+  // A model file or program is identified by its content, not by where it lies.
+  const file = modelFile(spec, env.baseDir);
+  let sha256 = spec.sha256;
+  if (file && sha256 === undefined) {
+    const hashes = new FileHashes(join(cacheDir, HASH_CACHE));
+    sha256 = hashes.of(file);
+    hashes.save();
+  }
+  const price = priceOf(spec);
+  return withCache(provider, {
+    dir: cacheDir,
+    key: {
+      provider: spec.provider,
+      model: sha256 ? `sha256:${sha256}` : spec.model,
+      base_url: baseUrl,
+      params: {
+        mode: spec.options.mode ?? null,
+        path: null, // a retired option, kept so that cache entries written before still match
+        args: spec.options.args ?? null,
+        extra_body: spec.options.extra_body ?? null,
+        context_size: spec.options.context_size ?? null,
+      },
+    },
+    // Cached answers are priced at today's price from their stored usage.
+    ...(price ? { cost: (usage: Usage) => costFor(spec.model, usage, price) } : {}),
+  });
 }
 
 /** Where content hashes of model files are remembered, inside a cache directory. */

@@ -102,8 +102,16 @@ export function openAISpecFromString(
   return model ? { model, options } : { options };
 }
 
-/** Validates a model entry for `spec.provider` (one of the presets) against the environment. */
-export function resolveOpenAIConfig(spec: ModelSpec, env: ProviderEnv): OpenAIConfig {
+/**
+ * Validates a model entry for `spec.provider` (one of the presets) against the environment.
+ * `keys: false` skips the check that the key variables are set (a queued run's coordinator keys
+ * its response cache by the base URL; the workers hold the keys).
+ */
+export function resolveOpenAIConfig(
+  spec: ModelSpec,
+  env: ProviderEnv,
+  { keys = true }: { keys?: boolean } = {},
+): OpenAIConfig {
   const preset = (Object.hasOwn(presets, spec.provider) ? spec.provider : "openai") as OpenAIPreset;
   const defaults: Preset = presets[preset];
   const parsed = optionsSchema.safeParse(spec.options);
@@ -127,7 +135,7 @@ export function resolveOpenAIConfig(spec: ModelSpec, env: ProviderEnv): OpenAICo
     keyEnvs.push("OPENAI_KEYS");
   if (keyEnvs.length === 0 && defaults.keyEnv && (env.env[defaults.keyEnv] || isOpenAI(baseUrl)))
     keyEnvs.push(defaults.keyEnv);
-  for (const name of keyEnvs) {
+  for (const name of keys ? keyEnvs : []) {
     if (!env.env[name]) throw configError(spec, `environment variable ${name} (API key) is not set`);
   }
   const config: OpenAIConfig = { preset, baseUrl, mode: options.mode ?? "chat", keyEnvs, options };

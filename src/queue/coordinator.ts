@@ -2,6 +2,7 @@ import { type Job, Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import type { Trial } from "../config/index.js";
 import { BenchlineError, contentHash, type Provider, type Sandbox } from "../core/index.js";
+import { withModelCache } from "../providers/index.js";
 import { createSandbox, type SandboxConfig } from "../sandbox/index.js";
 import {
   connectionOptions,
@@ -24,14 +25,34 @@ const KEEP_SECONDS = 7 * 24 * 3600;
 
 type Outcome = { ok: true } | { ok: false; error: JobError };
 
-/** One BullMQ queue and its event stream, as the coordinator uses them. */
+/** A job being waited for: how its answer (or failure) is handed over. */
+interface Waiter {
+  resolve: (outcome: Outcome) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * One BullMQ queue and its event stream, as the coordinator uses them: one listener per event
+ * kind hands each finished job's answer to its waiter (no listener per job, so none pile up).
+ */
 class JobQueue {
   readonly queue: Queue;
   readonly events: QueueEvents;
+  /** Jobs being waited for, by id (identical executions share one job, so one id may have several). */
+  readonly waiters = new Map<string, Set<Waiter>>();
   constructor(name: string, target: RedisTarget) {
     const connection = connectionOptions(target);
     this.queue = new Queue(name, { connection });
     this.events = new QueueEvents(name, { connection });
+    this.events.on("completed", ({ jobId, returnvalue }) => {
+      for (const w of this.waiters.get(jobId) ?? []) w.resolve(returnvalue as unknown as Outcome);
+    });
+    this.events.on("failed", ({ jobId, failedReason }) => {
+      for (const w of this.waiters.get(jobId) ?? []) w.reject(workerError(failedReason));
+    });
+    // ioredis reconnects on its own (the poll in `submit` covers what the stream misses).
+    this.events.on("error", () => undefined);
+    this.queue.on("error", () => undefined);
   }
 }
 
@@ -49,7 +70,7 @@ export class QueueCoordinator {
   private readonly execution: JobQueue;
   private readonly providers = new Map<string, Provider>();
   /** Jobs whose answers were handed to the pipeline; removed at close, when their rows are on disk. */
-  private readonly consumed: Job[] = [];
+  private readonly consumed: { queue: Queue; id: string }[] = [];
 
   private constructor(readonly target: RedisTarget) {
     this.inference = new JobQueue(INFERENCE_QUEUE, target);
@@ -69,11 +90,16 @@ export class QueueCoordinator {
     return coordinator;
   }
 
-  providerFor(trial: Trial, baseDir: string): Provider {
+  /**
+   * The trial's provider: each request becomes an inference job, behind the run's response cache
+   * (`cacheDir`, as on one machine): hits are answered here and never enqueued, answers that come
+   * back from workers are stored.
+   */
+  providerFor(trial: Trial, baseDir: string, cacheDir?: string): Provider {
     let provider = this.providers.get(trial.name);
     if (provider) return provider;
     const spec = trial.spec.model;
-    provider = {
+    const queued: Provider = {
       id: spec.id,
       generate: async (request, context) => {
         const data: InferenceJob = {
@@ -105,6 +131,7 @@ export class QueueCoordinator {
         throw fromJobError(result.error);
       },
     };
+    provider = cacheDir ? withModelCache(queued, spec, { baseDir, env: process.env }, cacheDir) : queued;
     this.providers.set(trial.name, provider);
     return provider;
   }
@@ -141,9 +168,11 @@ export class QueueCoordinator {
 
   /**
    * Attaches to the job with this id or adds it, then waits for its answer (or the abort). The
-   * answer normally comes as an event; every `POLL_MS` the job is also looked up, so a Redis
-   * that restarted (its event stream starts over, or its jobs are gone) neither hangs the run
-   * nor loses the job: a finished job is read directly, a vanished one is added again.
+   * answer normally comes as an event (listened for before the job is added, so none is missed);
+   * every `POLL_MS` the job is also looked up, so a Redis that restarted (its event stream starts
+   * over, or its jobs are gone) neither hangs the run nor loses the job: a finished job is read
+   * directly, a vanished one is added again. Only a job that failed on a worker (its `failed`
+   * event or state) is an error; Redis errors are waited out.
    */
   private async submit(
     q: JobQueue,
@@ -152,76 +181,82 @@ export class QueueCoordinator {
     data: unknown,
     signal: AbortSignal,
   ): Promise<Outcome> {
-    let job = await this.attach(q, jobId, name, data);
+    if (signal.aborted) throw aborted();
+    let waiter: Waiter | undefined;
+    const answered = new Promise<Outcome>((resolve, reject) => {
+      waiter = { resolve, reject };
+    });
+    const handed = waiter as unknown as Waiter;
+    const waiters = q.waiters.get(jobId) ?? new Set<Waiter>();
+    q.waiters.set(jobId, waiters.add(handed));
+    const onAbort = (): void => handed.reject(aborted());
+    signal.addEventListener("abort", onAbort, { once: true });
     const stop = new AbortController();
     const both = AbortSignal.any([signal, stop.signal]);
-    const poll = async (): Promise<Outcome> => {
+    const poll = async (): Promise<void> => {
+      let job: Job | undefined;
       for (;;) {
-        await sleep(POLL_MS, both);
-        let failedReason: string | undefined;
         try {
-          const current = (await q.queue.getJob(jobId)) as Job<unknown, Outcome> | undefined;
-          if (!current) {
-            job = await this.attach(q, jobId, name, data);
-            continue;
+          if (job === undefined) {
+            const attached = await this.attach(q, jobId, name, data);
+            job = attached.job;
+            if (attached.outcome) return handed.resolve(attached.outcome);
+          } else {
+            const current = (await q.queue.getJob(jobId)) as Job<unknown, Outcome> | undefined;
+            if (!current) {
+              job = undefined; // gone with a restarted Redis: add it again, now
+              continue;
+            }
+            const state = await current.getState();
+            if (state === "completed") return handed.resolve(current.returnvalue);
+            if (state === "failed") return handed.reject(workerError(current.failedReason));
           }
-          const state = await current.getState();
-          if (state === "completed") return current.returnvalue;
-          if (state === "failed") failedReason = current.failedReason;
         } catch {
           // Redis is away (restarting): ioredis reconnects; look again at the next turn.
-          continue;
         }
-        if (failedReason !== undefined) throw new Error(failedReason);
+        await sleep(POLL_MS, both);
       }
     };
+    poll().catch(() => undefined); // ends with the abort below
     try {
-      const result = await this.wait(q, job, signal, poll());
-      this.consumed.push(job);
-      return result;
+      const outcome = await answered;
+      this.consumed.push({ queue: q.queue, id: jobId });
+      return outcome;
     } finally {
       stop.abort();
+      signal.removeEventListener("abort", onAbort);
+      waiters.delete(handed);
+      if (waiters.size === 0 && q.waiters.get(jobId) === waiters) q.waiters.delete(jobId);
     }
   }
 
   /**
-   * The job with this id: the one already queued, running or finished (a coordinator restarted),
-   * or a new one. A job that failed, or finished with an error, is replaced: a rerun retries
-   * error rows, as on one machine.
+   * The job with this id: the one already queued, running or finished (a coordinator restarted;
+   * a finished one's answer is returned), or a new one. A job that failed, or finished with an
+   * error, is replaced: a rerun retries error rows, as on one machine.
    */
-  private async attach(q: JobQueue, jobId: string, name: string, data: unknown): Promise<Job> {
+  private async attach(
+    q: JobQueue,
+    jobId: string,
+    name: string,
+    data: unknown,
+  ): Promise<{ job: Job; outcome?: Outcome }> {
     const existing = (await q.queue.getJob(jobId)) as Job<unknown, Outcome> | undefined;
     if (existing) {
       const state = await existing.getState();
-      const stale = state === "failed" || (state === "completed" && existing.returnvalue?.ok === false);
-      if (!stale) return existing;
+      if (state === "completed" && existing.returnvalue?.ok !== false)
+        return { job: existing, outcome: existing.returnvalue };
+      const stale = state === "failed" || state === "completed";
+      if (!stale) return { job: existing };
       await existing.remove();
     }
-    return q.queue.add(name, data, {
+    const job = await q.queue.add(name, data, {
       jobId,
       attempts: 1,
       removeOnComplete: { age: KEEP_SECONDS },
       removeOnFail: { age: KEEP_SECONDS },
     });
-  }
-
-  private async wait(q: JobQueue, job: Job, signal: AbortSignal, polled: Promise<Outcome>): Promise<Outcome> {
-    if (signal.aborted) throw aborted();
-    let onAbort: (() => void) | undefined;
-    const stopped = new Promise<never>((_, reject) => {
-      onAbort = () => reject(aborted());
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-    try {
-      polled.catch(() => undefined); // settled by the race below or dropped after it
-      return (await Promise.race([job.waitUntilFinished(q.events), polled, stopped])) as Outcome;
-    } catch (error) {
-      if (signal.aborted) throw aborted();
-      // The job itself failed on a worker (no key, unknown provider, stalled too often).
-      throw Object.assign(new Error(`worker: ${(error as Error).message}`), { code: "worker" });
-    } finally {
-      if (onAbort) signal.removeEventListener("abort", onAbort);
-    }
+    return { job };
   }
 
   /**
@@ -231,7 +266,7 @@ export class QueueCoordinator {
    */
   async close(): Promise<void> {
     for (let i = 0; i < this.consumed.length; i += 500)
-      await Promise.allSettled(this.consumed.slice(i, i + 500).map((job) => job.remove()));
+      await Promise.allSettled(this.consumed.slice(i, i + 500).map((job) => job.queue.remove(job.id)));
     await Promise.allSettled(
       [this.inference, this.execution].flatMap((q) => [q.events.close(), q.queue.close()]),
     );
@@ -283,6 +318,11 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     };
     signal.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/** A job that failed on a worker (no key, unknown provider, stalled too often): its row's error. */
+function workerError(reason: string | undefined): Error {
+  return Object.assign(new Error(`worker: ${reason ?? "failed"}`), { code: "worker" });
 }
 
 function aborted(): Error {
