@@ -4,6 +4,8 @@ import net from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OpenAIServer, startOpenAIServer } from "../src/providers/test-utils/openai-server.js";
+import { C0, calcRows, T0 } from "./code-edit-calc.js";
+import { makeRepo } from "./code-edit-repo.js";
 import { qaRows, ROOT, runCliAsync, spawnCli, testdir } from "./helpers.js";
 
 /**
@@ -99,7 +101,8 @@ async function startWorker(
   child.stderr!.on("data", (d: Buffer) => {
     log += d.toString();
   });
-  await until(() => log.includes("serving"), 30_000, `worker to start (log: ${log})`);
+  // A CLI start takes over 30 s on a machine loaded ~10× its cores.
+  await until(() => log.includes("serving"), 90_000, `worker to start (log: ${log})`);
   return { child, log: () => log } satisfies Worker;
 }
 
@@ -348,8 +351,10 @@ execution: {sandbox: bwrap, timeout: 10, concurrency: 4, memory_mb: 256, pids: 6
     expect(executed.reduce((x, y) => x + y, 0)).toBe(8);
   }, 120_000);
 
-  // Flaky: failed once in a fresh-clone CI run (passed in two other full runs); issue 14 keeps it open.
-  it.skip("Redis restarted (empty) mid-run: the coordinator adds the lost jobs again and the run completes", async () => {
+  // Regression (was flaky, skipped): Job.waitUntilFinished's isFinished check, run on a Redis that
+  // restarted empty right after the job was added, answered "Missing key for job … isFinished",
+  // which became error rows; the coordinator now waits on its own event map and re-adds the job.
+  it("Redis restarted (empty) mid-run: the coordinator adds the lost jobs again and the run completes", async () => {
     const dir = testdir({ "exp.yaml": config(2), "data.jsonl": qaRows(6) });
     const port = await freePort();
     const own = await startRedis(port);
@@ -373,7 +378,37 @@ execution: {sandbox: bwrap, timeout: 10, concurrency: 4, memory_mb: 256, pids: 6
     } finally {
       server.setLatency(20);
     }
-  }, 120_000);
+  }, 240_000);
+
+  it("code-edit under --queue: its executions (trees prepared on this machine) are refused up front; --phase inference is queued", async () => {
+    const repo = makeRepo({ "calc.py": C0, "tests/__init__.py": "", "tests/test_calc.py": T0 });
+    const dir = testdir({
+      "exp.yaml": [
+        "name: edits",
+        `task: {name: code-edit, repos: {demo/calc: ${repo.dir}}, variants: ["None_body_issue"]}`,
+        "dataset: data.jsonl",
+        "models: [gold]",
+        "execution: {timeout: 60}",
+        "",
+      ].join("\n"),
+      "data.jsonl": calcRows(repo.commit),
+    });
+    const url = queueUrl();
+    const refused = await runCliAsync(["run", "exp.yaml", "--queue", url], dir);
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr.trim()).toBe(
+      "benchline: --queue: task code-edit cannot send executions to workers (its executions patch repository trees prepared on this machine); run with --phase inference --queue, then --phase execution without --queue",
+    );
+    expect(readdirSync(dir)).not.toContain("runs"); // refused before anything is written
+    const worker = await startWorker(dir, url, {}, ["--phases", "inference"]);
+    const inference = await runCliAsync(["run", "exp.yaml", "--phase", "inference", "--queue", url], dir);
+    expect(inference.code, inference.stderr).toBe(0);
+    await stop(worker);
+    const predictions = rows(dir, "edits", "predictions.jsonl");
+    expect(predictions.length).toBe(calcRows(repo.commit).length);
+    expect(predictions.every((p) => p.status === "ok")).toBe(true);
+    expect(worker.log()).toMatch(/worker: [1-9]\d* jobs done, 0 failed/);
+  }, 300_000);
 
   it("a coordinator that cannot reach Redis stops with one line naming it, before writing anything", async () => {
     const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(3) });

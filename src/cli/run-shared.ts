@@ -132,7 +132,10 @@ export async function resolveAndRun(
   for (const warning of exp.warnings) process.stderr.write(`warning: ${warning}\n`);
   // A queued run (loaded only then): this process coordinates, workers call the models.
   const coordinator = flags.queue
-    ? await (await import("../queue/index.js")).QueueCoordinator.open(flags.queue)
+    ? await (await import("../queue/index.js")).QueueCoordinator.open(flags.queue, {
+        task: exp.task,
+        executes: phase === "all" || phase === "execution",
+      })
     : undefined;
   const interrupt = interruptSignal(() => process.stderr.write(INTERRUPT_MESSAGE));
   const trialLock = trialLockFor(exp, { wait: flags.wait ?? false, signal: interrupt.signal });

@@ -213,6 +213,11 @@ export interface Task<Row = unknown, Options = Record<string, never>, Artifact =
    */
   parse(completion: string, sample: Sample, options: Options, prediction?: Record<string, unknown>): Artifact;
   execute?(artifact: Artifact, sample: Sample, context: ExecuteContext<Options>): Promise<ExecutionOutcome>;
+  /**
+   * Why this task's executions must run on this machine (code-edit: repository trees prepared
+   * here); `run --queue` then refuses to send its execution phase to workers, up front.
+   */
+  readonly localExecution?: string;
   /** The execution timeout in seconds when the experiment sets no `execution.timeout` (cvdp: 600). */
   readonly defaultTimeoutSeconds?: number;
   /**

@@ -1,7 +1,7 @@
 import { type Job, Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import type { Trial } from "../config/index.js";
-import { BenchlineError, contentHash, type Provider, type Sandbox } from "../core/index.js";
+import { type AnyTask, BenchlineError, contentHash, type Provider, type Sandbox } from "../core/index.js";
 import { withModelCache } from "../providers/index.js";
 import { createSandbox, type SandboxConfig } from "../sandbox/index.js";
 import {
@@ -77,9 +77,22 @@ export class QueueCoordinator {
     this.execution = new JobQueue(EXECUTION_QUEUE, target);
   }
 
-  /** Connects to Redis (a clear error within `timeoutMs` when it cannot). */
-  static async open(url: string, timeoutMs = 10_000): Promise<QueueCoordinator> {
+  /**
+   * Connects to Redis (a clear error within `timeoutMs` when it cannot). A run whose executions
+   * cannot travel to workers (`task.localExecution`, e.g. code-edit) is refused first, before
+   * anything is enqueued or written.
+   */
+  static async open(
+    url: string,
+    run: { task: AnyTask; executes: boolean },
+    timeoutMs = 10_000,
+  ): Promise<QueueCoordinator> {
     const target = parseRedisUrl(url);
+    if (run.executes && run.task.execute && run.task.localExecution)
+      throw new BenchlineError(
+        "usage",
+        `--queue: task ${run.task.name} cannot send executions to workers (${run.task.localExecution}); run with --phase inference --queue, then --phase execution without --queue`,
+      );
     await probe(target, timeoutMs);
     const coordinator = new QueueCoordinator(target);
     const all = [coordinator.inference, coordinator.execution].flatMap((q) => [

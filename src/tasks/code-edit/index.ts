@@ -64,6 +64,7 @@ export const codeEditTask = defineTask<z.infer<typeof codeEditRow>, CodeEditOpti
   // Past the context: drop the last file of the code context (EditBench's fallback), repeatedly;
   // a prompt that still does not fit is an error row.
   truncation: { name: "drop-last-file", shorten: removeLastFile },
+  localExecution: "its executions patch repository trees prepared on this machine",
   toSample: (row) => ({
     id: row.instance_id,
     input: { instance: toInstance(row), variants: {} },
