@@ -283,6 +283,48 @@ describe("run --queue with benchline worker", () => {
     await stop(rescuer);
   }, 120_000);
 
+  it("worker --models takes only those models' jobs (a queue per model)", async () => {
+    const twoModels = config().replace(
+      "prompts:",
+      `  - {id: other, provider: vllm, model: tiny2, base_url: "${server.url}", api_key_env: BENCH_KEY, max_attempts: 2, timeout: 10}\nprompts:`,
+    );
+    const dir = testdir({ "exp.yaml": twoModels, "data.jsonl": qaRows(3) });
+    const url = queueUrl();
+    const onlyLocal = await startWorker(dir, url, { BENCH_KEY: KEY }, ["--models", "local"]);
+    const onlyOther = await startWorker(dir, url, { BENCH_KEY: KEY }, ["--models", "other"]);
+    const queued = await runCliAsync(["run", "exp.yaml", "--no-cache", "--queue", url], dir);
+    expect(queued.code, queued.stderr).toBe(0);
+    await Promise.all([onlyLocal, onlyOther].map(stop));
+    expect(onlyLocal.log()).toContain("(models local)");
+    expect(onlyLocal.log()).toContain("taking model local's jobs");
+    expect(onlyLocal.log()).not.toContain("taking model other's jobs");
+    expect(onlyOther.log()).toContain("taking model other's jobs");
+    expect(onlyOther.log()).not.toContain("taking model local's jobs");
+    // 3 items, both samples in one request: 3 jobs per model, each done by its model's worker.
+    expect(onlyLocal.log()).toMatch(/worker: 3 jobs done, 0 failed/);
+    expect(onlyOther.log()).toMatch(/worker: 3 jobs done, 0 failed/);
+  }, 180_000);
+
+  it("a model's rpm holds across all workers (BullMQ's limiter on its queue), not per worker", async () => {
+    const limited = config(8).replace("max_attempts: 2,", "max_attempts: 2, rpm: 4,");
+    const dir = testdir({ "exp.yaml": limited, "data.jsonl": qaRows(10) });
+    const url = queueUrl();
+    const workers = await Promise.all([1, 2, 3].map(() => startWorker(dir, url)));
+    const before = server.stats.requests;
+    const coordinator = spawnCli(["run", "exp.yaml", "--no-cache", "--queue", url], dir);
+    started.push(coordinator);
+    try {
+      await until(() => server.stats.requests - before >= 4, 90_000, "the first minute's 4 requests");
+      // Per worker, 3 × 4 = 12 requests could start at once; across all workers it stays 4 a minute.
+      await new Promise((r) => setTimeout(r, 15_000));
+      expect(server.stats.requests - before).toBe(4);
+      expect(workers.some((w) => w.log().includes("at most 4 per 60 s across all workers"))).toBe(true);
+    } finally {
+      coordinator.kill("SIGKILL");
+      await Promise.all(workers.map(stop));
+    }
+  }, 240_000);
+
   it("a worker without the API key fails its jobs with a message naming the variable", async () => {
     const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(3) });
     const url = queueUrl();

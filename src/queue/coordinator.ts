@@ -7,9 +7,12 @@ import { createSandbox, type SandboxConfig } from "../sandbox/index.js";
 import {
   connectionOptions,
   EXECUTION_QUEUE,
-  INFERENCE_QUEUE,
+  INFERENCE_QUEUES_KEY,
+  inferenceQueue,
   parseRedisUrl,
+  type QueueInfo,
   type RedisTarget,
+  rpmLimiter,
 } from "./connection.js";
 import {
   type ExecutionJob,
@@ -38,9 +41,16 @@ interface Waiter {
 class JobQueue {
   readonly queue: Queue;
   readonly events: QueueEvents;
+  /** Set once the queue is announced to workers (`INFERENCE_QUEUES_KEY`); reset when Redis lost it. */
+  announced: Promise<void> | undefined;
   /** Jobs being waited for, by id (identical executions share one job, so one id may have several). */
   readonly waiters = new Map<string, Set<Waiter>>();
-  constructor(name: string, target: RedisTarget) {
+  constructor(
+    readonly name: string,
+    target: RedisTarget,
+    /** An inference queue's model and limiter, announced to workers through `redis`. */
+    private readonly info?: { queue: QueueInfo; redis: Redis },
+  ) {
     const connection = connectionOptions(target);
     this.queue = new Queue(name, { connection });
     this.events = new QueueEvents(name, { connection });
@@ -54,6 +64,19 @@ class JobQueue {
     this.events.on("error", () => undefined);
     this.queue.on("error", () => undefined);
   }
+
+  /** Ready to take jobs: connected, listening for their events, and known to workers. */
+  announce(): Promise<void> {
+    this.announced ??= (async () => {
+      await Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]);
+      if (this.info)
+        await this.info.redis.hset(INFERENCE_QUEUES_KEY, this.name, JSON.stringify(this.info.queue));
+    })().catch((error: unknown) => {
+      this.announced = undefined;
+      throw error;
+    });
+    return this.announced;
+  }
 }
 
 /**
@@ -66,15 +89,19 @@ class JobQueue {
  * after a crash attaches to the jobs enqueued before instead of adding new ones.
  */
 export class QueueCoordinator {
-  private readonly inference: JobQueue;
+  /** Inference queues by model id (one per model, `inferenceQueue`). */
+  private readonly inference = new Map<string, JobQueue>();
   private readonly execution: JobQueue;
+  /** Announces inference queues to workers (`INFERENCE_QUEUES_KEY`). */
+  private readonly redis: Redis;
   private readonly providers = new Map<string, Provider>();
   /** Jobs whose answers were handed to the pipeline; removed at close, when their rows are on disk. */
   private readonly consumed: { queue: Queue; id: string }[] = [];
 
   private constructor(readonly target: RedisTarget) {
-    this.inference = new JobQueue(INFERENCE_QUEUE, target);
     this.execution = new JobQueue(EXECUTION_QUEUE, target);
+    this.redis = new Redis(connectionOptions(target));
+    this.redis.on("error", () => undefined); // reconnects on its own
   }
 
   /**
@@ -95,11 +122,7 @@ export class QueueCoordinator {
       );
     await probe(target, timeoutMs);
     const coordinator = new QueueCoordinator(target);
-    const all = [coordinator.inference, coordinator.execution].flatMap((q) => [
-      q.queue.waitUntilReady(),
-      q.events.waitUntilReady(),
-    ]);
-    await Promise.all(all);
+    await coordinator.execution.announce();
     return coordinator;
   }
 
@@ -112,6 +135,15 @@ export class QueueCoordinator {
     let provider = this.providers.get(trial.name);
     if (provider) return provider;
     const spec = trial.spec.model;
+    let jobs = this.inference.get(spec.id);
+    if (!jobs) {
+      const limiter = rpmLimiter(spec.options.rpm as number | undefined);
+      jobs = new JobQueue(inferenceQueue(spec.id), this.target, {
+        queue: { model: spec.id, ...(limiter ? { limiter } : {}) },
+        redis: this.redis,
+      });
+      this.inference.set(spec.id, jobs);
+    }
     const queued: Provider = {
       id: spec.id,
       generate: async (request, context) => {
@@ -133,13 +165,7 @@ export class QueueCoordinator {
           },
           32,
         )}`;
-        const result = (await this.submit(
-          this.inference,
-          jobId,
-          "generate",
-          data,
-          context.signal,
-        )) as InferenceResult;
+        const result = (await this.submit(jobs, jobId, "generate", data, context.signal)) as InferenceResult;
         if (result.ok) return result.generation;
         throw fromJobError(result.error);
       },
@@ -217,7 +243,9 @@ export class QueueCoordinator {
           } else {
             const current = (await q.queue.getJob(jobId)) as Job<unknown, Outcome> | undefined;
             if (!current) {
-              job = undefined; // gone with a restarted Redis: add it again, now
+              // Gone with a restarted Redis: announce the queue and add the job again, now.
+              q.announced = undefined;
+              job = undefined;
               continue;
             }
             const state = await current.getState();
@@ -254,6 +282,7 @@ export class QueueCoordinator {
     name: string,
     data: unknown,
   ): Promise<{ job: Job; outcome?: Outcome }> {
+    await q.announce();
     const existing = (await q.queue.getJob(jobId)) as Job<unknown, Outcome> | undefined;
     if (existing) {
       const state = await existing.getState();
@@ -281,8 +310,9 @@ export class QueueCoordinator {
     for (let i = 0; i < this.consumed.length; i += 500)
       await Promise.allSettled(this.consumed.slice(i, i + 500).map((job) => job.queue.remove(job.id)));
     await Promise.allSettled(
-      [this.inference, this.execution].flatMap((q) => [q.events.close(), q.queue.close()]),
+      [...this.inference.values(), this.execution].flatMap((q) => [q.events.close(), q.queue.close()]),
     );
+    this.redis.disconnect();
   }
 }
 

@@ -1,9 +1,16 @@
 import { hostname } from "node:os";
 import { type Job, Worker } from "bullmq";
+import { Redis } from "ioredis";
 import { type Provider, type Sandbox, stableStringify } from "../core/index.js";
 import { createProvider } from "../providers/index.js";
 import { createSandbox, SandboxPool } from "../sandbox/index.js";
-import { connectionOptions, EXECUTION_QUEUE, INFERENCE_QUEUE, parseRedisUrl } from "./connection.js";
+import {
+  connectionOptions,
+  EXECUTION_QUEUE,
+  INFERENCE_QUEUES_KEY,
+  parseRedisUrl,
+  type QueueInfo,
+} from "./connection.js";
 import {
   type ExecutionJob,
   type ExecutionResult,
@@ -21,6 +28,8 @@ export interface WorkerOptions {
   concurrency: number;
   /** Phases whose jobs this worker takes. */
   phases: readonly QueuedPhase[];
+  /** Model ids whose inference jobs this worker takes (`--models`); undefined: every model's. */
+  models?: readonly string[];
   /**
    * A job's lock lasts this long and is renewed at half of it; a worker that dies (kill -9) stops
    * renewing, and after about this long another worker's stalled-job check hands the job on.
@@ -109,9 +118,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     maxStalledCount: 2,
   };
   const workers: Worker[] = [];
-  if (options.phases.includes("inference")) workers.push(new Worker(INFERENCE_QUEUE, infer, settings));
-  if (options.phases.includes("execution")) workers.push(new Worker(EXECUTION_QUEUE, execute, settings));
-  for (const worker of workers) {
+  const wire = (worker: Worker): void => {
     worker.on("completed", () => void stats.done++);
     worker.on("failed", (job, error) => {
       stats.failed++;
@@ -124,10 +131,51 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       lastError = error.message;
       options.log(`redis: ${error.message}`);
     });
+  };
+  if (options.phases.includes("execution")) {
+    const worker = new Worker(EXECUTION_QUEUE, execute, settings);
+    wire(worker);
+    workers.push(worker);
   }
+  // Inference: one queue per model, announced by coordinators; take up those of --models (or all)
+  // as they appear. A model's `rpm` is the queue's BullMQ limiter, held in Redis for all workers.
+  const served = new Set<string>();
+  let stopped = false;
+  const redis = options.phases.includes("inference") ? new Redis(connectionOptions(target)) : undefined;
+  redis?.on("error", () => undefined); // the Workers report Redis errors
+  const discover = async (): Promise<void> => {
+    if (!redis) return;
+    const queues = await redis.hgetall(INFERENCE_QUEUES_KEY);
+    for (const [name, text] of Object.entries(queues)) {
+      if (served.has(name) || stopped) continue;
+      const info = JSON.parse(text) as QueueInfo;
+      if (options.models && !options.models.includes(info.model)) continue;
+      served.add(name);
+      const worker = new Worker(name, infer, {
+        ...settings,
+        ...(info.limiter ? { limiter: info.limiter } : {}),
+      });
+      wire(worker);
+      workers.push(worker);
+      options.log(
+        `${me}: taking model ${info.model}'s jobs${info.limiter ? ` (at most ${info.limiter.max} per ${info.limiter.duration / 1000} s across all workers)` : ""}`,
+      );
+    }
+  };
+  await discover();
+  let discovering = false;
+  const watch = setInterval(() => {
+    if (discovering) return;
+    discovering = true;
+    discover()
+      .catch(() => undefined) // Redis away: look again next turn
+      .finally(() => {
+        discovering = false;
+      });
+  }, DISCOVER_MS);
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   options.log(
-    `${me} pid ${process.pid}: serving ${options.phases.join(", ")} on ${target.label}, concurrency ${options.concurrency}`,
+    `${me} pid ${process.pid}: serving ${options.phases.join(", ")}${options.models ? ` (models ${options.models.join(", ")})` : ""} on ${target.label}, concurrency ${options.concurrency}`,
   );
   return {
     get done() {
@@ -137,7 +185,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       return stats.failed;
     },
     close: async () => {
+      stopped = true;
+      clearInterval(watch);
       await Promise.all(workers.map((w) => w.close()));
+      redis?.disconnect();
       closing.abort();
       await Promise.allSettled([
         ...[...providers.values()].map((p) => p.close?.()),
@@ -146,3 +197,6 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     },
   };
 }
+
+/** How often a worker looks for inference queues of models it has not served yet. */
+const DISCOVER_MS = 500;

@@ -11,7 +11,12 @@ export function workerCommand(): Command {
       "Take jobs of runs started with `benchline run --queue` from Redis and do them with this machine's providers; API keys come from this machine's environment and never travel in jobs. Runs until Ctrl-C (jobs in hand are finished first).",
     )
     .requiredOption("--queue <url>", "Redis to take jobs from: redis://host:port[/db]")
-    .option("--concurrency <n>", "jobs this worker runs at the same time", positiveInt, 4)
+    .option(
+      "--concurrency <n>",
+      "jobs this worker runs at the same time, per model (inference) and for executions",
+      positiveInt,
+      4,
+    )
     .option(
       "--phases <list>",
       "phases this worker serves (comma-separated)",
@@ -27,19 +32,38 @@ export function workerCommand(): Command {
       PHASES_SERVED,
     )
     .option(
+      "--models <ids>",
+      "take only these models' inference jobs (comma-separated model ids, as in the experiment file or spec strings); default: every model's",
+      (value: string) => {
+        const models = value
+          .split(",")
+          .map((m) => m.trim())
+          .filter((m) => m !== "");
+        if (models.length === 0) throw new InvalidArgumentError("expected one or more model ids");
+        return models;
+      },
+    )
+    .option(
       "--stalled-seconds <s>",
       "a job whose worker stops renewing its lock this long (killed, hung) goes to another worker",
       positiveInt,
       30,
     )
     .action(
-      async (flags: { queue: string; concurrency: number; phases: string[]; stalledSeconds: number }) => {
+      async (flags: {
+        queue: string;
+        concurrency: number;
+        phases: string[];
+        models?: string[];
+        stalledSeconds: number;
+      }) => {
         const log = (line: string): void => void process.stderr.write(`${line}\n`);
         const { startWorker } = await import("../../queue/index.js");
         const worker = await startWorker({
           url: flags.queue,
           concurrency: flags.concurrency,
           phases: flags.phases as ("inference" | "execution")[],
+          ...(flags.models ? { models: flags.models } : {}),
           stalledMs: flags.stalledSeconds * 1000,
           env: process.env,
           log,
