@@ -283,6 +283,32 @@ describe("run --queue with benchline worker", () => {
     await stop(rescuer);
   }, 120_000);
 
+  it("the coordinator's progress shows the workers seen, their rates and the queue depth", async () => {
+    const dir = testdir({ "exp.yaml": config(2), "data.jsonl": qaRows(8) });
+    const url = queueUrl();
+    server.setLatency(1500);
+    try {
+      const worker = await startWorker(dir, url);
+      const queued = await runCliAsync(
+        ["run", "exp.yaml", "--no-cache", "--log", "plain", "--queue", url],
+        dir,
+      );
+      expect(queued.code, queued.stderr).toBe(0);
+      await stop(worker);
+      // Every 5 s: the live workers with their rates, jobs waiting and running.
+      expect(queued.stderr).toMatch(
+        /queue: 1 worker \(\S+ pid \d+ \d+\.\d jobs\/s\), \d+ waiting, [1-9]\d* running/,
+      );
+      // At the end: who did the work, and how fast.
+      const pid = worker.child.pid;
+      expect(queued.stderr).toMatch(
+        new RegExp(`queue: 1 worker served this run: \\S+ pid ${pid} 8 jobs \\(\\d+\\.\\d/s\\)`),
+      );
+    } finally {
+      server.setLatency(20);
+    }
+  }, 180_000);
+
   it("worker --models takes only those models' jobs (a queue per model)", async () => {
     const twoModels = config().replace(
       "prompts:",

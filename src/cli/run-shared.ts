@@ -135,6 +135,8 @@ export async function resolveAndRun(
     ? await (await import("../queue/index.js")).QueueCoordinator.open(flags.queue, {
         task: exp.task,
         executes: phase === "all" || phase === "execution",
+        log: (line, data) =>
+          void process.stderr.write(`${flags.log === "json" ? JSON.stringify(data) : line}\n`),
       })
     : undefined;
   const interrupt = interruptSignal(() => process.stderr.write(INTERRUPT_MESSAGE));

@@ -22,6 +22,7 @@ import {
   type InferenceResult,
   type JobError,
 } from "./jobs.js";
+import { createProgress, formatProgress } from "./progress.js";
 
 /** How long finished jobs stay in Redis for a restarted coordinator to collect (7 days). */
 const KEEP_SECONDS = 7 * 24 * 3600;
@@ -111,7 +112,7 @@ export class QueueCoordinator {
    */
   static async open(
     url: string,
-    run: { task: AnyTask; executes: boolean },
+    run: { task: AnyTask; executes: boolean; log?: ProgressLog },
     timeoutMs = 10_000,
   ): Promise<QueueCoordinator> {
     const target = parseRedisUrl(url);
@@ -123,7 +124,38 @@ export class QueueCoordinator {
     await probe(target, timeoutMs);
     const coordinator = new QueueCoordinator(target);
     await coordinator.execution.announce();
+    if (run.log) await coordinator.startProgress(run.log);
     return coordinator;
+  }
+
+  private stopProgress: (() => Promise<void>) | undefined;
+
+  /** Every `PROGRESS_MS`: workers seen, their rates, the queues' depth; at close, each worker's share. */
+  private async startProgress(log: ProgressLog): Promise<void> {
+    const progress = createProgress(this.redis, () => [
+      ...[...this.inference.values()].map((q) => q.queue),
+      this.execution.queue,
+    ]);
+    await progress.look().catch(() => undefined); // the baseline for rates
+    const timer = setInterval(() => {
+      progress
+        .look()
+        .then((p) => log(formatProgress(p), { type: "queue:progress", ...p }))
+        .catch(() => undefined); // Redis away: the next look
+    }, PROGRESS_MS);
+    this.stopProgress = async () => {
+      clearInterval(timer);
+      await progress.look().catch(() => undefined);
+      const workers = progress.summary();
+      const each = workers.map((w) => `${w.name} ${w.done} jobs (${w.rate.toFixed(1)}/s)`).join(", ");
+      log(
+        `queue: ${workers.length} worker${workers.length === 1 ? "" : "s"} served this run${each ? `: ${each}` : ""}`,
+        {
+          type: "queue:workers",
+          workers,
+        },
+      );
+    };
   }
 
   /**
@@ -307,6 +339,7 @@ export class QueueCoordinator {
    * for its rerun to collect.
    */
   async close(): Promise<void> {
+    await this.stopProgress?.();
     for (let i = 0; i < this.consumed.length; i += 500)
       await Promise.allSettled(this.consumed.slice(i, i + 500).map((job) => job.queue.remove(job.id)));
     await Promise.allSettled(
@@ -344,6 +377,12 @@ async function probe(target: RedisTarget, timeoutMs: number): Promise<void> {
     client.disconnect();
   }
 }
+
+/** A progress line and the same as data (for `--log json`). */
+export type ProgressLog = (line: string, data: { type: string } & Record<string, unknown>) => void;
+
+/** How often the coordinator reports workers and queue depth. */
+const PROGRESS_MS = 5000;
 
 /** How often a job being waited for is looked up in Redis (see `submit`). */
 const POLL_MS = 2000;

@@ -18,6 +18,7 @@ import {
   type InferenceResult,
   toJobError,
 } from "./jobs.js";
+import { startBeat } from "./progress.js";
 
 export type QueuedPhase = "inference" | "execution";
 export const QUEUED_PHASES: readonly QueuedPhase[] = ["inference", "execution"];
@@ -141,10 +142,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   // as they appear. A model's `rpm` is the queue's BullMQ limiter, held in Redis for all workers.
   const served = new Set<string>();
   let stopped = false;
-  const redis = options.phases.includes("inference") ? new Redis(connectionOptions(target)) : undefined;
-  redis?.on("error", () => undefined); // the Workers report Redis errors
+  const redis = new Redis(connectionOptions(target));
+  redis.on("error", () => undefined); // the Workers report Redis errors
   const discover = async (): Promise<void> => {
-    if (!redis) return;
+    if (!options.phases.includes("inference")) return;
     const queues = await redis.hgetall(INFERENCE_QUEUES_KEY);
     for (const [name, text] of Object.entries(queues)) {
       if (served.has(name) || stopped) continue;
@@ -174,6 +175,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       });
   }, DISCOVER_MS);
   await Promise.all(workers.map((w) => w.waitUntilReady()));
+  // Seen by coordinators' progress: this worker, its jobs done and failed.
+  const stopBeat = startBeat(redis, `${hostname()} pid ${process.pid}`, () => ({ ...stats }));
   options.log(
     `${me} pid ${process.pid}: serving ${options.phases.join(", ")}${options.models ? ` (models ${options.models.join(", ")})` : ""} on ${target.label}, concurrency ${options.concurrency}`,
   );
@@ -188,7 +191,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       stopped = true;
       clearInterval(watch);
       await Promise.all(workers.map((w) => w.close()));
-      redis?.disconnect();
+      await stopBeat();
+      redis.disconnect();
       closing.abort();
       await Promise.allSettled([
         ...[...providers.values()].map((p) => p.close?.()),
