@@ -22,12 +22,12 @@ import {
   type InferenceResult,
   type JobError,
 } from "./jobs.js";
-import { createProgress, formatProgress } from "./progress.js";
+import { createProgress, createTally, formatProgress } from "./progress.js";
 
 /** How long finished jobs stay in Redis for a restarted coordinator to collect (7 days). */
 const KEEP_SECONDS = 7 * 24 * 3600;
 
-type Outcome = { ok: true } | { ok: false; error: JobError };
+type Outcome = ({ ok: true } | { ok: false; error: JobError }) & { worker?: string };
 
 /** A job being waited for: how its answer (or failure) is handed over. */
 interface Waiter {
@@ -129,6 +129,8 @@ export class QueueCoordinator {
   }
 
   private stopProgress: (() => Promise<void>) | undefined;
+  /** Answers received, by the worker that sent them. */
+  private readonly answers = createTally();
 
   /** Every `PROGRESS_MS`: workers seen, their rates, the queues' depth; at close, each worker's share. */
   private async startProgress(log: ProgressLog): Promise<void> {
@@ -145,8 +147,7 @@ export class QueueCoordinator {
     }, PROGRESS_MS);
     this.stopProgress = async () => {
       clearInterval(timer);
-      await progress.look().catch(() => undefined);
-      const workers = progress.summary();
+      const workers = this.answers.summary();
       const each = workers.map((w) => `${w.name} ${w.done} jobs (${w.rate.toFixed(1)}/s)`).join(", ");
       log(
         `queue: ${workers.length} worker${workers.length === 1 ? "" : "s"} served this run${each ? `: ${each}` : ""}`,
@@ -294,6 +295,7 @@ export class QueueCoordinator {
     try {
       const outcome = await answered;
       this.consumed.push({ queue: q.queue, id: jobId });
+      if (outcome.worker !== undefined) this.answers.count(outcome.worker);
       return outcome;
     } finally {
       stop.abort();

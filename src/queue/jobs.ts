@@ -34,7 +34,10 @@ export interface ExecutionJob {
   options: Omit<SandboxRunOptions, "signal" | "workdir">;
 }
 
-export type ExecutionResult = { ok: true; result: SandboxResult } | { ok: false; error: JobError };
+/** `worker`: who answered (`<host> pid <pid>`), for the coordinator's progress. */
+export type ExecutionResult = ({ ok: true; result: SandboxResult } | { ok: false; error: JobError }) & {
+  worker?: string;
+};
 
 /** A provider error, carried as data so the coordinator writes the same error row. */
 export interface JobError {
@@ -44,7 +47,9 @@ export interface JobError {
   fatal?: boolean;
 }
 
-export type InferenceResult = { ok: true; generation: Generation } | { ok: false; error: JobError };
+export type InferenceResult = ({ ok: true; generation: Generation } | { ok: false; error: JobError }) & {
+  worker?: string;
+};
 
 export function toJobError(error: unknown): JobError {
   const e = error as { message?: unknown; code?: unknown; attempts?: unknown; fatal?: unknown };

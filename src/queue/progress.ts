@@ -42,15 +42,10 @@ export function startBeat(
 
 /**
  * The coordinator's view: workers seen (beats younger than 10 s), each one's rate in jobs/s since
- * the last look (the first look: since this run began), and the queues' depth.
+ * the last look, and the queues' depth.
  */
 export function createProgress(redis: Redis, queues: () => Queue[]) {
-  const started = Date.now();
   const last = new Map<string, { done: number; at: number }>();
-  const seen = new Map<
-    string,
-    { first: number; firstAt: number; done: number; failed: number; at: number }
-  >();
   return {
     async look(): Promise<QueueProgress> {
       const now = Date.now();
@@ -63,10 +58,6 @@ export function createProgress(redis: Redis, queues: () => Queue[]) {
         const rate =
           before && beat.at > before.at ? ((beat.done - before.done) * 1000) / (beat.at - before.at) : 0;
         last.set(name, { done: beat.done, at: beat.at });
-        const s = seen.get(name);
-        const first = s?.first ?? beat.done;
-        const firstAt = s?.firstAt ?? Math.max(started, beat.at - BEAT_MS);
-        seen.set(name, { first, firstAt, done: beat.done, failed: beat.failed, at: beat.at });
         workers.push({ name, done: beat.done, failed: beat.failed, rate });
       }
       let waiting = 0;
@@ -78,14 +69,27 @@ export function createProgress(redis: Redis, queues: () => Queue[]) {
       }
       return { workers, waiting, active };
     },
-    /** Every worker seen during the run: jobs it did while seen, and its mean rate. */
+  };
+}
+
+/** Answers by the worker that sent them: each worker's jobs and mean rate over this run. */
+export function createTally() {
+  const started = Date.now();
+  const by = new Map<string, { jobs: number; last: number }>();
+  return {
+    count(worker: string): void {
+      const t = by.get(worker) ?? { jobs: 0, last: 0 };
+      by.set(worker, { jobs: t.jobs + 1, last: Date.now() });
+    },
     summary(): QueueProgress["workers"] {
-      return [...seen.entries()].map(([name, s]) => ({
-        name,
-        done: s.done - s.first,
-        failed: s.failed,
-        rate: s.at > s.firstAt ? ((s.done - s.first) * 1000) / (s.at - s.firstAt) : 0,
-      }));
+      return [...by.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, t]) => ({
+          name,
+          done: t.jobs,
+          failed: 0,
+          rate: t.last > started ? (t.jobs * 1000) / (t.last - started) : 0,
+        }));
     },
   };
 }

@@ -60,6 +60,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const closing = new AbortController();
   const stats = { done: 0, failed: 0 };
   const me = `worker ${hostname()}`;
+  /** How coordinators name this worker (progress, the answers it sends). */
+  const name = `${hostname()} pid ${process.pid}`;
 
   const infer = async (job: Job<InferenceJob, InferenceResult>): Promise<InferenceResult> => {
     const { spec, baseDir, request, sample, reference } = job.data;
@@ -83,9 +85,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         sample,
         ...(reference !== undefined ? { reference } : {}),
       });
-      return { ok: true, generation };
+      return { ok: true, generation, worker: name };
     } catch (error) {
-      return { ok: false, error: toJobError(error) };
+      return { ok: false, error: toJobError(error), worker: name };
     }
   };
 
@@ -105,9 +107,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       sandboxes.set(key, sandbox);
     }
     try {
-      return { ok: true, result: await sandbox.run(steps, { ...runOptions, signal: closing.signal }) };
+      return {
+        ok: true,
+        result: await sandbox.run(steps, { ...runOptions, signal: closing.signal }),
+        worker: name,
+      };
     } catch (error) {
-      return { ok: false, error: toJobError(error) };
+      return { ok: false, error: toJobError(error), worker: name };
     }
   };
 
@@ -176,7 +182,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   }, DISCOVER_MS);
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   // Seen by coordinators' progress: this worker, its jobs done and failed.
-  const stopBeat = startBeat(redis, `${hostname()} pid ${process.pid}`, () => ({ ...stats }));
+  const stopBeat = startBeat(redis, name, () => ({ ...stats }));
   options.log(
     `${me} pid ${process.pid}: serving ${options.phases.join(", ")}${options.models ? ` (models ${options.models.join(", ")})` : ""} on ${target.label}, concurrency ${options.concurrency}`,
   );
