@@ -223,9 +223,19 @@ function post(
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortReason(signal));
-    for (const name in headers) {
-      if (LINE_BREAK.test(name) || LINE_BREAK.test(headers[name]!))
-        return reject(new ProviderError("bad_request", `header ${name} has a line break`));
+    let sent = sentHeaders.get(headers);
+    if (!sent) {
+      for (const name in headers) {
+        if (LINE_BREAK.test(name) || LINE_BREAK.test(headers[name]!))
+          return reject(new ProviderError("bad_request", `header ${name} has a line break`));
+      }
+      sent = {
+        "user-agent": "benchline",
+        "content-type": "application/json",
+        accept: "application/json",
+        ...headers,
+      };
+      sentHeaders.set(headers, sent);
     }
     const handler = new JsonResponse(url, signal, secrets, resolve, reject);
     dispatcher.dispatch(
@@ -233,12 +243,7 @@ function post(
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
         method: "POST",
-        headers: {
-          "user-agent": "benchline",
-          "content-type": "application/json",
-          accept: "application/json",
-          ...headers,
-        },
+        headers: sent,
         body: typeof body === "string" ? body : JSON.stringify(body),
       },
       handler,
@@ -247,6 +252,13 @@ function post(
 }
 
 const LINE_BREAK = /[\r\n]/;
+
+/**
+ * The checked headers sent for a caller's headers object: a provider that passes the same object
+ * each time (its headers are fixed) has them checked and merged once, not per request. The
+ * caller must not change an object it has passed.
+ */
+const sentHeaders = new WeakMap<Record<string, string>, Record<string, string>>();
 
 /**
  * One request's answer, collected through undici's core handler callbacks (`onConnect`,
