@@ -162,17 +162,23 @@ export function createReporter(
       case "phase:end": {
         const t = trials.get(event.trial);
         if (!t || event.written === 0) break;
+        // The prompts phase can end while inference (which overlaps it) is counting its rows:
+        // the counts belong to the phase in progress, not to the one that ended.
+        const current = event.phase === t.phase;
         if (mode === "plain") {
-          const extra = [
-            t.errors ? `${t.errors} error(s) (${describeErrors(t)})` : "",
-            t.cached ? `${t.cached} cached` : "",
-          ]
-            .filter(Boolean)
-            .join(", ");
+          const extra = current
+            ? [
+                t.errors ? `${t.errors} error(s) (${describeErrors(t)})` : "",
+                t.cached ? `${t.cached} cached` : "",
+              ]
+                .filter(Boolean)
+                .join(", ")
+            : "";
           print(
-            `${t.name} ${t.phase}: ${event.written} row(s) written${extra ? `, ${extra}` : ""} in ${formatDuration(event.ms / 1000)}\n`,
+            `${t.name} ${event.phase}: ${event.written} row(s) written${extra ? `, ${extra}` : ""} in ${formatDuration(event.ms / 1000)}\n`,
           );
         }
+        if (!current) break;
         t.errors = 0;
         t.by_code = {};
         t.examples = {};

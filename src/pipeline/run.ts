@@ -25,7 +25,7 @@ import { withManifestLock } from "./lock.js";
 import { runBatchInferencePhase } from "./phases/batch.js";
 import { assertPredictionsToExecute, runExecutionPhase } from "./phases/execution.js";
 import { runInferencePhase } from "./phases/inference.js";
-import { runPromptsPhase } from "./phases/prompts.js";
+import { type BuiltPrompt, runPromptsPhase, startPromptsPhase } from "./phases/prompts.js";
 import type { ExperimentManifest } from "./phases/report.js";
 import { runScoringPhase } from "./phases/scoring.js";
 import { type ResolvedExperiment, relativeLabel, trialView } from "./resolve.js";
@@ -171,8 +171,9 @@ export async function runExperiment(
     };
     prepareTrialDir(ctx);
     emit({ type: "trial:start", trial: trial.name, index });
-    await timed(ctx, "prompts", wants("prompts") || wants("inference"), () => runPromptsPhase(ctx));
     const batch = wants("inference") ? batchFor(trial) : undefined;
+    if (batch || !wants("inference"))
+      await timed(ctx, "prompts", wants("prompts") || wants("inference"), () => runPromptsPhase(ctx));
     let pending = 0;
     if (batch) {
       await timed(ctx, "inference", true, async () => {
@@ -181,8 +182,7 @@ export async function runExperiment(
         pending = result.pending;
         return result.written;
       });
-    } else if (wants("inference"))
-      await timed(ctx, "inference", true, () => runInferencePhase(ctx, providerFor(trial)));
+    } else if (wants("inference")) await promptsAndInference(ctx, providerFor(trial));
     if (pending > 0) {
       // Submitted and not finished (--no-wait, or interrupted): later phases wait for a rerun.
       if (!signal.aborted)
@@ -255,6 +255,56 @@ function sandboxFor(exp: ResolvedExperiment, emit: EventSink): Sandbox {
     });
   }
   return new SandboxPool(sandbox, exp.execution.concurrency);
+}
+
+/**
+ * The prompts and inference phases, overlapped: each new prompt is sent as soon as it is built
+ * and written, so requests leave before the prompts file is complete and neither the prompts
+ * file nor the dataset is read again. A rerun that finds prompts on file runs the two one after
+ * the other (inference reads the prompts that were written, whatever wrote them).
+ */
+async function promptsAndInference(ctx: TrialContext, provider: Provider): Promise<void> {
+  if (ctx.signal.aborted) return;
+  const started = performance.now();
+  const prompts = await startPromptsPhase(ctx);
+  let written = 0;
+  let complete = false;
+  let busy = performance.now() - started;
+  const promptsEnd = (): void =>
+    ctx.emit({ type: "phase:end", trial: ctx.trial.name, phase: "prompts", written, ms: Math.round(busy) });
+  if (prompts.already > 0) {
+    for await (const _ of prompts.write()) written++;
+    busy = performance.now() - started;
+    promptsEnd();
+    await timed(ctx, "inference", true, () => runInferencePhase(ctx, provider));
+    return;
+  }
+  // The prompts phase's time is the time spent building and writing prompts, not the time it
+  // waited for inference to take them.
+  async function* fresh(): AsyncGenerator<BuiltPrompt> {
+    let from = performance.now();
+    for await (const built of prompts.write()) {
+      busy += performance.now() - from;
+      written++;
+      yield built;
+      from = performance.now();
+    }
+    busy += performance.now() - from;
+    complete = true;
+    promptsEnd();
+  }
+  try {
+    await timed(ctx, "inference", true, () => runInferencePhase(ctx, provider, fresh()));
+  } finally {
+    // Inference stopped taking prompts (every prediction was on file, Ctrl-C, --max-cost, a fatal
+    // error): the rest are written all the same, since the reports count items from that file.
+    if (!complete) {
+      const from = performance.now();
+      written += await runPromptsPhase(ctx, { evenIfAborted: true });
+      busy += performance.now() - from;
+      promptsEnd();
+    }
+  }
 }
 
 async function timed(

@@ -161,11 +161,14 @@ export const createOpenAIProvider: ProviderFactory = (spec, env) => {
   const url = new URL(`${config.baseUrl}/${config.mode === "chat" ? "chat/completions" : "completions"}`);
   const price = config.options.price ?? (presets[config.preset].local ? FREE : priceFor(config.model));
   let turn = 0;
+  // One headers object per key, made once (the client checks and merges each only the first time).
+  const headerSets: Record<string, string>[] =
+    keys.length > 0
+      ? keys.map((key) => ({ ...config.options.headers, authorization: `Bearer ${key}` }))
+      : [{ ...config.options.headers }];
 
   const once = async (request: GenerateRequest, signal: AbortSignal): Promise<Generation> => {
-    const headers: Record<string, string> = { ...config.options.headers };
-    const key = keys[turn++ % Math.max(1, keys.length)];
-    if (key) headers.authorization = `Bearer ${key}`;
+    const headers = headerSets[turn++ % headerSets.length]!;
     const json = await client.post(url, requestBody(config, request), { headers, signal, secrets: keys });
     return parseResponse(json, config.mode, request.top_logprobs !== undefined);
   };

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import {
   BenchlineError,
   fitToContext,
@@ -12,7 +13,6 @@ import {
   predictionSchema,
   promptRecordSchema,
   readJsonl,
-  rowKey,
   type Sample,
   type Truncation,
   toRowError,
@@ -20,7 +20,7 @@ import {
 import { type Dataset, readDataset } from "../../tasks/index.js";
 import type { TrialContext } from "../context.js";
 import type { RunEvent } from "../events.js";
-import { lastByKey } from "../files.js";
+import type { BuiltPrompt } from "./prompts.js";
 
 interface Job {
   prompt: PromptRecord;
@@ -35,16 +35,30 @@ interface Job {
  * host, TLS or auth failure) stops the phase: the requests that were sent are recorded as errors
  * and the phase throws that error's message.
  */
-export async function runInferencePhase(ctx: TrialContext, provider: Provider): Promise<number> {
+export async function runInferencePhase(
+  ctx: TrialContext,
+  provider: Provider,
+  /**
+   * The prompts as the prompts phase writes them (`startPromptsPhase`), each with its sample; by
+   * default the prompts file is read, and the samples from the dataset in step with it.
+   */
+  fresh?: AsyncIterable<BuiltPrompt>,
+): Promise<number> {
   const { exp, trial, files } = ctx;
   const n = exp.samplesPerItem;
-  const status = await lastByKey(files.predictions, predictionSchema, (row) => row.status);
-  const isDone = (id: string, s: number): boolean => {
-    const st = status.get(rowKey(id, s));
-    return st === "ok" || (st === "error" && !ctx.retryErrors);
+  const status = await readStatus(files.predictions, exp.dataset, n);
+  const isDone = (position: number, s: number): boolean => {
+    const st = status?.get(position, s) ?? NONE;
+    return st === OK || (st === ERROR && !ctx.retryErrors);
+  };
+  const todo = (position: number): number[] => {
+    const sampleIndices: number[] = [];
+    for (let i = 0; i < n; i++) if (!isDone(position, i)) sampleIndices.push(i);
+    return sampleIndices;
   };
   let doneCount = 0;
-  for (const id of exp.dataset.index.keys()) for (let i = 0; i < n; i++) if (isDone(id, i)) doneCount++;
+  if (status)
+    for (const id of exp.dataset.index.keys()) doneCount += n - todo(exp.dataset.index.get(id)!).length;
   const total = exp.dataset.index.size * n;
   ctx.emit({ type: "phase:start", trial: trial.name, phase: "inference", total, done: doneCount });
   if (doneCount === total) return 0;
@@ -53,18 +67,25 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
   // With a seed, each sample is its own request (providers generate sample i with seed + i), so
   // one failed sample loses no other and each counts against the model's rate limits.
   const seeded = params.seed !== undefined;
-  // Samples are read from the dataset in step with the prompts (both are in dataset order), so
-  // the first request leaves without a pass over the whole dataset first.
-  const samples = new SampleLookup(exp.dataset, (id) => {
-    for (let i = 0; i < n; i++) if (!isDone(id, i)) return true;
-    return false;
-  });
   async function* jobs(): AsyncGenerator<Job> {
+    if (fresh) {
+      for await (const { prompt, sample } of fresh) {
+        const position = prompt.index ?? exp.dataset.index.get(prompt.id);
+        const sampleIndices = position === undefined ? [] : todo(position);
+        if (sampleIndices.length === 0) continue;
+        if (seeded) for (const i of sampleIndices) yield { prompt, sample, sampleIndices: [i] };
+        else yield { prompt, sample, sampleIndices };
+      }
+      return;
+    }
+    // Samples are read from the dataset in step with the prompts (both are in dataset order), so
+    // the first request leaves without a pass over the whole dataset first.
+    const samples = new SampleLookup(exp.dataset, (id) => todo(exp.dataset.index.get(id)!).length > 0);
     try {
       for await (const { value: prompt } of readJsonl(files.prompts, { schema: promptRecordSchema })) {
-        if (!exp.dataset.index.has(prompt.id)) continue;
-        const sampleIndices: number[] = [];
-        for (let i = 0; i < n; i++) if (!isDone(prompt.id, i)) sampleIndices.push(i);
+        const position = exp.dataset.index.get(prompt.id);
+        if (position === undefined) continue;
+        const sampleIndices = todo(position);
         if (sampleIndices.length === 0) continue;
         const sample = await samples.take(prompt.id);
         if (!sample) continue; // a second record for an id: its samples are requested already
@@ -90,6 +111,7 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
   // the row is in the operating system. A kill -9 can lose answers of the turn in progress — never
   // a row reported done — and the rerun asks for them again.
   const writer = JsonlWriter.open(files.predictions, { buffered: true });
+  const source = jobs();
   const unreported: RunEvent[] = [];
   let flushScheduled = false;
   const flush = (): void => {
@@ -103,7 +125,7 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
   const stopNew = AbortSignal.any([ctx.stopNew, stop.signal]);
   try {
     await forEachConcurrent(
-      jobs(),
+      source,
       exp.concurrency,
       async ({ prompt, sample, sampleIndices }) => {
         const reference = exp.task.reference(sample);
@@ -212,6 +234,8 @@ export async function runInferencePhase(ctx: TrialContext, provider: Provider): 
       stopNew,
     );
   } finally {
+    // Ends the jobs (closing the dataset and prompt streams they read) when they were not all taken.
+    await source.return(undefined);
     flush();
     writer.close();
   }
@@ -262,6 +286,38 @@ function successRow(
     for (const key in extras) if (!(key in row) && extras[key] !== undefined) row[key] = extras[key];
   if (truncation) row.truncated = truncation;
   return row as Prediction;
+}
+
+const NONE = 0;
+const OK = 1;
+const ERROR = 2;
+
+/**
+ * The status of the last prediction row on file for each (dataset position, sample): one byte a
+ * row in a typed array, not a map entry (a resumed 1M-row trial holds 1 MB, no strings). Rows of
+ * ids outside the selection, or samples beyond `n`, are not needed and not kept. Undefined when
+ * there is no predictions file.
+ */
+async function readStatus(
+  path: string,
+  dataset: Dataset,
+  n: number,
+): Promise<{ get(position: number, sample: number): number } | undefined> {
+  if (!existsSync(path)) return undefined;
+  let bytes = new Uint8Array(Math.max(1, dataset.total) * n);
+  for await (const { value: row } of readJsonl(path, { schema: predictionSchema })) {
+    if (row.sample >= n) continue;
+    const position = dataset.index.get(row.id);
+    if (position === undefined) continue;
+    const at = position * n + row.sample;
+    if (at >= bytes.length) {
+      const grown = new Uint8Array(Math.max(at + 1, bytes.length * 2));
+      grown.set(bytes);
+      bytes = grown;
+    }
+    bytes[at] = row.status === "ok" ? OK : ERROR;
+  }
+  return { get: (position, sample) => bytes[position * n + sample] ?? NONE };
 }
 
 /**

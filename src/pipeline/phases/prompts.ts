@@ -46,7 +46,34 @@ export function buildPrompt(
 }
 
 /** Phase 1: one prompt record per sample, appended for ids not written yet. */
-export async function runPromptsPhase(ctx: TrialContext): Promise<number> {
+export async function runPromptsPhase(
+  ctx: TrialContext,
+  /** Write every missing prompt even after Ctrl-C (the reports count items from the prompts file). */
+  options: { evenIfAborted?: boolean } = {},
+): Promise<number> {
+  const phase = await startPromptsPhase(ctx);
+  let written = 0;
+  for await (const _ of phase.write(options)) written++;
+  return written;
+}
+
+/** A prompt record as it is written, with the sample it was built from. */
+export interface BuiltPrompt {
+  prompt: PromptRecord;
+  sample: Sample;
+}
+
+/**
+ * Starts phase 1: counts the prompt records on file (emitting the phase's start) and returns
+ * `write()`, which streams the dataset, appends a record for each id not written yet and yields
+ * it with its sample as soon as it is written — so the inference phase can send a prompt while
+ * later ones are still being built, without reading the prompts file or the dataset again.
+ */
+export async function startPromptsPhase(ctx: TrialContext): Promise<{
+  already: number;
+  total: number;
+  write: (options?: { evenIfAborted?: boolean }) => AsyncGenerator<BuiltPrompt>;
+}> {
   const { exp, trial, files } = ctx;
   // Ids already written, off the heap (a rerun over 1M rows holds no 1M strings).
   const done = new IdTable();
@@ -57,22 +84,24 @@ export async function runPromptsPhase(ctx: TrialContext): Promise<number> {
   }
   const total = exp.dataset.index.size;
   ctx.emit({ type: "phase:start", trial: trial.name, phase: "prompts", total, done: already });
-  if (already === total) return 0;
-  // Prompts are rebuilt from the dataset at no cost: a crash that loses buffered ones loses nothing.
-  // The dataset is streamed again (it was validated before anything ran), so memory stays flat.
-  const writer = JsonlWriter.open(files.prompts, { buffered: true });
-  try {
-    for await (const sample of readDataset(exp.dataset)) {
-      if (ctx.signal.aborted) break;
-      if (done.has(sample.id)) continue;
-      const index = exp.dataset.index.get(sample.id);
-      writer.write({
-        ...buildPrompt(exp.task, trial.spec.prompt_set, sample),
-        ...(index !== undefined ? { index } : {}),
-      });
+  async function* write({ evenIfAborted = false } = {}): AsyncGenerator<BuiltPrompt> {
+    if (already === total) return;
+    // Prompts are rebuilt from the dataset at no cost: a crash that loses buffered ones loses nothing.
+    // The dataset is streamed again (it was validated before anything ran), so memory stays flat.
+    const writer = JsonlWriter.open(files.prompts, { buffered: true });
+    try {
+      for await (const sample of readDataset(exp.dataset)) {
+        if (ctx.signal.aborted && !evenIfAborted) break;
+        if (done.size > 0 && done.has(sample.id)) continue;
+        const index = exp.dataset.index.get(sample.id);
+        const built = buildPrompt(exp.task, trial.spec.prompt_set, sample);
+        const prompt = index !== undefined ? { ...built, index } : built;
+        writer.write(prompt);
+        yield { prompt, sample };
+      }
+    } finally {
+      writer.close();
     }
-  } finally {
-    writer.close();
   }
-  return writer.count;
+  return { already, total, write };
 }
