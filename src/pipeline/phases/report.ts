@@ -1,6 +1,6 @@
 import { closeSync, existsSync, openSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { predictionSchema } from "../../core/index.js";
+import type { Prediction } from "../../core/index.js";
 import {
   buildCosts,
   csvLine,
@@ -12,9 +12,10 @@ import {
   type TrialSummary,
 } from "../../report/index.js";
 import { allPairs, baselinePairs, comparePairs, type TrialComparison } from "../../stats/index.js";
-import { childDir, latestRows, trialFiles } from "../files.js";
+import { childDir, trialFiles } from "../files.js";
 import { readJson, removeQuietly, writeIfChanged, writeJsonIfChanged } from "../json.js";
-import { loadTrialData, type TrialData } from "../trial-data.js";
+import { finalRows } from "../key-table.js";
+import { IN_SCOPE, loadTrialData, type TrialData } from "../trial-data.js";
 import { VERSION } from "../version.js";
 
 /** experiment.json: what `benchline report` needs to rebuild every report from the files alone. */
@@ -166,11 +167,9 @@ async function writeCsvRows(data: TrialData, predictions: CsvFile, scores: CsvFi
   const { manifest } = data;
   const head = [manifest.name, manifest.spec.model.id, manifest.spec.prompt_set.name];
   // loadTrialData has just read and validated these rows and knows their lines: one pass here.
-  const rows = latestRows(trialFiles(data.dir).predictions, predictionSchema, {
-    last: data.predictionLines,
-    validate: false,
-  });
-  for await (const p of rows) {
+  const rows = finalRows<Prediction>(trialFiles(data.dir).predictions, data.predictionLines, undefined);
+  for await (const { key, row: p } of rows) {
+    if (((data.predictionLines.flags(key) ?? 0) & IN_SCOPE) === 0) continue;
     predictions.write([
       ...head,
       p.id,
@@ -188,7 +187,7 @@ async function writeCsvRows(data: TrialData, predictions: CsvFile, scores: CsvFi
       p.cached,
     ]);
   }
-  for (const s of data.scores)
+  for await (const s of data.scores())
     scores.write([...head, s.id, s.sample, data.items.get(s.id), s.scorer, s.value, s.passed]);
 }
 
