@@ -45,8 +45,13 @@ export interface TrialData {
    */
   scores: () => AsyncGenerator<SlimScore>;
   summary: TrialSummary;
-  /** Primary scorer's per-item mean over scored samples: the unit compared between trials. */
+  /**
+   * Primary scorer's per-item mean over scored samples: the unit compared between trials (empty
+   * when not asked for: `perItem: false`).
+   */
   perItem: Map<string, number>;
+  /** Items with a primary score (the size `perItem` has when built). */
+  scoredItems: number;
   /** Score rows left out because they judged an earlier completion (a rerun of scoring redoes them). */
   stale: number;
 }
@@ -139,7 +144,11 @@ class ItemTable implements ReadonlyMap<string, string | undefined> {
 const promptItemSchema = promptRecordSchema.pick({ id: true, metadata: true, index: true });
 
 /** Reads a trial directory's final rows and summarises them (no config file needed). */
-export async function loadTrialData(dir: string, scope: Scope): Promise<TrialData> {
+export async function loadTrialData(
+  dir: string,
+  scope: Scope,
+  options: { perItem?: boolean } = {},
+): Promise<TrialData> {
   const files = trialFiles(dir);
   if (!existsSync(files.trial))
     throw new BenchlineError("usage", `${dir}: not a trial directory (no trial.json)`);
@@ -276,10 +285,13 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
 
   const summary = builder.finish();
   if (manifest.spec.grid) summary.grid = manifest.spec.grid;
-  // Per-item means for comparisons, keyed by id (in the order items were first scored).
-  const ids: string[] = [...items.keys()];
-  const perItem = new Map(builder.itemMeans((position) => ids[position]!));
-  ids.length = 0;
+  // Per-item means for comparisons, keyed by id (in the order items were first scored); a map of
+  // every item, so only built when something will be compared.
+  const perItem = new Map<string, number>();
+  if (options.perItem !== false) {
+    const ids: string[] = [...items.keys()];
+    for (const [id, mean] of builder.itemMeans((position) => ids[position]!)) perItem.set(id, mean);
+  }
   return {
     dir,
     manifest,
@@ -288,6 +300,7 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
     scores: () => counted(),
     summary,
     perItem,
+    scoredItems: summary.mean_ci?.n_items ?? 0,
     stale,
   };
 }

@@ -91,13 +91,20 @@ export async function writeReports(
     throw error;
   }
   const summaries: TrialSummary[] = [];
-  const perItem: { name: string; model: string; group: string; values: Map<string, number> }[] = [];
+  const perItem: {
+    name: string;
+    model: string;
+    group: string;
+    values: Map<string, number>;
+    scored: number;
+  }[] = [];
   const notes: string[] = [];
   try {
     for (const t of manifest.trials) {
       const dir = childDir(experimentDir, t.name, `${join(experimentDir, "experiment.json")}: trials`);
       if (!existsSync(join(dir, "trial.json"))) continue;
-      const data = await loadTrialData(dir, scope);
+      // One trial is compared with nothing: its per-item map (one entry per item) is not built.
+      const data = await loadTrialData(dir, scope, { perItem: manifest.trials.length > 1 });
       writeJsonIfChanged(join(dir, "summary.json"), data.summary);
       writeIfChanged(join(dir, "report.md"), renderTrialMarkdown(data.summary));
       summaries.push(data.summary);
@@ -110,6 +117,7 @@ export async function writeReports(
         model: data.manifest.spec.model.id,
         group: data.manifest.spec.prompt_set.name,
         values: data.perItem,
+        scored: data.scoredItems,
       });
       await writeCsvRows(data, predictionsCsv, scoresCsv);
     }
@@ -120,7 +128,7 @@ export async function writeReports(
     scoresCsv.close();
   }
 
-  const compared = perItem.filter((p) => p.values.size > 0);
+  const compared = perItem.filter((p) => p.scored > 0);
   const mode = options.comparisons ?? manifest.stats.comparisons ?? "baseline";
   const comparisons = comparePairs(
     compared,
