@@ -4,7 +4,12 @@
  * process, measuring wall time and peak RSS (`/usr/bin/time`). Memory flat in the dataset's size
  * shows as RSS(N) ÷ RSS(N/10) far below 10.
  *
- *   npx tsx bench/dataset-scale.ts [--n 1000000] [--baseline 100000] [--built] [--checkout <dir>]
+ *   npx tsx bench/dataset-scale.ts [--n 1000000] [--baseline 100000] [--built] [--checkout <dir>] [--whole]
+ *
+ * With `--built`, `--checkout` runs that checkout's build too (`bin/benchline.js`, its `dist/`);
+ * `--no-tsx` leaves out the runs from source (only the built CLIs).
+ * `--whole` runs the whole `benchline run` (prompts, inference with `gold`, scoring with `exact`,
+ * the reports) instead of the prompts phase alone.
  *
  * The CLI runs from source through tsx (as the tests run it); `--built` also runs the compiled
  * build (`npm run build` first; as `npx benchline` runs it), whose figure has no loader in it.
@@ -27,6 +32,9 @@ const base = arg("baseline", Math.round(n / 10));
 const checkoutAt = argv.indexOf("--checkout");
 const checkout = checkoutAt >= 0 ? resolve(argv[checkoutAt + 1] as string) : undefined;
 const built = argv.includes("--built");
+const whole = argv.includes("--whole");
+const tsx = !argv.includes("--no-tsx");
+const phaseArgs = whole ? [] : ["--phase", "prompts"];
 
 async function dataset(dir: string, rows: number): Promise<void> {
   const out = createWriteStream(join(dir, "data.jsonl"));
@@ -57,10 +65,10 @@ async function measure(rows: number): Promise<Measured & { built?: Measured; che
   try {
     await dataset(dir, rows);
     const mb = Number((statSync(join(dir, "data.jsonl")).size / 2 ** 20).toFixed(1));
-    const args = ["run", "exp.yaml", "--phase", "prompts", "-m", "gold", "--log", "json"];
-    const r = cli(dir, args);
+    const args = ["run", "exp.yaml", ...phaseArgs, "-m", "gold", "--log", "json"];
+    const r = tsx ? cli(dir, args) : { seconds: Number.NaN, peak_mb: Number.NaN };
     const b = built ? cli(dir, [...args, "--out", "runs-built"], root, { built }) : undefined;
-    const other = checkout ? cli(dir, [...args, "--out", "runs-checkout"], checkout) : undefined;
+    const other = checkout ? cli(dir, [...args, "--out", "runs-checkout"], checkout, { built }) : undefined;
     return {
       rows,
       mb,
@@ -77,7 +85,7 @@ const small = await measure(base);
 const large = await measure(n);
 const result = {
   bench: "dataset-scale",
-  command: "benchline run exp.yaml --phase prompts -m gold",
+  command: `benchline run exp.yaml ${phaseArgs.join(" ")} -m gold`.replace("  ", " "),
   baseline: small,
   measured: large,
   rows_ratio: Number((large.rows / small.rows).toFixed(1)),

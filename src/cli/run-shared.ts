@@ -31,6 +31,8 @@ export interface SharedRunFlags {
   verbose?: boolean;
   /** `run --queue`: Redis URL of a distributed run (this process coordinates). */
   queue?: string;
+  /** `--dataset`: replaces the experiment file's `dataset:`. */
+  dataset?: string;
 }
 
 const positiveNumber = (value: string): number => {
@@ -39,8 +41,29 @@ const positiveNumber = (value: string): number => {
   return n;
 };
 
+/** `--dataset`, shared by the commands that read an experiment file's dataset. */
+export const DATASET_OPTION_HELP =
+  "use this dataset instead of the file's `dataset:`: a path (relative to the working directory), hf:owner/name[@rev], or a bare owner/name[@rev] that is not an existing path (a hub id)";
+
+/**
+ * The experiment file, with `--dataset` (when given) in place of its `dataset:`. A hub id is
+ * checked here, so a malformed one is an error naming the flag rather than the file.
+ */
+export async function loadExperimentWith(
+  config: string,
+  dataset: string | undefined,
+): Promise<LoadedExperiment> {
+  const { loadExperiment } = await import("../config/index.js");
+  const loaded = loadExperiment(config, dataset !== undefined ? { dataset } : {});
+  const named = loaded.file.dataset;
+  if (dataset !== undefined && typeof named === "string" && named.startsWith("hf:"))
+    (await import("../sources/index.js")).parseHubDatasetRef(named, "--dataset");
+  return loaded;
+}
+
 export function addSharedRunOptions(command: Command): Command {
   return command
+    .option("--dataset <path|hub-id>", DATASET_OPTION_HELP)
     .option("-l, --limit <n>", "only the first N dataset items", positiveInt)
     .option(
       "--ids <file>",

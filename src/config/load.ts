@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { BenchlineError } from "../core/index.js";
-import { parseExperimentText } from "./parse.js";
+import { parseDatasetArg, parseExperimentText } from "./parse.js";
 import type { ExperimentFile } from "./schema.js";
 
 export interface LoadedExperiment {
@@ -12,8 +12,16 @@ export interface LoadedExperiment {
   baseDir: string;
 }
 
+export interface LoadExperimentOptions {
+  /**
+   * `--dataset`: replaces the file's `dataset:` (a path relative to the working directory, not to
+   * the file, or a hub id; see `parseDatasetArg` for the rule).
+   */
+  dataset?: string;
+}
+
 /** Reads and validates an experiment file (YAML or JSON). */
-export function loadExperiment(path: string): LoadedExperiment {
+export function loadExperiment(path: string, options: LoadExperimentOptions = {}): LoadedExperiment {
   const absolute = resolve(path);
   let text: string;
   try {
@@ -24,5 +32,10 @@ export function loadExperiment(path: string): LoadedExperiment {
       code === "ENOENT" ? "file not found" : code === "EISDIR" ? "is a directory" : String(error);
     throw new BenchlineError("not_found", `${path}: ${reason}`, { cause: error });
   }
-  return { file: parseExperimentText(text, path), path: absolute, baseDir: dirname(absolute) };
+  const file = parseExperimentText(text, path);
+  if (options.dataset !== undefined) {
+    const named = parseDatasetArg(options.dataset, existsSync);
+    file.dataset = "hub" in named ? named.hub : resolve(named.path);
+  }
+  return { file, path: absolute, baseDir: dirname(absolute) };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BenchlineError } from "../core/index.js";
-import { modelSpecFromEntry, parseExperimentText } from "./parse.js";
+import { modelSpecFromEntry, parseDatasetArg, parseExperimentText } from "./parse.js";
 import { expandTrials, slug } from "./trials.js";
 
 const valid = `
@@ -131,5 +131,33 @@ describe("expandTrials", () => {
 
   it("slugs model ids into safe directory names", () => {
     expect(slug("vllm:Qwen/Qwen2.5-7B@http://gpu:8000/v1")).toBe("vllm-qwen-qwen2.5-7b-http-gpu-8000-v1");
+  });
+});
+
+describe("parseDatasetArg (--dataset)", () => {
+  const none = () => false;
+  it("hf: ids as written, existing paths as paths", () => {
+    expect(parseDatasetArg("hf:a/b@v1", none)).toEqual({ hub: "hf:a/b@v1" });
+    expect(parseDatasetArg("acme/tasks", (p) => p === "acme/tasks")).toEqual({ path: "acme/tasks" });
+  });
+  it("a bare owner/name[@rev] that is no path is a hub id", () => {
+    expect(parseDatasetArg("deathbyknowledge/shell-tasks", none)).toEqual({
+      hub: "hf:deathbyknowledge/shell-tasks",
+    });
+    expect(parseDatasetArg("a/b.v2@main", none)).toEqual({ hub: "hf:a/b.v2@main" });
+  });
+  it("anything else is a path (the reader names it when missing)", () => {
+    for (const p of [
+      "data/tasks.jsonl",
+      "a/b.jsonl.gz",
+      "./a/b",
+      "/a/b",
+      "a/b/c",
+      "tasks",
+      "~/a/b",
+      "a/b.parquet",
+    ])
+      expect(parseDatasetArg(p, none)).toEqual({ path: p });
+    expect(() => parseDatasetArg("", none)).toThrow("--dataset");
   });
 });

@@ -74,3 +74,26 @@ export function splitNamed(entry: string | { name: string }): {
   const { name, ...options } = entry;
   return { name, options };
 }
+
+/**
+ * What a `--dataset` value names, by this rule: `hf:owner/name[@rev]` is a hub dataset; a value
+ * that `exists` (as a path) is that file; otherwise a bare `owner/name[@rev]` — one `/`, no
+ * leading `.`, `/` or `~`, and no data-file ending (`.jsonl`, `.json`, `.csv`, `.tsv`, `.parquet`,
+ * `.gz`) — is a hub id; anything else is a path (and the dataset reader names it when missing).
+ * Pure: the caller supplies `exists`.
+ *
+ * @example
+ * parseDatasetArg("deathbyknowledge/shell-tasks", () => false) // { hub: "hf:deathbyknowledge/shell-tasks" }
+ * parseDatasetArg("data/tasks.jsonl", () => false)             // { path: "data/tasks.jsonl" }
+ */
+export function parseDatasetArg(
+  value: string,
+  exists: (path: string) => boolean,
+): { hub: string } | { path: string } {
+  if (value === "") throw new BenchlineError("usage", "--dataset: empty value");
+  if (value.startsWith("hf:")) return { hub: value };
+  if (exists(value)) return { path: value };
+  const bare = /^[A-Za-z0-9][\w.-]*\/[\w.-]+(@[^\s/@]+)?$/.test(value);
+  const dataFile = /\.(jsonl|json|csv|tsv|parquet|gz)$/i.test(value.replace(/@[^@]*$/, ""));
+  return bare && !dataFile ? { hub: `hf:${value}` } : { path: value };
+}

@@ -11,10 +11,12 @@ import {
   scoreBasis,
   scoreSchema,
 } from "../core/index.js";
-import { type StatsSettings, type SummaryInput, summarizeTrial, type TrialSummary } from "../report/index.js";
+import { type StatsSettings, SummaryBuilder, type TrialSummary } from "../report/index.js";
 import { IdTable, IntList } from "../tasks/index.js";
-import { lastByKey, trialFiles } from "./files.js";
+import { trialFiles } from "./files.js";
+import { RowsInStep } from "./in-step.js";
 import { readJson } from "./json.js";
+import { BasisTable, finalRows, type KeyTable, readKeyTable, splitKey } from "./key-table.js";
 
 export interface TrialManifest {
   name: string;
@@ -32,13 +34,24 @@ export interface TrialData {
   manifest: TrialManifest;
   /** Loaded items in order: id → category (undefined without one). One map entry per item. */
   items: ReadonlyMap<string, string | undefined>;
-  /** Line in predictions.jsonl of the final row of each key (rows read and validated here). */
-  predictionLines: Map<string, number>;
-  /** Final score per (id, sample, scorer) of ok predictions, for the trial's scorers. */
-  scores: SlimScore[];
+  /**
+   * Final row of each key in predictions.jsonl (rows read and validated here), flagged
+   * {@link IN_SCOPE} when the key is one of the summary's (an item's sample below `samples`).
+   */
+  predictionLines: KeyTable;
+  /**
+   * The final scores the summary counts (ok predictions, the trial's scorers, current basis),
+   * streamed again from scores.jsonl, in file order.
+   */
+  scores: () => AsyncGenerator<SlimScore>;
   summary: TrialSummary;
-  /** Primary scorer's per-item mean over scored samples: the unit compared between trials. */
+  /**
+   * Primary scorer's per-item mean over scored samples: the unit compared between trials (empty
+   * when not asked for: `perItem: false`).
+   */
   perItem: Map<string, number>;
+  /** Items with a primary score (the size `perItem` has when built). */
+  scoredItems: number;
   /** Score rows left out because they judged an earlier completion (a rerun of scoring redoes them). */
   stale: number;
 }
@@ -90,7 +103,17 @@ class ItemTable implements ReadonlyMap<string, string | undefined> {
 
   get(id: string): string | undefined {
     const entry = this.ids.get(id);
-    const value = entry === undefined ? undefined : this.categoryOf?.get(entry);
+    return entry === undefined ? undefined : this.categoryAt(entry);
+  }
+
+  /** An item's position (0-based, item order). */
+  position(id: string): number | undefined {
+    return this.ids.get(id);
+  }
+
+  /** The category of the item at `position`. */
+  categoryAt(position: number): string | undefined {
+    const value = this.categoryOf?.get(position);
     return value ? this.categories[value - 1] : undefined;
   }
 
@@ -121,7 +144,11 @@ class ItemTable implements ReadonlyMap<string, string | undefined> {
 const promptItemSchema = promptRecordSchema.pick({ id: true, metadata: true, index: true });
 
 /** Reads a trial directory's final rows and summarises them (no config file needed). */
-export async function loadTrialData(dir: string, scope: Scope): Promise<TrialData> {
+export async function loadTrialData(
+  dir: string,
+  scope: Scope,
+  options: { perItem?: boolean } = {},
+): Promise<TrialData> {
   const files = trialFiles(dir);
   if (!existsSync(files.trial))
     throw new BenchlineError("usage", `${dir}: not a trial directory (no trial.json)`);
@@ -143,128 +170,149 @@ export async function loadTrialData(dir: string, scope: Scope): Promise<TrialDat
       items.set(value.id, typeof category === "string" ? category : undefined);
     }
   }
-  // Executions first: what a score judged (its basis) includes the execution's outcome.
-  const allExecutions = existsSync(files.executions)
-    ? await lastByKey(files.executions, executionSchema, (e) => ({
-        id: e.id,
-        sample: e.sample,
-        status: e.status,
-        passed: e.passed,
-        ended_at: e.ended_at,
-        duration_ms: Math.max(0, Date.parse(e.ended_at) - Date.parse(e.started_at)),
-        ...(e.error ? { error_code: e.error.code, error_message: e.error.message.slice(0, 300) } : {}),
-      }))
-    : undefined;
-  // Only what summaries need is kept per row (no completions, no outputs): memory stays small.
-  // A score counts only if it judged the key's current completion (and execution): `basis`.
-  const basis = new Map<string, string>();
-  type Slim = SummaryInput["predictions"][number];
-  const allLines = new Map<string, number>();
-  const allPredictions = await lastByKey(files.predictions, predictionSchema, (p, { line }): Slim => {
-    const key = rowKey(p.id, p.sample);
-    allLines.set(key, line);
-    if (p.status === "ok") {
-      const e = allExecutions?.get(key);
-      basis.set(key, scoreBasis(p.completion, e?.status === "ok" ? e : undefined));
-    } else basis.delete(key);
-    return {
-      id: p.id,
-      sample: p.sample,
-      status: p.status,
-      cached: p.cached,
-      latency_ms: p.latency_ms,
-      ...(p.error ? { error_code: p.error.code, error_message: p.error.message.slice(0, 300) } : {}),
-      ...(p.usage
-        ? { prompt_tokens: p.usage.prompt_tokens, completion_tokens: p.usage.completion_tokens }
-        : {}),
-      ...(p.cost_usd !== undefined ? { cost_usd: p.cost_usd } : {}),
-    };
-  });
-  let maxSample = 0;
-  for (const p of allPredictions.values()) maxSample = Math.max(maxSample, p.sample + 1);
-  const samples = scope.samples ?? Math.max(1, maxSample);
-  // In scope: an item's samples below `samples` (`items` holds exactly the items' ids).
-  const predictions: Slim[] = [];
-  const predictionLines = new Map<string, number>();
-  for (const [k, p] of allPredictions) {
-    if (!items.has(p.id) || p.sample >= samples) continue;
-    predictions.push(p);
-    predictionLines.set(k, allLines.get(k)!);
-  }
-  allPredictions.clear();
-  allLines.clear();
-  const okKeys = new Set(predictions.filter((p) => p.status === "ok").map((p) => rowKey(p.id, p.sample)));
-  const executions = allExecutions
-    ? [...allExecutions.entries()].filter(([k]) => okKeys.has(k)).map(([, { ended_at: _, ...e }]) => e)
-    : undefined;
   const scorerNames = manifest.spec.scorers.map((s) => s.name);
-  // For tasks that execute, a score counts only while its row's last execution ran: a
-  // re-execution that then failed in the sandbox must not leave the old score standing.
-  const scorable = executions
-    ? new Set(executions.filter((e) => e.status === "ok").map((e) => rowKey(e.id, e.sample)))
-    : okKeys;
-  const scoreKey = (s: Score): string => `${rowKey(s.id, s.sample)}\u0000${s.scorer}`;
-  let stale = 0;
-  const current = (s: SlimScore & { basis?: string }): boolean => {
-    // Rows from before `basis` existed cannot be checked and count as they are.
-    if (s.basis === undefined || s.basis === basis.get(rowKey(s.id, s.sample))) return true;
-    stale++;
-    return false;
+  // Every row-level table is off the heap (keys' bytes and typed arrays); rows are streamed from
+  // the files, final rows only, and summarised as they pass (SummaryBuilder): nothing per row is
+  // an object. Executions first: what a score judged (its basis) includes the execution.
+  const executions = existsSync(files.executions)
+    ? await readKeyTable<{ status?: unknown }>(files.executions, (e) => (e.status === "ok" ? EXEC_OK : 0))
+    : undefined;
+  let maxSample = 0;
+  const predictions = await readKeyTable<{ status?: unknown; sample?: unknown }>(files.predictions, (p) => {
+    maxSample = Math.max(maxSample, (p.sample as number) + 1);
+    return p.status === "ok" ? PRED_OK : 0;
+  });
+  const samples = scope.samples ?? Math.max(1, maxSample);
+  const inItems = (key: string): boolean => {
+    const [id, sample] = splitKey(key);
+    return items.has(id) && sample < samples;
   };
-  const scores: SlimScore[] = [
-    ...(
-      await lastByKey(
-        files.scores,
-        scoreSchema.loose(),
-        (s): SlimScore & { basis?: string } => {
-          const b = (s as { basis?: unknown }).basis;
-          return {
-            id: s.id,
-            sample: s.sample,
-            scorer: s.scorer,
-            value: s.value,
-            passed: s.passed,
-            ...answerParse(s.detail),
-            ...(typeof b === "string" ? { basis: b } : {}),
-          };
-        },
-        scoreKey,
-      )
-    ).values(),
-  ]
-    .filter((s) => scorable.has(rowKey(s.id, s.sample)) && scorerNames.includes(s.scorer) && current(s))
-    .map(({ basis: _, ...s }) => s);
-  basis.clear();
-
-  const input: SummaryInput = {
-    trial: {
+  const builder = new SummaryBuilder(
+    {
       name: manifest.name,
       model: manifest.spec.model.id,
       prompt_set: manifest.spec.prompt_set.name,
       task: manifest.spec.task.name,
     },
-    items,
-    samplesPerItem: samples,
-    predictions,
-    ...(executions ? { executions } : {}),
-    scores,
-    scorers: scorerNames,
-    ...(scope.stats ? { stats: scope.stats } : {}),
-  };
-  const summary = summarizeTrial(input);
-  if (manifest.spec.grid) summary.grid = manifest.spec.grid;
-
-  const sums = new Map<string, { total: number; n: number }>();
-  for (const s of scores) {
-    if (s.scorer !== summary.primary_scorer || s.dropped) continue;
-    const acc = sums.get(s.id) ?? { total: 0, n: 0 };
-    acc.total += s.value;
-    acc.n++;
-    sums.set(s.id, acc);
+    { count: items.size, position: (id) => items.position(id), category: (i) => items.categoryAt(i) },
+    samples,
+    scorerNames,
+    scope.stats,
+  );
+  // Each ok prediction's basis (what a current score judged), by key: the execution's outcome is
+  // read in step with the predictions (executions are written in about the same order).
+  const basis = new BasisTable();
+  const executionRows = executions
+    ? new RowsInStep(
+        (async function* () {
+          for await (const { key, row } of finalRows(files.executions, executions, executionSchema))
+            yield { key, row: { passed: row.passed, ended_at: row.ended_at } };
+        })(),
+        (key) => executions.flags(key) === EXEC_OK && predictions.flags(key) === PRED_OK,
+      )
+    : undefined;
+  try {
+    for await (const { key, row: p, line } of finalRows(files.predictions, predictions, predictionSchema)) {
+      if (p.status === "ok") {
+        const e = executions?.flags(key) === EXEC_OK ? await executionRows?.take(key) : undefined;
+        basis.set(key, scoreBasis(p.completion, e));
+      }
+      if (!inItems(key)) continue;
+      predictions.set(key, line, (p.status === "ok" ? PRED_OK : 0) | IN_SCOPE);
+      builder.addPrediction({
+        id: p.id,
+        sample: p.sample,
+        status: p.status,
+        cached: p.cached,
+        latency_ms: p.latency_ms,
+        ...(p.error ? { error_code: p.error.code, error_message: p.error.message.slice(0, 300) } : {}),
+        ...(p.usage
+          ? { prompt_tokens: p.usage.prompt_tokens, completion_tokens: p.usage.completion_tokens }
+          : {}),
+        ...(p.cost_usd !== undefined ? { cost_usd: p.cost_usd } : {}),
+      });
+    }
+  } finally {
+    await executionRows?.close();
   }
-  const perItem = new Map([...sums].map(([id, { total, n }]) => [id, total / n]));
-  return { dir, manifest, items, predictionLines, scores, summary, perItem, stale };
+  const okInScope = (key: string): boolean => predictions.flags(key) === (PRED_OK | IN_SCOPE);
+  if (executions) {
+    builder.expectExecutions();
+    for await (const { key, row: e, line } of finalRows(files.executions, executions, executionSchema)) {
+      if (!okInScope(key)) continue;
+      // For tasks that execute, a score counts only while its row's last execution ran: a
+      // re-execution that then failed in the sandbox must not leave the old score standing.
+      if (e.status === "ok") executions.set(key, line, EXEC_OK | IN_SCOPE);
+      builder.addExecution({
+        id: e.id,
+        sample: e.sample,
+        status: e.status,
+        passed: e.passed,
+        duration_ms: Math.max(0, Date.parse(e.ended_at) - Date.parse(e.started_at)),
+        ...(e.error ? { error_code: e.error.code, error_message: e.error.message.slice(0, 300) } : {}),
+      });
+    }
+  }
+  const scorable = executions ? (key: string) => executions.flags(key) === (EXEC_OK | IN_SCOPE) : okInScope;
+  const scoreLines = await readKeyTable<{ sample?: unknown; id?: unknown; scorer?: unknown }>(
+    files.scores,
+    () => 0,
+    (row) => `${row.id}\u0000${row.sample}\u0000${String(row.scorer)}`,
+  );
+  // A score counts only if it judged the key's current completion (and execution): `basis`.
+  // Rows from before `basis` existed cannot be checked and count as they are.
+  let stale = 0;
+  async function* counted(onStale?: () => void): AsyncGenerator<SlimScore> {
+    for await (const { row: s } of finalRows(files.scores, scoreLines, scoreSchema.loose(), scoreKeyOf)) {
+      const key = rowKey(s.id, s.sample);
+      if (!scorable(key) || !scorerNames.includes(s.scorer)) continue;
+      const b = (s as { basis?: unknown }).basis;
+      if (typeof b === "string" && !basis.matches(key, b)) {
+        onStale?.();
+        continue;
+      }
+      yield {
+        id: s.id,
+        sample: s.sample,
+        scorer: s.scorer,
+        value: s.value,
+        passed: s.passed,
+        ...answerParse(s.detail),
+      };
+    }
+  }
+  for await (const s of counted(() => stale++)) builder.addScore(s);
+
+  const summary = builder.finish();
+  if (manifest.spec.grid) summary.grid = manifest.spec.grid;
+  // Per-item means for comparisons, keyed by id (in the order items were first scored); a map of
+  // every item, so only built when something will be compared.
+  const perItem = new Map<string, number>();
+  if (options.perItem !== false) {
+    const ids: string[] = [...items.keys()];
+    for (const [id, mean] of builder.itemMeans((position) => ids[position]!)) perItem.set(id, mean);
+  }
+  return {
+    dir,
+    manifest,
+    items,
+    predictionLines: predictions,
+    scores: () => counted(),
+    summary,
+    perItem,
+    scoredItems: summary.mean_ci?.n_items ?? 0,
+    stale,
+  };
 }
+
+/** Flags in a trial's key tables. */
+const PRED_OK = 1;
+const EXEC_OK = 1;
+/** The key is one of the summary's (its item is loaded, its sample below `samples`). */
+export const IN_SCOPE = 2;
+
+const scoreKeyOf = (row: { id?: unknown; sample?: unknown; scorer?: unknown }): string =>
+  `${row.id}\u0000${row.sample}\u0000${String(row.scorer)}`;
 
 /** Whether an answer-extracting scorer (`math`, ...) found an answer, and whether the row is dropped. */
 function answerParse(detail: unknown): { parsed?: boolean; dropped?: boolean } {

@@ -135,8 +135,10 @@ export interface TrialSummary {
 const round = (x: number, digits = 6): number => Number(x.toFixed(digits));
 const meanOf = (xs: number[]): number | null =>
   xs.length === 0 ? null : round(xs.reduce((a, b) => a + b, 0) / xs.length);
+/** `meanOf` of values summed in order as they came. */
+const meanOfSum = (sum: number, n: number): number | null => (n === 0 ? null : round(sum / n));
 
-function quantile(sorted: number[], q: number): number | null {
+function quantile(sorted: ArrayLike<number>, q: number): number | null {
   if (sorted.length === 0) return null;
   const pos = (sorted.length - 1) * q;
   const lo = Math.floor(pos);
@@ -160,182 +162,312 @@ function itemsOf(items: SummaryInput["items"]): {
   };
 }
 
-/** Passed samples of the primary scorer per item, in item order (one number per item, no object). */
-function passedCounts(
-  items: SummaryInput["items"],
-  passed: ReadonlyMap<string, number>,
-  leftOut: ReadonlySet<string> = new Set(),
-): Uint32Array {
-  const { count, entries } = itemsOf(items);
-  const counts = new Uint32Array(count - leftOut.size);
-  let i = 0;
-  for (const [id] of entries()) if (!leftOut.has(id)) counts[i++] = passed.get(id) ?? 0;
-  return counts;
+/**
+ * A trial's items for {@link SummaryBuilder}: how many, each one's position (0..count-1, item
+ * order) and category. The run files' loader passes an off-heap table; {@link summarizeTrial}
+ * builds one from its lists.
+ */
+export interface SummaryItems {
+  count: number;
+  position(id: string): number | undefined;
+  category(position: number): string | undefined;
 }
 
-/** Items whose every primary score is dropped (cvdp: skipped, no judge): not in pass@k at all. */
-function leftOutItems(
-  dropped: readonly { id: string; scorer: string }[],
-  kept: readonly { id: string; scorer: string }[],
-  primary: string,
-): Set<string> {
-  const out = new Set(dropped.filter((s) => s.scorer === primary).map((s) => s.id));
-  for (const s of kept) if (s.scorer === primary) out.delete(s.id);
-  return out;
-}
+type PredictionRow = SummaryInput["predictions"][number];
+type ExecutionRow = NonNullable<SummaryInput["executions"]>[number];
+type ScoreRow = SummaryInput["scores"][number];
 
-export function summarizeTrial(full: SummaryInput): TrialSummary {
-  const dropped = full.scores.filter((s) => s.dropped);
-  const input = dropped.length > 0 ? { ...full, scores: full.scores.filter((s) => !s.dropped) } : full;
-  const itemCount = itemsOf(input.items).count;
-  const expected = itemCount * input.samplesPerItem;
-  const preds = input.predictions;
-  const ok = preds.filter((p) => p.status === "ok");
-  const errored = preds.filter((p) => p.status === "error");
-  const byCode: Record<string, number> = {};
-  const examples: Record<string, string> = {};
-  const countError = (code: string, message: string | undefined): void => {
-    byCode[code] = (byCode[code] ?? 0) + 1;
-    if (examples[code] === undefined && message) examples[code] = message;
-  };
-  for (const p of errored) countError(p.error_code ?? "error", p.error_message);
-  let execErrors = 0;
-  for (const e of input.executions ?? []) {
-    if (e.status !== "error") continue;
-    execErrors++;
-    countError(`execution:${e.error_code ?? "error"}`, e.error_message);
-  }
-
-  const scorers: Record<string, ScorerSummary> = {};
-  for (const name of input.scorers) {
-    const rows = input.scores.filter((s) => s.scorer === name);
-    const values = rows.map((s) => s.value);
-    scorers[name] = {
-      n: rows.length,
-      mean: meanOf(values),
-      mean_errors_as_wrong: expected === 0 ? null : round(values.reduce((a, b) => a + b, 0) / expected),
-      passed: rows.filter((s) => s.passed).length,
-    };
-    const withParse = full.scores.filter((s) => s.scorer === name && s.parsed !== undefined);
-    if (withParse.length > 0) {
-      const parsed = withParse.filter((s) => s.parsed).length;
-      scorers[name].parse = { parsed, rate: round(parsed / withParse.length) };
-      const drops = dropped.filter((s) => s.scorer === name).length;
-      if (drops > 0) scorers[name].dropped_unparsed = drops;
+/** A growing list of doubles in one typed array (off the JavaScript heap). */
+class NumberList {
+  items = new Float64Array(1024);
+  length = 0;
+  push(x: number): void {
+    if (this.length === this.items.length) {
+      const bigger = new Float64Array(this.items.length * 2);
+      bigger.set(this.items);
+      this.items = bigger;
     }
+    this.items[this.length++] = x;
   }
-  const primary = input.scorers[0] ?? "";
+}
 
-  // Only items with a category (a dataset without categories adds no entry per item).
-  const category = new Map<string, string>();
-  for (const [id, c] of itemsOf(input.items).entries()) if (c !== undefined) category.set(id, c);
-  const perCategory: Record<string, number[]> = {};
-  for (const s of input.scores) {
-    if (s.scorer !== primary) continue;
-    const c = category.get(s.id);
-    if (c === undefined) continue;
-    const values = perCategory[c] ?? [];
-    values.push(s.value);
-    perCategory[c] = values;
+/**
+ * Per-trial summary built from rows streamed one at a time (predictions, then executions, then
+ * scores — each the final row of its key): memory holds counters and a few numbers per item in
+ * typed arrays, never the rows. The same figures as {@link summarizeTrial} on lists.
+ */
+export class SummaryBuilder {
+  private readonly primary: string;
+  private predictionCount = 0;
+  private ok = 0;
+  private errored = 0;
+  private cached = 0;
+  private readonly byCode: Record<string, number> = {};
+  private readonly examples: Record<string, string> = {};
+  private readonly latencies = new NumberList();
+  private okTokens = 0;
+  private promptTokens = 0;
+  private completionTokens = 0;
+  private cost = 0;
+  private executions:
+    | { total: number; passed: number; failed: number; error: number; ms: number }
+    | undefined;
+  private readonly scorers = new Map<
+    string,
+    { n: number; sum: number; passed: number; withParse: number; parsed: number; dropped: number }
+  >();
+  private readonly categorySums = new Map<string, { sum: number; n: number }>();
+  /** Primary scorer per item position: sum of values, scored samples, passed samples; 1 dropped, 2 kept. */
+  private readonly itemSum: Float64Array;
+  private readonly itemN: Uint32Array;
+  private readonly itemPassed: Uint32Array;
+  private readonly itemMarks: Uint8Array;
+  /** Item positions in the order of their first primary score (the order of the CI's resampling). */
+  private readonly itemOrder: Int32Array;
+  private orderLength = 0;
+  /** Primary scores of ids that are not items (lists given to summarizeTrial only). */
+  private readonly strays = new Map<string, { sum: number; n: number; passed: number }>();
+
+  constructor(
+    private readonly trial: SummaryInput["trial"],
+    private readonly items: SummaryItems,
+    private readonly samplesPerItem: number,
+    private readonly scorerNames: string[],
+    private readonly stats: StatsSettings = DEFAULT_STATS,
+  ) {
+    this.primary = scorerNames[0] ?? "";
+    for (const name of scorerNames)
+      this.scorers.set(name, { n: 0, sum: 0, passed: 0, withParse: 0, parsed: 0, dropped: 0 });
+    const count = items.count;
+    this.itemSum = new Float64Array(count);
+    this.itemN = new Uint32Array(count);
+    this.itemPassed = new Uint32Array(count);
+    this.itemMarks = new Uint8Array(count);
+    this.itemOrder = new Int32Array(count);
   }
 
-  const stats = input.stats ?? DEFAULT_STATS;
-  const perItem = new Map<string, number[]>();
-  const passedPerItem = new Map<string, number>();
-  for (const s of input.scores) {
-    if (s.scorer !== primary) continue;
-    const values = perItem.get(s.id) ?? [];
-    values.push(s.value);
-    perItem.set(s.id, values);
-    if (s.passed) passedPerItem.set(s.id, (passedPerItem.get(s.id) ?? 0) + 1);
+  addPrediction(p: PredictionRow): void {
+    this.predictionCount++;
+    if (p.status === "ok") {
+      this.ok++;
+      if (p.cached) this.cached++;
+      else {
+        this.latencies.push(p.latency_ms);
+        this.okTokens += p.completion_tokens ?? 0;
+      }
+    } else {
+      this.errored++;
+      this.countError(p.error_code ?? "error", p.error_message);
+    }
+    this.promptTokens += p.prompt_tokens ?? 0;
+    this.completionTokens += p.completion_tokens ?? 0;
+    this.cost += p.cost_usd ?? 0;
   }
-  const itemMeans = [...perItem.values()].map((v) => v.reduce((a, b) => a + b, 0) / v.length);
-  let meanCi: TrialSummary["mean_ci"] = null;
-  if (itemMeans.length > 0) {
-    const ci = bootstrapCI(itemMeans, {
-      iterations: stats.iterations,
-      confidence: stats.confidence,
-      seed: stats.seed,
-    });
-    meanCi = {
-      low: round(ci.low),
-      high: round(ci.high),
-      confidence: stats.confidence,
-      iterations: stats.iterations,
-      n_items: itemMeans.length,
+
+  addExecution(e: ExecutionRow): void {
+    this.expectExecutions();
+    const x = this.executions!;
+    x.total++;
+    if (e.status === "error") {
+      x.error++;
+      this.countError(`execution:${e.error_code ?? "error"}`, e.error_message);
+    } else if (e.passed) x.passed++;
+    else x.failed++;
+    x.ms += e.duration_ms ?? 0;
+  }
+
+  /** Marks the trial as one that executes (its summary has `executions` even with none). */
+  expectExecutions(): void {
+    this.executions ??= { total: 0, passed: 0, failed: 0, error: 0, ms: 0 };
+  }
+
+  addScore(s: ScoreRow): void {
+    const acc = this.scorers.get(s.scorer);
+    if (acc && s.parsed !== undefined) {
+      acc.withParse++;
+      if (s.parsed) acc.parsed++;
+    }
+    const primary = s.scorer === this.primary;
+    const position = primary ? this.items.position(s.id) : undefined;
+    if (s.dropped) {
+      if (acc) acc.dropped++;
+      if (position !== undefined) this.itemMarks[position]! |= 1;
+      return;
+    }
+    if (acc) {
+      acc.n++;
+      acc.sum += s.value;
+      if (s.passed) acc.passed++;
+    }
+    if (!primary) return;
+    if (position === undefined) {
+      const stray = this.strays.get(s.id) ?? { sum: 0, n: 0, passed: 0 };
+      stray.sum += s.value;
+      stray.n++;
+      this.strays.set(s.id, stray);
+      return;
+    }
+    const category = this.items.category(position);
+    if (category !== undefined) {
+      const c = this.categorySums.get(category) ?? { sum: 0, n: 0 };
+      c.sum += s.value;
+      c.n++;
+      this.categorySums.set(category, c);
+    }
+    this.itemMarks[position]! |= 2;
+    if (this.itemN[position] === 0) this.itemOrder[this.orderLength++] = position;
+    this.itemSum[position]! += s.value;
+    this.itemN[position]!++;
+    if (s.passed) this.itemPassed[position]!++;
+  }
+
+  /**
+   * The primary scorer's mean per scored item, in the order items were first scored (`idOf` gives
+   * an item's id from its position).
+   */
+  *itemMeans(idOf?: (position: number) => string): Generator<[string, number]> {
+    for (let i = 0; i < this.orderLength; i++) {
+      const position = this.itemOrder[i]!;
+      yield [idOf ? idOf(position) : "", this.itemSum[position]! / this.itemN[position]!];
+    }
+    for (const [id, { sum, n }] of this.strays) yield [id, sum / n];
+  }
+
+  finish(): TrialSummary {
+    const itemCount = this.items.count;
+    const expected = itemCount * this.samplesPerItem;
+    const scorers: Record<string, ScorerSummary> = {};
+    for (const name of this.scorerNames) {
+      const acc = this.scorers.get(name)!;
+      scorers[name] = {
+        n: acc.n,
+        mean: meanOfSum(acc.sum, acc.n),
+        mean_errors_as_wrong: expected === 0 ? null : round(acc.sum / expected),
+        passed: acc.passed,
+      };
+      if (acc.withParse > 0) {
+        scorers[name].parse = { parsed: acc.parsed, rate: round(acc.parsed / acc.withParse) };
+        if (acc.dropped > 0) scorers[name].dropped_unparsed = acc.dropped;
+      }
+    }
+    const means: number[] = [];
+    for (const [, mean] of this.itemMeans()) means.push(mean);
+    let meanCi: TrialSummary["mean_ci"] = null;
+    if (means.length > 0) {
+      const ci = bootstrapCI(means, {
+        iterations: this.stats.iterations,
+        confidence: this.stats.confidence,
+        seed: this.stats.seed,
+      });
+      meanCi = {
+        low: round(ci.low),
+        high: round(ci.high),
+        confidence: this.stats.confidence,
+        iterations: this.stats.iterations,
+        n_items: means.length,
+      };
+    }
+    // Items whose every primary score is dropped (cvdp: skipped, no judge) are not in pass@k at all.
+    let leftOut = 0;
+    for (let i = 0; i < itemCount; i++) if (this.itemMarks[i] === 1) leftOut++;
+    let passAtK: TrialSummary["pass_at_k"] = [];
+    if (this.primary && itemCount > 0) {
+      const counts = new Uint32Array(itemCount - leftOut);
+      let k = 0;
+      for (let i = 0; i < itemCount; i++) if (this.itemMarks[i] !== 1) counts[k++] = this.itemPassed[i]!;
+      passAtK = passAtKTableUniform(this.samplesPerItem, counts, this.stats.pass_at_k).map((r) => ({
+        ...r,
+        pass_at_k: round(r.pass_at_k),
+      }));
+    }
+    const latencies = this.latencies.items.subarray(0, this.latencies.length).sort();
+    let latencySum = 0;
+    for (const x of latencies) latencySum += x;
+    const seconds = latencySum / 1000;
+    const execErrors = this.executions?.error ?? 0;
+    const errorCount = this.errored + execErrors;
+    const summary: TrialSummary = {
+      trial: this.trial.name,
+      model: this.trial.model,
+      prompt_set: this.trial.prompt_set,
+      task: this.trial.task,
+      items: itemCount,
+      samples_per_item: this.samplesPerItem,
+      predictions: {
+        expected,
+        ok: this.ok,
+        error: this.errored,
+        missing: expected - this.predictionCount,
+        cached: this.cached,
+      },
+      primary_scorer: this.primary,
+      mean_score: meanOf(means),
+      mean_ci: meanCi,
+      pass_at_k: passAtK,
+      scorers,
+      errors: {
+        count: errorCount,
+        rate: expected === 0 ? 0 : round(errorCount / expected),
+        by_code: sortKeys(this.byCode),
+        examples: sortKeys(this.examples),
+      },
+      per_category: Object.fromEntries(
+        [...this.categorySums.keys()].sort().map((c) => [
+          c,
+          {
+            n: this.categorySums.get(c)!.n,
+            mean: meanOfSum(this.categorySums.get(c)!.sum, this.categorySums.get(c)!.n),
+          },
+        ]),
+      ),
+      timing: { inference_ms: latencySum, execution_ms: this.executions?.ms ?? 0 },
+      usage: {
+        prompt_tokens: this.promptTokens,
+        completion_tokens: this.completionTokens,
+        cost_usd: round(this.cost),
+        latency_ms_mean: meanOfSum(latencySum, latencies.length),
+        latency_ms_p50: quantile(latencies, 0.5),
+        latency_ms_p95: quantile(latencies, 0.95),
+        tokens_per_s: this.okTokens > 0 && seconds > 0 ? round(this.okTokens / seconds, 1) : null,
+      },
     };
+    if (this.executions) {
+      const { total, passed, failed, error } = this.executions;
+      summary.executions = { total, passed, failed, error };
+    }
+    return summary;
   }
-  const passAtK =
-    primary && itemCount > 0
-      ? passAtKTableUniform(
-          input.samplesPerItem,
-          passedCounts(input.items, passedPerItem, leftOutItems(dropped, input.scores, primary)),
-          stats.pass_at_k,
-        ).map((r) => ({ ...r, pass_at_k: round(r.pass_at_k) }))
-      : [];
 
-  const latencies = ok
-    .filter((p) => !p.cached)
-    .map((p) => p.latency_ms)
-    .sort((a, b) => a - b);
-  const sum = (f: (p: (typeof preds)[number]) => number | undefined): number =>
-    preds.reduce((a, p) => a + (f(p) ?? 0), 0);
-  const errorCount = errored.length + execErrors;
+  private countError(code: string, message: string | undefined): void {
+    this.byCode[code] = (this.byCode[code] ?? 0) + 1;
+    if (this.examples[code] === undefined && message) this.examples[code] = message;
+  }
+}
 
-  const summary: TrialSummary = {
-    trial: input.trial.name,
-    model: input.trial.model,
-    prompt_set: input.trial.prompt_set,
-    task: input.trial.task,
-    items: itemCount,
-    samples_per_item: input.samplesPerItem,
-    predictions: {
-      expected,
-      ok: ok.length,
-      error: errored.length,
-      missing: expected - preds.length,
-      cached: ok.filter((p) => p.cached).length,
-    },
-    primary_scorer: primary,
-    mean_score: meanOf(itemMeans),
-    mean_ci: meanCi,
-    pass_at_k: passAtK,
-    scorers,
-    errors: {
-      count: errorCount,
-      rate: expected === 0 ? 0 : round(errorCount / expected),
-      by_code: sortKeys(byCode),
-      examples: sortKeys(examples),
-    },
-    per_category: Object.fromEntries(
-      Object.keys(perCategory)
-        .sort()
-        .map((c) => [c, { n: perCategory[c]!.length, mean: meanOf(perCategory[c]!) }]),
-    ),
-    timing: {
-      inference_ms: latencies.reduce((a, b) => a + b, 0),
-      execution_ms: (input.executions ?? []).reduce((a, e) => a + (e.duration_ms ?? 0), 0),
-    },
-    usage: {
-      prompt_tokens: sum((p) => p.prompt_tokens),
-      completion_tokens: sum((p) => p.completion_tokens),
-      cost_usd: round(sum((p) => p.cost_usd)),
-      latency_ms_mean: meanOf(latencies),
-      latency_ms_p50: quantile(latencies, 0.5),
-      latency_ms_p95: quantile(latencies, 0.95),
-      tokens_per_s: tokensPerSecond(ok, latencies),
-    },
-  };
+/** Per-trial summary of rows given as lists (see {@link SummaryBuilder} for rows streamed). */
+export function summarizeTrial(input: SummaryInput): TrialSummary {
+  const { count, entries } = itemsOf(input.items);
+  const positions = new Map<string, number>();
+  const categories: (string | undefined)[] = [];
+  for (const [id, category] of entries()) {
+    if (positions.has(id)) continue;
+    positions.set(id, categories.length);
+    categories.push(category);
+  }
+  const builder = new SummaryBuilder(
+    input.trial,
+    { count, position: (id) => positions.get(id), category: (i) => categories[i] },
+    input.samplesPerItem,
+    input.scorers,
+    input.stats,
+  );
+  for (const p of input.predictions) builder.addPrediction(p);
   if (input.executions) {
-    const ex = input.executions;
-    summary.executions = {
-      total: ex.length,
-      passed: ex.filter((e) => e.status === "ok" && e.passed).length,
-      failed: ex.filter((e) => e.status === "ok" && !e.passed).length,
-      error: execErrors,
-    };
+    builder.expectExecutions();
+    for (const e of input.executions) builder.addExecution(e);
   }
-  return summary;
+  for (const s of input.scores) builder.addScore(s);
+  return builder.finish();
 }
 
 function sortKeys<T>(record: Record<string, T>): Record<string, T> {
@@ -344,10 +476,4 @@ function sortKeys<T>(record: Record<string, T>): Record<string, T> {
       .sort()
       .map((k) => [k, record[k]!]),
   );
-}
-
-function tokensPerSecond(ok: SummaryInput["predictions"], latencies: number[]): number | null {
-  const tokens = ok.filter((p) => !p.cached).reduce((a, p) => a + (p.completion_tokens ?? 0), 0);
-  const seconds = latencies.reduce((a, b) => a + b, 0) / 1000;
-  return tokens > 0 && seconds > 0 ? round(tokens / seconds, 1) : null;
 }

@@ -4,6 +4,7 @@ import { BenchlineError } from "../../core/errors.js";
 import type { ModelSpec } from "../../core/index.js";
 import { downloadReporter } from "../downloads.js";
 import { positiveInt } from "../options.js";
+import { DATASET_OPTION_HELP, loadExperimentWith } from "../run-shared.js";
 
 export function exportCommand(): Command {
   return new Command("export")
@@ -13,6 +14,7 @@ export function exportCommand(): Command {
     )
     .argument("<config>", "experiment file")
     .requiredOption("-o, --output <file>", "where to write the prompts (JSON Lines)")
+    .option("--dataset <path|hub-id>", DATASET_OPTION_HELP)
     .option("-p, --prompt-set <name>", "prompt set to export (required when the file has several)")
     .option("-l, --limit <n>", "only the first N dataset items", positiveInt)
     .option("--parts <k>", "split the dataset into K disjoint shards (with --part)", positiveInt)
@@ -50,13 +52,11 @@ export function exportCommand(): Command {
           model?: string;
           samples?: number;
           offline?: boolean;
+          dataset?: string;
         },
       ) => {
-        const [{ loadExperiment }, { exportPrompts, relativeLabel, resolveExperiment }] = await Promise.all([
-          import("../../config/index.js"),
-          import("../../pipeline/index.js"),
-        ]);
-        const loaded = loadExperiment(config);
+        const { exportPrompts, relativeLabel, resolveExperiment } = await import("../../pipeline/index.js");
+        const loaded = await loadExperimentWith(config, flags.dataset);
         if (flags.format !== "openai-batch" && (flags.model !== undefined || flags.samples !== undefined))
           throw new BenchlineError("usage", "--model and --samples apply to --format openai-batch only");
         const batchModel =

@@ -1,7 +1,13 @@
 import { existsSync } from "node:fs";
 import { basename, extname, resolve } from "node:path";
 import { Command } from "commander";
-import { addSharedRunOptions, resolveAndRun, type SharedRunFlags, sharedOverrides } from "../run-shared.js";
+import {
+  addSharedRunOptions,
+  loadExperimentWith,
+  resolveAndRun,
+  type SharedRunFlags,
+  sharedOverrides,
+} from "../run-shared.js";
 
 interface ImportFlags extends SharedRunFlags {
   responses?: string;
@@ -36,8 +42,7 @@ function offlineCommand(name: "import" | "execute"): Command {
     .option("-p, --prompt-set <name>", "prompt set the completions answered (default: the file's first)")
     .option("--allow-missing", "record dataset ids without a response as error rows instead of failing");
   return addSharedRunOptions(command).action(async (config: string, flags: ImportFlags) => {
-    const { loadExperiment } = await import("../../config/index.js");
-    const loaded = loadExperiment(config);
+    const loaded = await loadExperimentWith(config, flags.dataset);
     const given = (flags.responses ?? flags.predictions)!;
     const path = resolve(given);
     // SWE-bench's `--predictions_path gold`: the reference answers, when no file has that name.

@@ -1,7 +1,13 @@
 import { Command, Option } from "commander";
 import { PHASES, type PhaseSelection } from "../../pipeline/events.js";
 import { collect, positiveInt } from "../options.js";
-import { addSharedRunOptions, resolveAndRun, type SharedRunFlags, sharedOverrides } from "../run-shared.js";
+import {
+  addSharedRunOptions,
+  loadExperimentWith,
+  resolveAndRun,
+  type SharedRunFlags,
+  sharedOverrides,
+} from "../run-shared.js";
 
 export function runCommand(): Command {
   const command = new Command("run")
@@ -43,7 +49,7 @@ export function runCommand(): Command {
     );
   return addSharedRunOptions(command).action(async (config: string, flags: RunFlags) => {
     await resolveAndRun(
-      config,
+      await loadExperimentWith(config, flags.dataset),
       {
         ...sharedOverrides(flags),
         ...(flags.model ? { models: flags.model } : {}),

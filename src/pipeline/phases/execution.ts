@@ -2,11 +2,9 @@ import { existsSync, statSync } from "node:fs";
 import {
   BenchlineError,
   type Execution,
-  executionSchema,
   forEachConcurrent,
   JsonlWriter,
   predictionSchema,
-  rowKey,
   type Sandbox,
   type SandboxResult,
   type SandboxRunOptions,
@@ -14,9 +12,14 @@ import {
   type StepResult,
   toRowError,
 } from "../../core/index.js";
-import { sampleMap } from "../../tasks/index.js";
 import type { TrialContext } from "../context.js";
-import { lastByKey, latestRows } from "../files.js";
+import { SampleLookup } from "../in-step.js";
+import { finalRows, readKeyTable, splitKey } from "../key-table.js";
+
+/** Flags of a key's last execution row. */
+const ERROR = 1;
+const PASSED = 2;
+const INTERRUPTED = 4;
 
 export interface ExecutionSettings {
   sandbox: Sandbox;
@@ -35,33 +38,50 @@ export async function runExecutionPhase(ctx: TrialContext, settings: ExecutionSe
   const { exp, trial, files } = ctx;
   const execute = exp.task.execute;
   if (!execute) return 0;
-  const samples = await sampleMap(exp.dataset);
-  const executed = await lastByKey(files.executions, executionSchema, (row) => ({
-    status: row.status,
-    passed: row.passed,
-    interrupted: row.status === "ok" && row.steps.some(wasAborted),
-  }));
+  // Off the heap: each key's last execution (flags) and last prediction (ok or not). Samples are
+  // read from the dataset in step with the predictions (both in about dataset order).
+  const executed = await readKeyTable<{ status?: unknown; passed?: unknown; steps?: unknown }>(
+    files.executions,
+    (row) =>
+      (row.status === "error" ? ERROR : 0) |
+      (row.passed === true ? PASSED : 0) |
+      (row.status === "ok" && Array.isArray(row.steps) && row.steps.some(wasAborted) ? INTERRUPTED : 0),
+  );
   const isDone = (key: string): boolean => {
-    const last = executed.get(key);
-    if (!last || last.interrupted) return false;
-    if (last.status === "error") return !ctx.retryErrors;
-    return last.passed || !ctx.retryFailedExecutions;
+    const last = executed.flags(key);
+    if (last === undefined || last & INTERRUPTED) return false;
+    if (last & ERROR) return !ctx.retryErrors;
+    return (last & PASSED) !== 0 || !ctx.retryFailedExecutions;
   };
+  const predictions = await readKeyTable<{ status?: unknown }>(files.predictions, (row) =>
+    row.status === "ok" ? 1 : 0,
+  );
+  const samples = new SampleLookup(exp.dataset);
+  const inScope = (id: string, sample: number): boolean =>
+    exp.dataset.index.has(id) && sample < exp.samplesPerItem;
 
   let total = 0;
   let done = 0;
-  for await (const p of latestRows(files.predictions, predictionSchema)) {
-    if (p.status !== "ok" || !samples.has(p.id) || p.sample >= exp.samplesPerItem) continue;
+  for (const [key, ok] of predictions.entries()) {
+    const [id, sample] = splitKey(key);
+    if (ok !== 1 || !inScope(id, sample)) continue;
     total++;
-    if (isDone(rowKey(p.id, p.sample))) done++;
+    if (isDone(key)) done++;
+    else samples.need(id);
   }
   ctx.emit({ type: "phase:start", trial: trial.name, phase: "execution", total, done });
   if (done === total) return 0;
 
+  // Taken here, one at a time (the lookup reads the dataset in order), not in the workers.
   async function* todo() {
-    for await (const p of latestRows(files.predictions, predictionSchema)) {
-      if (p.status !== "ok" || !samples.has(p.id) || p.sample >= exp.samplesPerItem) continue;
-      if (!isDone(rowKey(p.id, p.sample))) yield p;
+    try {
+      for await (const { key, row: p } of finalRows(files.predictions, predictions, predictionSchema)) {
+        if (p.status !== "ok" || !inScope(p.id, p.sample) || isDone(key)) continue;
+        const sample = await samples.take(p.id);
+        if (sample) yield { prediction: p, sample };
+      }
+    } finally {
+      await samples.close();
     }
   }
 
@@ -70,8 +90,7 @@ export async function runExecutionPhase(ctx: TrialContext, settings: ExecutionSe
     await forEachConcurrent(
       todo(),
       settings.concurrency,
-      async (prediction) => {
-        const sample = samples.get(prediction.id)!;
+      async ({ prediction, sample }) => {
         const started_at = new Date().toISOString();
         const sandbox = watchAborts(settings.sandbox);
         let row: Execution;
@@ -171,5 +190,12 @@ function isAbortError(error: unknown): boolean {
  * executed again instead of counting as a failure.
  */
 function wasAborted(step: StepResult): boolean {
-  return step.exit_code === null && !step.timed_out && step.stderr.includes("[benchline: aborted");
+  return (
+    step !== null &&
+    typeof step === "object" &&
+    step.exit_code === null &&
+    !step.timed_out &&
+    typeof step.stderr === "string" &&
+    step.stderr.includes("[benchline: aborted")
+  );
 }

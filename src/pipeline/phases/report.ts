@@ -1,6 +1,6 @@
 import { closeSync, existsSync, openSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { predictionSchema } from "../../core/index.js";
+import type { Prediction } from "../../core/index.js";
 import {
   buildCosts,
   csvLine,
@@ -12,9 +12,10 @@ import {
   type TrialSummary,
 } from "../../report/index.js";
 import { allPairs, baselinePairs, comparePairs, type TrialComparison } from "../../stats/index.js";
-import { childDir, latestRows, trialFiles } from "../files.js";
+import { childDir, trialFiles } from "../files.js";
 import { readJson, removeQuietly, writeIfChanged, writeJsonIfChanged } from "../json.js";
-import { loadTrialData, type TrialData } from "../trial-data.js";
+import { finalRows } from "../key-table.js";
+import { IN_SCOPE, loadTrialData, type TrialData } from "../trial-data.js";
 import { VERSION } from "../version.js";
 
 /** experiment.json: what `benchline report` needs to rebuild every report from the files alone. */
@@ -90,13 +91,20 @@ export async function writeReports(
     throw error;
   }
   const summaries: TrialSummary[] = [];
-  const perItem: { name: string; model: string; group: string; values: Map<string, number> }[] = [];
+  const perItem: {
+    name: string;
+    model: string;
+    group: string;
+    values: Map<string, number>;
+    scored: number;
+  }[] = [];
   const notes: string[] = [];
   try {
     for (const t of manifest.trials) {
       const dir = childDir(experimentDir, t.name, `${join(experimentDir, "experiment.json")}: trials`);
       if (!existsSync(join(dir, "trial.json"))) continue;
-      const data = await loadTrialData(dir, scope);
+      // One trial is compared with nothing: its per-item map (one entry per item) is not built.
+      const data = await loadTrialData(dir, scope, { perItem: manifest.trials.length > 1 });
       writeJsonIfChanged(join(dir, "summary.json"), data.summary);
       writeIfChanged(join(dir, "report.md"), renderTrialMarkdown(data.summary));
       summaries.push(data.summary);
@@ -109,6 +117,7 @@ export async function writeReports(
         model: data.manifest.spec.model.id,
         group: data.manifest.spec.prompt_set.name,
         values: data.perItem,
+        scored: data.scoredItems,
       });
       await writeCsvRows(data, predictionsCsv, scoresCsv);
     }
@@ -119,7 +128,7 @@ export async function writeReports(
     scoresCsv.close();
   }
 
-  const compared = perItem.filter((p) => p.values.size > 0);
+  const compared = perItem.filter((p) => p.scored > 0);
   const mode = options.comparisons ?? manifest.stats.comparisons ?? "baseline";
   const comparisons = comparePairs(
     compared,
@@ -166,11 +175,9 @@ async function writeCsvRows(data: TrialData, predictions: CsvFile, scores: CsvFi
   const { manifest } = data;
   const head = [manifest.name, manifest.spec.model.id, manifest.spec.prompt_set.name];
   // loadTrialData has just read and validated these rows and knows their lines: one pass here.
-  const rows = latestRows(trialFiles(data.dir).predictions, predictionSchema, {
-    last: data.predictionLines,
-    validate: false,
-  });
-  for await (const p of rows) {
+  const rows = finalRows<Prediction>(trialFiles(data.dir).predictions, data.predictionLines, undefined);
+  for await (const { key, row: p } of rows) {
+    if (((data.predictionLines.flags(key) ?? 0) & IN_SCOPE) === 0) continue;
     predictions.write([
       ...head,
       p.id,
@@ -188,7 +195,7 @@ async function writeCsvRows(data: TrialData, predictions: CsvFile, scores: CsvFi
       p.cached,
     ]);
   }
-  for (const s of data.scores)
+  for await (const s of data.scores())
     scores.write([...head, s.id, s.sample, data.items.get(s.id), s.scorer, s.value, s.passed]);
 }
 

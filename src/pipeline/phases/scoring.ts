@@ -9,15 +9,16 @@ import {
   predictionSchema,
   readJsonl,
   rowKey,
+  type Sample,
   type Score,
   scoreBasis,
   scoreSchema,
   toRowError,
 } from "../../core/index.js";
 import { createProvider } from "../../providers/index.js";
-import { sampleMap } from "../../tasks/index.js";
 import type { TrialContext } from "../context.js";
-import { keyedRows, lastByKey, latestRows } from "../files.js";
+import { RowsInStep, SampleLookup } from "../in-step.js";
+import { BasisTable, finalRows, readKeyTable, splitKey } from "../key-table.js";
 
 /**
  * Phase 4: every configured scorer over every ok prediction (and its execution, for tasks that
@@ -26,49 +27,54 @@ import { keyedRows, lastByKey, latestRows } from "../files.js";
  */
 export async function runScoringPhase(ctx: TrialContext): Promise<number> {
   const { exp, trial, files } = ctx;
-  const samples = await sampleMap(exp.dataset);
   const executes = exp.task.execute !== undefined;
+  // Off the heap: each key's last prediction (ok or not) and last execution (ok or not), and each
+  // score's basis. Samples and executions are read in step with the predictions (all in about
+  // dataset order), so no row is held but those read ahead of their turn.
   const executions = executes
-    ? await lastByKey(files.executions, executionSchema, (row) => row)
-    : new Map<string, Execution>();
-  const scored = new Map<string, string | undefined>();
+    ? await readKeyTable<{ status?: unknown }>(files.executions, (row) => (row.status === "ok" ? 1 : 0))
+    : undefined;
+  const scored = new BasisTable();
   if (existsSync(files.scores)) {
     for await (const { value } of readJsonl(files.scores, { schema: scoreSchema.loose() })) {
+      const basis = (value as { basis?: unknown }).basis;
       scored.set(
         `${rowKey(value.id, value.sample)}\u0000${value.scorer}`,
-        (value as { basis?: string }).basis,
+        typeof basis === "string" ? basis : undefined,
       );
     }
   }
-
-  // One pass over the keys (rows parsed, not validated) finds each key's final row and counts the
-  // ok ones in scope; those whose scores all exist count as done. The scoring pass then reads
-  // (and validates) only final rows and compares each one's basis: a stale score is redone.
-  // Nothing per row is held in memory but these maps (executions are needed for their artifacts).
-  const last = new Map<string, number>();
-  const ok = new Set<string>();
-  for await (const { key, row, line } of keyedRows(files.predictions)) {
-    last.set(key, line);
-    if (row?.status === "ok") ok.add(key);
-    else ok.delete(key);
-  }
+  const predictions = await readKeyTable<{ status?: unknown }>(files.predictions, (row) =>
+    row.status === "ok" ? 1 : 0,
+  );
   const inScope = (id: string, sample: number, key: string): boolean =>
-    samples.has(id) &&
+    exp.dataset.index.has(id) &&
     sample < exp.samplesPerItem &&
     // Not executed yet, or the sandbox failed: nothing to score.
-    (!executes || executions.get(key)?.status === "ok");
+    (!executions || executions.flags(key) === 1);
   const hasAllScores = (key: string): boolean =>
     exp.scorers.every((s) => scored.has(`${key}\u0000${s.name}`));
+  const samples = new SampleLookup(exp.dataset);
   let total = 0;
   let already = 0;
-  for (const key of ok) {
+  for (const [key, ok] of predictions.entries()) {
+    if (ok !== 1) continue;
     const [id, sample] = splitKey(key);
     if (!inScope(id, sample, key)) continue;
     total++;
     if (hasAllScores(key)) already++;
+    samples.need(id);
   }
   ctx.emit({ type: "phase:start", trial: trial.name, phase: "score", total, done: already });
   if (total === 0) return 0;
+  const wantedExecution = (key: string): boolean => {
+    if (predictions.flags(key) !== 1) return false;
+    const [id, sample] = splitKey(key);
+    return inScope(id, sample, key);
+  };
+  const executionRows = executions
+    ? new RowsInStep(finalRows(files.executions, executions, executionSchema), wantedExecution)
+    : undefined;
 
   type Pending = {
     key: string;
@@ -76,23 +82,37 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
     /** Counted as done in phase:start (its scores existed but were stale). */
     counted: boolean;
     prediction: { id: string; sample: number; completion: string };
+    sample: Sample;
     execution?: Execution;
   };
   async function* pending(): AsyncGenerator<Pending> {
-    for await (const p of latestRows(files.predictions, predictionSchema, { last })) {
-      if (p.status !== "ok") continue;
-      const key = rowKey(p.id, p.sample);
-      if (!inScope(p.id, p.sample, key)) continue;
-      const execution = executions.get(key);
-      const basis = scoreBasis(p.completion, execution);
-      if (exp.scorers.every((s) => scored.get(`${key}\u0000${s.name}`) === basis)) continue;
-      yield {
-        key,
-        basis,
-        counted: hasAllScores(key),
-        prediction: { id: p.id, sample: p.sample, completion: p.completion },
-        ...(execution ? { execution } : {}),
-      };
+    try {
+      for await (const { key, row: p } of finalRows(files.predictions, predictions, predictionSchema)) {
+        if (p.status !== "ok" || !inScope(p.id, p.sample, key)) continue;
+        const execution = executionRows ? await executionRows.take(key) : undefined;
+        if (executionRows && !execution) {
+          samples.release(p.id);
+          continue;
+        }
+        const basis = scoreBasis(p.completion, execution);
+        if (exp.scorers.every((s) => scored.matches(`${key}\u0000${s.name}`, basis))) {
+          samples.release(p.id);
+          continue;
+        }
+        const sample = await samples.take(p.id);
+        if (!sample) continue;
+        yield {
+          key,
+          basis,
+          counted: hasAllScores(key),
+          prediction: { id: p.id, sample: p.sample, completion: p.completion },
+          sample,
+          ...(execution ? { execution } : {}),
+        };
+      }
+    } finally {
+      await samples.close();
+      await executionRows?.close();
     }
   }
 
@@ -118,7 +138,7 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
     for await (const item of pending()) {
       let awaited = false;
       if (ctx.signal.aborted) break;
-      const sample = samples.get(item.prediction.id)!;
+      const { sample } = item;
       let artifact: unknown;
       let parseError: unknown;
       try {
@@ -185,10 +205,4 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
     for (const provider of judgeProviders) await provider.close?.();
   }
   return writer.count;
-}
-
-/** The `(id, sample)` of a `rowKey`. */
-function splitKey(key: string): [string, number] {
-  const at = key.lastIndexOf("\u0000");
-  return [key.slice(0, at), Number(key.slice(at + 1))];
 }
