@@ -1,0 +1,305 @@
+import { execFileSync } from "node:child_process";
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dockerCall, dockerJson } from "../src/sandbox/docker-api.js";
+import { startTestDockerd, type TestDocker } from "../src/sandbox/test-utils/dockerd.js";
+import { C0, calcRows, T0 } from "./code-edit-calc.js";
+import { fileDiff, makeRepo } from "./code-edit-repo.js";
+import { runCliAsync, testdir } from "./helpers.js";
+
+/**
+ * code-edit with `execution: {sandbox: docker, image: "…{instance_id}"}`: each instance runs in
+ * its own image, SWE-bench's way (the repository at /testbed, the patch applied inside). A
+ * private dockerd (started here) and an image imported here with no registry: the host's static
+ * busybox, Python with pytest, git and patch, and the test repository at /testbed, tagged once per
+ * instance under the names the template gives.
+ */
+
+const python = "/usr/lib/python3.11";
+const present = existsSync("/bin/busybox") && existsSync(python) && existsSync("/usr/bin/patch");
+if (!present)
+  console.warn("skipping code-edit docker test: needs busybox-static, python3.11 and patch on the host");
+
+const prefix = "benchline-test/sweb.eval.x86_64";
+let docker: TestDocker | undefined;
+let repo: { dir: string; commit: string };
+
+beforeAll(async () => {
+  if (!present) return;
+  const started = await startTestDockerd();
+  if (!started.ok) {
+    console.warn(`skipping code-edit docker test: ${started.reason}`);
+    return;
+  }
+  docker = started.docker;
+  repo = makeRepo({ "calc.py": C0, "tests/__init__.py": "", "tests/test_calc.py": T0 });
+  const tag = await importImage(docker.socketPath, repo.dir);
+  // One name per instance, as SWE-bench's images are named; "partial" lacks the first instance.
+  for (const id of ["demo__calc-pull-1", "demo__calc-2"]) await tagImage(tag, `${prefix}.${id}`);
+  await tagImage(tag, "benchline-test/partial.demo__calc-2");
+}, 300_000);
+afterAll(async () => {
+  await docker?.stop();
+});
+
+const lines = (path: string) =>
+  readFileSync(path, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+
+function executionsOf(dir: string, name: string) {
+  const exp = join(dir, "runs", name);
+  const trials = readdirSync(exp).filter((d) => d.includes("__"));
+  const rows = trials.flatMap((t) => lines(join(exp, t, "executions.jsonl")));
+  return new Map(rows.map((e) => [e.id as string, e]));
+}
+
+function experiment(name: string, image: string, extra = "", task = "") {
+  const data = calcRows(repo.commit);
+  return testdir({
+    "data.jsonl": data,
+    "exp.yaml": [
+      `name: ${name}`,
+      `task: {name: code-edit, repos: {demo/calc: ${repo.dir}}, variants: ["0.4"]${task}}`,
+      "dataset: data.jsonl",
+      "models: [gold]",
+      `execution: {sandbox: docker, image: "${image}", docker_host: "unix://${docker?.socketPath}", timeout: 60, concurrency: 2${extra}}`,
+      "",
+    ].join("\n"),
+  });
+}
+
+async function containers(): Promise<unknown[]> {
+  return dockerJson<unknown[]>(
+    { socketPath: docker?.socketPath as string },
+    {
+      method: "GET",
+      path: `/containers/json?all=true&filters=${encodeURIComponent('{"label":["benchline.sandbox"]}')}`,
+    },
+  );
+}
+
+describe.skipIf(!present)("code-edit in an image per instance (docker)", () => {
+  it("gold resolves every instance in its own image: shown edits applied in /testbed, tests run there, containers removed", async (ctx) => {
+    if (!docker) return ctx.skip();
+    const dir = experiment("gold", `${prefix}.{instance_id}`);
+    const r = await runCliAsync(["run", "exp.yaml"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const executions = executionsOf(dir, "gold");
+    expect(executions.size).toBe(2);
+    for (const id of ["demo__calc-pull-1", "demo__calc-2"]) {
+      const e = executions.get(id);
+      expect(e, id).toMatchObject({
+        passed: true,
+        applied: true,
+        applied_with: "git apply",
+        tree: "docker",
+        image: `${prefix}.${id}`,
+        sandbox: `docker:${prefix}.{instance_id}`,
+      });
+      expect(e.report[id]).toMatchObject({ patch_successfully_applied: true, resolved: true });
+      expect(e.report[id].tests_status.FAIL_TO_PASS.success).toEqual([
+        "tests/test_calc.py::test_add",
+        "tests/test_calc.py::test_sub",
+      ]);
+      expect(e.steps.map((s: { name: string }) => s.name)).toEqual([
+        "setup",
+        "apply",
+        "reset tests",
+        "tests",
+      ]);
+      // The tests ran in the container's /testbed (pytest prints its rootdir).
+      expect(e.steps[3].stdout).toContain("rootdir: /testbed");
+    }
+    expect(await containers()).toEqual([]);
+  }, 300_000);
+
+  it("a malformed patch does not apply (every try recorded); a patch editing the tests is not resolved", async (ctx) => {
+    if (!docker) return ctx.skip();
+    const dir = experiment("bad", `${prefix}.{instance_id}`);
+    const cheat = fileDiff(
+      "tests/test_calc.py",
+      T0,
+      "from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n\n\ndef test_add():\n    pass\n\n\ndef test_sub():\n    pass\n",
+    );
+    const broken =
+      "diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n-def nothing_like_this():\n+def add(a, b):\n";
+    const predictions = [
+      { instance_id: "demo__calc-2", model_name_or_path: "m", model_patch: broken },
+      { instance_id: "demo__calc-pull-1", model_name_or_path: "m", model_patch: cheat },
+    ];
+    writeFileSync(join(dir, "preds.jsonl"), `${predictions.map((p) => JSON.stringify(p)).join("\n")}\n`);
+    const r = await runCliAsync(["execute", "exp.yaml", "--predictions", "preds.jsonl", "-p", "0.4"], dir);
+    expect(r.code, r.stderr).not.toBe(2);
+    const executions = executionsOf(dir, "bad");
+    const bad = executions.get("demo__calc-2");
+    expect(bad).toMatchObject({ passed: false, applied: false, failure_reason: "patch does not apply" });
+    expect(bad.apply.map((t: { method: string }) => t.method)).toEqual([
+      "git apply",
+      "already applied",
+      "git apply --3way",
+      "git apply --reject",
+      "patch --fuzz=5",
+    ]);
+    expect(bad.apply.every((t: { ok: boolean }) => !t.ok)).toBe(true);
+    expect(bad.steps.map((s: { name: string }) => s.name)).toEqual(["setup", "apply"]);
+    const cheated = executions.get("demo__calc-pull-1");
+    expect(cheated).toMatchObject({ passed: false, applied: true, applied_with: "git apply" });
+    expect(cheated.report["demo__calc-pull-1"].resolved).toBe(false);
+    // test_patch's tests ran, not the patch's: test_add fails (add is still wrong after the shown edit).
+    expect(cheated.report["demo__calc-pull-1"].tests_status.FAIL_TO_PASS.failure).toContain(
+      "tests/test_calc.py::test_add",
+    );
+    expect(await containers()).toEqual([]);
+  }, 300_000);
+
+  it("a missing image is one config error up front listing it, before any model is called", async (ctx) => {
+    if (!docker) return ctx.skip();
+    const dir = experiment("partial", "benchline-test/partial.{instance_id}");
+    const r = await runCliAsync(["run", "exp.yaml"], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("1 of 2 docker images are not on the daemon");
+    expect(r.stderr).toContain("benchline-test/partial.demo__calc-pull-1");
+    expect(r.stderr).not.toContain("partial.demo__calc-2,");
+    expect(existsSync(join(dir, "runs"))).toBe(false);
+
+    const unknown = experiment("unknown", "x.{nope}");
+    const u = await runCliAsync(["run", "exp.yaml"], unknown);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toContain("unknown placeholder {nope}");
+  }, 120_000);
+
+  it("a hanging test is killed at execution.timeout and recorded", async (ctx) => {
+    if (!docker) return ctx.skip();
+    const dir = experiment("hang", `${prefix}.{instance_id}`, "", ', test_command: "sleep 60"');
+    writeFileSync(
+      join(dir, "exp.yaml"),
+      readFileSync(join(dir, "exp.yaml"), "utf8").replace("timeout: 60", "timeout: 3"),
+    );
+    writeFileSync(join(dir, "ids.txt"), "demo__calc-2\n");
+    const started = Date.now();
+    const h = await runCliAsync(["run", "exp.yaml", "--ids", "ids.txt"], dir);
+    expect(h.code, h.stderr).not.toBe(2);
+    const e = executionsOf(dir, "hang").get("demo__calc-2");
+    expect(e).toMatchObject({
+      passed: false,
+      applied: true,
+      timed_out: true,
+      failure_reason: "tests timed out",
+    });
+    expect(Date.now() - started).toBeLessThan(120_000);
+    expect(await containers()).toEqual([]);
+  }, 300_000);
+});
+
+// ---------------------------------------------------------------- image building
+
+/**
+ * A rootfs without a registry: busybox (hard links, so the archive holds one copy), the host's
+ * Python 3.11 with pytest, git and GNU patch with the libraries they load, and the repository at
+ * /testbed; imported once and tagged per instance.
+ */
+async function importImage(socketPath: string, repoDir: string): Promise<string> {
+  const stage = mkdtempSync(join(tmpdir(), "ce-docker-rootfs-"));
+  try {
+    mkdirSync(join(stage, "bin"));
+    linkSync("/bin/busybox", join(stage, "bin", "busybox"));
+    const applets = execFileSync("/bin/busybox", ["--list"], { encoding: "utf8" })
+      .split("\n")
+      .filter(Boolean);
+    for (const name of applets)
+      if (name !== "busybox") linkSync(join(stage, "bin", "busybox"), join(stage, "bin", name));
+    mkdirSync(join(stage, "etc"));
+    writeFileSync(
+      join(stage, "etc", "passwd"),
+      "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n",
+    );
+    writeFileSync(join(stage, "etc", "group"), "root:x:0:\nnogroup:x:65534:\n");
+    mkdirSync(join(stage, "tmp"), { mode: 0o1777 });
+    mkdirSync(join(stage, "root"));
+    execFileSync("cp", ["-a", repoDir, join(stage, "testbed")]);
+    const binaries = ["/usr/bin/python3.11", "/usr/bin/git", "/usr/bin/patch"];
+    const dynload = readdirSync(join(python, "lib-dynload")).map((f) => join(python, "lib-dynload", f));
+    const libs = new Set<string>();
+    for (const file of [...binaries, ...dynload]) {
+      const out = execFileSync("ldd", [file], { encoding: "utf8" });
+      for (const m of out.matchAll(/=> (\/\S+)/g)) libs.add(m[1] as string);
+    }
+    const dist = "/usr/lib/python3/dist-packages";
+    const packages = [
+      "_pytest",
+      "pytest",
+      "pluggy",
+      "iniconfig",
+      "py",
+      "py.py",
+      "attr",
+      "packaging",
+      "_distutils_hack",
+    ]
+      .map((p) => join(dist, p))
+      .filter(existsSync);
+    const host = [
+      ...binaries,
+      "/usr/bin/python3",
+      python,
+      ...packages,
+      ...libs,
+      "/lib64/ld-linux-x86-64.so.2",
+    ].map((p) => p.replace(/^\//, ""));
+    const tar = execFileSync(
+      "tar",
+      [
+        "-c",
+        "-h",
+        "--exclude=__pycache__",
+        `--exclude=${python.slice(1)}/test`,
+        `--exclude=${python.slice(1)}/idlelib`,
+        `--exclude=${python.slice(1)}/tkinter`,
+        `--exclude=${python.slice(1)}/ensurepip`,
+        "-C",
+        "/",
+        ...host,
+        "-C",
+        stage,
+        "bin",
+        "etc",
+        "tmp",
+        "root",
+        "testbed",
+      ],
+      { maxBuffer: 1 << 30 },
+    );
+    const tag = "benchline-test/code-edit-py:latest";
+    const [name, version] = tag.split(":");
+    await dockerJson<unknown>(
+      { socketPath },
+      { method: "POST", path: `/images/create?fromSrc=-&repo=${name}&tag=${version}`, body: tar },
+    );
+    return tag;
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+async function tagImage(image: string, name: string): Promise<void> {
+  await dockerCall(
+    { socketPath: docker?.socketPath as string },
+    {
+      method: "POST",
+      path: `/images/${encodeURIComponent(image)}/tag?repo=${encodeURIComponent(name)}&tag=latest`,
+    },
+  );
+}
