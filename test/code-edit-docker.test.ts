@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
 import {
+  chmodSync,
+  copyFileSync,
   existsSync,
   linkSync,
   mkdirSync,
@@ -7,6 +9,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dockerCall, dockerJson } from "../src/sandbox/docker-api.js";
 import { startTestDockerd, type TestDocker } from "../src/sandbox/test-utils/dockerd.js";
 import { C0, calcRows, T0 } from "./code-edit-calc.js";
-import { fileDiff, makeRepo } from "./code-edit-repo.js";
+import { fileDiff, git, makeRepo } from "./code-edit-repo.js";
 import { runCliAsync, testdir } from "./helpers.js";
 
 /**
@@ -44,6 +47,11 @@ beforeAll(async () => {
   }
   docker = started.docker;
   repo = makeRepo({ "calc.py": C0, "tests/__init__.py": "", "tests/test_calc.py": T0 });
+  // A symlink out of the repository, for the refusal test.
+  symlinkSync("/tmp", join(repo.dir, "outside"));
+  git(repo.dir, ["add", "outside"]);
+  git(repo.dir, ["commit", "-qm", "link"]);
+  repo.commit = git(repo.dir, ["rev-parse", "HEAD"]).trim();
   const tag = await importImage(docker.socketPath, repo.dir);
   // One name per instance, as SWE-bench's images are named; "partial" lacks the first instance.
   for (const id of ["demo__calc-pull-1", "demo__calc-2"]) await tagImage(tag, `${prefix}.${id}`);
@@ -135,7 +143,7 @@ describe.skipIf(!present)("code-edit in an image per instance (docker)", () => {
       "from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n\n\ndef test_add():\n    pass\n\n\ndef test_sub():\n    pass\n",
     );
     const broken =
-      "diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n-def nothing_like_this():\n+def add(a, b):\n";
+      "diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n garbage\n";
     const predictions = [
       { instance_id: "demo__calc-2", model_name_or_path: "m", model_patch: broken },
       { instance_id: "demo__calc-pull-1", model_name_or_path: "m", model_patch: cheat },
@@ -165,6 +173,41 @@ describe.skipIf(!present)("code-edit in an image per instance (docker)", () => {
     expect(await containers()).toEqual([]);
   }, 300_000);
 
+  it("in the container a patch with wrong context applies only with patch --fuzz and resolves; one through a symlink of /testbed is refused", async (ctx) => {
+    if (!docker) return ctx.skip();
+    const dir = experiment("chain", `${prefix}.{instance_id}`);
+    const gold = calcRows(repo.commit)[1]?.patch as string;
+    const fuzzy = gold.replace(" def add(a, b):", " def add(x, y):");
+    expect(fuzzy).not.toBe(gold);
+    const through =
+      "diff --git a/outside/evil.py b/outside/evil.py\nnew file mode 100644\n--- /dev/null\n+++ b/outside/evil.py\n@@ -0,0 +1 @@\n+x = 1\n";
+    const predictions = [
+      { instance_id: "demo__calc-2", model_name_or_path: "m", model_patch: fuzzy },
+      { instance_id: "demo__calc-pull-1", model_name_or_path: "m", model_patch: through },
+    ];
+    writeFileSync(join(dir, "preds.jsonl"), `${predictions.map((p) => JSON.stringify(p)).join("\n")}\n`);
+    const r = await runCliAsync(["execute", "exp.yaml", "--predictions", "preds.jsonl", "-p", "0.4"], dir);
+    expect(r.code, r.stderr).not.toBe(2);
+    const executions = executionsOf(dir, "chain");
+    const fuzz = executions.get("demo__calc-2");
+    expect(fuzz).toMatchObject({ passed: true, applied: true, applied_with: "patch --fuzz=5" });
+    expect(fuzz.apply.map((t: { method: string; ok: boolean }) => [t.method, t.ok])).toEqual([
+      ["git apply", false],
+      ["already applied", false],
+      ["git apply --3way", false],
+      ["git apply --reject", false],
+      ["patch --fuzz=5", true],
+    ]);
+    expect(fuzz.report["demo__calc-2"].resolved).toBe(true);
+    const refused = executions.get("demo__calc-pull-1");
+    expect(refused).toMatchObject({ passed: false, applied: false });
+    expect(refused.failure_reason).toBe(
+      'patch refused: path goes through a symbolic link: "outside/evil.py"',
+    );
+    expect(refused.steps.map((s: { name: string }) => s.name)).toEqual(["setup"]);
+    expect(await containers()).toEqual([]);
+  }, 300_000);
+
   it("a missing image is one config error up front listing it, before any model is called", async (ctx) => {
     if (!docker) return ctx.skip();
     const dir = experiment("partial", "benchline-test/partial.{instance_id}");
@@ -174,6 +217,17 @@ describe.skipIf(!present)("code-edit in an image per instance (docker)", () => {
     expect(r.stderr).toContain("benchline-test/partial.demo__calc-pull-1");
     expect(r.stderr).not.toContain("partial.demo__calc-2,");
     expect(existsSync(join(dir, "runs"))).toBe(false);
+
+    // A task that runs one image for all rows does not take a template: rejected, not ignored.
+    const shell = testdir({
+      "exp.yaml": `name: sh\ntask: shell\ndataset: data.jsonl\nmodels: [gold]\nexecution: {sandbox: docker, image: "${prefix}.{instance_id}", docker_host: "unix://${docker.socketPath}"}\n`,
+      "data.jsonl": [{ task: "t", success_condition: "true", reference: "true" }],
+    });
+    const sh = await runCliAsync(["run", "exp.yaml"], shell);
+    expect(sh.code).toBe(2);
+    expect(sh.stderr).toContain(
+      "is a template (one image per instance), which the shell task does not expand",
+    );
 
     const unknown = experiment("unknown", "x.{nope}");
     const u = await runCliAsync(["run", "exp.yaml"], unknown);
@@ -219,8 +273,12 @@ async function importImage(socketPath: string, repoDir: string): Promise<string>
     const applets = execFileSync("/bin/busybox", ["--list"], { encoding: "utf8" })
       .split("\n")
       .filter(Boolean);
+    // sh is the host's dash: busybox's sh runs its own applets first (its patch lacks --batch).
     for (const name of applets)
-      if (name !== "busybox") linkSync(join(stage, "bin", "busybox"), join(stage, "bin", name));
+      if (name !== "busybox" && name !== "sh")
+        linkSync(join(stage, "bin", "busybox"), join(stage, "bin", name));
+    copyFileSync("/usr/bin/dash", join(stage, "bin", "sh"));
+    chmodSync(join(stage, "bin", "sh"), 0o755);
     mkdirSync(join(stage, "etc"));
     writeFileSync(
       join(stage, "etc", "passwd"),
@@ -230,7 +288,7 @@ async function importImage(socketPath: string, repoDir: string): Promise<string>
     mkdirSync(join(stage, "tmp"), { mode: 0o1777 });
     mkdirSync(join(stage, "root"));
     execFileSync("cp", ["-a", repoDir, join(stage, "testbed")]);
-    const binaries = ["/usr/bin/python3.11", "/usr/bin/git", "/usr/bin/patch"];
+    const binaries = ["/usr/bin/python3.11", "/usr/bin/git", "/usr/bin/patch", "/usr/bin/dash"];
     const dynload = readdirSync(join(python, "lib-dynload")).map((f) => join(python, "lib-dynload", f));
     const libs = new Set<string>();
     for (const file of [...binaries, ...dynload]) {
@@ -251,6 +309,8 @@ async function importImage(socketPath: string, repoDir: string): Promise<string>
     ]
       .map((p) => join(dist, p))
       .filter(existsSync);
+    // Host files copied in dereferenced (the loader finds /lib/x86_64-linux-gnu/<soname>); the
+    // archive itself keeps symlinks (the repository's own link must stay a link).
     const host = [
       ...binaries,
       "/usr/bin/python3",
@@ -258,27 +318,17 @@ async function importImage(socketPath: string, repoDir: string): Promise<string>
       ...packages,
       ...libs,
       "/lib64/ld-linux-x86-64.so.2",
-    ].map((p) => p.replace(/^\//, ""));
+    ];
+    execFileSync("cp", ["-rL", "--parents", ...host, stage]);
     const tar = execFileSync(
       "tar",
       [
         "-c",
-        "-h",
         "--exclude=__pycache__",
-        `--exclude=${python.slice(1)}/test`,
-        `--exclude=${python.slice(1)}/idlelib`,
-        `--exclude=${python.slice(1)}/tkinter`,
-        `--exclude=${python.slice(1)}/ensurepip`,
-        "-C",
-        "/",
-        ...host,
+        ...["test", "idlelib", "tkinter", "ensurepip"].map((d) => `--exclude=.${python}/${d}`),
         "-C",
         stage,
-        "bin",
-        "etc",
-        "tmp",
-        "root",
-        "testbed",
+        ".",
       ],
       { maxBuffer: 1 << 30 },
     );
@@ -286,7 +336,12 @@ async function importImage(socketPath: string, repoDir: string): Promise<string>
     const [name, version] = tag.split(":");
     await dockerJson<unknown>(
       { socketPath },
-      { method: "POST", path: `/images/create?fromSrc=-&repo=${name}&tag=${version}`, body: tar },
+      {
+        method: "POST",
+        // As SWE-bench images do, the image sets PATH (else busybox sh's default puts /bin first).
+        path: `/images/create?fromSrc=-&repo=${name}&tag=${version}&changes=${encodeURIComponent("ENV PATH=/usr/local/bin:/usr/bin:/bin")}`,
+        body: tar,
+      },
     );
     return tag;
   } finally {

@@ -132,6 +132,9 @@ function setupScript(spec: DockerHarnessSpec, shown: string[], paths: string[]):
       `[ "$head" = "$want" ] || { echo "${imageRepoDir} is at $head, not base_commit $want" >&2; exit 2; }`,
     );
   }
+  // The index's stat data is stale in a container's copy of the files (`git apply --3way` would
+  // see "does not match index"): refresh it.
+  lines.push(`${git} update-index -q --refresh >/dev/null 2>&1`);
   lines.push(symlinkCheck(paths, shellQuote));
   for (let i = 1; i <= shown.length; i++)
     lines.push(
