@@ -1,23 +1,10 @@
-import { execFileSync } from "node:child_process";
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  linkSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dockerCall, dockerJson } from "../src/sandbox/docker-api.js";
+import { dockerJson } from "../src/sandbox/docker-api.js";
 import { startTestDockerd, type TestDocker } from "../src/sandbox/test-utils/dockerd.js";
 import { C0, calcRows, T0 } from "./code-edit-calc.js";
+import { canBuildCodeEditImage, importCodeEditImage, tagImage } from "./code-edit-image.js";
 import { fileDiff, git, makeRepo } from "./code-edit-repo.js";
 import { runCliAsync, testdir } from "./helpers.js";
 
@@ -29,8 +16,7 @@ import { runCliAsync, testdir } from "./helpers.js";
  * instance under the names the template gives.
  */
 
-const python = "/usr/lib/python3.11";
-const present = existsSync("/bin/busybox") && existsSync(python) && existsSync("/usr/bin/patch");
+const present = canBuildCodeEditImage();
 if (!present)
   console.warn("skipping code-edit docker test: needs busybox-static, python3.11 and patch on the host");
 
@@ -52,10 +38,11 @@ beforeAll(async () => {
   git(repo.dir, ["add", "outside"]);
   git(repo.dir, ["commit", "-qm", "link"]);
   repo.commit = git(repo.dir, ["rev-parse", "HEAD"]).trim();
-  const tag = await importImage(docker.socketPath, repo.dir);
+  const tag = await importCodeEditImage(docker.socketPath, repo.dir);
   // One name per instance, as SWE-bench's images are named; "partial" lacks the first instance.
-  for (const id of ["demo__calc-pull-1", "demo__calc-2"]) await tagImage(tag, `${prefix}.${id}`);
-  await tagImage(tag, "benchline-test/partial.demo__calc-2");
+  for (const id of ["demo__calc-pull-1", "demo__calc-2"])
+    await tagImage(docker.socketPath, tag, `${prefix}.${id}`);
+  await tagImage(docker.socketPath, tag, "benchline-test/partial.demo__calc-2");
 }, 300_000);
 afterAll(async () => {
   await docker?.stop();
@@ -257,104 +244,3 @@ describe.skipIf(!present)("code-edit in an image per instance (docker)", () => {
     expect(await containers()).toEqual([]);
   }, 300_000);
 });
-
-// ---------------------------------------------------------------- image building
-
-/**
- * A rootfs without a registry: busybox (hard links, so the archive holds one copy), the host's
- * Python 3.11 with pytest, git and GNU patch with the libraries they load, and the repository at
- * /testbed; imported once and tagged per instance.
- */
-async function importImage(socketPath: string, repoDir: string): Promise<string> {
-  const stage = mkdtempSync(join(tmpdir(), "ce-docker-rootfs-"));
-  try {
-    mkdirSync(join(stage, "bin"));
-    linkSync("/bin/busybox", join(stage, "bin", "busybox"));
-    const applets = execFileSync("/bin/busybox", ["--list"], { encoding: "utf8" })
-      .split("\n")
-      .filter(Boolean);
-    // sh is the host's dash: busybox's sh runs its own applets first (its patch lacks --batch).
-    for (const name of applets)
-      if (name !== "busybox" && name !== "sh")
-        linkSync(join(stage, "bin", "busybox"), join(stage, "bin", name));
-    copyFileSync("/usr/bin/dash", join(stage, "bin", "sh"));
-    chmodSync(join(stage, "bin", "sh"), 0o755);
-    mkdirSync(join(stage, "etc"));
-    writeFileSync(
-      join(stage, "etc", "passwd"),
-      "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n",
-    );
-    writeFileSync(join(stage, "etc", "group"), "root:x:0:\nnogroup:x:65534:\n");
-    mkdirSync(join(stage, "tmp"), { mode: 0o1777 });
-    mkdirSync(join(stage, "root"));
-    execFileSync("cp", ["-a", repoDir, join(stage, "testbed")]);
-    const binaries = ["/usr/bin/python3.11", "/usr/bin/git", "/usr/bin/patch", "/usr/bin/dash"];
-    const dynload = readdirSync(join(python, "lib-dynload")).map((f) => join(python, "lib-dynload", f));
-    const libs = new Set<string>();
-    for (const file of [...binaries, ...dynload]) {
-      const out = execFileSync("ldd", [file], { encoding: "utf8" });
-      for (const m of out.matchAll(/=> (\/\S+)/g)) libs.add(m[1] as string);
-    }
-    const dist = "/usr/lib/python3/dist-packages";
-    const packages = [
-      "_pytest",
-      "pytest",
-      "pluggy",
-      "iniconfig",
-      "py",
-      "py.py",
-      "attr",
-      "packaging",
-      "_distutils_hack",
-    ]
-      .map((p) => join(dist, p))
-      .filter(existsSync);
-    // Host files copied in dereferenced (the loader finds /lib/x86_64-linux-gnu/<soname>); the
-    // archive itself keeps symlinks (the repository's own link must stay a link).
-    const host = [
-      ...binaries,
-      "/usr/bin/python3",
-      python,
-      ...packages,
-      ...libs,
-      "/lib64/ld-linux-x86-64.so.2",
-    ];
-    execFileSync("cp", ["-rL", "--parents", ...host, stage]);
-    const tar = execFileSync(
-      "tar",
-      [
-        "-c",
-        "--exclude=__pycache__",
-        ...["test", "idlelib", "tkinter", "ensurepip"].map((d) => `--exclude=.${python}/${d}`),
-        "-C",
-        stage,
-        ".",
-      ],
-      { maxBuffer: 1 << 30 },
-    );
-    const tag = "benchline-test/code-edit-py:latest";
-    const [name, version] = tag.split(":");
-    await dockerJson<unknown>(
-      { socketPath },
-      {
-        method: "POST",
-        // As SWE-bench images do, the image sets PATH (else busybox sh's default puts /bin first).
-        path: `/images/create?fromSrc=-&repo=${name}&tag=${version}&changes=${encodeURIComponent("ENV PATH=/usr/local/bin:/usr/bin:/bin")}`,
-        body: tar,
-      },
-    );
-    return tag;
-  } finally {
-    rmSync(stage, { recursive: true, force: true });
-  }
-}
-
-async function tagImage(image: string, name: string): Promise<void> {
-  await dockerCall(
-    { socketPath: docker?.socketPath as string },
-    {
-      method: "POST",
-      path: `/images/${encodeURIComponent(image)}/tag?repo=${encodeURIComponent(name)}&tag=latest`,
-    },
-  );
-}
