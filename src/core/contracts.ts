@@ -131,6 +131,12 @@ export interface SandboxRunOptions {
    * Sandboxes without images (local, bwrap) refuse it.
    */
   image?: string;
+  /**
+   * Run the steps in this directory of the image (code-edit: `/testbed`, where SWE-bench images
+   * keep the repository) as the image's own user, instead of in the fresh work dir as an
+   * unprivileged user; `files` still go to the work dir. Sandboxes without images refuse it.
+   */
+  imageWorkdir?: string;
   timeoutMs: number;
   limits?: SandboxLimits;
   /** Stop at the first step whose exit code is not 0 (default false: run every step). */
@@ -256,6 +262,14 @@ export interface PrepareContext {
   promptSets: string[];
   /** The execution sandbox's kind (`bwrap`, `docker`, `local`) for tasks that execute. */
   sandbox?: string;
+  /** docker: `execution.image` as written (it may be a template such as `sweb.eval.x86_64.{instance_id}`). */
+  image?: string;
+  /**
+   * docker: checks that every image is on the daemon; throws one config error listing the missing
+   * ones. A task that expands a templated `execution.image` must call it (else the template is
+   * rejected as unused).
+   */
+  requireImages?(images: string[]): Promise<void>;
 }
 
 /** Any task, whatever its row, option and artifact types (for registries). */

@@ -34,7 +34,13 @@ import {
   noBatchApi,
 } from "../providers/index.js";
 import { DEFAULT_STATS, type StatsSettings } from "../report/summary.js";
-import { parseExecutionConfig, type ResolvedExecution, resolveExecution } from "../sandbox/index.js";
+import {
+  isImageTemplate,
+  parseExecutionConfig,
+  type ResolvedExecution,
+  requireDockerImages,
+  resolveExecution,
+} from "../sandbox/index.js";
 import { type ResolvedScorer, resolveScorer } from "../scoring/index.js";
 import {
   type DownloadProgress,
@@ -258,6 +264,10 @@ export async function resolveExperiment(
         `${overrides.idsLabel ?? "--ids"}: ${unknown.length} ids are not in ${datasetLabel} (${unknown.slice(0, 3).join(", ")}${unknown.length > 3 ? ", …" : ""})`,
       );
   }
+  // A templated execution.image (one per instance) is expanded and checked by the task's prepare.
+  const { kind: sandboxKind, image, dockerHost } = execution.sandbox;
+  const docker = task.execute !== undefined && sandboxKind === "docker";
+  let imagesChecked = false;
   if (keep) {
     const samples = dataset.samples ?? [];
     const lines = new Map(samples.map((s) => [s.id, lineOf(dataset, s.id) as number] as const));
@@ -266,10 +276,24 @@ export async function resolveExperiment(
       label: datasetLabel,
       lines,
       promptSets: Object.keys(prompts),
-      ...(task.execute ? { sandbox: execution.sandbox.kind } : {}),
+      ...(task.execute ? { sandbox: sandboxKind } : {}),
+      ...(docker && image !== undefined
+        ? {
+            image,
+            requireImages: async (images: string[]) => {
+              imagesChecked = true;
+              await requireDockerImages(dockerHost, images);
+            },
+          }
+        : {}),
     });
     for (const sample of samples) checkRow(sample, lines.get(sample.id) as number);
   }
+  if (docker && isImageTemplate(image) && !imagesChecked)
+    throw new BenchlineError(
+      "config",
+      `${label}: execution.image: ${image} is a template (one image per instance), which the ${task.name} task does not expand; name one image`,
+    );
   const sha256 = fromHub ? fromHub.sha256 : await hashFile(datasetPath);
   // Hub model files are downloaded once the dataset has passed its checks.
   await fetchHubModels(models, hub);

@@ -98,7 +98,7 @@ export function createBwrapSandbox(options: BwrapSandboxOptions = {}): Sandbox &
           "usage",
           "the bwrap sandbox cannot cap disk use (execution.disk_mb); use docker",
         );
-      if (run.image !== undefined)
+      if (run.image !== undefined || run.imageWorkdir !== undefined)
         throw new BenchlineError(
           "usage",
           "the bwrap sandbox runs the host's tools, not images (image); use docker",

@@ -26,6 +26,8 @@ import { relativeFilePath } from "./workdir.js";
  * copied in as a tar, each step an `exec` as an unprivileged user, files copied out, and the
  * container force-removed afterwards whatever happened. A timeout kills the container (the whole
  * process tree); it is started again if more steps follow, keeping its file system.
+ * With `imageWorkdir` (code-edit in SWE-bench images) the steps run in that directory of the
+ * image as the image's own user, still without capabilities or network.
  */
 
 export interface DockerSandboxOptions {
@@ -62,7 +64,8 @@ export function createDockerSandbox(options: DockerSandboxOptions): Sandbox & { 
   return {
     name: `docker:${options.image}`,
     description: dockerDescription,
-    start: () => checkDaemon(connection, options.image),
+    // A templated image (one per instance) is checked by the task, per instance, up front.
+    start: () => checkDaemon(connection, isImageTemplate(options.image) ? undefined : options.image),
     async run(steps: SandboxStep[], run: SandboxRunOptions): Promise<SandboxResult> {
       if (run.workdir !== undefined)
         throw new BenchlineError("usage", "the docker sandbox cannot run in a host directory (workdir)");
@@ -72,14 +75,27 @@ export function createDockerSandbox(options: DockerSandboxOptions): Sandbox & { 
           "usage",
           "the docker sandbox cannot collect files from a disk-capped run (execution.disk_mb)",
         );
-      const env = Object.entries(sandboxEnv(dockerWorkPath, standardPath, run.env)).map(
-        ([k, v]) => `${k}=${v}`,
-      );
+      const inImage = run.imageWorkdir;
+      if (inImage !== undefined && limits.diskMb !== undefined)
+        throw new BenchlineError(
+          "usage",
+          `execution.disk_mb cannot cap a run in the image's own ${inImage} (only the fresh work dir is a tmpfs); remove it`,
+        );
+      // In the image's directory the image's own environment (PATH, HOME: a conda install) stays.
+      const envMap = inImage
+        ? { LANG: "C.UTF-8", TMPDIR: "/tmp", ...run.env }
+        : sandboxEnv(dockerWorkPath, standardPath, run.env);
+      const env = Object.entries(envMap).map(([k, v]) => `${k}=${v}`);
       const image = run.image ?? options.image;
+      if (isImageTemplate(image))
+        throw new BenchlineError(
+          "config",
+          `execution.image ${image} is a template (one image per instance), which this task does not expand`,
+        );
       const { Id: id } = await dockerJson<{ Id: string }>(connection, {
         method: "POST",
         path: "/containers/create",
-        body: containerSpec(image, options, env, limits, uid, gid),
+        body: containerSpec(image, options, env, limits, uid, gid, inImage),
       }).catch((error: unknown) => {
         // A run's own image (a CVDP service's) was not checked by start(): say which is missing.
         if (!(run.image !== undefined && error instanceof DockerApiError && error.status === 404))
@@ -126,8 +142,9 @@ export function createDockerSandbox(options: DockerSandboxOptions): Sandbox & { 
               container: id,
               command: step.command,
               env,
-              user,
-              workdir: dockerWorkPath,
+              // "": the image's own user (root in SWE-bench images, which own /testbed).
+              user: inImage ? "" : user,
+              workdir: inImage ?? dockerWorkPath,
               timeoutMs,
               outputBytes: limits.outputBytes,
               signal: run.signal,
@@ -157,8 +174,48 @@ export function createDockerSandbox(options: DockerSandboxOptions): Sandbox & { 
 
 // ---------------------------------------------------------------- internal helpers
 
+/** `{name}` placeholders: an image per instance (`sweb.eval.x86_64.{instance_id}`). */
+export function isImageTemplate(image: string | undefined): boolean {
+  return image !== undefined && /\{\w+\}/.test(image);
+}
+
+/**
+ * Checks that every image is on the daemon (a few at a time); one config error lists the missing
+ * ones, before anything runs.
+ */
+export async function requireDockerImages(dockerHost: string | undefined, images: string[]): Promise<void> {
+  const connection: DockerConnection = {
+    socketPath: dockerSocketPath(dockerHost ?? process.env.DOCKER_HOST),
+  };
+  await checkDaemon(connection, undefined);
+  const unique = [...new Set(images)];
+  const missing: string[] = [];
+  for (let i = 0; i < unique.length; i += 8) {
+    const batch = unique.slice(i, i + 8);
+    const found = await Promise.all(batch.map((image) => hasImage(connection, image)));
+    for (const [j, ok] of found.entries()) if (!ok) missing.push(batch[j] as string);
+  }
+  if (missing.length === 0) return;
+  const shown = missing.slice(0, 20).join(", ");
+  const more = missing.length > 20 ? ` and ${missing.length - 20} more` : "";
+  throw new BenchlineError(
+    "config",
+    `${missing.length} of ${unique.length} docker images are not on the daemon at ${connection.socketPath}: ${shown}${more}; pull or build them first (docker pull <image>), or run fewer instances (--ids)`,
+  );
+}
+
+async function hasImage(connection: DockerConnection, image: string): Promise<boolean> {
+  try {
+    await dockerCall(connection, { method: "GET", path: `/images/${encodeURIComponent(image)}/json` });
+    return true;
+  } catch (error) {
+    if (error instanceof DockerApiError && error.status === 404) return false;
+    throw error;
+  }
+}
+
 /** One clear error before any run when the daemon cannot be reached or lacks the image. */
-async function checkDaemon(connection: DockerConnection, image: string): Promise<void> {
+async function checkDaemon(connection: DockerConnection, image: string | undefined): Promise<void> {
   const socket = connection.socketPath;
   try {
     await dockerCall(connection, { method: "GET", path: "/_ping" });
@@ -170,6 +227,7 @@ async function checkDaemon(connection: DockerConnection, image: string): Promise
       { cause: error },
     );
   }
+  if (image === undefined) return;
   try {
     await dockerCall(connection, { method: "GET", path: `/images/${encodeURIComponent(image)}/json` });
   } catch (error) {
@@ -189,6 +247,7 @@ function containerSpec(
   limits: ResolvedLimits,
   uid: number,
   gid: number,
+  inImage: string | undefined,
 ) {
   const mb = 1024 * 1024;
   const ulimits = [
@@ -204,7 +263,7 @@ function containerSpec(
     // so step code, running as `user`, cannot kill it.
     Entrypoint: ["sleep"],
     Cmd: ["2147483647"],
-    WorkingDir: dockerWorkPath,
+    WorkingDir: inImage ?? dockerWorkPath,
     Env: env,
     NetworkDisabled: true,
     Labels: { "benchline.sandbox": "1" },
@@ -217,7 +276,9 @@ function containerSpec(
       Ulimits: ulimits,
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges"],
-      Init: options.init ?? true,
+      // Steps in the image's directory run as its user, so `sleep` must be pid 1 (which the step
+      // wrapper's `kill -9 -1` spares); behind docker-init, root steps would kill it and the container.
+      Init: inImage === undefined && (options.init ?? true),
       // execution.disk_mb: the work dir and /tmp are tmpfs mounts of that size (overlay's
       // StorageOpt size needs xfs with pquota, which docker hosts rarely have).
       ...(limits.diskMb === undefined

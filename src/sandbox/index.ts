@@ -5,7 +5,13 @@
  * suite (test-utils/contract.ts); the isolating ones also the containment suite.
  */
 export { type BwrapSandboxOptions, bwrapWorkPath, createBwrapSandbox, isBwrapUsable } from "./bwrap.js";
-export { createDockerSandbox, type DockerSandboxOptions, dockerWorkPath } from "./docker.js";
+export {
+  createDockerSandbox,
+  type DockerSandboxOptions,
+  dockerWorkPath,
+  isImageTemplate,
+  requireDockerImages,
+} from "./docker.js";
 export { DockerApiError } from "./docker-api.js";
 export {
   type ExecutionConfig,

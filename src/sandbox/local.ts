@@ -45,7 +45,7 @@ export function createLocalSandbox(options: LocalSandboxOptions = {}): Sandbox &
           "usage",
           "the local sandbox cannot cap disk use (execution.disk_mb); use docker",
         );
-      if (run.image !== undefined)
+      if (run.image !== undefined || run.imageWorkdir !== undefined)
         throw new BenchlineError("usage", "the local sandbox has no images (image); use docker");
       const limits = resolveLimits(run.limits);
       const dir = run.workdir ?? (await makeTempDir(options.tmpDir));

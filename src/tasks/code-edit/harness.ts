@@ -232,6 +232,6 @@ function exec(
   });
 }
 
-function shellQuote(s: string): string {
+export function shellQuote(s: string): string {
   return /^[\w./:@+-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
 }

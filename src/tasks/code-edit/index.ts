@@ -4,6 +4,7 @@ import { defineTask } from "../define.js";
 import { type BuiltPrompt, parseVariant, variantGrammar } from "./builder.js";
 import { type ExtractedPatch, extractDiff, removeLastFile } from "./extract.js";
 import { runHarness } from "./harness.js";
+import { runDockerHarness } from "./harness-docker.js";
 import { type CodeEditOptions, type PreparedInput, prepareSamples } from "./prepare.js";
 import { codeEditRow, type Instance, toInstance } from "./records.js";
 
@@ -38,6 +39,7 @@ export function forVariant(sample: Sample, name: string): Sample {
     input: {
       instance,
       ...(input.clone ? { clone: input.clone } : {}),
+      ...(input.image ? { image: input.image } : {}),
       variant: name,
       prompt: built.prompt,
       split_idx: built.split_idx,
@@ -108,8 +110,33 @@ export const codeEditTask = defineTask<z.infer<typeof codeEditRow>, CodeEditOpti
     return extractDiff(completion);
   },
   async execute(artifact, sample, ctx) {
-    const input = sample.input as { instance: Instance; clone?: string; pre_edits?: string[] };
+    const input = sample.input as {
+      instance: Instance;
+      clone?: string;
+      pre_edits?: string[];
+      image?: string;
+    };
     const { instance } = input;
+    const common = {
+      instance_id: sample.id,
+      pre_edits: input.pre_edits ?? [],
+      test_patch: instance.test_patch,
+      fail_to_pass: instance.fail_to_pass,
+      pass_to_pass: instance.pass_to_pass,
+      test_command: instance.test_command ?? ctx.options.test_command,
+      log_format: ctx.options.log_format,
+    };
+    // docker: the instance's image holds the repository at /testbed (prepare named the image).
+    if (input.image !== undefined)
+      return runDockerHarness(
+        artifact.patch,
+        {
+          ...common,
+          image: input.image,
+          ...(instance.base_commit ? { base_commit: instance.base_commit } : {}),
+        },
+        ctx,
+      );
     if (!input.clone || !instance.base_commit)
       throw new BenchlineError(
         "input",
@@ -117,17 +144,7 @@ export const codeEditTask = defineTask<z.infer<typeof codeEditRow>, CodeEditOpti
       );
     return runHarness(
       artifact.patch,
-      {
-        instance_id: sample.id,
-        clone: input.clone,
-        base_commit: instance.base_commit,
-        pre_edits: input.pre_edits ?? [],
-        test_patch: instance.test_patch,
-        fail_to_pass: instance.fail_to_pass,
-        pass_to_pass: instance.pass_to_pass,
-        test_command: instance.test_command ?? ctx.options.test_command,
-        log_format: ctx.options.log_format,
-      },
+      { ...common, clone: input.clone, base_commit: instance.base_commit },
       ctx,
     );
   },

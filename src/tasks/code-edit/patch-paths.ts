@@ -30,14 +30,19 @@ function stripPrefix(path: string): string {
   return unquoted.replace(/^[ab]\//, "");
 }
 
-/** Why the patch may not be applied in `tree`, or undefined when every path stays inside it. */
-export function unsafePatchReason(patch: string, tree: string): string | undefined {
+/**
+ * Why the patch may not be applied in `tree`, or undefined when every path stays inside it.
+ * Without a tree (it is inside a container) only the patch itself is checked: symlinked
+ * components are then checked where the tree is (`symlinkCheck`).
+ */
+export function unsafePatchReason(patch: string, tree?: string): string | undefined {
   const { paths, symlinks } = patchPaths(patch);
   if (symlinks) return "the patch creates a symbolic link";
   for (const path of paths) {
     const normalized = posix.normalize(path);
     if (posix.isAbsolute(path) || normalized.split("/").includes("..") || normalized.startsWith("../"))
       return `path leaves the repository: ${JSON.stringify(path)}`;
+    if (tree === undefined) continue;
     const parts = normalized.split("/");
     for (let i = 1; i <= parts.length; i++) {
       const stat = lstatSync(join(tree, ...parts.slice(0, i)), { throwIfNoEntry: false });
@@ -46,4 +51,22 @@ export function unsafePatchReason(patch: string, tree: string): string | undefin
     }
   }
   return undefined;
+}
+
+/**
+ * A POSIX sh snippet that exits 3 naming the first path of `paths` that goes through a symbolic
+ * link of the current directory's tree (`unsafePatchReason`'s last check, run inside a container).
+ */
+export function symlinkCheck(paths: string[], quote: (s: string) => string): string {
+  const tests: string[] = [];
+  for (const path of paths) {
+    const parts = posix.normalize(path).split("/");
+    for (let i = 1; i <= parts.length; i++) {
+      const prefix = quote(parts.slice(0, i).join("/"));
+      tests.push(
+        `if [ -L ${prefix} ]; then echo ${quote(`path goes through a symbolic link: ${JSON.stringify(path)}`)} >&2; exit 3; fi`,
+      );
+    }
+  }
+  return tests.join("\n");
 }

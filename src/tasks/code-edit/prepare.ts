@@ -20,6 +20,24 @@ export interface PreparedInput {
   instance: Instance;
   clone?: string;
   variants: Record<string, BuiltPrompt>;
+  /** docker: the image the instance's tests run in (execution.image, a template expanded). */
+  image?: string;
+}
+
+/**
+ * `execution.image` for one instance. `{instance_id}` becomes the id lowercased, as SWE-bench
+ * names its local images (`sweb.eval.x86_64.{instance_id}`); `{instance_id_1776}` also has `__`
+ * as `_1776_`, as its Docker Hub images (`swebench/sweb.eval.x86_64.{instance_id_1776}`).
+ */
+export function instanceImage(template: string, id: string): string {
+  return template.replace(/\{(\w+)\}/g, (_, name: string) => {
+    if (name === "instance_id") return id.toLowerCase();
+    if (name === "instance_id_1776") return id.toLowerCase().replaceAll("__", "_1776_");
+    throw new BenchlineError(
+      "config",
+      `execution.image: unknown placeholder {${name}} in ${template} (use {instance_id} or {instance_id_1776})`,
+    );
+  });
 }
 
 /** Files the reference's retriever never indexes (it matches these anywhere in the path). */
@@ -76,6 +94,14 @@ export async function prepareSamples(
       );
     return v;
   });
+  // docker: each instance runs in its image (a template expands per instance); every image must
+  // be on the daemon before anything else happens — one error lists the missing ones.
+  if (ctx.sandbox === "docker" && ctx.image !== undefined) {
+    const template = ctx.image;
+    for (const sample of samples)
+      (sample.input as unknown as PreparedInput).image = instanceImage(template, sample.id);
+    await ctx.requireImages?.(samples.map((s) => (s.input as unknown as PreparedInput).image as string));
+  }
   for (const sample of samples) {
     const input = sample.input as unknown as PreparedInput;
     const { instance } = input;
