@@ -188,4 +188,39 @@ scorers: [exact]
     );
     expect(existsSync(join(dir, "runs"))).toBe(false);
   });
+
+  it("token_level runs one request at a time: concurrency on base/oracle or on the guided entry is refused", async () => {
+    const exp = (extra: string, base = "{provider: llamacpp, model: base.gguf}") => `
+name: tiny
+task: qa
+dataset: data.jsonl
+models:
+  - id: guided
+    provider: guided
+    base: ${base}
+    oracle: {provider: llamacpp, model: base.gguf}
+    token_level: true
+    c: 1
+    k: 2
+    max_new_tokens: 8
+${extra}
+prompts: {raw: {user: "{{question}}"}}
+scorers: [exact]
+`;
+    const dir = testdir({
+      "sub.yaml": exp("", "{provider: llamacpp, model: base.gguf, concurrency: 2}"),
+      "entry.yaml": exp("    concurrency: 2"),
+      "data.jsonl": [{ id: "a", question: "count: m", answer: "x" }],
+    });
+    await writeTinyGguf(join(dir, "base.gguf"));
+    const sub = await runCliAsync(["run", "sub.yaml"], dir);
+    expect(sub.code).toBe(2);
+    expect(sub.stderr).toContain(
+      'model "guided": base: "concurrency" does not apply with token_level (one request at a time, in process)',
+    );
+    const entry = await runCliAsync(["run", "entry.yaml"], dir);
+    expect(entry.code).toBe(2);
+    expect(entry.stderr).toMatch(/concurrency: not supported by provider "guided"/);
+    expect(existsSync(join(dir, "runs"))).toBe(false);
+  });
 });

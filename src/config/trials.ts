@@ -55,7 +55,9 @@ const NON_IDENTITY_OPTIONS = new Set([
  */
 export function trialIdentity(spec: TrialSpec): unknown {
   const options = Object.fromEntries(
-    Object.entries(spec.model.options).filter(([k]) => !NON_IDENTITY_OPTIONS.has(k)),
+    Object.entries(spec.model.options)
+      .filter(([k]) => !NON_IDENTITY_OPTIONS.has(k))
+      .map(([k, v]) => [k, GUIDED_MODELS.has(k) ? withoutLocalPath(v) : v]),
   );
   const { path: _local, ...model } = spec.model;
   return {
@@ -63,6 +65,14 @@ export function trialIdentity(spec: TrialSpec): unknown {
     dataset: { sha256: spec.dataset.sha256, ...(spec.dataset.fields ? { fields: spec.dataset.fields } : {}) },
     model: { ...model, options },
   };
+}
+
+/** A guided model's base and oracle entries: a hub file's local path (like `ModelSpec.path`) is not identity. */
+const GUIDED_MODELS = new Set(["base", "oracle"]);
+function withoutLocalPath(entry: unknown): unknown {
+  if (entry === null || typeof entry !== "object" || !("path" in entry)) return entry;
+  const { path: _local, ...rest } = entry as Record<string, unknown>;
+  return rest;
 }
 
 export function slug(text: string, max = 48): string {

@@ -15,6 +15,7 @@ import {
   scoreSchema,
   seededRandom,
 } from "../core/index.js";
+import type { GuidedPoint } from "../providers/index.js";
 import { type Correlation, mean, pointBiserial, quantileSorted } from "../stats/index.js";
 import { latestRows, trialFiles } from "./files.js";
 
@@ -25,22 +26,12 @@ export interface AnalyzeOptions {
   seed?: number;
 }
 
-/** One row of analysis.jsonl. */
-export interface AnalysisRow {
+/** One row of analysis.jsonl: a point the guided model recorded, with its row and correctness. */
+export interface AnalysisRow extends GuidedPoint {
   id: string;
   sample: number;
-  position: number;
   normalized_position: number;
-  consulted: boolean;
-  entropy: number;
-  varentropy: number;
-  top1_prob: number;
-  top1_minus_top2: number;
-  base_token: string;
-  oracle_token: string | null;
-  agree: boolean | null;
   correct: boolean | null;
-  distribution: string;
 }
 
 const STATISTICS = ["entropy", "varentropy", "top1_prob", "top1_minus_top2"] as const;
@@ -83,7 +74,7 @@ export async function analyzeTrial(
   for await (const p of latestRows(files.predictions, predictionSchema)) {
     if (p.status !== "ok") continue;
     const extras = p as {
-      points?: Omit<AnalysisRow, "id" | "sample" | "normalized_position" | "correct">[];
+      points?: GuidedPoint[];
       total_tokens?: number;
     };
     if (!Array.isArray(extras.points)) continue;

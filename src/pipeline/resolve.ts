@@ -27,11 +27,13 @@ import {
   FileHashes,
   fieldOf,
   findPromptMismatch,
+  guidedHubModels,
   HASH_CACHE,
   loadResponses,
   modelFile,
   modelTakes,
   noBatchApi,
+  withHubFile,
 } from "../providers/index.js";
 import { DEFAULT_STATS, type StatsSettings } from "../report/summary.js";
 import {
@@ -551,9 +553,16 @@ function resolveModels(
   });
 }
 
-/** Models whose file is a hub id (`llamacpp:hf:owner/repo/file.gguf`): downloaded once, by content. */
+/**
+ * Models whose file is a hub id (`llamacpp:hf:owner/repo/file.gguf`), also a guided model's base or
+ * oracle: downloaded once, identified by content.
+ */
 async function fetchHubModels(models: ModelSpec[], hub: HubSettings): Promise<void> {
-  for (const model of models) {
+  for (const [i, model] of models.entries()) {
+    for (const { role, model: file } of guidedHubModels(model)) {
+      const got = await fetchHubModel(file, hub, `model "${model.id}": ${role}`);
+      models[i] = withHubFile(models[i] as ModelSpec, role, got);
+    }
     if (!isHubModel(model.model) || !modelFile(model, "")) continue;
     if (model.provider !== "llamacpp")
       throw new BenchlineError(

@@ -8,7 +8,8 @@
  */
 import type { LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import { type Completion, seededRandom } from "../core/index.js";
-import type { GuidedPoint, GuidedRole, GuidedRun, GuidedSegment, GuidedSettings } from "./guided.js";
+import type { GuidedRun, GuidedSettings } from "./guided.js";
+import { appendCut, type GuidedPoint, type GuidedRole, type GuidedSegment } from "./guided-segments.js";
 import { llamaRuntime } from "./llamacpp.js";
 
 export interface TokenSideOptions {
@@ -143,18 +144,9 @@ async function decode(
     tokens.push(token);
     base.pending.push(token);
     oracle.pending.push(token);
-    const from = Math.max(0, text.length - longestStop + 1);
-    text += piece;
-    let cut = -1;
-    for (const stop of stops) {
-      const at = stop ? text.indexOf(stop, from) : -1;
-      if (at !== -1 && (cut === -1 || at < cut)) cut = at;
-    }
-    if (cut !== -1) {
-      dropChars(segments, text.length - cut);
-      text = text.slice(0, cut);
-      finish = "stop";
-    }
+    const cut = appendCut(text, piece, stops, longestStop, segments);
+    text = cut.text;
+    if (cut.stopped) finish = "stop";
   };
   const point = (consulted: boolean, d: Distribution, oracleToken: Token | undefined): void => {
     const piece = (t: Token) => base.model.detokenize([t], false, tokens.slice(-4));
@@ -337,18 +329,4 @@ function sample(logits: Map<Token, number>, temperature: number, topP: number, r
     if (u < 0) return (entries[i] as [Token, number])[0];
   }
   return (entries[Math.max(0, kept - 1)] as [Token, number])[0];
-}
-
-/** Drops `chars` characters from the end of the segments (token counts stay as generated). */
-function dropChars(segments: GuidedSegment[], chars: number): void {
-  let left = chars;
-  while (left > 0 && segments.length > 0) {
-    const last = segments[segments.length - 1] as GuidedSegment;
-    if (last.text.length > left) {
-      last.text = last.text.slice(0, last.text.length - left);
-      return;
-    }
-    left -= last.text.length;
-    segments.pop();
-  }
 }

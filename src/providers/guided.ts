@@ -38,42 +38,15 @@ import {
   type Usage,
 } from "../core/index.js";
 import { readGgufVocabulary, vocabularyDifference } from "./gguf-vocab.js";
+import { appendCut, type GuidedPoint, type GuidedRole, type GuidedSegment } from "./guided-segments.js";
 import { createTokenEngine, type TokenEngine, type TokenSideOptions } from "./guided-tokens.js";
 import { ProviderError } from "./http.js";
 import type { ModelDeclaration } from "./options.js";
 
+export type { GuidedPoint, GuidedRole, GuidedSegment } from "./guided-segments.js";
+
 /** Creates the base and oracle providers (the registry passes its own `createProvider`). */
 export type SubProviderFactory = (spec: ModelSpec, env: ProviderEnv) => Provider;
-
-export type GuidedRole = "base" | "oracle";
-
-export interface GuidedSegment {
-  text: string;
-  model: GuidedRole;
-  tokens: number;
-}
-
-/**
- * The base model's next-token distribution at one decision point (`analysis: true`): at an oracle
- * consultation or at a token the base model wrote. `distribution` says where the statistics come
- * from: the full vocabulary (token-level mode) or the server's top logprobs, the leftover mass
- * counted as one more outcome (a lower bound on the entropy).
- */
-export interface GuidedPoint {
-  /** Token index in the completion. */
-  position: number;
-  consulted: boolean;
-  /** Bits. */
-  entropy: number;
-  varentropy: number;
-  top1_prob: number;
-  top1_minus_top2: number;
-  base_token: string;
-  /** The oracle's next token there (null where it was not asked: HTTP mode at base tokens). */
-  oracle_token: string | null;
-  agree: boolean | null;
-  distribution: "full_vocabulary" | "top_logprobs";
-}
 
 /** Providers that continue a raw prompt when in `mode: completion`. */
 const RAW_CAPABLE = new Set(["openai", "vllm", "ollama", "llamacpp-server", "llamacpp"]);
@@ -304,7 +277,7 @@ function createTokenLevelProvider(
       throw error;
     }
     const o: TokenSideOptions = {
-      path: resolve(env.baseDir, sub.model as string),
+      path: sub.path ?? resolve(env.baseDir, sub.model as string),
       threads: (sub.options.threads as number | undefined) ?? 2,
     };
     if (sub.options.context_size !== undefined) o.contextSize = sub.options.context_size as number;
@@ -408,6 +381,14 @@ export function subSpecFromEntry(entry: unknown, where: string): ModelSpec {
     const { id, provider, model, ...rest } = entry as { id?: string; provider: string; model?: string };
     spec = { id: id ?? (model ? `${provider}:${model}` : provider), provider, params: {}, options: {} };
     if (model !== undefined) spec.model = model;
+    if (model?.startsWith("hf:")) {
+      // A hub file the pipeline downloaded (`withHubFile`): where it lies and what it is.
+      const { path, sha256 } = rest as { path?: unknown; sha256?: unknown };
+      if (typeof path === "string") spec.path = path;
+      if (typeof sha256 === "string") spec.sha256 = sha256;
+      delete (rest as { path?: unknown }).path;
+      delete (rest as { sha256?: unknown }).sha256;
+    }
     for (const [key, value] of Object.entries(rest)) {
       if (value === undefined) continue;
       if (SAMPLING_KEYS.has(key))
@@ -433,6 +414,50 @@ export function subSpecFromEntry(entry: unknown, where: string): ModelSpec {
     );
   spec.options.mode = "completion";
   return spec;
+}
+
+/**
+ * The base/oracle entries of a guided model that name a GGUF file on the hub
+ * (`llamacpp:hf:owner/repo[@revision]/file.gguf`); the pipeline downloads each once and records it
+ * with `withHubFile`.
+ */
+export function guidedHubModels(spec: ModelSpec): { role: GuidedRole; model: string }[] {
+  if (spec.provider !== "guided") return [];
+  return (["base", "oracle"] as const).flatMap((role) => {
+    const entry = spec.options[role];
+    let provider: unknown;
+    let model: unknown;
+    if (typeof entry === "string") {
+      const colon = entry.indexOf(":");
+      provider = entry.slice(0, colon);
+      model = entry.slice(colon + 1);
+    } else if (entry !== null && typeof entry === "object")
+      ({ provider, model } = entry as Record<string, unknown>);
+    return provider === "llamacpp" && typeof model === "string" && model.startsWith("hf:")
+      ? [{ role, model }]
+      : [];
+  });
+}
+
+/**
+ * A guided model whose `role` entry names the downloaded hub file `file`: the entry (in object
+ * form) carries the file's sha256, part of the trial's identity as the content of a model file
+ * is, and its local path, which is not (`trialIdentity` leaves it out).
+ */
+export function withHubFile(
+  spec: ModelSpec,
+  role: GuidedRole,
+  file: { path: string; sha256: string },
+): ModelSpec {
+  const entry = spec.options[role];
+  const object =
+    typeof entry === "string"
+      ? { provider: "llamacpp", model: entry.slice(entry.indexOf(":") + 1) }
+      : (entry as Record<string, unknown>);
+  return {
+    ...spec,
+    options: { ...spec.options, [role]: { ...object, sha256: file.sha256, path: file.path } },
+  };
 }
 
 // ---------------------------------------------------------------- the decoding loop
@@ -561,20 +586,10 @@ async function guide(
       last.tokens += tokens;
     } else segments.push({ text: piece, model: role, tokens });
     perModel[role].tokens += tokens;
-    const from = Math.max(0, text.length - longestStop + 1);
-    text += piece;
     generated += tokens;
-    // A stop string may span two segments: cut the text there.
-    let cut = -1;
-    for (const stop of stops) {
-      const at = stop ? text.indexOf(stop, from) : -1;
-      if (at !== -1 && (cut === -1 || at < cut)) cut = at;
-    }
-    if (cut !== -1) {
-      truncateSegments(segments, text.length - cut);
-      text = text.slice(0, cut);
-      finish = "stop";
-    }
+    const cut = appendCut(text, piece, stops, longestStop, segments);
+    text = cut.text;
+    if (cut.stopped) finish = "stop";
   };
 
   const points: GuidedPoint[] = [];
@@ -688,20 +703,6 @@ function endOf(step: Step, current: string): string {
   if (current === "stop") return current;
   if (step.tokens === 0) return "stop"; // a model that writes nothing would otherwise be asked forever
   return step.finish === undefined || step.finish === "length" ? current : step.finish;
-}
-
-/** Drops `chars` characters from the end of the segments (token counts stay as generated). */
-function truncateSegments(segments: GuidedSegment[], chars: number): void {
-  let left = chars;
-  while (left > 0 && segments.length > 0) {
-    const last = segments[segments.length - 1] as GuidedSegment;
-    if (last.text.length > left) {
-      last.text = last.text.slice(0, last.text.length - left);
-      return;
-    }
-    left -= last.text.length;
-    segments.pop();
-  }
 }
 
 function readLogprobs(raw: unknown): Step["logprobs"] | undefined {

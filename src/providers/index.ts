@@ -243,6 +243,7 @@ export {
 } from "./batch.js";
 export { type BatchApi, type BatchInfo, createBatchApi, isFinal, sleep } from "./batch-client.js";
 export { FileHashes } from "./file-hash.js";
+export { type GuidedPoint, guidedHubModels, withHubFile } from "./guided.js";
 export {
   checkResponses,
   findPromptMismatch,

@@ -27,13 +27,19 @@ export interface TinyGgufOptions {
   step?: number;
   /** Tokens appended to the vocabulary (a model whose vocabulary differs from the default). */
   extraTokens?: string[];
+  /** Past `z` comes a space (then `a` again) instead of `</s>`: generation runs to the budget. */
+  cycle?: boolean;
+  /**
+   * Embedding width (default 32, at least 28) and block count (default 1): a larger model with the
+   * same chains, for benchmarks where model compute should weigh (its extra weights are zero).
+   */
+  width?: number;
+  layers?: number;
 }
 
 const LETTERS = "abcdefghijklmnopqrstuvwxyz";
 const CHARS = `▁${LETTERS}${LETTERS.toUpperCase()}0123456789.,!?:;'"-()/`;
-const EMBED = 32;
-const HEADS = 2;
-const FF = 32;
+const DEFAULT_EMBED = 32;
 const EOS = 2;
 const RMS_EPS = 1e-5;
 
@@ -65,10 +71,10 @@ const tokenIds = new Map(VOCAB.map(([text], id) => [text, id]));
  * The bigram table over token texts: the greedy successor of each token ("" stands for `</s>`).
  * Tokens not listed are followed by "a".
  */
-const successorTable = (step: number) =>
+const successorTable = (step: number, cycle = false) =>
   new Map<string, string>([
     [".", "▁"],
-    ...Array.from(LETTERS, (c, i) => [c, LETTERS[i + step] ?? ""] as const),
+    ...Array.from(LETTERS, (c, i) => [c, LETTERS[i + step] ?? (cycle ? "▁" : "")] as const),
   ]);
 const SUCCESSOR = successorTable(1);
 /** Every successor, in the order of their one-hot codes in the embedding space. */
@@ -95,8 +101,9 @@ export function predictGreedy(
   prompt: string,
   maxTokens = Number.POSITIVE_INFINITY,
   step = 1,
+  cycle = false,
 ): TinyPrediction {
-  const table = step === 1 ? SUCCESSOR : successorTable(step);
+  const table = step === 1 && !cycle ? SUCCESSOR : successorTable(step, cycle);
   let piece = prompt.at(-1) ?? "<s>";
   let text = "";
   for (let tokens = 0; tokens < maxTokens; tokens++) {
@@ -117,7 +124,7 @@ export function renderTinyChat(messages: ReadonlyArray<{ role: string; content: 
  * shrunk slightly by the RMSNorm epsilon.
  */
 export function tinyTopLogprob(options: TinyGgufOptions = {}): number {
-  const logit = (options.margin ?? 8) / Math.sqrt(1 + EMBED * RMS_EPS);
+  const logit = (options.margin ?? 8) / Math.sqrt(1 + (options.width ?? DEFAULT_EMBED) * RMS_EPS);
   return logit - Math.log(Math.exp(logit) + TINY_VOCAB_SIZE - 1);
 }
 
@@ -258,33 +265,41 @@ function encodeGguf(metadata: Record<string, GgufValue>, tensors: readonly Tenso
 /** The tiny model as GGUF bytes. */
 export function buildTinyGguf(options: TinyGgufOptions = {}): Buffer {
   const margin = options.margin ?? 8;
-  const table = successorTable(options.step ?? 1);
+  const table = successorTable(options.step ?? 1, options.cycle);
+  const embed = options.width ?? DEFAULT_EMBED;
+  const ff = embed;
+  const heads = embed % 64 === 0 && embed > 64 ? embed / 64 : 2;
+  if (embed < TARGETS.length || embed % 2 !== 0)
+    throw new Error(`width ${embed}: an even number, at least ${TARGETS.length}`);
+  const layers = options.layers ?? 1;
   const vocabulary = [...VOCAB, ...(options.extraTokens ?? []).map((t) => [t, TokenType.Normal] as const)];
   const vocab = vocabulary.length;
-  const embeddings = new Float32Array(vocab * EMBED);
-  const output = new Float32Array(vocab * EMBED);
+  const embeddings = new Float32Array(vocab * embed);
+  const output = new Float32Array(vocab * embed);
   for (let token = 0; token < vocab; token++)
-    embeddings[token * EMBED + TARGETS.indexOf(successor(pieceOf(token, vocabulary), table))] = 1;
-  // RMSNorm turns the one-hot embedding into sqrt(EMBED) * one-hot; scale so the logit is `margin`.
+    embeddings[token * embed + TARGETS.indexOf(successor(pieceOf(token, vocabulary), table))] = 1;
+  // RMSNorm turns the one-hot embedding into sqrt(width) * one-hot; scale so the logit is `margin`.
   TARGETS.forEach((piece, code) => {
-    output[idOf(piece) * EMBED + code] = margin / Math.sqrt(EMBED);
+    output[idOf(piece) * embed + code] = margin / Math.sqrt(embed);
   });
   const zeros = (rows: number, cols: number): Float32Array => new Float32Array(rows * cols);
-  const ones = new Float32Array(EMBED).fill(1);
+  const ones = new Float32Array(embed).fill(1);
   const tensors: Tensor[] = [
-    { name: "token_embd.weight", dims: [EMBED, vocab], data: embeddings },
-    { name: "output_norm.weight", dims: [EMBED], data: ones },
-    { name: "output.weight", dims: [EMBED, vocab], data: output },
-    { name: "blk.0.attn_norm.weight", dims: [EMBED], data: ones },
-    ...["attn_q", "attn_k", "attn_v", "attn_output"].map((n) => ({
-      name: `blk.0.${n}.weight`,
-      dims: [EMBED, EMBED],
-      data: zeros(EMBED, EMBED),
-    })),
-    { name: "blk.0.ffn_norm.weight", dims: [EMBED], data: ones },
-    { name: "blk.0.ffn_gate.weight", dims: [EMBED, FF], data: zeros(EMBED, FF) },
-    { name: "blk.0.ffn_up.weight", dims: [EMBED, FF], data: zeros(EMBED, FF) },
-    { name: "blk.0.ffn_down.weight", dims: [FF, EMBED], data: zeros(FF, EMBED) },
+    { name: "token_embd.weight", dims: [embed, vocab], data: embeddings },
+    { name: "output_norm.weight", dims: [embed], data: ones },
+    { name: "output.weight", dims: [embed, vocab], data: output },
+    ...Array.from({ length: layers }, (_, b) => [
+      { name: `blk.${b}.attn_norm.weight`, dims: [embed], data: ones },
+      ...["attn_q", "attn_k", "attn_v", "attn_output"].map((n) => ({
+        name: `blk.${b}.${n}.weight`,
+        dims: [embed, embed],
+        data: zeros(embed, embed),
+      })),
+      { name: `blk.${b}.ffn_norm.weight`, dims: [embed], data: ones },
+      { name: `blk.${b}.ffn_gate.weight`, dims: [embed, ff], data: zeros(embed, ff) },
+      { name: `blk.${b}.ffn_up.weight`, dims: [embed, ff], data: zeros(embed, ff) },
+      { name: `blk.${b}.ffn_down.weight`, dims: [ff, embed], data: zeros(ff, embed) },
+    ]).flat(),
   ];
   const u32 = (value: number): GgufValue => ({ type: "u32", value });
   return encodeGguf(
@@ -294,12 +309,12 @@ export function buildTinyGguf(options: TinyGgufOptions = {}): Buffer {
       "general.alignment": u32(ALIGNMENT),
       "general.file_type": u32(0),
       "llama.context_length": u32(options.contextLength ?? 256),
-      "llama.embedding_length": u32(EMBED),
-      "llama.block_count": u32(1),
-      "llama.feed_forward_length": u32(FF),
-      "llama.attention.head_count": u32(HEADS),
-      "llama.attention.head_count_kv": u32(HEADS),
-      "llama.rope.dimension_count": u32(EMBED / HEADS),
+      "llama.embedding_length": u32(embed),
+      "llama.block_count": u32(layers),
+      "llama.feed_forward_length": u32(ff),
+      "llama.attention.head_count": u32(heads),
+      "llama.attention.head_count_kv": u32(heads),
+      "llama.rope.dimension_count": u32(embed / heads),
       "llama.attention.layer_norm_rms_epsilon": { type: "f32", value: RMS_EPS },
       "llama.vocab_size": u32(vocab),
       "tokenizer.ggml.model": { type: "string", value: "llama" },
