@@ -161,7 +161,9 @@ export function viewerClient(): void {
             link(paths.experiment(e.name), e.name),
             e.task ?? "–",
             String(e.trials),
-            badge(e.running ? "running" : e.report ? "finished" : "incomplete"),
+            badge(
+              e.running ? "running" : e.interrupted ? "interrupted" : e.report ? "finished" : "incomplete",
+            ),
             e.modified.replace("T", " ").slice(0, 19),
           ]),
         ),
@@ -182,7 +184,7 @@ export function viewerClient(): void {
       "div",
       { id: "experiment" },
       crumbs([exp, null]),
-      h("h1", {}, exp, " ", badge(d.running ? "running" : "finished")),
+      h("h1", {}, exp, " ", badge(d.running ? "running" : d.interrupted ? "interrupted" : "finished")),
       h(
         "p",
         { class: "note" },
