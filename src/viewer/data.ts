@@ -11,6 +11,10 @@ import type { TrialSummary } from "../report/index.js";
 import { type ChartTrial, categoryHeatmap, costChart, scoreChart, trialColor } from "../report/svg.js";
 import { PathError, resolveInside } from "./paths.js";
 import { type FileKind, type Progress, TrialIndex } from "./trial-index.js";
+import { runInWorker } from "./worker-jobs.js";
+
+/** Unindexed bytes from which a trial's first index is built in a worker thread. */
+const WORKER_BUILD_BYTES = 32 << 20;
 
 /** Characters of one string field sent to the browser; the rest is in the raw file. */
 export const MAX_FIELD = 200_000;
@@ -28,6 +32,8 @@ interface ExperimentManifest {
 
 export class RunData {
   private readonly indexes = new Map<string, TrialIndex>();
+  /** Trials whose index a worker thread is building: requests for them wait for it. */
+  private readonly builds = new Map<string, Promise<TrialIndex>>();
 
   constructor(
     readonly root: string,
@@ -84,11 +90,30 @@ export class RunData {
   /** The trial's index, brought up to date with the files. */
   async index(experiment: string, trial: string): Promise<TrialIndex> {
     const dir = this.trialDir(experiment, trial);
-    let index = this.indexes.get(dir);
+    const spec = readJsonQuiet<{ spec?: { scorers?: { name?: string }[] } }>(join(dir, "trial.json"));
+    const primary = spec?.spec?.scorers?.[0]?.name ?? null;
+    const pending = this.builds.get(dir);
+    let index = pending ? await pending : undefined;
     if (!index) {
-      const spec = readJsonQuiet<{ spec?: { scorers?: { name?: string }[] } }>(join(dir, "trial.json"));
-      index = TrialIndex.open(dir, spec?.spec?.scorers?.[0]?.name ?? null);
+      index = this.indexes.get(dir) ?? TrialIndex.open(dir, primary);
       this.indexes.set(dir, index);
+    }
+    if (index.rows === 0 && index.unreadBytes() >= WORKER_BUILD_BYTES) {
+      // A large index from nothing is built in a worker thread, which saves it; this thread
+      // answers other requests meanwhile and then opens the saved file.
+      const empty = index;
+      const build = runInWorker({ type: "build", dir, primary })
+        .then(
+          () => TrialIndex.open(dir, primary),
+          () => empty,
+        )
+        .then((built) => {
+          this.indexes.set(dir, built);
+          return built;
+        })
+        .finally(() => this.builds.delete(dir));
+      this.builds.set(dir, build);
+      index = await build;
     }
     if (await index.update()) index.saveIfDue(30_000);
     return index;

@@ -14,11 +14,14 @@ import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, statSync
 import { join } from "node:path";
 import { booleanAt, numberAt, stringAt, stringEnd, valueAt } from "./fields.js";
 import { IdStore } from "./id-store.js";
+import { runInWorker } from "./worker-jobs.js";
 
 export const INDEX_FILE = ".benchline-view.idx";
 const FORMAT = 4;
 const CHUNK = 8 << 20;
 const HEAD = 256;
+/** Lines a text search reports per file, at most (a search for "the" does not fill memory). */
+export const SEARCH_CAP = 200_000;
 
 export const FILE_KINDS = ["prompts", "predictions", "executions", "scores"] as const;
 export type FileKind = (typeof FILE_KINDS)[number];
@@ -123,7 +126,7 @@ export class TrialIndex {
   version = 0;
   private savedVersion = -1;
   private cache = new Map<string, Int32Array>();
-  private searchCache: { key: string; hits: Uint8Array } | null = null;
+  private searchCache: { key: string; hits: Uint8Array; capped: boolean } | null = null;
   private updating: Promise<boolean> | null = null;
 
   private constructor(dir: string, primary: string | null) {
@@ -226,6 +229,21 @@ export class TrialIndex {
     return true;
   }
 
+  /** Whether what is in memory is what the index file holds. */
+  isSaved(): boolean {
+    return this.savedVersion === this.version;
+  }
+
+  /** Bytes of the trial files not indexed yet (what an update would read). */
+  unreadBytes(): number {
+    let n = 0;
+    for (const kind of FILE_KINDS) {
+      const path = this.path(kind);
+      if (existsSync(path)) n += Math.max(0, statSync(path).size - this.files[kind].size);
+    }
+    return n;
+  }
+
   progress(): Progress {
     const p: Progress = {
       items: this.nItems,
@@ -309,9 +327,10 @@ export class TrialIndex {
    * One page of rows matching the filters, in the requested order. Sorted orders and text-search
    * hits are cached until the index changes; filters are one pass over typed arrays.
    */
-  async query(q: RowQuery): Promise<{ total: number; rows: RowRef[] }> {
+  async query(q: RowQuery): Promise<{ total: number; rows: RowRef[]; search_capped?: boolean }> {
     const order = this.sorted(q.sort ?? "order");
-    const hits = q.text ? await this.search(q.text) : null;
+    const found = q.text ? await this.search(q.text) : null;
+    const hits = found?.hits ?? null;
     const status = q.status ? ROW_STATUSES.indexOf(q.status) : -1;
     const cat = q.category === undefined ? -1 : (this.categoryIndex.get(q.category) ?? -2);
     const code = q.error === undefined ? -1 : (this.codeIndex.get(q.error) ?? -2);
@@ -337,7 +356,8 @@ export class TrialIndex {
       if (total >= offset && page.length < limit) page.push(r);
       total++;
     }
-    return { total, rows: page.map((r) => this.ref(r)) };
+    const rows = page.map((r) => this.ref(r));
+    return found?.capped ? { total, rows, search_capped: true } : { total, rows };
   }
 
   /** Reads `length` bytes at `offset` of a trial file. */
@@ -399,45 +419,37 @@ export class TrialIndex {
    * (no decoding): the text is matched as JSON writes it (escaped), and only lines that are a
    * key's current row count.
    */
-  private async search(text: string): Promise<Uint8Array> {
+  private async search(text: string): Promise<{ hits: Uint8Array; capped: boolean }> {
     const key = `${text}@${this.version}`;
-    if (this.searchCache?.key === key) return this.searchCache.hits;
+    if (this.searchCache?.key === key) return this.searchCache;
     const hits = new Uint8Array(this.nRows);
-    const needles = searchForms(text).map((form) => Buffer.from(JSON.stringify(form).slice(1, -1), "utf8"));
+    const needles = searchForms(text).map((form) => JSON.stringify(form).slice(1, -1));
     const promptItems = new Uint8Array(this.nItems);
-    for (const kind of ["prompts", "predictions", "executions"] as const) {
-      const f = this.files[kind];
-      if (f.size === 0) continue;
-      const starts =
-        kind === "prompts" ? this.startsOf(this.it.promptOff, this.nItems, this.it.promptLen) : null;
-      const rowsByOffset =
-        kind === "predictions"
+    let capped = false;
+    const kinds = (["prompts", "predictions", "executions"] as const).filter((k) => this.files[k].size > 0);
+    const tables = kinds.map((kind) =>
+      kind === "prompts"
+        ? this.startsOf(this.it.promptOff, this.nItems, this.it.promptLen)
+        : kind === "predictions"
           ? this.startsOf(this.c.predOff, this.nRows, this.c.predLen)
-          : kind === "executions"
-            ? this.startsOf(this.c.execOff, this.nRows, this.c.execLen)
-            : null;
-      await scanChunks(this.path(kind), 0, f.size, (buf, end, base) => {
-        for (const needle of needles) {
-          for (let p = buf.indexOf(needle, 0); p >= 0 && p < end; ) {
-            const lineStart = p === 0 ? 0 : buf.lastIndexOf(10, p - 1) + 1;
-            const lineEnd = buf.indexOf(10, p);
-            const at = base + lineStart;
-            if (starts) {
-              const i = lookup(starts, at);
-              if (i >= 0) promptItems[i] = 1;
-            } else if (rowsByOffset) {
-              const r = lookup(rowsByOffset, at);
-              if (r >= 0) hits[r] = 1;
-            }
-            if (lineEnd < 0 || lineEnd + 1 >= end) break;
-            p = buf.indexOf(needle, lineEnd + 1);
-          }
+          : this.startsOf(this.c.execOff, this.nRows, this.c.execLen),
+    );
+    const files = kinds.map((kind) => ({ path: this.path(kind), size: this.files[kind].size }));
+    // in a worker thread: this one keeps answering requests meanwhile
+    await runInWorker({ type: "search", files, needles, cap: SEARCH_CAP }, (m) => {
+      if (m.type === "hits") {
+        const table = tables[m.file]!;
+        const marks = kinds[m.file] === "prompts" ? promptItems : hits;
+        for (const at of m.starts) {
+          const who = lookup(table, at);
+          if (who >= 0 && who < marks.length) marks[who] = 1;
         }
-      });
-    }
-    for (let r = 0; r < this.nRows; r++) if (promptItems[this.c.rowItem[r]!]) hits[r] = 1;
-    this.searchCache = { key, hits };
-    return hits;
+      } else if (m.type === "searched" && m.capped) capped = true;
+    });
+    const { rowItem } = this.c;
+    for (let r = 0; r < hits.length; r++) if (promptItems[rowItem[r]!]) hits[r] = 1;
+    this.searchCache = { key, hits, capped };
+    return this.searchCache;
   }
 
   /** Entries sorted by line offset: [offsets, entry numbers] for binary search. */
@@ -445,7 +457,10 @@ export class TrialIndex {
     const who = new Int32Array(n);
     let m = 0;
     for (let i = 0; i < n; i++) if (len[i]! > 0) who[m++] = i;
-    const used = who.subarray(0, m).sort((a, b) => off[a]! - off[b]!);
+    let ascending = true;
+    for (let k = 1; k < m && ascending; k++) ascending = off[who[k - 1]!]! < off[who[k]!]!;
+    // files are mostly written in row order: then no sort is needed
+    const used = ascending ? who.subarray(0, m) : who.subarray(0, m).sort((a, b) => off[a]! - off[b]!);
     const sortedOff = new Float64Array(m);
     for (let i = 0; i < m; i++) sortedOff[i] = off[used[i]!]!;
     return { off: sortedOff, who: used };
@@ -943,13 +958,14 @@ function lookup(sorted: { off: Float64Array; who: Int32Array }, at: number): num
  * Calls `onChunk(buf, end, base)` for consecutive runs of complete lines between `from` and `to`
  * (`buf[0..end)` holds file bytes from `base`, ending just after a newline). Bytes after the last
  * newline are left alone: a line still being written, or a torn one. Returns where that is.
- * Yields to the event loop between chunks.
+ * Yields to the event loop between chunks (unless told not to); stops when `onChunk` returns false.
  */
-async function scanChunks(
+export async function scanChunks(
   path: string,
   from: number,
   to: number,
-  onChunk: (buf: Buffer, end: number, base: number) => void,
+  onChunk: (buf: Buffer, end: number, base: number) => unknown,
+  yieldBetween = true,
 ): Promise<number> {
   const fd = openSync(path, "r");
   try {
@@ -968,11 +984,12 @@ async function scanChunks(
       const lastNl = buf.lastIndexOf(10, have - 1);
       if (lastNl < 0) continue;
       const end = lastNl + 1;
-      onChunk(buf, end, base);
+      const more = onChunk(buf, end, base);
       buf.copy(buf, 0, end, have);
       base += end;
       have -= end;
-      await new Promise((resolve) => setImmediate(resolve));
+      if (more === false) break;
+      if (yieldBetween) await new Promise((resolve) => setImmediate(resolve));
     }
     return base;
   } finally {
