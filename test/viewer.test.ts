@@ -371,6 +371,12 @@ describe.skipIf(!existsSync(CHROMIUM))(`benchline view in Chromium (needs ${CHRO
     // sort by id, then descending
     await page.locator('a.sort[data-sort="id"]').click();
     await page.waitForFunction(() => new URL(location.href).searchParams.get("sort") === "id");
+    // the URL changes before the sorted rows arrive: wait for the table itself
+    await page.waitForFunction(
+      () => document.querySelector("#rows tbody tr")?.getAttribute("data-id") === "hostile",
+      null,
+      { timeout: 10_000 },
+    );
     await ready();
     const ids = await page
       .locator("#rows tbody tr")

@@ -444,7 +444,7 @@ export function viewerClient(): void {
       h(
         "span",
         { id: "page-info" },
-        `${d.total === 0 ? 0 : pageNo * per + 1}–${Math.min(d.total, (pageNo + 1) * per)} of ${d.total} rows (${d.ms} ms)`,
+        `${d.total === 0 ? 0 : pageNo * per + 1}–${Math.min(d.total, (pageNo + 1) * per)} of ${d.total}${d.search_capped ? "+ (search stopped at its cap)" : ""} rows (${d.ms} ms)`,
       ),
       pageNo < last
         ? h("button", { id: "next", onclick: () => setQuery({ page: String(pageNo + 1) }) }, "next →")
