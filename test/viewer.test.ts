@@ -1,4 +1,4 @@
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import {
   appendFileSync,
   chmodSync,
@@ -12,6 +12,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { request } from "node:http";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -370,6 +371,12 @@ describe.skipIf(!existsSync(CHROMIUM))(`benchline view in Chromium (needs ${CHRO
     // sort by id, then descending
     await page.locator('a.sort[data-sort="id"]').click();
     await page.waitForFunction(() => new URL(location.href).searchParams.get("sort") === "id");
+    // the URL changes before the sorted rows arrive: wait for the table itself
+    await page.waitForFunction(
+      () => document.querySelector("#rows tbody tr")?.getAttribute("data-id") === "hostile",
+      null,
+      { timeout: 10_000 },
+    );
     await ready();
     const ids = await page
       .locator("#rows tbody tr")
@@ -594,3 +601,59 @@ describe("benchline view: the index", () => {
     mkdirSync(join(runs, "empty"), { recursive: true });
   }, 60_000);
 });
+
+describe("benchline view: run status", () => {
+  it("shows a run whose lock holder died as interrupted, not running (stale lock)", async () => {
+    const exp = join(runs, "stale");
+    mkdirSync(join(exp, ".locks"), { recursive: true });
+    writeFileSync(
+      join(exp, "experiment.json"),
+      JSON.stringify({ name: "stale", task: { name: "qa" }, trials: [] }),
+    );
+    const dead = spawnSync("true").pid; // exited: its pid is gone (or reused by a process with another start time)
+    const owner = (pid: number, token: string) => ({
+      token,
+      pid,
+      host: hostname(),
+      boot_id: readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim(),
+      pid_start: startOf(pid) ?? "1",
+      started_at: new Date().toISOString(),
+      renewed_at: new Date().toISOString(),
+      lease_ms: 60_000,
+      command: "benchline run",
+      trials: "*",
+      shard: null,
+    });
+    writeFileSync(join(exp, ".locks", "dead.json"), JSON.stringify(owner(dead, "dead")));
+    const { url } = await startView(["runs", "--port", "0"]);
+    const state = async () => {
+      const list = JSON.parse((await rawGet(url, "/api/experiments")).body) as {
+        name: string;
+        running: boolean;
+        interrupted: boolean;
+      }[];
+      const one = JSON.parse((await rawGet(url, "/api/e/stale")).body);
+      const listed = list.find((e) => e.name === "stale")!;
+      expect(one.running).toBe(listed.running);
+      expect(one.interrupted).toBe(listed.interrupted);
+      return { running: one.running, interrupted: one.interrupted };
+    };
+    expect(await state()).toEqual({ running: false, interrupted: true });
+    // the stale file is left for the next run to take over: the viewer only reads
+    expect(existsSync(join(exp, ".locks", "dead.json"))).toBe(true);
+    // a live holder beside it (this test process) makes it running again
+    writeFileSync(join(exp, ".locks", "live.json"), JSON.stringify(owner(process.pid, "live")));
+    expect(await state()).toEqual({ running: true, interrupted: false });
+    rmSync(exp, { recursive: true });
+  }, 60_000);
+});
+
+/** Field 22 of /proc/<pid>/stat, as pipeline/lock.ts records it. */
+function startOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}

@@ -49,7 +49,7 @@ a.sort { color: var(--fg); text-decoration: none; } a.sort.active { color: var(-
 .badge { display: inline-block; padding: 0 7px; border-radius: 10px; font-size: 12px; border: 1px solid var(--line); }
 .badge.passed, .badge.finished { color: var(--pass); border-color: var(--pass); }
 .badge.failed { color: var(--fail); border-color: var(--fail); }
-.badge.error, .badge.incomplete { color: var(--err); border-color: var(--err); }
+.badge.error, .badge.incomplete, .badge.interrupted { color: var(--err); border-color: var(--err); }
 .badge.running { color: #fff; background: var(--accent); border-color: var(--accent); }
 .badge.significant { color: #fff; background: var(--fail); border-color: var(--fail); }
 .filters { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 10px 0; }

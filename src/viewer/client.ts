@@ -161,7 +161,9 @@ export function viewerClient(): void {
             link(paths.experiment(e.name), e.name),
             e.task ?? "–",
             String(e.trials),
-            badge(e.running ? "running" : e.report ? "finished" : "incomplete"),
+            badge(
+              e.running ? "running" : e.interrupted ? "interrupted" : e.report ? "finished" : "incomplete",
+            ),
             e.modified.replace("T", " ").slice(0, 19),
           ]),
         ),
@@ -182,7 +184,7 @@ export function viewerClient(): void {
       "div",
       { id: "experiment" },
       crumbs([exp, null]),
-      h("h1", {}, exp, " ", badge(d.running ? "running" : "finished")),
+      h("h1", {}, exp, " ", badge(d.running ? "running" : d.interrupted ? "interrupted" : "finished")),
       h(
         "p",
         { class: "note" },
@@ -442,7 +444,7 @@ export function viewerClient(): void {
       h(
         "span",
         { id: "page-info" },
-        `${d.total === 0 ? 0 : pageNo * per + 1}–${Math.min(d.total, (pageNo + 1) * per)} of ${d.total} rows (${d.ms} ms)`,
+        `${d.total === 0 ? 0 : pageNo * per + 1}–${Math.min(d.total, (pageNo + 1) * per)} of ${d.total}${d.search_capped ? "+ (search stopped at its cap)" : ""} rows (${d.ms} ms)`,
       ),
       pageNo < last
         ? h("button", { id: "next", onclick: () => setQuery({ page: String(pageNo + 1) }) }, "next →")

@@ -11,6 +11,10 @@ import type { TrialSummary } from "../report/index.js";
 import { type ChartTrial, categoryHeatmap, costChart, scoreChart, trialColor } from "../report/svg.js";
 import { PathError, resolveInside } from "./paths.js";
 import { type FileKind, type Progress, TrialIndex } from "./trial-index.js";
+import { runInWorker } from "./worker-jobs.js";
+
+/** Unindexed bytes from which a trial's first index is built in a worker thread. */
+const WORKER_BUILD_BYTES = 32 << 20;
 
 /** Characters of one string field sent to the browser; the rest is in the raw file. */
 export const MAX_FIELD = 200_000;
@@ -28,14 +32,25 @@ interface ExperimentManifest {
 
 export class RunData {
   private readonly indexes = new Map<string, TrialIndex>();
+  /** Trials whose index a worker thread is building: requests for them wait for it. */
+  private readonly builds = new Map<string, Promise<TrialIndex>>();
 
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    private readonly alive?: HolderAlive,
+  ) {}
+
+  /** Whether an experiment directory's run is going on, was interrupted, or neither. */
+  state(dir: string): RunState {
+    return runState(dir, this.alive);
+  }
 
   experiments(): {
     name: string;
     task: string | null;
     trials: number;
     running: boolean;
+    interrupted: boolean;
     report: boolean;
     modified: string;
   }[] {
@@ -46,11 +61,13 @@ export class RunData {
       const dir = join(this.root, entry.name);
       const manifest = readJsonQuiet<ExperimentManifest>(join(dir, "experiment.json"));
       if (!manifest) continue;
+      const state = this.state(dir);
       out.push({
         name: entry.name,
         task: manifest.task?.name ?? null,
         trials: manifest.trials?.length ?? 0,
-        running: isRunning(dir),
+        running: state === "running",
+        interrupted: state === "interrupted",
         report: existsSync(join(dir, "report.md")),
         modified: statSync(join(dir, "experiment.json")).mtime.toISOString(),
       });
@@ -73,11 +90,30 @@ export class RunData {
   /** The trial's index, brought up to date with the files. */
   async index(experiment: string, trial: string): Promise<TrialIndex> {
     const dir = this.trialDir(experiment, trial);
-    let index = this.indexes.get(dir);
+    const spec = readJsonQuiet<{ spec?: { scorers?: { name?: string }[] } }>(join(dir, "trial.json"));
+    const primary = spec?.spec?.scorers?.[0]?.name ?? null;
+    const pending = this.builds.get(dir);
+    let index = pending ? await pending : undefined;
     if (!index) {
-      const spec = readJsonQuiet<{ spec?: { scorers?: { name?: string }[] } }>(join(dir, "trial.json"));
-      index = TrialIndex.open(dir, spec?.spec?.scorers?.[0]?.name ?? null);
+      index = this.indexes.get(dir) ?? TrialIndex.open(dir, primary);
       this.indexes.set(dir, index);
+    }
+    if (index.rows === 0 && index.unreadBytes() >= WORKER_BUILD_BYTES) {
+      // A large index from nothing is built in a worker thread, which saves it; this thread
+      // answers other requests meanwhile and then opens the saved file.
+      const empty = index;
+      const build = runInWorker({ type: "build", dir, primary })
+        .then(
+          () => TrialIndex.open(dir, primary),
+          () => empty,
+        )
+        .then((built) => {
+          this.indexes.set(dir, built);
+          return built;
+        })
+        .finally(() => this.builds.delete(dir));
+      this.builds.set(dir, build);
+      index = await build;
     }
     if (await index.update()) index.saveIfDue(30_000);
     return index;
@@ -94,6 +130,7 @@ export class RunData {
     dataset: string | null;
     samples: number | null;
     running: boolean;
+    interrupted: boolean;
     primary_scorer: string | null;
     alpha: number;
     trials: {
@@ -108,6 +145,7 @@ export class RunData {
     costs: unknown;
   }> {
     const dir = this.experimentDir(name);
+    const state = this.state(dir);
     const manifest = readJsonQuiet<ExperimentManifest>(join(dir, "experiment.json")) ?? {};
     const trials = [];
     for (const t of manifest.trials ?? []) {
@@ -138,7 +176,8 @@ export class RunData {
       task: manifest.task?.name ?? null,
       dataset: manifest.dataset?.path ?? null,
       samples: manifest.samples ?? null,
-      running: isRunning(dir),
+      running: state === "running",
+      interrupted: state === "interrupted",
       primary_scorer: trials.find((t) => t.summary)?.summary?.primary_scorer ?? manifest.scorers?.[0] ?? null,
       alpha: manifest.stats?.alpha ?? 0.05,
       trials,
@@ -249,7 +288,7 @@ export class RunData {
   /** Sizes of an experiment's trial files: a cheap fingerprint the live updates compare. */
   fingerprint(experiment: string): string {
     const dir = this.experimentDir(experiment);
-    const parts: string[] = [String(isRunning(dir))];
+    const parts: string[] = [this.state(dir)];
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       if (!entry.isDirectory() || entry.name.startsWith(".")) continue;
       for (const kind of ["prompts", "predictions", "executions", "scores"]) {
@@ -265,11 +304,39 @@ export class RunData {
 
 // ---- internal helpers ----
 
-/** An experiment is running while a process holds one of its locks (pipeline/lock.ts). */
-export function isRunning(dir: string): boolean {
+/**
+ * Whether a lock holder (the parsed content of a `.locks/*.json` file) is still alive. The CLI
+ * passes pipeline/lock.ts's `ownerAlive`; the viewer itself may not import pipeline/.
+ */
+export type HolderAlive = (owner: unknown) => boolean;
+
+/** What an experiment's locks say: a live holder (`running`), only dead ones (`interrupted`), none. */
+export type RunState = "running" | "interrupted" | "idle";
+
+/**
+ * An experiment is running while a live process holds one of its locks (pipeline/lock.ts). A lock
+ * file left by a process that died (kill -9, a crash, a reboot) means the run was interrupted; the
+ * file stays until the next run takes the lock over. An unreadable lock file (being written) counts
+ * as a live holder. Without `alive`, every lock file counts as live.
+ */
+export function runState(dir: string, alive?: HolderAlive): RunState {
   const locks = join(dir, ".locks");
-  if (!existsSync(locks)) return false;
-  return readdirSync(locks).some((f) => f.endsWith(".json"));
+  if (!existsSync(locks)) return "idle";
+  let dead = false;
+  for (const name of readdirSync(locks)) {
+    if (!name.endsWith(".json")) continue;
+    if (!alive) return "running";
+    let owner: unknown;
+    try {
+      owner = JSON.parse(readFileSync(join(locks, name), "utf8"));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") continue; // released meanwhile
+      return "running";
+    }
+    if (alive(owner)) return "running";
+    dead = true;
+  }
+  return dead ? "interrupted" : "idle";
 }
 
 function readJsonQuiet<T>(path: string): T | null {

@@ -23,7 +23,7 @@ function keyBytes(key: string): Buffer {
 }
 
 /** Index of the end of the string whose opening quote is at `open` (its closing quote), or -1. */
-function stringEnd(buf: Buffer, open: number, end: number): number {
+export function stringEnd(buf: Buffer, open: number, end: number): number {
   let i = open + 1;
   for (;;) {
     const q = buf.indexOf(QUOTE, i);

@@ -15,7 +15,7 @@ import { createReadStream } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { clientScript, PAGE_CSS, shellHtml } from "./assets.js";
-import { isRunning, RunData } from "./data.js";
+import { type HolderAlive, RunData } from "./data.js";
 import { PathError, resolveInside, safeSegment } from "./paths.js";
 import { ROW_STATUSES, type RowQuery, type RowStatus, SORT_KEYS, type SortKey } from "./trial-index.js";
 
@@ -30,6 +30,11 @@ export interface ViewerOptions {
   token?: string | null;
   /** How often live pages check the files for new rows (ms). */
   pollMs?: number;
+  /**
+   * Whether a lock holder is alive (the CLI passes pipeline/lock.ts's `ownerAlive`): a run whose
+   * holders are all dead is shown as interrupted, not running. Default: every lock counts as live.
+   */
+  holderAlive?: HolderAlive;
 }
 
 export interface Viewer {
@@ -64,7 +69,7 @@ export function isLoopback(host: string): boolean {
 export async function startViewer(options: ViewerOptions): Promise<Viewer> {
   const host = options.host ?? "127.0.0.1";
   const token = options.token !== undefined ? options.token : isLoopback(host) ? null : randomToken();
-  const data = new RunData(options.dir);
+  const data = new RunData(options.dir, options.holderAlive);
   const script = clientScript();
   const streams = new Set<ServerResponse>();
   let port = 0;
@@ -149,7 +154,7 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
           facets: index.facets(),
           progress: index.progress(),
           primary_scorer: index.primary,
-          running: isRunning(data.experimentDir(exp)),
+          running: data.state(data.experimentDir(exp)) === "running",
           ms: Math.round(performance.now() - started),
         });
       }
@@ -201,7 +206,9 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
             expected: t.expected,
             summary: t.summary !== null,
           }));
-          res.write(`event: update\ndata: ${JSON.stringify({ running: e.running, trials: progress })}\n\n`);
+          res.write(
+            `event: update\ndata: ${JSON.stringify({ running: e.running, interrupted: e.interrupted, trials: progress })}\n\n`,
+          );
         } else res.write(": ping\n\n");
       } catch {
         // the experiment went away: the stream stays open and quiet

@@ -12,12 +12,16 @@
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { booleanAt, numberAt, stringAt, valueAt } from "./fields.js";
+import { booleanAt, numberAt, stringAt, stringEnd, valueAt } from "./fields.js";
+import { IdStore } from "./id-store.js";
+import { runInWorker } from "./worker-jobs.js";
 
 export const INDEX_FILE = ".benchline-view.idx";
-const FORMAT = 3;
+const FORMAT = 4;
 const CHUNK = 8 << 20;
 const HEAD = 256;
+/** Lines a text search reports per file, at most (a search for "the" does not fill memory). */
+export const SEARCH_CAP = 200_000;
 
 export const FILE_KINDS = ["prompts", "predictions", "executions", "scores"] as const;
 export type FileKind = (typeof FILE_KINDS)[number];
@@ -108,9 +112,8 @@ export class TrialIndex {
   private it: ItemColumns;
   private nRows = 0;
   private nItems = 0;
-  private itemIds: string[] = [];
-  /** id → item; built on first use (a page of a loaded index needs none). */
-  private itemIndexMap: Map<string, number> | null = new Map();
+  /** Item ids as bytes, with their hash table (no string per item). */
+  private ids = new IdStore();
   /** Rows of samples other than 0: `item:sample` → row. */
   private extraRows = new Map<string, number>();
   /** Score rows of the other scorers: `row:scorer` → [offset, length]. */
@@ -123,7 +126,7 @@ export class TrialIndex {
   version = 0;
   private savedVersion = -1;
   private cache = new Map<string, Int32Array>();
-  private searchCache: { key: string; hits: Uint8Array } | null = null;
+  private searchCache: { key: string; hits: Uint8Array; capped: boolean } | null = null;
   private updating: Promise<boolean> | null = null;
 
   private constructor(dir: string, primary: string | null) {
@@ -176,17 +179,15 @@ export class TrialIndex {
   save(): boolean {
     if (this.savedVersion === this.version) return false;
     this.savedAt = Date.now();
-    const joinable = !this.itemIds.some((id) => id.includes("\n"));
-    const ids = joinable ? Buffer.from(this.itemIds.join("\n")) : Buffer.alloc(0);
+    const ids = this.ids.parts();
     const header = {
       format: FORMAT,
       primary: this.primary,
       files: this.files,
       rows: this.nRows,
       items: this.nItems,
-      // ids as one newline-separated block after the columns (splitting it beats parsing JSON)
-      itemIds: joinable ? null : this.itemIds,
-      idsBytes: joinable ? ids.length : 0,
+      // ids after the columns: where each ends (Float64), then their UTF-8 bytes
+      idsBytes: ids.bytes.length,
       categories: this.categories,
       codes: this.codes,
       extraRows: [...this.extraRows],
@@ -208,7 +209,7 @@ export class TrialIndex {
         parts.push(bytes, Buffer.alloc((8 - (bytes.length % 8)) % 8));
       }
     }
-    parts.push(ids);
+    parts.push(Buffer.from(ids.ends.buffer, ids.ends.byteOffset, ids.ends.byteLength), ids.bytes);
     const target = join(this.dir, INDEX_FILE);
     const temp = `${target}.${process.pid}.tmp`;
     try {
@@ -226,6 +227,21 @@ export class TrialIndex {
     }
     this.savedVersion = this.version;
     return true;
+  }
+
+  /** Whether what is in memory is what the index file holds. */
+  isSaved(): boolean {
+    return this.savedVersion === this.version;
+  }
+
+  /** Bytes of the trial files not indexed yet (what an update would read). */
+  unreadBytes(): number {
+    let n = 0;
+    for (const kind of FILE_KINDS) {
+      const path = this.path(kind);
+      if (existsSync(path)) n += Math.max(0, statSync(path).size - this.files[kind].size);
+    }
+    return n;
   }
 
   progress(): Progress {
@@ -270,7 +286,7 @@ export class TrialIndex {
     const code = this.c.errCode[r]!;
     return {
       row: r,
-      id: this.itemIds[item]!,
+      id: this.ids.get(item),
       sample: this.c.rowSample[r]!,
       status: this.status(r),
       score: this.c.scorePassed[r] ? this.c.score[r]! : null,
@@ -281,8 +297,9 @@ export class TrialIndex {
 
   /** The row of `(id, sample)`, or -1. */
   find(id: string, sample: number): number {
-    const item = this.itemIndex().get(id);
-    if (item === undefined) return -1;
+    const bytes = Buffer.from(id);
+    const item = this.ids.find(bytes, 0, bytes.length);
+    if (item < 0) return -1;
     if (sample === 0) return this.it.item0Row[item]!;
     return this.extraRows.get(`${item}:${sample}`) ?? -1;
   }
@@ -310,9 +327,10 @@ export class TrialIndex {
    * One page of rows matching the filters, in the requested order. Sorted orders and text-search
    * hits are cached until the index changes; filters are one pass over typed arrays.
    */
-  async query(q: RowQuery): Promise<{ total: number; rows: RowRef[] }> {
+  async query(q: RowQuery): Promise<{ total: number; rows: RowRef[]; search_capped?: boolean }> {
     const order = this.sorted(q.sort ?? "order");
-    const hits = q.text ? await this.search(q.text) : null;
+    const found = q.text ? await this.search(q.text) : null;
+    const hits = found?.hits ?? null;
     const status = q.status ? ROW_STATUSES.indexOf(q.status) : -1;
     const cat = q.category === undefined ? -1 : (this.categoryIndex.get(q.category) ?? -2);
     const code = q.error === undefined ? -1 : (this.codeIndex.get(q.error) ?? -2);
@@ -338,7 +356,8 @@ export class TrialIndex {
       if (total >= offset && page.length < limit) page.push(r);
       total++;
     }
-    return { total, rows: page.map((r) => this.ref(r)) };
+    const rows = page.map((r) => this.ref(r));
+    return found?.capped ? { total, rows, search_capped: true } : { total, rows };
   }
 
   /** Reads `length` bytes at `offset` of a trial file. */
@@ -366,13 +385,10 @@ export class TrialIndex {
     if (hit) return hit;
     const order = new Int32Array(this.nRows);
     for (let r = 0; r < this.nRows; r++) order[r] = r;
-    const ids = this.itemIds;
+    const ids = this.ids;
     const { rowItem, rowSample, score, scorePassed, errCode } = this.c;
-    const byId = (a: number, b: number): number => {
-      const x = ids[rowItem[a]!]!;
-      const y = ids[rowItem[b]!]!;
-      return x < y ? -1 : x > y ? 1 : rowSample[a]! - rowSample[b]!;
-    };
+    const byId = (a: number, b: number): number =>
+      ids.compare(rowItem[a]!, rowItem[b]!) || rowSample[a]! - rowSample[b]!;
     if (key === "id") order.sort(byId);
     else if (key === "score")
       order.sort((a, b) => {
@@ -403,45 +419,37 @@ export class TrialIndex {
    * (no decoding): the text is matched as JSON writes it (escaped), and only lines that are a
    * key's current row count.
    */
-  private async search(text: string): Promise<Uint8Array> {
+  private async search(text: string): Promise<{ hits: Uint8Array; capped: boolean }> {
     const key = `${text}@${this.version}`;
-    if (this.searchCache?.key === key) return this.searchCache.hits;
+    if (this.searchCache?.key === key) return this.searchCache;
     const hits = new Uint8Array(this.nRows);
-    const needles = searchForms(text).map((form) => Buffer.from(JSON.stringify(form).slice(1, -1), "utf8"));
+    const needles = searchForms(text).map((form) => JSON.stringify(form).slice(1, -1));
     const promptItems = new Uint8Array(this.nItems);
-    for (const kind of ["prompts", "predictions", "executions"] as const) {
-      const f = this.files[kind];
-      if (f.size === 0) continue;
-      const starts =
-        kind === "prompts" ? this.startsOf(this.it.promptOff, this.nItems, this.it.promptLen) : null;
-      const rowsByOffset =
-        kind === "predictions"
+    let capped = false;
+    const kinds = (["prompts", "predictions", "executions"] as const).filter((k) => this.files[k].size > 0);
+    const tables = kinds.map((kind) =>
+      kind === "prompts"
+        ? this.startsOf(this.it.promptOff, this.nItems, this.it.promptLen)
+        : kind === "predictions"
           ? this.startsOf(this.c.predOff, this.nRows, this.c.predLen)
-          : kind === "executions"
-            ? this.startsOf(this.c.execOff, this.nRows, this.c.execLen)
-            : null;
-      await scanChunks(this.path(kind), 0, f.size, (buf, end, base) => {
-        for (const needle of needles) {
-          for (let p = buf.indexOf(needle, 0); p >= 0 && p < end; ) {
-            const lineStart = p === 0 ? 0 : buf.lastIndexOf(10, p - 1) + 1;
-            const lineEnd = buf.indexOf(10, p);
-            const at = base + lineStart;
-            if (starts) {
-              const i = lookup(starts, at);
-              if (i >= 0) promptItems[i] = 1;
-            } else if (rowsByOffset) {
-              const r = lookup(rowsByOffset, at);
-              if (r >= 0) hits[r] = 1;
-            }
-            if (lineEnd < 0 || lineEnd + 1 >= end) break;
-            p = buf.indexOf(needle, lineEnd + 1);
-          }
+          : this.startsOf(this.c.execOff, this.nRows, this.c.execLen),
+    );
+    const files = kinds.map((kind) => ({ path: this.path(kind), size: this.files[kind].size }));
+    // in a worker thread: this one keeps answering requests meanwhile
+    await runInWorker({ type: "search", files, needles, cap: SEARCH_CAP }, (m) => {
+      if (m.type === "hits") {
+        const table = tables[m.file]!;
+        const marks = kinds[m.file] === "prompts" ? promptItems : hits;
+        for (const at of m.starts) {
+          const who = lookup(table, at);
+          if (who >= 0 && who < marks.length) marks[who] = 1;
         }
-      });
-    }
-    for (let r = 0; r < this.nRows; r++) if (promptItems[this.c.rowItem[r]!]) hits[r] = 1;
-    this.searchCache = { key, hits };
-    return hits;
+      } else if (m.type === "searched" && m.capped) capped = true;
+    });
+    const { rowItem } = this.c;
+    for (let r = 0; r < hits.length; r++) if (promptItems[rowItem[r]!]) hits[r] = 1;
+    this.searchCache = { key, hits, capped };
+    return this.searchCache;
   }
 
   /** Entries sorted by line offset: [offsets, entry numbers] for binary search. */
@@ -449,10 +457,21 @@ export class TrialIndex {
     const who = new Int32Array(n);
     let m = 0;
     for (let i = 0; i < n; i++) if (len[i]! > 0) who[m++] = i;
-    const used = who.subarray(0, m).sort((a, b) => off[a]! - off[b]!);
+    let ascending = true;
+    for (let k = 1; k < m && ascending; k++) ascending = off[who[k - 1]!]! < off[who[k]!]!;
+    // files are mostly written in row order: then no sort is needed
+    const used = ascending ? who.subarray(0, m) : who.subarray(0, m).sort((a, b) => off[a]! - off[b]!);
     const sortedOff = new Float64Array(m);
     for (let i = 0; i < m; i++) sortedOff[i] = off[used[i]!]!;
     return { off: sortedOff, who: used };
+  }
+
+  /** About how many lines a file of `size` bytes has, from its first 256 KiB. */
+  private estimateLines(kind: FileKind, size: number): number {
+    const head = this.read(kind, 0, Math.min(size, 256 << 10));
+    let lines = 0;
+    for (let p = head.indexOf(10); p >= 0; p = head.indexOf(10, p + 1)) lines++;
+    return lines === 0 ? 0 : Math.round((size / head.length) * lines);
   }
 
   private reset(): void {
@@ -461,8 +480,7 @@ export class TrialIndex {
     this.it = allocate(ITEM_COLUMNS, 1024);
     this.nRows = 0;
     this.nItems = 0;
-    this.itemIds = [];
-    this.itemIndexMap = new Map();
+    this.ids = new IdStore();
     this.cursor = { prompts: 0, predictions: 0, executions: 0, scores: 0 };
     this.extraRows.clear();
     this.otherScores.clear();
@@ -507,7 +525,6 @@ export class TrialIndex {
       files: Record<FileKind, FileState>;
       rows: number;
       items: number;
-      itemIds: string[] | null;
       idsBytes: number;
       categories: string[];
       codes: string[];
@@ -531,20 +548,17 @@ export class TrialIndex {
         at += bytes + ((8 - (bytes % 8)) % 8);
       }
     }
-    let ids = header.itemIds;
-    if (!ids) {
-      const block = Buffer.alloc(header.idsBytes);
-      readAt(block, at);
-      ids = header.items === 0 ? [] : block.toString("utf8").split("\n");
-    }
+    const ends = new Float64Array(header.items);
+    readAt(new Uint8Array(ends.buffer), at);
+    const block = Buffer.alloc(header.idsBytes);
+    readAt(block, at + ends.byteLength);
+    const ids = IdStore.from(block, ends);
     this.c = c;
     this.it = it;
     this.files = header.files;
     this.nRows = header.rows;
     this.nItems = header.items;
-    this.itemIds = ids;
-    if (this.itemIds.length !== header.items) throw new Error("index: item count does not match");
-    this.itemIndexMap = null;
+    this.ids = ids;
     this.extraRows = new Map(header.extraRows);
     this.otherScores = new Map(header.otherScores);
     this.categories = header.categories;
@@ -587,6 +601,7 @@ export class TrialIndex {
       if (f.size === 0) {
         f.headLen = Math.min(HEAD, size);
         f.head = headHash(this.read(kind, 0, f.headLen));
+        if (size > CHUNK) this.reserve(Math.ceil(this.estimateLines(kind, size) * 1.05));
       }
       const end = await scanChunks(path, f.size, size, (buf, chunkEnd, base) => {
         let start = 0;
@@ -619,9 +634,9 @@ export class TrialIndex {
     offset: number,
     f: FileState,
   ): void {
-    const row = fastFields(kind, buf, start, end) ?? slowFields(buf, start, end);
-    const id = row?.id;
-    if (!row || typeof id !== "string") {
+    const line = buf.subarray(start, end);
+    const row = fastFields(kind, line) || slowFields(line) ? F : undefined;
+    if (!row) {
       if (buf.subarray(start, end).toString("latin1").trim() === "") return;
       f.badCount++;
       if (f.bad.length < 10) f.bad.push(f.lines);
@@ -629,7 +644,7 @@ export class TrialIndex {
     }
     const length = end - start;
     if (kind === "prompts") {
-      const item = this.item(id, kind);
+      const item = this.item(row, kind);
       this.it.promptOff[item] = offset;
       this.it.promptLen[item] = length;
       const cat = row.category;
@@ -643,7 +658,7 @@ export class TrialIndex {
       if (f.bad.length < 10) f.bad.push(f.lines);
       return;
     }
-    const r = this.row(id, sample, kind);
+    const r = this.row(row, sample, kind);
     const code = row.code;
     if (kind === "predictions") {
       this.c.predOff[r] = offset;
@@ -678,31 +693,31 @@ export class TrialIndex {
   /** Per file, the item after the last one seen: files mostly list items in the same order. */
   private cursor: Record<FileKind, number> = { prompts: 0, predictions: 0, executions: 0, scores: 0 };
 
-  /** The item of `id`, created if new; a string comparison instead of a hash lookup when in order. */
-  private item(id: string, kind: FileKind): number {
+  /** The item of a row's id, created if new; a byte comparison instead of a hash lookup when in order. */
+  private item(row: RowFields, kind: FileKind): number {
     const guess = this.cursor[kind];
-    if (guess < this.nItems && this.itemIds[guess] === id) {
+    if (guess < this.nItems && this.ids.equals(guess, row.idBuf, row.idStart, row.idEnd)) {
       this.cursor[kind] = guess + 1;
       return guess;
     }
-    const i = this.lookupOrAdd(id);
+    const i = this.ids.add(row.idBuf, row.idStart, row.idEnd);
+    if (i === this.nItems) {
+      this.nItems++;
+      if (i >= this.it.item0Row.length) this.it = grow(this.it, ITEM_COLUMNS, i * 2);
+      this.it.item0Row[i] = -1;
+    }
     this.cursor[kind] = i + 1;
     return i;
   }
 
-  private lookupOrAdd(id: string): number {
-    const index = this.itemIndex();
-    const known = index.get(id);
-    if (known !== undefined) return known;
-    const i = this.nItems++;
-    if (i >= this.it.item0Row.length) this.it = grow(this.it, ITEM_COLUMNS, i * 2);
-    this.it.item0Row[i] = -1;
-    this.itemIds.push(id);
-    index.set(id, i);
-    return i;
+  /** Makes room for about `rows` rows and items (a first read of large files grows the columns once). */
+  private reserve(rows: number): void {
+    if (rows > this.c.rowItem.length) this.c = grow(this.c, COLUMNS, rows);
+    if (rows > this.it.item0Row.length) this.it = grow(this.it, ITEM_COLUMNS, rows);
+    this.ids.reserve(rows);
   }
 
-  private row(id: string, sample: number, kind: FileKind): number {
+  private row(id: RowFields, sample: number, kind: FileKind): number {
     const item = this.item(id, kind);
     const existing = sample === 0 ? this.it.item0Row[item]! : (this.extraRows.get(`${item}:${sample}`) ?? -1);
     if (existing >= 0) return existing;
@@ -714,14 +729,6 @@ export class TrialIndex {
     if (sample === 0) this.it.item0Row[item] = r;
     else this.extraRows.set(`${item}:${sample}`, r);
     return r;
-  }
-
-  private itemIndex(): Map<string, number> {
-    if (!this.itemIndexMap) {
-      this.itemIndexMap = new Map();
-      for (let i = 0; i < this.itemIds.length; i++) this.itemIndexMap.set(this.itemIds[i]!, i);
-    }
-    return this.itemIndexMap;
   }
 
   private intern(value: string, list: string[], index: Map<string, number>): number {
@@ -738,66 +745,153 @@ export class TrialIndex {
 
 /** The fields the index keeps, of any row kind. */
 interface RowFields {
-  id?: unknown;
-  sample?: unknown;
-  status?: unknown;
-  code?: unknown;
-  category?: unknown;
-  scorer?: unknown;
-  value?: unknown;
-  passed?: unknown;
+  /** The id's UTF-8 bytes: `idBuf[idStart, idEnd)` (the line's own bytes when it has no escapes). */
+  idBuf: Uint8Array;
+  idStart: number;
+  idEnd: number;
+  sample: unknown;
+  status: unknown;
+  code: unknown;
+  category: unknown;
+  scorer: unknown;
+  value: unknown;
+  passed: unknown;
 }
 
-/** The fields read from the bytes (fields.ts); undefined when the line needs a real parse. */
-function fastFields(kind: FileKind, buf: Buffer, start: number, end: number): RowFields | undefined {
-  if (buf[start] !== 0x7b || buf[end - 1] !== 0x7d) return undefined;
-  const id = stringAt(buf, valueAt(buf, start, end, "id"), end);
-  if (id === undefined) return undefined;
+/** Filled for each line in turn (one object of one shape, not one per line). */
+const F: RowFields = {
+  idBuf: new Uint8Array(0),
+  idStart: 0,
+  idEnd: 0,
+  sample: undefined,
+  status: undefined,
+  code: undefined,
+  category: undefined,
+  scorer: undefined,
+  value: undefined,
+  passed: undefined,
+};
+
+function clearFields(): void {
+  F.sample = undefined;
+  F.status = undefined;
+  F.code = undefined;
+  F.category = undefined;
+  F.scorer = undefined;
+  F.value = undefined;
+  F.passed = undefined;
+}
+
+/**
+ * The fields read from the bytes of one line (fields.ts) into `F`; false when the line needs a
+ * real parse. `line` is that line alone, so a byte search never runs past it.
+ */
+function fastFields(kind: FileKind, line: Buffer): boolean {
+  const end = line.length;
+  if (line[0] !== 0x7b || line[end - 1] !== 0x7d) return false;
+  clearFields();
+  const iv = valueAt(line, 0, end, "id");
+  if (iv < 0 || line[iv] !== 0x22) return false;
+  const ie = stringEnd(line, iv, end);
+  if (ie < 0) return false;
+  let slash = false;
+  for (let i = iv + 1; i < ie && !slash; i++) slash = line[i] === 0x5c;
+  if (!slash) {
+    F.idBuf = line;
+    F.idStart = iv + 1;
+    F.idEnd = ie;
+  } else {
+    const text = stringAt(line, iv, end);
+    if (text === undefined) return false;
+    F.idBuf = Buffer.from(text);
+    F.idStart = 0;
+    F.idEnd = F.idBuf.length;
+  }
   if (kind === "prompts") {
-    const meta = valueAt(buf, start, end, "metadata");
-    if (meta < 0) return { id };
-    if (buf[meta] !== 0x7b) return undefined;
-    const at = valueAt(buf, start, end, "category", 2, meta);
-    return { id, category: at < 0 ? undefined : stringAt(buf, at, end) };
+    const meta = valueAt(line, 0, end, "metadata");
+    if (meta < 0) return true;
+    if (line[meta] !== 0x7b) return false;
+    const at = valueAt(line, 0, end, "category", 2, meta);
+    F.category = at < 0 ? undefined : cachedStringAt(0, line, at, end);
+    return true;
   }
-  const sample = numberAt(buf, valueAt(buf, start, end, "sample"), end);
-  if (sample === undefined) return undefined;
+  F.sample = smallIntAt(line, valueAt(line, 0, end, "sample"), end);
+  if (F.sample === undefined) return false;
   if (kind === "scores") {
-    const scorer = stringAt(buf, valueAt(buf, start, end, "scorer"), end);
-    const value = numberAt(buf, valueAt(buf, start, end, "value"), end);
-    const passed = booleanAt(buf, valueAt(buf, start, end, "passed"));
-    if (scorer === undefined || value === undefined || passed === undefined) return undefined;
-    return { id, sample, scorer, value, passed };
+    F.scorer = cachedStringAt(1, line, valueAt(line, 0, end, "scorer"), end);
+    F.value = smallIntAt(line, valueAt(line, 0, end, "value"), end);
+    F.passed = booleanAt(line, valueAt(line, 0, end, "passed"));
+    return F.scorer !== undefined && F.value !== undefined && F.passed !== undefined;
   }
-  const status = stringAt(buf, valueAt(buf, start, end, "status"), end);
-  if (status === undefined) return undefined;
-  if (status !== "error") return { id, sample, status };
-  const error = valueAt(buf, start, end, "error");
-  const code = error < 0 ? -1 : valueAt(buf, start, end, "code", 2, error);
-  return { id, sample, status, code: code < 0 ? undefined : stringAt(buf, code, end) };
+  const sv = valueAt(line, 0, end, "status");
+  if (sv < 0 || line[sv] !== 0x22) return false;
+  // only "error" matters; any other string is a row that is done
+  const isError =
+    sv + ERROR_VALUE.length <= end &&
+    line.compare(ERROR_VALUE, 0, ERROR_VALUE.length, sv, sv + ERROR_VALUE.length) === 0;
+  F.status = isError ? "error" : "ok";
+  if (!isError) return true;
+  const error = valueAt(line, 0, end, "error");
+  const code = error < 0 ? -1 : valueAt(line, 0, end, "code", 2, error);
+  F.code = code < 0 ? undefined : cachedStringAt(2, line, code, end);
+  return true;
 }
 
-function slowFields(buf: Buffer, start: number, end: number): RowFields | undefined {
+function slowFields(line: Buffer): boolean {
   let row: unknown;
   try {
-    row = JSON.parse(buf.toString("utf8", start, end));
+    row = JSON.parse(line.toString("utf8"));
   } catch {
-    return undefined;
+    return false;
   }
-  if (row === null || typeof row !== "object" || Array.isArray(row)) return undefined;
+  if (row === null || typeof row !== "object" || Array.isArray(row)) return false;
   const r = row as Record<string, unknown>;
-  const category = (r.metadata as { category?: unknown } | undefined)?.category;
-  const code = (r.error as { code?: unknown } | undefined)?.code;
-  return {
-    id: r.id,
-    sample: r.sample,
-    status: r.status,
-    code,
-    category,
-    scorer: r.scorer,
-    value: r.value,
-    passed: r.passed,
-  };
+  if (typeof r.id !== "string") return false;
+  F.idBuf = Buffer.from(r.id);
+  F.idStart = 0;
+  F.idEnd = F.idBuf.length;
+  F.sample = r.sample;
+  F.status = r.status;
+  F.code = (r.error as { code?: unknown } | undefined)?.code;
+  F.category = (r.metadata as { category?: unknown } | undefined)?.category;
+  F.scorer = r.scorer;
+  F.value = r.value;
+  F.passed = r.passed;
+  return true;
+}
+
+const ERROR_VALUE = Buffer.from('"error"');
+
+/** Strings read at each of a few places, by their raw bytes: repeated values are not decoded again. */
+const seenStrings: Map<string, string | undefined>[] = [new Map(), new Map(), new Map()];
+
+function cachedStringAt(slot: number, buf: Buffer, v: number, end: number): string | undefined {
+  if (v < 0 || buf[v] !== 0x22) return undefined;
+  const e = stringEnd(buf, v, end);
+  if (e < 0) return undefined;
+  if (e - v > 64) return stringAt(buf, v, end);
+  const seen = seenStrings[slot]!;
+  const raw = buf.toString("latin1", v, e + 1);
+  if (seen.has(raw)) return seen.get(raw);
+  const value = stringAt(buf, v, end);
+  if (seen.size > 1000) seen.clear();
+  seen.set(raw, value);
+  return value;
+}
+
+/** A small non-negative integer read digit by digit; anything else through numberAt. */
+function smallIntAt(buf: Buffer, v: number, end: number): number | undefined {
+  if (v < 0) return undefined;
+  let n = 0;
+  let i = v;
+  for (; i < end && i < v + 9; i++) {
+    const c = buf[i]!;
+    if (c < 0x30 || c > 0x39) break;
+    n = n * 10 + (c - 0x30);
+  }
+  const next = buf[i];
+  if (i > v && (next === 0x2c || next === 0x7d) && !(buf[v] === 0x30 && i > v + 1)) return n;
+  return numberAt(buf, v, end);
 }
 
 /** The forms of a search text looked for: as typed, lower case, upper case, capitalised. */
@@ -864,13 +958,14 @@ function lookup(sorted: { off: Float64Array; who: Int32Array }, at: number): num
  * Calls `onChunk(buf, end, base)` for consecutive runs of complete lines between `from` and `to`
  * (`buf[0..end)` holds file bytes from `base`, ending just after a newline). Bytes after the last
  * newline are left alone: a line still being written, or a torn one. Returns where that is.
- * Yields to the event loop between chunks.
+ * Yields to the event loop between chunks (unless told not to); stops when `onChunk` returns false.
  */
-async function scanChunks(
+export async function scanChunks(
   path: string,
   from: number,
   to: number,
-  onChunk: (buf: Buffer, end: number, base: number) => void,
+  onChunk: (buf: Buffer, end: number, base: number) => unknown,
+  yieldBetween = true,
 ): Promise<number> {
   const fd = openSync(path, "r");
   try {
@@ -889,11 +984,12 @@ async function scanChunks(
       const lastNl = buf.lastIndexOf(10, have - 1);
       if (lastNl < 0) continue;
       const end = lastNl + 1;
-      onChunk(buf, end, base);
+      const more = onChunk(buf, end, base);
       buf.copy(buf, 0, end, have);
       base += end;
       have -= end;
-      await new Promise((resolve) => setImmediate(resolve));
+      if (more === false) break;
+      if (yieldBetween) await new Promise((resolve) => setImmediate(resolve));
     }
     return base;
   } finally {

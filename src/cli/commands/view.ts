@@ -3,6 +3,7 @@ import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { BenchlineError } from "../../core/errors.js";
+import type { LockOwner } from "../../pipeline/lock.js";
 
 const port = (value: string): number => {
   const n = Number(value);
@@ -31,14 +32,17 @@ export function viewCommand(): Command {
         );
       // Loaded here: other commands do not pay for the viewer.
       const { startViewer } = await import("../../viewer/index.js");
+      // A run whose lock holders are all dead shows as interrupted: the lock's own liveness check.
+      const { ownerAlive } = await import("../../pipeline/lock.js");
+      const holderAlive = (owner: unknown): boolean => ownerAlive(owner as LockOwner);
       let viewer: Awaited<ReturnType<typeof startViewer>>;
       try {
-        viewer = await startViewer({ dir, host: flags.host, port: flags.port });
+        viewer = await startViewer({ dir, host: flags.host, port: flags.port, holderAlive });
       } catch (error) {
         const code = (error as { code?: unknown }).code;
         if (code === "EADDRINUSE" && flags.port !== 0) {
           process.stderr.write(`view: port ${flags.port} is in use; using a free port\n`);
-          viewer = await startViewer({ dir, host: flags.host, port: 0 });
+          viewer = await startViewer({ dir, host: flags.host, port: 0, holderAlive });
         } else if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EACCES")
           throw new BenchlineError(
             "usage",
