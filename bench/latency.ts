@@ -3,7 +3,9 @@
  * excluded, node's own start-up included) against a loopback OpenAI-compatible server in its own
  * process, for several sizes, server latencies and concurrencies. Printed per configuration:
  *
- * - time to first request: from spawning the CLI to the server receiving its first request;
+ * - time to first request: from spawning the CLI to the server receiving its first request, and
+ *   the CLI's CPU time by then (seen by a preloaded hook on undici's diagnostics channel; CPU is
+ *   what holds on a machine that other jobs load);
  * - wall time of the whole command (reports included) and items/s;
  * - the server's busy window (first request arrives → last answer leaves), how full the slots were
  *   kept over it (mean requests in flight ÷ concurrency; meaningful with latency) and the server
@@ -174,6 +176,7 @@ async function main(): Promise<void> {
               latency_ms: latency,
               concurrency,
               first_request_s: round((window.first - run.started) / 1000, 3),
+              first_request_cpu_s: run.firstCpuSeconds,
               wall_s: round(run.seconds, 2),
               items_per_s: Math.round(n / run.seconds),
               busy_window_s: round(busyMs / 1000, 2),
@@ -189,7 +192,7 @@ async function main(): Promise<void> {
             };
             console.log(JSON.stringify(result));
             rows.push(
-              `| ${label} | ${n} | ${latency} | ${concurrency} | ${result.first_request_s} | ${result.wall_s} | ${result.items_per_s} | ${result.busy_window_s} | ${result.slots_busy} | ${result.server_cpu} | ${result.baseline} ${result.baseline_req_per_s} | **${result.ratio_wall}** | ${result.ratio_busy_window} | ${result.cli_cpu_s} | ${result.peak_rss_mb} |`,
+              `| ${label} | ${n} | ${latency} | ${concurrency} | ${result.first_request_s} | ${result.first_request_cpu_s} | ${result.wall_s} | ${result.items_per_s} | ${result.busy_window_s} | ${result.slots_busy} | ${result.server_cpu} | ${result.baseline} ${result.baseline_req_per_s} | **${result.ratio_wall}** | ${result.ratio_busy_window} | ${result.cli_cpu_s} | ${result.peak_rss_mb} |`,
             );
           }
         }
@@ -199,9 +202,11 @@ async function main(): Promise<void> {
     }
   }
   console.log(
-    "\n| CLI | items | latency ms | concurrency | first request s | wall s | items/s | busy window s | slots busy | server CPU | baseline req/s | ratio (wall) | ratio (busy window) | CLI CPU s | peak RSS MB |",
+    "\n| CLI | items | latency ms | concurrency | first request s | CPU by then s | wall s | items/s | busy window s | slots busy | server CPU | baseline req/s | ratio (wall) | ratio (busy window) | CLI CPU s | peak RSS MB |",
   );
-  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  console.log(
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  );
   for (const row of rows) console.log(row);
 }
 
@@ -229,7 +234,14 @@ async function runCli(
   n: number,
   concurrency: number,
   entry: string[],
-): Promise<{ code: number | null; started: number; seconds: number; peakMb: number; cpuSeconds: number }> {
+): Promise<{
+  code: number | null;
+  started: number;
+  seconds: number;
+  peakMb: number;
+  cpuSeconds: number;
+  firstCpuSeconds: number | null;
+}> {
   const dir = mkdtempSync(join(tmpdir(), "benchline-latency-"));
   const lines: string[] = [];
   for (let i = 0; i < n; i++)
@@ -240,10 +252,14 @@ async function runCli(
     `name: bench\ntask: qa\ndataset: data.jsonl\nmodels:\n  - {id: local, provider: vllm, model: tiny, base_url: "${url}"}\nprompts: {plain: {user: "{{question}}"}}\nscorers: [exact]\nconcurrency: ${concurrency}\n`,
   );
   const started = clock();
-  const child = spawn(process.execPath, [...entry, "run", "exp.yaml", "--no-cache", "--log", "plain"], {
-    cwd: dir,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--require", firstRequestHook(), ...entry, "run", "exp.yaml", "--no-cache", "--log", "plain"],
+    {
+      cwd: dir,
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => {
     stderr += d.toString();
@@ -267,7 +283,32 @@ async function runCli(
   const seconds = (clock() - started) / 1000;
   if (code !== 0) process.stderr.write(stderr);
   rmSync(dir, { recursive: true, force: true });
-  return { code, started, seconds, peakMb: Math.round(peakKb / 1024), cpuSeconds: cpuTicks / 100 };
+  const first = /BENCH_FIRST_REQUEST_CPU_MS ([\d.]+)/.exec(stderr);
+  return {
+    code,
+    started,
+    seconds,
+    peakMb: Math.round(peakKb / 1024),
+    cpuSeconds: cpuTicks / 100,
+    firstCpuSeconds: first ? round(Number(first[1]) / 1000, 3) : null,
+  };
+}
+
+/** A preload that prints the process's CPU time when undici sends its first request's headers. */
+function firstRequestHook(): string {
+  const path = join(tmpdir(), "benchline-latency-first-request.cjs");
+  writeFileSync(
+    path,
+    `let seen = false;
+require("node:diagnostics_channel").subscribe("undici:client:sendHeaders", () => {
+  if (seen) return;
+  seen = true;
+  const u = process.cpuUsage();
+  process.stderr.write("BENCH_FIRST_REQUEST_CPU_MS " + (u.user + u.system) / 1000 + "\\n");
+});
+`,
+  );
+  return path;
 }
 
 /** Node arguments that run a checkout's CLI: its `bin/benchline.js` (the build), or its sources through tsx. */

@@ -1,32 +1,33 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { describe, expect, it } from "vitest";
-import { ROOT } from "./helpers.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type OpenAIServer, startOpenAIServer } from "../src/providers/test-utils/openai-server.js";
+import { qaRows, ROOT, testdir } from "./helpers.js";
 
 /**
  * Issue 15 (start-up): a command loads what it needs when it runs. Which modules a CLI process
  * loads is seen through a module hook that prints every URL it resolves (ES modules; undici is
  * CommonJS and checked through the providers that load it).
  */
+const TSX_LOADER = pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
 const HOOK = `data:text/javascript,${encodeURIComponent(
   'export async function resolve(s, c, next) { const r = await next(s, c); process.stderr.write("LOADED " + r.url + "\\n"); return r; }',
 )}`;
 
-function loaded(args: string[]): string[] {
-  const r = spawnSync(
-    process.execPath,
-    [
-      "--no-warnings",
-      "--import",
-      pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href,
-      "--experimental-loader",
-      HOOK,
-      join(ROOT, "src", "cli", "bin.ts"),
-      ...args,
-    ],
-    { encoding: "utf8", timeout: 60_000 },
-  );
+/** Modules `--help` must not load: schemas, YAML, providers, tasks, sandboxes, the pipeline. */
+const HEAVY =
+  /\/node_modules\/(zod|yaml|lossless-json)\/|\/src\/(providers|tasks|sandbox|scoring|report|config)\/|\/src\/pipeline\/(run|resolve|index)\.ts/;
+
+function loaded(
+  args: string[],
+  entry = ["--import", TSX_LOADER, join(ROOT, "src", "cli", "bin.ts")],
+): string[] {
+  const r = spawnSync(process.execPath, ["--no-warnings", "--experimental-loader", HOOK, ...entry, ...args], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   expect(r.status, r.stderr).toBe(0);
   return r.stderr
     .split("\n")
@@ -40,14 +41,76 @@ describe("start-up (issue 15)", () => {
     (command) => {
       const urls = loaded(command.split(" "));
       expect(urls.some((u) => u.includes("/src/cli/main.ts"))).toBe(true);
-      const heavy = urls.filter(
-        (u) =>
-          !u.endsWith("/src/sandbox/kinds.ts") &&
-          /\/node_modules\/(zod|yaml|lossless-json)\/|\/src\/(providers|tasks|sandbox|scoring|report|config)\/|\/src\/pipeline\/(run|resolve|index)\.ts/.test(
-            u,
-          ),
+      const heavy = urls.filter((u) => !u.endsWith("/src/sandbox/kinds.ts") && HEAVY.test(u));
+      expect(heavy).toEqual([]);
+    },
+  );
+});
+
+/**
+ * The build (`npm install` runs `scripts/build.ts`): esbuild chunks under dist/cli/, run as a user
+ * runs them (`node bin/benchline.js`). dist/meta.json says which sources each chunk holds.
+ */
+describe("the built CLI (issue 15)", () => {
+  const meta = join(ROOT, "dist", "meta.json");
+  let server: OpenAIServer;
+  beforeAll(async () => {
+    if (!existsSync(meta)) throw new Error("dist/ is missing: run `npm run build` (npm install does) first");
+    server = await startOpenAIServer();
+  });
+  afterAll(() => server?.close());
+
+  it.each(["--help", "run --help"])(
+    "issue 15: the built `benchline %s` loads no chunk holding heavy modules",
+    (command) => {
+      const { outputs } = JSON.parse(readFileSync(meta, "utf8")) as {
+        outputs: Record<string, { inputs: Record<string, unknown> }>;
+      };
+      const chunks = loaded(command.split(" "), [join(ROOT, "bin", "benchline.js")])
+        .filter((u) => u.includes("/dist/cli/"))
+        .map((u) => `dist/cli/${u.slice(u.lastIndexOf("/") + 1)}`);
+      expect(chunks).toContain("dist/cli/bin.js");
+      const heavy = chunks.flatMap((chunk) =>
+        Object.keys(outputs[chunk]?.inputs ?? {})
+          .filter((input) => input !== "src/sandbox/kinds.ts" && HEAVY.test(`/${input}`))
+          .map((input) => `${chunk}: ${input}`),
       );
       expect(heavy).toEqual([]);
     },
   );
+
+  it("issue 15: the built CLI runs an experiment against a loopback server and writes its reports", async () => {
+    const dir = testdir({
+      "data.jsonl": qaRows(12),
+      "exp.yaml": `name: built\ntask: qa\ndataset: data.jsonl\nmodels:\n  - {id: local, provider: vllm, model: tiny, base_url: "${server.url}"}\nprompts: {plain: {user: "{{question}}"}}\nscorers: [exact]\n`,
+    });
+    const version = spawnSync(process.execPath, [join(ROOT, "bin", "benchline.js"), "--version"], {
+      encoding: "utf8",
+    });
+    expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version);
+    // Asynchronous: the loopback server answers from this process.
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, "bin", "benchline.js"), "run", "exp.yaml", "--log", "plain"],
+      {
+        cwd: dir,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const code = await new Promise<number | null>((r) => child.on("exit", r));
+    expect(code, stderr).toBe(0);
+    const trial = join(dir, "runs", "built");
+    const predictions = spawnSync("sh", ["-c", "cat */predictions.jsonl"], { cwd: trial, encoding: "utf8" })
+      .stdout.trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { status: string; completion: string });
+    expect(predictions).toHaveLength(12);
+    expect(predictions.every((p) => p.status === "ok" && p.completion.length > 0)).toBe(true);
+    expect(server.stats.ok).toBeGreaterThanOrEqual(12);
+    expect(existsSync(join(trial, "report.html"))).toBe(true);
+  });
 });

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import tls from "node:tls";
-import { type Dispatcher, EnvHttpProxyAgent, FormData, request as httpRequest } from "undici";
+import type { Dispatcher, EnvHttpProxyAgent } from "undici";
 import { BenchlineError, type ModelSpec, type ProviderEnv } from "../core/index.js";
 import type { BatchEndpoint, BatchSettings, BodyConfig } from "./batch.js";
 import { abortReason, ProviderError } from "./http.js";
@@ -60,10 +60,16 @@ export function createBatchApi(spec: ModelSpec, env: ProviderEnv, settings: Batc
   const headers: Record<string, string> = { ...config.options.headers, "user-agent": "benchline" };
   if (keys[0]) headers.authorization = `Bearer ${keys[0]}`;
   const base = config.baseUrl;
-  const dispatcher = new EnvHttpProxyAgent({
-    connect: tlsOptions(spec, config, env),
-    requestTls: tlsOptions(spec, config, env),
-  });
+  const connect = tlsOptions(spec, config, env);
+  const requestTls = tlsOptions(spec, config, env);
+  // undici's index (request, FormData, the proxy agent) loads on the first call, not when a run
+  // starts (issue 15: start-up).
+  let client: Promise<{ undici: typeof import("undici"); dispatcher: EnvHttpProxyAgent }> | undefined;
+  const undici = () =>
+    (client ??= import("undici").then((undici) => ({
+      undici,
+      dispatcher: new undici.EnvHttpProxyAgent({ connect, requestTls }),
+    })));
 
   /** `attempts`: 1 for a request that must not be sent twice (creating a batch pays for it). */
   const call = async (
@@ -78,8 +84,9 @@ export function createBatchApi(spec: ModelSpec, env: ProviderEnv, settings: Batc
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw abortReason(signal);
       try {
-        const form = body instanceof FormData;
-        const response = await httpRequest(url, {
+        const { undici: lib, dispatcher } = await undici();
+        const form = body instanceof lib.FormData;
+        const response = await lib.request(url, {
           method,
           headers: form || body === undefined ? headers : { ...headers, "content-type": "application/json" },
           ...(body === undefined ? {} : { body: form ? body : JSON.stringify(body) }),
@@ -149,7 +156,7 @@ export function createBatchApi(spec: ModelSpec, env: ProviderEnv, settings: Batc
     body: config,
     price,
     async upload(filename, content, signal) {
-      const form = new FormData();
+      const form = new (await undici()).undici.FormData();
       form.set("purpose", "batch");
       form.set("file", new Blob([content], { type: "application/jsonl" }), filename);
       const file = await json("POST", "/files", signal, form);
@@ -182,7 +189,9 @@ export function createBatchApi(spec: ModelSpec, env: ProviderEnv, settings: Batc
       // Line by line: an output file can be far larger than its input.
       yield* createInterface({ input: stream!, crlfDelay: Number.POSITIVE_INFINITY });
     },
-    close: () => dispatcher.close(),
+    close: async () => {
+      if (client) await (await client).dispatcher.close();
+    },
     cost(usage) {
       if (!price) return undefined;
       const full = costFor(config.model, usage, price);

@@ -22,7 +22,7 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { datasetInfo, type ListFileEntry, listFiles, modelInfo } from "@huggingface/hub";
+import type { ListFileEntry } from "@huggingface/hub";
 import { BenchlineError } from "../core/index.js";
 import { writeFileAtomic } from "./files.js";
 
@@ -122,6 +122,8 @@ export async function resolveSnapshot(repo: HubRepo, revision: string, s: HubSet
   // The token goes in a header of our own (the library would refuse one not starting "hf_", as a
   // mirror's may not).
   const common = { hubUrl: s.endpoint, fetch: authorizedFetch(s) };
+  // Loaded on the first hub call, not at start-up (issue 15).
+  const { datasetInfo, listFiles, modelInfo } = await import("@huggingface/hub");
   const info = await hubCall(label, s, () =>
     repo.kind === "datasets"
       ? datasetInfo({ name: repo.name, revision, additionalFields: ["sha", "cardData"], ...common })

@@ -17,10 +17,6 @@ import {
 import { dirname } from "node:path";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
-import { parse as parseCsv } from "csv-parse";
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet";
-import { compressors } from "hyparquet-compressors";
-import streamArray from "stream-json/streamers/stream-array.js";
 import { BenchlineError } from "../core/index.js";
 
 /** One input file: where it is on disk and how to name it in messages. */
@@ -52,6 +48,7 @@ export async function writeRowsJsonl(files: RowFile[], out: string): Promise<voi
           await readCsv(file.path, kind === "tsv" ? "\t" : ",", writeRow);
         else if (kind === "json" && startsWithBracket(file.path)) {
           // One array: its elements one at a time (stream-json), never the whole file at once.
+          const { default: streamArray } = await import("stream-json/streamers/stream-array.js");
           const elements = textStream(file.path).pipe(streamArray.withParserAsStream());
           for await (const { value } of elements as AsyncIterable<{ value: unknown }>) await writeRow(value);
         } else {
@@ -95,6 +92,9 @@ export function formatOf(path: string): "parquet" | "csv" | "tsv" | "json" | "js
 
 /** One row group at a time: memory follows the largest row group, not the file. */
 async function readParquet(path: string, onRow: (row: unknown) => Promise<void>): Promise<void> {
+  // Loaded here, not at start-up: a run over a local JSONL file never needs them (issue 15).
+  const [{ asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects }, { compressors }] =
+    await Promise.all([import("hyparquet"), import("hyparquet-compressors")]);
   const file = await asyncBufferFromFile(path);
   const metadata = await parquetMetadataAsync(file);
   let start = 0;
@@ -111,6 +111,7 @@ async function readCsv(
   delimiter: string,
   onRow: (row: unknown) => Promise<void>,
 ): Promise<void> {
+  const { parse: parseCsv } = await import("csv-parse");
   const parser = textStream(path).pipe(
     parseCsv({ columns: true, bom: true, delimiter, skip_empty_lines: true, relax_quotes: false }),
   );
