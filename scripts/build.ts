@@ -30,7 +30,9 @@ const out = join(root, "dist");
 rmSync(out, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { bin: "src/cli/bin.ts" },
+  // The viewer's index builds run in a worker thread, which loads its module by path
+  // (`viewer/worker-jobs.ts` looks for index-worker.js beside itself, i.e. in dist/cli/).
+  entryPoints: { bin: "src/cli/bin.ts", "index-worker": "src/viewer/index-worker.ts" },
   // Every chunk sits beside the entry in dist/cli/: modules find package.json at ../../.
   outdir: join(out, "cli"),
   chunkNames: "[name]-[hash]",

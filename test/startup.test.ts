@@ -79,6 +79,35 @@ describe("the built CLI (issue 15)", () => {
     },
   );
 
+  it("issue 13/15: the built viewer worker (dist/cli/index-worker.js, loaded by path) runs a search job in a thread", async () => {
+    // The viewer's index builds and searches run in a worker thread loaded by path from beside the
+    // chunk that starts it; a bundle without this entry falls back to the main thread silently.
+    const { Worker } = await import("node:worker_threads");
+    const dir = testdir({ "rows.jsonl": '{"a":"no"}\n{"a":"needle-xyz"}\n{"a":"no"}\n' });
+    const file = join(dir, "rows.jsonl");
+    const worker = new Worker(join(ROOT, "dist", "cli", "index-worker.js"), {
+      workerData: {
+        benchlineViewerJob: {
+          type: "search",
+          files: [{ path: file, size: readFileSync(file).length }],
+          needles: ["needle-xyz"],
+          cap: 10,
+        },
+      },
+    });
+    const messages: { type: string; found?: number }[] = [];
+    await new Promise<void>((resolve, reject) => {
+      worker.on("message", (m: { type: string; found?: number }) => {
+        messages.push(m);
+        if (m.type === "searched" || m.type === "failed") resolve();
+      });
+      worker.on("error", reject);
+    });
+    await worker.terminate();
+    expect(messages.map((m) => m.type)).toEqual(["hits", "searched"]);
+    expect(messages.at(-1)?.found).toBe(1);
+  });
+
   it("issue 15: the built CLI runs an experiment against a loopback server and writes its reports", async () => {
     const dir = testdir({
       "data.jsonl": qaRows(12),
