@@ -445,4 +445,29 @@ describe("batch APIs: lost answers, slow APIs, Ctrl-C", () => {
     expect(s.stats.created).toBe(1);
     expect(predictions(dir)).toHaveLength(3);
   });
+  it("a key variable holding several comma-separated keys: the batch uses the first, and no key reaches disk or the log", async () => {
+    const second = "sk-batch-second-5e81aa0c";
+    const s = await server({ scenario: () => ({ polls: 1 }) });
+    const dir = testdir({ "exp.yaml": config(s.url), "data.jsonl": qaRows(3) });
+    const r = await runCliAsync(["run", "exp.yaml", "--log", "plain"], dir, {
+      BATCH_KEY: ` ${KEY}, ${second} `,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(s.stats.authorizations.length).toBeGreaterThan(0);
+    expect(s.stats.authorizations.every((a) => a === `Bearer ${KEY}`)).toBe(true);
+    for (const file of allFiles(join(dir, "runs"))) {
+      const text = readFileSync(file, "utf8");
+      expect(text).not.toContain(KEY);
+      expect(text).not.toContain(second);
+    }
+    expect(r.stdout + r.stderr).not.toContain(second);
+  });
+
+  it("--queue with a batch model is refused before anything is written (the Batch API is driven from this machine)", async () => {
+    const dir = testdir({ "exp.yaml": config("http://127.0.0.1:9/v1"), "data.jsonl": qaRows(2) });
+    const r = await runCliAsync(["run", "exp.yaml", "--queue", "redis://127.0.0.1:9"], dir, env);
+    expect(r.stderr).toMatch(/--queue: "mini" uses a Batch API/);
+    expect(r.code).toBe(2);
+    expect(existsSync(join(dir, "runs"))).toBe(false);
+  });
 });

@@ -216,7 +216,7 @@ describe("bad input: exit 2, one line naming the file, nothing written", () => {
     [
       "unknown task",
       { "exp.yaml": config().replace("task: qa", "task: trivia"), "data.jsonl": qaRows(2) },
-      /^benchline: unknown task "trivia" \(available: qa/,
+      /^benchline: exp\.yaml: task: unknown task "trivia" \(available: qa/,
     ],
     ["missing dataset", { "exp.yaml": config() }, /^benchline: data\.jsonl: file not found/],
     [

@@ -99,7 +99,7 @@ describe("guided decoding through the CLI", () => {
     });
     const r = await runCliAsync(["run", "exp.yaml"], dir);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/model "guided": base: .*needs mode: completion/);
+    expect(r.stderr).toMatch(/exp\.yaml: models\[0\] \("guided"\): base: .*needs mode: completion/);
     expect(existsSync(join(dir, "runs"))).toBe(false);
   });
 

@@ -180,6 +180,12 @@ describe("math task through the CLI", () => {
     const report = readFileSync(join(trial, "report.md"), "utf8");
     expect(report).toContain("1 unparsed answer(s) dropped from the denominator");
     expect(report).toContain("62.5%"); // counting it as wrong
+    // The experiment's report.md says so too, and does not call the trial "not fully scored".
+    const experimentReport = readFileSync(join(trial, "..", "report.md"), "utf8");
+    expect(experimentReport).toMatch(
+      /Unparsed answers dropped from the denominator.*\(1 dropped; counting them as wrong gives 62\.5%\)/,
+    );
+    expect(experimentReport).not.toContain("Not fully scored");
   });
 
   it("imported completions ({id, completion}) are graded the same way, with the task's defaults", () => {

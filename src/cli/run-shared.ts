@@ -126,6 +126,59 @@ export const EXIT_ALL_FAILED = 3;
 export const INTERRUPT_MESSAGE =
   "\ninterrupting: cancelling requests and executions in flight (not saved; a rerun redoes them), then writing reports of the completed rows — Ctrl-C again quits at once, completed rows are already on disk\n";
 
+/** Providers that answer without a request: the run-time request settings mean nothing to them. */
+const NO_REQUESTS = new Set(["gold", "import"]);
+
+/**
+ * A flag is honoured or refused, never accepted and ignored: flags that only act on something
+ * this run does not have (requests, an import file, executions, a Batch API through a queue) are
+ * usage errors before anything is written.
+ */
+function refuseIgnoredFlags(
+  exp: ResolvedExperiment,
+  overrides: Overrides,
+  flags: SharedRunFlags,
+  phase: PhaseSelection,
+): void {
+  const models = exp.trials.map((t) => t.spec.model);
+  const providers = [...new Set(models.map((m) => m.provider))].join(", ");
+  // (--timeout is checked per model where models are resolved.)
+  if (!models.some((m) => !NO_REQUESTS.has(m.provider))) {
+    const ignored = [
+      flags.concurrency !== undefined ? "--concurrency" : undefined,
+      flags.maxCost !== undefined ? "--max-cost" : undefined,
+      flags.cache ? undefined : "--no-cache",
+    ].filter((f) => f !== undefined);
+    if (ignored.length > 0)
+      throw new BenchlineError(
+        "usage",
+        `${ignored.join(", ")}: no model of this run sends requests (${providers}), so ${ignored.length > 1 ? "these flags have" : "this flag has"} nothing to act on`,
+      );
+  }
+  if (overrides.allowMissing && !models.some((m) => m.provider === "import"))
+    throw new BenchlineError(
+      "usage",
+      `--allow-missing: no import model in this run (${providers}); it applies to import:<file> models`,
+    );
+  if (!exp.task.execute) {
+    if (flags.retryFailed)
+      throw new BenchlineError(
+        "usage",
+        `--retry-failed: task "${exp.task.name}" executes nothing, so there are no failed executions to retry`,
+      );
+    if (phase === "execution")
+      throw new BenchlineError("usage", `--phase execution: task "${exp.task.name}" executes nothing`);
+  }
+  if (flags.queue) {
+    const batch = models.filter((m) => m.options.batch);
+    if (batch.length > 0)
+      throw new BenchlineError(
+        "usage",
+        `--queue: ${batch.map((m) => `"${m.id}"`).join(", ")} use${batch.length === 1 ? "s" : ""} a Batch API, which this machine submits and polls itself; run batch models without --queue`,
+      );
+  }
+}
+
 /** Resolves the experiment (every check before anything is written), runs it, prints the outcome. */
 export async function resolveAndRun(
   loaded: LoadedExperiment | string,
@@ -147,6 +200,7 @@ export async function resolveAndRun(
     overrides,
   );
   adjust?.(exp);
+  refuseIgnoredFlags(exp, overrides, flags, phase);
   if (flags.wait === false && !exp.trials.some((t) => t.spec.model.options.batch))
     throw new BenchlineError(
       "usage",

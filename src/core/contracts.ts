@@ -303,6 +303,8 @@ export interface Scorer<Options = unknown> {
   score(input: ScoreInput, options: Options): ScoreResult | Promise<ScoreResult>;
   /** The model entry (as in `models:`) this scorer's options name as judge, if any. */
   judgeOf?(options: Options): unknown;
+  /** Scores the execution record, so it is refused on a task that executes nothing. */
+  readonly needsExecution?: boolean;
 }
 
 // ---------------------------------------------------------------- model specs

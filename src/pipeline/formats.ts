@@ -26,6 +26,12 @@ interface TrialSpec {
   prompt_set: { name: string };
 }
 
+/** The task whose executions each harness report format reports. */
+const REPORT_TASKS: Partial<Record<TrialFormat, string>> = {
+  "cvdp-report": "cvdp",
+  "swebench-report": "code-edit",
+};
+
 /** Writes `format` for the trial in `dir`; returns the files written. */
 export async function writeTrialFormat(dir: string, format: TrialFormat, out?: string): Promise<string[]> {
   const files = trialFiles(dir);
@@ -33,6 +39,14 @@ export async function writeTrialFormat(dir: string, format: TrialFormat, out?: s
     throw new BenchlineError("not_found", `${dir}: not a trial directory (no trial.json)`);
   const spec = (JSON.parse(readFileSync(files.trial, "utf8")) as { spec: TrialSpec }).spec;
   const model = spec.model.model ?? spec.model.id;
+  // A report of executions another harness would make exists only for the task that makes them:
+  // any other trial would give an empty report that reads as a real one.
+  const reportTask = REPORT_TASKS[format];
+  if (reportTask !== undefined && spec.task.name !== reportTask)
+    throw new BenchlineError(
+      "usage",
+      `${dir}: --to ${format} needs a ${reportTask} trial; this trial's task is "${spec.task.name}"`,
+    );
   if (format === "cvdp-report") {
     // CVDP's report.json (sample 0), the category × difficulty table and pass@k (cvdp-report.ts).
     const base = out ?? join(dir, "cvdp");

@@ -37,11 +37,13 @@ import {
 } from "../providers/index.js";
 import { DEFAULT_STATS, type StatsSettings } from "../report/summary.js";
 import {
+  type ExecutionConfig,
   isImageTemplate,
   parseExecutionConfig,
   type ResolvedExecution,
   requireDockerImages,
   resolveExecution,
+  type SandboxKind,
 } from "../sandbox/index.js";
 import { type ResolvedScorer, resolveScorer } from "../scoring/index.js";
 import {
@@ -112,6 +114,11 @@ export interface ResolvedExperiment {
   stats: StatsSettings;
   /** Problems worth telling the user that do not stop the run. */
   warnings: string[];
+  /**
+   * Where each model (by id) was given — `exp.yaml: models[1]`, `--model openai:x` — so errors
+   * found when its provider is created name the file and entry.
+   */
+  modelLabels?: Record<string, string>;
   scorers: ResolvedScorer[];
   /** Judge models of scorers that name one (`judgeOf`), by scorer name. */
   judges?: Record<string, ModelSpec>;
@@ -132,7 +139,14 @@ export async function resolveExperiment(
   const label = relativeLabel(loaded.path);
 
   const taskEntry = splitNamed(file.task);
-  const task = getTask(taskEntry.name);
+  let task: Task<unknown, unknown>;
+  try {
+    task = getTask(taskEntry.name);
+  } catch (error) {
+    if (error instanceof BenchlineError)
+      throw new BenchlineError(error.code, `${label}: task: ${error.message}`, { cause: error });
+    throw error;
+  }
   let taskOptions: unknown = taskEntry.options;
   if (task.options) {
     const parsed = task.options.safeParse(taskEntry.options);
@@ -146,6 +160,16 @@ export async function resolveExperiment(
     );
   }
 
+  // A setting is honoured or refused: a task that executes nothing has no sandbox to configure.
+  if (!task.execute) {
+    if (file.execution !== undefined)
+      throw new BenchlineError(
+        "config",
+        `${label}: execution: task "${task.name}" executes nothing, so this block would be ignored; remove it`,
+      );
+    if (overrides.sandbox)
+      throw new BenchlineError("usage", `--sandbox: task "${task.name}" executes nothing`);
+  }
   let execution: ResolvedExecution;
   try {
     // Detecting bubblewrap only matters for tasks that execute.
@@ -159,7 +183,9 @@ export async function resolveExperiment(
       (block === undefined || (typeof block === "object" && block !== null && !("timeout" in block)))
     )
       block = { ...(block ?? {}), timeout: own };
-    execution = resolveExecution(parseExecutionConfig(block), task.execute ? undefined : () => "local");
+    const parsed = parseExecutionConfig(block);
+    execution = resolveExecution(parsed, task.execute ? undefined : () => "local");
+    if (task.execute) checkSandboxFields(parsed, execution.sandbox.kind, overrides.sandbox !== undefined);
   } catch (error) {
     if (error instanceof BenchlineError)
       throw new BenchlineError(error.code, `${label}: ${error.message}`, { cause: error });
@@ -168,6 +194,13 @@ export async function resolveExperiment(
 
   const scorerEntries = (file.scorers ?? task.defaultScorers).map(splitNamed);
   const scorers = scorerEntries.map((s, i) => resolveScorer(s.name, s.options, `${label}: scorers[${i}]`));
+  for (const [i, s] of scorers.entries()) {
+    if (s.scorer.needsExecution && !task.execute)
+      throw new BenchlineError(
+        "config",
+        `${label}: scorers[${i}]: "${s.name}" scores an execution, and task "${task.name}" executes nothing (every row would score 0)`,
+      );
+  }
   const judges: Record<string, ModelSpec> = {};
   for (const [i, s] of scorers.entries()) {
     const entry = s.scorer.judgeOf?.(s.options);
@@ -200,7 +233,13 @@ export async function resolveExperiment(
   checkOutputDir(resolve(out, name), "experiment directory");
   // Recorded only once every check has passed: a refused run writes nothing.
   const hashes = new FileHashes(join(out, ".cache", HASH_CACHE));
-  const models = resolveModels(file.models, overrides, label, baseDir, hashes);
+  const modelLabels: Record<string, string> = {};
+  const models = resolveModels(file.models, overrides, label, baseDir, hashes, modelLabels);
+  if (overrides.timeout !== undefined && !models.some((m) => modelTakes(m, "timeout") && !m.options.batch))
+    throw new BenchlineError(
+      "usage",
+      `--timeout: no model of this run takes a request timeout (${models.map((m) => `${m.id}: ${m.options.batch ? "batch" : m.provider}`).join(", ")})`,
+    );
   const prompts = selectPrompts(
     file.prompts ?? task.promptSets?.(taskOptions) ?? task.defaultPrompts,
     overrides.promptSets,
@@ -273,22 +312,29 @@ export async function resolveExperiment(
   if (keep) {
     const samples = dataset.samples ?? [];
     const lines = new Map(samples.map((s) => [s.id, lineOf(dataset, s.id) as number] as const));
-    await task.prepare?.(samples, taskOptions, {
-      baseDir,
-      label: datasetLabel,
-      lines,
-      promptSets: Object.keys(prompts),
-      ...(task.execute ? { sandbox: sandboxKind } : {}),
-      ...(docker && image !== undefined
-        ? {
-            image,
-            requireImages: async (images: string[]) => {
-              imagesChecked = true;
-              await requireDockerImages(dockerHost, images);
-            },
-          }
-        : {}),
-    });
+    // A task's config errors (`task.images.x: …`) name the field; the file is named here.
+    await task
+      .prepare?.(samples, taskOptions, {
+        baseDir,
+        label: datasetLabel,
+        lines,
+        promptSets: Object.keys(prompts),
+        ...(task.execute ? { sandbox: sandboxKind } : {}),
+        ...(docker && image !== undefined
+          ? {
+              image,
+              requireImages: async (images: string[]) => {
+                imagesChecked = true;
+                await requireDockerImages(dockerHost, images);
+              },
+            }
+          : {}),
+      })
+      .catch((error: unknown) => {
+        if (error instanceof BenchlineError && error.code === "config" && !error.message.startsWith(label))
+          throw new BenchlineError("config", `${label}: ${error.message}`, { cause: error });
+        throw error;
+      });
     for (const sample of samples) checkRow(sample, lines.get(sample.id) as number);
   }
   if (docker && isImageTemplate(image) && !imagesChecked)
@@ -354,6 +400,7 @@ export async function resolveExperiment(
     trials,
     execution,
     warnings,
+    modelLabels,
   };
 }
 
@@ -501,6 +548,7 @@ function resolveModels(
   label: string,
   baseDir: string,
   hashes: FileHashes,
+  labels: Record<string, string>,
 ): ModelSpec[] {
   const fromFile = entries.map((entry, i) => ({
     spec: modelSpecFromEntry(entry),
@@ -531,6 +579,7 @@ function resolveModels(
       spec = { ...spec, options: { ...spec.options, batch: true } };
     }
     checkModel(spec, where);
+    labels[spec.id] = where;
     const model: ModelSpec =
       overrides.timeout !== undefined && modelTakes(spec, "timeout") && !spec.options.batch
         ? { ...spec, options: { ...spec.options, timeout: overrides.timeout } }
@@ -655,4 +704,29 @@ async function hashFile(path: string): Promise<string> {
 export function relativeLabel(path: string): string {
   const rel = relative(process.cwd(), path);
   return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
+}
+
+/**
+ * Settings only one sandbox kind honours are refused under the others before anything is written
+ * or paid for (not per execution, after inference).
+ */
+function checkSandboxFields(block: ExecutionConfig, kind: SandboxKind, fromFlag: boolean): void {
+  if (kind === "docker") return;
+  const chosen = fromFlag
+    ? `--sandbox ${kind}`
+    : block.sandbox
+      ? `sandbox: ${kind}`
+      : `the detected sandbox (${kind})`;
+  if (block.disk_mb !== undefined)
+    throw new BenchlineError(
+      "config",
+      `execution.disk_mb: ${chosen} cannot cap disk use; use sandbox: docker or remove disk_mb`,
+    );
+  for (const field of ["image", "docker_host"] as const) {
+    if (block[field] !== undefined)
+      throw new BenchlineError(
+        "config",
+        `execution.${field}: only the docker sandbox uses it, and this run uses ${chosen}; use sandbox: docker or remove ${field}`,
+      );
+  }
 }

@@ -121,7 +121,13 @@ export async function runExperiment(
   // Providers are created before anything is written: a missing key or program is an error
   // that leaves no files behind.
   if (wants("inference") && !options.createProvider)
-    for (const trial of exp.trials) if (!batchFor(trial)) providerFor(trial);
+    for (const trial of exp.trials) {
+      try {
+        if (!batchFor(trial)) providerFor(trial);
+      } catch (error) {
+        throw withModelLabel(error, trial.spec.model.id, exp.modelLabels?.[trial.spec.model.id]);
+      }
+    }
 
   if (phase === "execution" && exp.task.execute) {
     const predictions = exp.trials.map((t) => trialFiles(join(exp.dir, t.name)).predictions);
@@ -405,4 +411,15 @@ function sameExperimentData(existing: ExperimentManifest, exp: ResolvedExperimen
 
 function describe(t: Trial): ExperimentManifest["trials"][number] {
   return { name: t.name, hash: t.hash, model: t.spec.model.id, prompt_set: t.spec.prompt_set.name };
+}
+
+/**
+ * A provider's config error names the model by id (`model "x": …`); where the entry came from
+ * (`exp.yaml: models[1]`) is known here, so the message names the file and entry too.
+ */
+function withModelLabel(error: unknown, id: string, where: string | undefined): unknown {
+  if (!(error instanceof BenchlineError) || where === undefined || where === `model "${id}"`) return error;
+  const prefix = [`model "${id}": `, `model ${id}: `].find((p) => error.message.startsWith(p));
+  const rest = prefix ? error.message.slice(prefix.length) : error.message;
+  return new BenchlineError(error.code, `${where} ("${id}"): ${rest}`, { cause: error });
 }

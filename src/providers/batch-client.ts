@@ -11,7 +11,7 @@ import type { Dispatcher, EnvHttpProxyAgent } from "undici";
 import { BenchlineError, type ModelSpec, type ProviderEnv } from "../core/index.js";
 import type { BatchEndpoint, BatchSettings, BodyConfig } from "./batch.js";
 import { abortReason, ProviderError } from "./http.js";
-import { type OpenAIConfig, resolveOpenAIConfig } from "./openai.js";
+import { apiKeys, type OpenAIConfig, resolveOpenAIConfig } from "./openai.js";
 import { costFor, FREE, type Price, priceFor } from "./pricing.js";
 
 export interface BatchInfo {
@@ -54,7 +54,10 @@ export interface BatchApi {
  */
 export function createBatchApi(spec: ModelSpec, env: ProviderEnv, settings: BatchSettings): BatchApi {
   const config = resolveOpenAIConfig(spec, env);
-  const keys = config.keyEnvs.map((name) => env.env[name] as string);
+  // A batch is uploaded, created, polled and downloaded with one key (its files belong to that
+  // key's organisation): the first of the variables' keys (OPENAI_KEYS may hold several,
+  // comma-separated). Every key is removed from error messages.
+  const keys = apiKeys(config, env);
   const local = spec.provider !== "openai";
   const price = config.options.price ?? (local ? FREE : priceFor(config.model));
   const headers: Record<string, string> = { ...config.options.headers, "user-agent": "benchline" };

@@ -2,7 +2,8 @@
  * `command:./my-model.sh` — any executable as a model. The request goes to its stdin as JSON
  * (`{messages, prompt, n, sample_indices, temperature, top_p, max_tokens, stop, seed,
  * top_logprobs}`); stdout is either plain text (one completion) or JSON `{completion}` /
- * `{completions: [text | {text, finish_reason}]}`, optionally with `usage`.
+ * `{completions: [text | {text, finish_reason}]}`, optionally with `usage`. With a `seed`, each
+ * sample is its own run with `n: 1` and `seed + sample index`.
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -10,7 +11,7 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import type { Completion, GenerateRequest, Generation, ProviderFactory } from "../core/index.js";
 import { BenchlineError, formatIssues } from "../core/index.js";
-import { abortReason, generateAll, onAbort, ProviderError } from "./http.js";
+import { abortReason, generateAll, generatePerSample, onAbort, ProviderError } from "./http.js";
 import { contextLengthOption, type ModelDeclaration, schedulingOptions } from "./options.js";
 import { costFor, FREE, priceSchema } from "./pricing.js";
 
@@ -32,8 +33,8 @@ const MAX_STDOUT = 64 * 1024 * 1024;
 /**
  * Runs `spec.model`, relative to the experiment's directory. Reads `options`: args, timeout
  * (seconds, default 600), price (self-hosted: free unless set); the scheduler reads concurrency,
- * rpm, tpm, max_attempts, timeout. When it
- * answers fewer samples than asked, it runs again per missing sample with `seed + sample`.
+ * rpm, tpm, max_attempts, timeout. With a seed, sample i runs alone with `seed + i`; without,
+ * when it answers fewer samples than asked, it runs again per missing sample.
  */
 export const createCommandProvider: ProviderFactory = (spec, env) => {
   const parsed = optionsSchema.safeParse(spec.options);
@@ -49,7 +50,13 @@ export const createCommandProvider: ProviderFactory = (spec, env) => {
   return {
     id: spec.id,
     async generate(request, { signal }) {
-      const generation = await generateAll(request, (r) => runOnce(run, r, signal));
+      // With a seed, sample i runs alone with seed + i, as for HTTP models: samples differ, and
+      // one re-run (or a later --samples extension) gets the same text.
+      const seed = request.seed;
+      const generation =
+        seed === undefined
+          ? await generateAll(request, (r) => runOnce(run, r, signal))
+          : await generatePerSample({ ...request, seed }, (r) => runOnce(run, r, signal));
       return generation.usage
         ? { ...generation, cost_usd: costFor(undefined, generation.usage, price) ?? 0 }
         : generation;

@@ -144,19 +144,26 @@ export function resolveOpenAIConfig(
 }
 
 /**
+ * The keys a model's key variables hold, in order. A variable may hold several keys,
+ * comma-separated (OPENAI_KEYS); the provider uses all of them round-robin.
+ */
+export function apiKeys(config: OpenAIConfig, env: ProviderEnv): string[] {
+  return config.keyEnvs.flatMap((name) =>
+    (env.env[name] ?? "")
+      .split(",")
+      .map((k) => k.trim())
+      .filter((k) => k !== ""),
+  );
+}
+
+/**
  * `openai`, `vllm`, `ollama` and `llamacpp-server` models. Reads `options`: mode, base_url,
  * api_key_env, api_keys (env var names; each may hold comma-separated keys; all used round-robin), headers, extra_body, concurrency
  * (connections per server), price, tls ({ca, insecure}).
  */
 export const createOpenAIProvider: ProviderFactory = (spec, env) => {
   const config = resolveOpenAIConfig(spec, env);
-  // A variable may hold several keys, comma-separated (OPENAI_KEYS): all of them, round-robin.
-  const keys = config.keyEnvs.flatMap((name) =>
-    (env.env[name] as string)
-      .split(",")
-      .map((k) => k.trim())
-      .filter((k) => k !== ""),
-  );
+  const keys = apiKeys(config, env);
   const client = createJsonClient(clientOptions(spec, config.options, env.baseDir));
   const url = new URL(`${config.baseUrl}/${config.mode === "chat" ? "chat/completions" : "completions"}`);
   const price = config.options.price ?? (presets[config.preset].local ? FREE : priceFor(config.model));

@@ -122,13 +122,25 @@ export function renderExperimentMarkdown(data: ExperimentReportData): string {
       ]),
     ),
   ];
+  const droppedOf = (t: TrialSummary): number => t.scorers[t.primary_scorer]?.dropped_unparsed ?? 0;
   const partial = data.trials.filter(
-    (t) => (t.scorers[t.primary_scorer]?.n ?? 0) < t.items * t.samples_per_item,
+    (t) => (t.scorers[t.primary_scorer]?.n ?? 0) + droppedOf(t) < t.items * t.samples_per_item,
   );
   if (partial.length > 0)
     lines.push(
       "",
       `Not fully scored: ${partial.map((t) => `${t.trial} (${scoredText(t)})`).join(", ")}; their means cover the scored predictions only.`,
+    );
+  const dropping = data.trials.filter((t) => droppedOf(t) > 0);
+  if (dropping.length > 0)
+    lines.push(
+      "",
+      `**Unparsed answers dropped from the denominator** (task option \`unparsed: drop\`, as some published numbers do): ${dropping
+        .map(
+          (t) =>
+            `${t.trial} (${droppedOf(t)} dropped; counting them as wrong gives ${fmtPct(t.scorers[t.primary_scorer]?.mean_errors_as_wrong)})`,
+        )
+        .join(", ")}.`,
     );
   lines.push(...renderGridTables(data.trials, ciText, table));
   const ks = [...new Set(data.trials.flatMap((t) => t.pass_at_k.map((r) => r.k)))].sort((a, b) => a - b);

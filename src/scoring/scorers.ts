@@ -90,6 +90,7 @@ export const numeric: Scorer<z.infer<typeof numericOptions>> = {
 export const exec: Scorer<Record<string, never>> = {
   name: "exec",
   description: "1 when the sandboxed execution passed (tests or success condition), else 0",
+  needsExecution: true,
   options: z.strictObject({}),
   score: (input) => {
     if (!input.execution) return result(false, { reason: "not executed" });
@@ -102,6 +103,7 @@ export const exec: Scorer<Record<string, never>> = {
 export const applied: Scorer<Record<string, never>> = {
   name: "applied",
   description: "1 when the execution applied the completion's patch (code-edit), else 0",
+  needsExecution: true,
   options: z.strictObject({}),
   score: (input) => {
     if (!input.execution) return result(false, { reason: "not executed" });
