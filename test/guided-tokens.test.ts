@@ -155,7 +155,7 @@ scorers: [exact]
     const r = await runCliAsync(["run", "exp.yaml"], dir);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
-      /model "guided": token_level needs base and oracle with the same vocabulary; base\.gguf and other\.gguf differ \((\d+) vs \1?\d+ tokens\)/,
+      /models\[0\] \("guided"\): token_level needs base and oracle with the same vocabulary; base\.gguf and other\.gguf differ \((\d+) vs \1?\d+ tokens\)/,
     );
     expect(existsSync(join(dir, "runs"))).toBe(false);
   });
@@ -184,7 +184,7 @@ scorers: [exact]
     const r = await runCliAsync(["run", "exp.yaml"], dir);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
-      /model "guided": token_level needs two embedded models; oracle "vllm:oracle" is provider vllm/,
+      /models\[0\] \("guided"\): token_level needs two embedded models; oracle "vllm:oracle" is provider vllm/,
     );
     expect(existsSync(join(dir, "runs"))).toBe(false);
   });
@@ -216,7 +216,7 @@ scorers: [exact]
     const sub = await runCliAsync(["run", "sub.yaml"], dir);
     expect(sub.code).toBe(2);
     expect(sub.stderr).toContain(
-      'model "guided": base: "concurrency" does not apply with token_level (one request at a time, in process)',
+      'models[0] ("guided"): base: "concurrency" does not apply with token_level (one request at a time, in process)',
     );
     const entry = await runCliAsync(["run", "entry.yaml"], dir);
     expect(entry.code).toBe(2);

@@ -26,6 +26,9 @@ interface Side {
   pending: Token[];
   /** Tokens evaluated in the current run. */
   evaluated: number;
+  /** A catch-up evaluation running beside the other model's generation (see `catchUp`). */
+  inflight?: Promise<void> | undefined;
+  failure?: unknown;
 }
 
 /** The base model's next-token distribution at one point (full vocabulary). */
@@ -105,6 +108,25 @@ async function decode(
   signal: AbortSignal,
 ): Promise<GuidedRun> {
   const { base, oracle } = sides;
+  try {
+    return await decodeRun(sides, promptText, sample, s, seed, stops, signal);
+  } finally {
+    // Nothing may still be evaluating when the next request adapts the sequences (a catch-up
+    // nobody waited for failing is of no consequence: the next request re-adapts the sequence).
+    await Promise.all([settle(base).catch(() => undefined), settle(oracle).catch(() => undefined)]);
+  }
+}
+
+async function decodeRun(
+  sides: { base: Side; oracle: Side },
+  promptText: string,
+  sample: number,
+  s: GuidedSettings,
+  seed: string,
+  stops: string[],
+  signal: AbortSignal,
+): Promise<GuidedRun> {
+  const { base, oracle } = sides;
   const prompt = tokenize(base.model, promptText);
   for (const side of [base, oracle]) await prepare(side, prompt);
   const room = Math.min(base.contextSize, oracle.contextSize) - prompt.length;
@@ -163,6 +185,15 @@ async function decode(
       distribution: "full_vocabulary",
     });
   };
+  // While the base model generates, the oracle reads the new tokens on its own thread, so a
+  // consultation finds it caught up (the work is the same; it runs beside the base's, on the
+  // second core). Only while a consultation can still come.
+  const oracleAhead = (): boolean =>
+    oracleOn &&
+    !s.analysis &&
+    calls < s.c &&
+    (s.policy !== "positions" || s.positions.some((p) => p >= generated));
+  if (oracleAhead()) catchUp(oracle, 1);
   const baseNext = () =>
     next(base, s.analysis || (s.policy === "entropy" && oracleOn && calls < s.c), temperature, topP, sampler);
   const oracleNext = () => next(oracle, false, 0, 1, sampler);
@@ -194,6 +225,7 @@ async function decode(
         }
         if (s.analysis && step.distribution) point(false, step.distribution, (await oracleNext()).token);
         emit("base", step.token);
+        if (oracleAhead()) catchUp(oracle, CATCH_UP_TOKENS);
       }
       if (!consult) continue;
       if (generated >= budget || finish === "stop") break;
@@ -252,6 +284,36 @@ async function prepare(side: Side, prompt: Token[]): Promise<void> {
   side.evaluated = 0;
 }
 
+/** Pending tokens that start a catch-up evaluation (fewer wait for the next). */
+const CATCH_UP_TOKENS = 16;
+
+/**
+ * Starts evaluating the side's pending tokens but the last (which `next` evaluates with its
+ * next-token request) without waiting, when at least `min` are waiting and none is in flight.
+ */
+function catchUp(side: Side, min: number): void {
+  if (side.inflight || side.failure !== undefined || side.pending.length - 1 < min) return;
+  const input = side.pending.splice(0, side.pending.length - 1);
+  side.evaluated += input.length;
+  side.inflight = side.sequence.controlledEvaluate(input).then(
+    () => {
+      side.inflight = undefined;
+    },
+    (error: unknown) => {
+      side.inflight = undefined;
+      side.failure = error;
+    },
+  );
+}
+
+/** Waits for the side's catch-up; its failure, if any, is thrown once. */
+async function settle(side: Side): Promise<void> {
+  if (side.inflight) await side.inflight;
+  const failure = side.failure;
+  side.failure = undefined;
+  if (failure !== undefined) throw failure;
+}
+
 /**
  * Evaluates the side's pending tokens and picks its next token: greedy at temperature 0, else
  * sampled (temperature, top_p); with `distribution`, the full next-token distribution's statistics.
@@ -263,6 +325,7 @@ async function next(
   topP: number,
   random: () => number,
 ): Promise<{ token: Token; distribution?: Distribution }> {
+  await settle(side);
   const input = side.pending;
   side.pending = [];
   side.evaluated += input.length;
