@@ -97,7 +97,17 @@ try {
     });
     const ms = performance.now() - started;
     if (r.status !== 0) throw new Error(`run failed: ${r.stderr}`);
-    for (const c of children) c.kill("SIGTERM");
+    // Workers stop after their jobs in hand; wait for them (Redis must outlive their close).
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            c.once("exit", () => resolve());
+            c.kill("SIGTERM");
+          }),
+      ),
+    );
     // The inference phase's own time (its phase:end event): process start-up is the same for any
     // number of workers and would hide the scaling.
     const phaseMs = (r.stdout + r.stderr)

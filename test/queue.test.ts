@@ -489,6 +489,33 @@ execution: {sandbox: bwrap, timeout: 10, concurrency: 4, memory_mb: 256, pids: 6
     expect(readdirSync(dir)).not.toContain("runs");
   }, 60_000);
 
+  it("a worker whose Redis went away still stops on SIGTERM, and a second signal quits at once", async () => {
+    const port = await freePort();
+    const own = await startRedis(port);
+    const dir = testdir({});
+    const worker = await startWorker(dir, `redis://127.0.0.1:${port}/0`);
+    own.kill("SIGKILL");
+    await until(() => worker.log().includes("redis:"), 30_000, "the worker to see Redis gone");
+    const started = Date.now();
+    await stop(worker);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(worker.log()).toContain("not waiting for the jobs in hand");
+
+    // With Redis up and a job in hand, the second SIGTERM does not wait for it.
+    const again = await startRedis(port);
+    const second = await startWorker(dir, `redis://127.0.0.1:${port}/0`);
+    const exited = new Promise<number | null>((r) => second.child.once("exit", (code) => r(code)));
+    second.child.kill("SIGTERM");
+    await until(
+      () => second.log().includes("Ctrl-C again quits at once"),
+      10_000,
+      "the first signal to be seen",
+    );
+    second.child.kill("SIGTERM");
+    expect([0, 130]).toContain(await exited);
+    again.kill("SIGKILL");
+  });
+
   it("worker --phases names only phases that can be queued", async () => {
     const dir = testdir({});
     const result = await runCliAsync(["worker", "--queue", queueUrl(), "--phases", "inference,score"], dir);

@@ -196,8 +196,17 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     close: async () => {
       stopped = true;
       clearInterval(watch);
-      await Promise.all(workers.map((w) => w.close()));
-      await stopBeat();
+      const reachable = redis.status === "ready";
+      // Redis away: a job in hand could not be reported anyway, and a graceful close (or any
+      // command) would wait for a connection that may never come back.
+      const bounded = (work: Promise<unknown>): Promise<unknown> =>
+        reachable ? work : Promise.race([work, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+      if (reachable) await Promise.all(workers.map((w) => w.close()));
+      else {
+        options.log("redis: unreachable; not waiting for the jobs in hand");
+        await bounded(Promise.allSettled(workers.map((w) => w.close(true))));
+      }
+      await bounded(stopBeat());
       redis.disconnect();
       closing.abort();
       await Promise.allSettled([

@@ -68,18 +68,28 @@ export function workerCommand(): Command {
           env: process.env,
           log,
         });
+        // The first Ctrl-C (or SIGTERM) finishes the jobs in hand; the second quits at once (their
+        // locks lapse and other workers take them up after --stalled-seconds).
+        let signals = 0;
         await new Promise<void>((resolve) => {
           const stop = (): void => {
-            process.off("SIGINT", stop);
-            process.off("SIGTERM", stop);
-            resolve();
+            signals++;
+            if (signals === 1) {
+              resolve();
+              return;
+            }
+            log("worker: quitting at once; its jobs in hand go to other workers when their locks lapse");
+            process.exit(130);
           };
           process.on("SIGINT", stop);
           process.on("SIGTERM", stop);
         });
-        log("worker: stopping after the jobs in hand");
+        log("worker: stopping after the jobs in hand (Ctrl-C again quits at once)");
         await worker.close();
         log(`worker: ${worker.done} jobs done, ${worker.failed} failed`);
+        // Everything this worker owns is closed; a Redis client still reconnecting to a server
+        // that went away must not keep the process alive.
+        setTimeout(() => process.exit(), 1000).unref();
       },
     );
 }
