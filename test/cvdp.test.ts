@@ -106,16 +106,17 @@ describe("cvdp sandboxes", () => {
 });
 
 describe.skipIf(!runnable)("cvdp harness (bwrap, iverilog, cocotb)", () => {
-  it("execution.disk_mb is refused by bwrap (only docker enforces it), on every row, nothing counted as run", () => {
+  it("execution.disk_mb is refused under bwrap (only docker enforces it): a config error before anything runs", () => {
     const dir = testdir({
       "exp.yaml": config().replace("concurrency: 2}", "concurrency: 2, disk_mb: 64}"),
       "data.jsonl": [records.mux],
     });
     const r = runCli(["run", "exp.yaml"], dir);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain("the bwrap sandbox cannot cap disk use (execution.disk_mb); use docker");
-    const [e] = jsonl(join(trialDir(dir), "executions.jsonl"));
-    expect(e).toMatchObject({ status: "error", passed: false });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /exp\.yaml: execution\.disk_mb: .*bwrap.* cannot cap disk use; use sandbox: docker/,
+    );
+    expect(existsSync(join(dir, "runs"))).toBe(false);
   });
 
   it("a build: Dockerfile with RUN steps is skipped with a reason naming the record (never run in the bare FROM image)", () => {

@@ -546,9 +546,9 @@ describe("samples read in step with the prompts (issue 15)", () => {
       "data.jsonl": qaRows(8),
       "ids.txt": "q6\nq2\nq5\n",
     });
-    const first = await runCliAsync(["run", "exp.yaml", "--ids", "ids.txt", "--no-cache"], dir);
+    const first = await runCliAsync(["run", "exp.yaml", "--ids", "ids.txt"], dir);
     expect(first.code, first.stderr).toBe(0);
-    const all = await runCliAsync(["run", "exp.yaml", "--no-cache"], dir);
+    const all = await runCliAsync(["run", "exp.yaml"], dir);
     expect(all.code, all.stderr).toBe(0);
     const rows = predictions(dir);
     // Gold answers with the sample's own reference: a prompt paired with another sample would show.

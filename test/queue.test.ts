@@ -514,7 +514,7 @@ execution: {sandbox: bwrap, timeout: 10, concurrency: 4, memory_mb: 256, pids: 6
     second.child.kill("SIGTERM");
     expect([0, 130]).toContain(await exited);
     again.kill("SIGKILL");
-  });
+  }, 240_000);
 
   it("worker --phases names only phases that can be queued", async () => {
     const dir = testdir({});

@@ -48,17 +48,17 @@ process.stdout.write(JSON.stringify({ completions, usage: { prompt_tokens: 3, co
 describe("command provider", () => {
   providerContract(() => command(echoJson), "command");
 
-  it("sends the request as JSON on stdin and reads {completions} with usage", async () => {
+  it("sends the request as JSON on stdin and reads {completions} with usage; with a seed, sample i runs alone with seed + i", async () => {
     const generation = await command(echoJson).generate(
       makeRequest("hi", { sampleIndices: [3, 4], seed: 9 }),
       makeContext(),
     );
     expect(generation).toEqual({
       completions: [
-        { text: "hi#3@9", finish_reason: "stop" },
-        { text: "hi#4@9", finish_reason: "stop" },
+        { text: "hi#3@12", finish_reason: "stop" },
+        { text: "hi#4@13", finish_reason: "stop" },
       ],
-      usage: { prompt_tokens: 3, completion_tokens: 2 },
+      usage: { prompt_tokens: 6, completion_tokens: 4 },
       cost_usd: 0,
     });
     const priced = command(echoJson, { price: { input: 1, output: 2 } });
