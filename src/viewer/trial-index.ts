@@ -160,6 +160,7 @@ export class TrialIndex {
     endsAt: number;
     bytesAt: number;
     idsBytes: number;
+    idsLoaded: boolean;
     progress: SavedProgress | null;
   } | null = null;
 
@@ -664,18 +665,43 @@ export class TrialIndex {
     if (!d) return;
     this.deferred = null;
     try {
-      for (const [key, at] of d.where) {
-        const items = key in ITEM_COLUMNS;
-        const Type = items ? ITEM_COLUMNS[key as keyof ItemColumns] : COLUMNS[key as keyof Columns];
-        const n = items ? this.nItems : this.nRows;
-        const col = new Type(Math.max(1024, n));
-        readFully(d.fd, new Uint8Array(col.buffer, 0, n * col.BYTES_PER_ELEMENT), at);
-        (items ? (this.it as Record<string, unknown>) : (this.c as Record<string, unknown>))[key] = col;
-      }
-      this.ids = this.readIds(d.fd, d.endsAt, d.bytesAt, this.nItems, d.idsBytes);
+      for (const key of [...d.where.keys()]) this.loadColumn(d, key);
+      if (!d.idsLoaded) this.ids = this.readIds(d.fd, d.endsAt, d.bytesAt, this.nItems, d.idsBytes);
     } finally {
       closeSync(d.fd);
     }
+  }
+
+  /** Reads one column still on disk into memory. */
+  private loadColumn(d: NonNullable<TrialIndex["deferred"]>, key: string): void {
+    const at = d.where.get(key)!;
+    const items = key in ITEM_COLUMNS;
+    const Type = items ? ITEM_COLUMNS[key as keyof ItemColumns] : COLUMNS[key as keyof Columns];
+    const n = items ? this.nItems : this.nRows;
+    const col = new Type(Math.max(1024, n));
+    readFully(d.fd, new Uint8Array(col.buffer, 0, n * col.BYTES_PER_ELEMENT), at);
+    (items ? (this.it as Record<string, unknown>) : (this.c as Record<string, unknown>))[key] = col;
+    d.where.delete(key);
+  }
+
+  /**
+   * Reads an index left on disk in the background, a column per turn of the event loop, so the
+   * filter or sample asked for after the first page finds it in memory (a request meanwhile waits
+   * for one column at most, then reads the rest).
+   */
+  private prefetch(): void {
+    const step = () => {
+      const d = this.deferred;
+      if (!d) return;
+      const key = d.where.keys().next();
+      if (!key.done) this.loadColumn(d, key.value);
+      else if (!d.idsLoaded) {
+        this.ids = this.readIds(d.fd, d.endsAt, d.bytesAt, this.nItems, d.idsBytes);
+        d.idsLoaded = true;
+      } else return this.loadDeferred();
+      setImmediate(step);
+    };
+    setTimeout(step, PREFETCH_AFTER_MS).unref();
   }
 
   private readIds(fd: number, endsAt: number, bytesAt: number, items: number, idsBytes: number): IdStore {
@@ -689,6 +715,8 @@ export class TrialIndex {
   /** One value of a column still on disk (`deferred`), read where it is. */
   private cell(key: keyof Columns | keyof ItemColumns, i: number): number {
     const d = this.deferred!;
+    if (!d.where.has(key))
+      return (key in ITEM_COLUMNS ? this.it[key as keyof ItemColumns] : this.c[key as keyof Columns])[i]!;
     const Type = key in ITEM_COLUMNS ? ITEM_COLUMNS[key as keyof ItemColumns] : COLUMNS[key as keyof Columns];
     const scratch = new Type(1);
     readFully(d.fd, new Uint8Array(scratch.buffer), d.where.get(key)! + i * Type.BYTES_PER_ELEMENT);
@@ -703,20 +731,25 @@ export class TrialIndex {
     const code = this.cell("errCode", r);
     const passed = this.cell("scorePassed", r);
     const error = this.cell("predStatus", r) === 2 || this.cell("execStatus", r) === 2;
-    const ends = new Float64Array(2);
-    if (item > 0) readFully(d.fd, new Uint8Array(ends.buffer), d.endsAt + (item - 1) * 8);
-    else readFully(d.fd, new Uint8Array(ends.buffer, 8), d.endsAt);
-    const id = Buffer.alloc(ends[1]! - ends[0]!);
-    readFully(d.fd, id, d.bytesAt + ends[0]!);
+    const id = d.idsLoaded ? this.ids.get(item) : this.idOnDisk(d, item);
     return {
       row: r,
-      id: id.toString("utf8"),
+      id,
       sample: this.cell("rowSample", r),
       status: error ? "error" : passed === 1 ? "passed" : passed === 2 ? "failed" : "pending",
       score: passed ? this.cell("score", r) : null,
       category: cat ? this.categories[cat - 1]! : null,
       error: code ? this.codes[code - 1]! : null,
     };
+  }
+
+  private idOnDisk(d: NonNullable<TrialIndex["deferred"]>, item: number): string {
+    const ends = new Float64Array(2);
+    if (item > 0) readFully(d.fd, new Uint8Array(ends.buffer), d.endsAt + (item - 1) * 8);
+    else readFully(d.fd, new Uint8Array(ends.buffer, 8), d.endsAt);
+    const id = Buffer.alloc(ends[1]! - ends[0]!);
+    readFully(d.fd, id, d.bytesAt + ends[0]!);
+    return id.toString("utf8");
   }
 
   /** Reads a saved index; true if it kept `fd` open to read the offset columns later. */
@@ -766,8 +799,17 @@ export class TrialIndex {
     const endsAt = at;
     const bytesAt = at + header.items * 8;
     this.deferred = defer
-      ? { fd, where, endsAt, bytesAt, idsBytes: header.idsBytes, progress: header.progress ?? null }
+      ? {
+          fd,
+          where,
+          endsAt,
+          bytesAt,
+          idsBytes: header.idsBytes,
+          idsLoaded: false,
+          progress: header.progress ?? null,
+        }
       : null;
+    if (defer) this.prefetch();
     this.c = c as unknown as Columns;
     this.it = it as unknown as ItemColumns;
     const ids = defer ? new IdStore() : this.readIds(fd, endsAt, bytesAt, header.items, header.idsBytes);
@@ -970,6 +1012,8 @@ export class TrialIndex {
 
 /** Saved indexes of this many rows or more stay on disk until more than a page of rows is needed. */
 const DEFER_ROWS = 65_536;
+/** How long after a restart's first page the rest of its index is read in the background. */
+const PREFETCH_AFTER_MS = 20;
 
 function readFully(fd: number, target: Uint8Array, position: number): void {
   let got = 0;
