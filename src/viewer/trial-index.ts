@@ -401,7 +401,12 @@ export class TrialIndex {
   }
 
   status(r: number): RowStatus {
-    this.loadDeferred();
+    this.need(STATUS_COLUMNS);
+    return this.rowStatus(r);
+  }
+
+  /** `status(r)` once its columns are in memory. */
+  private rowStatus(r: number): RowStatus {
     if (this.c.predStatus[r] === 2 || this.c.execStatus[r] === 2) return "error";
     const p = this.c.scorePassed[r];
     return p === 1 ? "passed" : p === 2 ? "failed" : "pending";
@@ -467,7 +472,14 @@ export class TrialIndex {
       q.scoreMax === undefined &&
       (q.sort ?? "order") === "order";
     // a page in file order, unfiltered, reads only its own rows (`ref`); anything else the index
-    if (!plain) this.loadDeferred();
+    if (!plain) {
+      // only the columns this query reads (a search reads the whole index)
+      if (q.text) this.loadDeferred();
+      if (q.status) this.need(STATUS_COLUMNS);
+      if (q.category !== undefined) this.need(["rowItem", "itemCat"]);
+      if (q.error !== undefined) this.need(["errCode"]);
+      if (q.scoreMin !== undefined || q.scoreMax !== undefined) this.need(["scorePassed", "score"]);
+    }
     const offset = q.offset ?? 0;
     const limit = q.limit ?? 50;
     if (plain) {
@@ -498,7 +510,7 @@ export class TrialIndex {
         const s = this.c.score[r]!;
         if (s < min || s > max) continue;
       }
-      if (status !== -1 && ROW_STATUSES.indexOf(this.status(r)) !== status) continue;
+      if (status !== -1 && ROW_STATUSES.indexOf(this.rowStatus(r)) !== status) continue;
       if (total >= offset && page.length < limit) page.push(r);
       total++;
     }
@@ -529,7 +541,11 @@ export class TrialIndex {
     const cacheKey = `${key}@${this.version}`;
     const hit = this.cache.get(cacheKey);
     if (hit) return hit;
-    if (key !== "order") this.loadDeferred();
+    if (key === "id") this.need(["rowItem", "rowSample"], true);
+    else if (key === "score") this.need(["scorePassed", "score"]);
+    else if (key === "status") this.need(STATUS_COLUMNS);
+    else if (key === "category") this.need(["rowItem", "itemCat"]);
+    else if (key === "error") this.need(["errCode"]);
     const order = new Int32Array(this.nRows);
     for (let r = 0; r < this.nRows; r++) order[r] = r;
     const ids = this.ids;
@@ -545,7 +561,7 @@ export class TrialIndex {
       });
     else if (key === "status") {
       const st = new Uint8Array(this.nRows);
-      for (let r = 0; r < this.nRows; r++) st[r] = ROW_STATUSES.indexOf(this.status(r));
+      for (let r = 0; r < this.nRows; r++) st[r] = ROW_STATUSES.indexOf(this.rowStatus(r));
       order.sort((a, b) => st[a]! - st[b]! || a - b);
     } else if (key === "category") {
       const rank = rankOf(this.categories);
@@ -669,6 +685,17 @@ export class TrialIndex {
       if (!d.idsLoaded) this.ids = this.readIds(d.fd, d.endsAt, d.bytesAt, this.nItems, d.idsBytes);
     } finally {
       closeSync(d.fd);
+    }
+  }
+
+  /** Reads these columns (and the ids) into memory if they are still on disk. */
+  private need(keys: readonly string[], ids = false): void {
+    const d = this.deferred;
+    if (!d) return;
+    for (const key of keys) if (d.where.has(key)) this.loadColumn(d, key);
+    if (ids && !d.idsLoaded) {
+      this.ids = this.readIds(d.fd, d.endsAt, d.bytesAt, this.nItems, d.idsBytes);
+      d.idsLoaded = true;
     }
   }
 
@@ -1012,6 +1039,7 @@ export class TrialIndex {
 
 /** Saved indexes of this many rows or more stay on disk until more than a page of rows is needed. */
 const DEFER_ROWS = 65_536;
+const STATUS_COLUMNS = ["predStatus", "execStatus", "scorePassed"];
 /** How long after a restart's first page the rest of its index is read in the background. */
 const PREFETCH_AFTER_MS = 20;
 
