@@ -1099,7 +1099,8 @@ function fastFields(kind: FileKind, line: Buffer): boolean {
   const end = line.length;
   if (line[0] !== 0x7b || line[end - 1] !== 0x7d) return false;
   clearFields();
-  const iv = valueAt(line, 0, end, "id");
+  // rows as benchline writes them start with the id, and rows of samples go on with the sample
+  const iv = startsWith(line, 0, ID_FIRST) ? ID_FIRST.length : valueAt(line, 0, end, "id");
   if (iv < 0 || line[iv] !== 0x22) return false;
   const ie = stringEnd(line, iv, end);
   if (ie < 0) return false;
@@ -1124,7 +1125,8 @@ function fastFields(kind: FileKind, line: Buffer): boolean {
     F.category = at < 0 ? undefined : cachedStringAt(0, line, at, end);
     return true;
   }
-  F.sample = smallIntAt(line, valueAt(line, 0, end, "sample"), end);
+  const next = startsWith(line, ie + 1, SAMPLE_NEXT) && iv === ID_FIRST.length;
+  F.sample = smallIntAt(line, next ? ie + 1 + SAMPLE_NEXT.length : valueAt(line, 0, end, "sample"), end);
   if (F.sample === undefined) return false;
   if (kind === "scores") {
     F.scorer = cachedStringAt(1, line, valueAt(line, 0, end, "scorer"), end);
@@ -1170,6 +1172,15 @@ function slowFields(line: Buffer): boolean {
 }
 
 const ERROR_VALUE = Buffer.from('"error"');
+const ID_FIRST = Buffer.from('{"id":');
+const SAMPLE_NEXT = Buffer.from(',"sample":');
+
+/** Whether `buf` holds `what` at `at` (compared here: cheaper than a native call for a few bytes). */
+function startsWith(buf: Buffer, at: number, what: Buffer): boolean {
+  if (at + what.length > buf.length) return false;
+  for (let k = 0; k < what.length; k++) if (buf[at + k] !== what[k]) return false;
+  return true;
+}
 
 /** Strings read at each of a few places, by their raw bytes: repeated values are not decoded again. */
 const seenStrings: Map<string, string | undefined>[] = [new Map(), new Map(), new Map()];
