@@ -10,11 +10,29 @@ import { CSS } from "../report/html-style.js";
 import type { TrialSummary } from "../report/index.js";
 import { type ChartTrial, categoryHeatmap, costChart, scoreChart, trialColor } from "../report/svg.js";
 import { PathError, resolveInside } from "./paths.js";
-import { type FileKind, type Progress, TrialIndex } from "./trial-index.js";
+import { type FileKind, type IndexParts, type Progress, TrialIndex } from "./trial-index.js";
 import { runInWorker } from "./worker-jobs.js";
 
 /** Unindexed bytes from which a trial's first index is built in a worker thread. */
 const WORKER_BUILD_BYTES = 32 << 20;
+
+/** A trial's index built from its files by two worker threads, one for prompts.jsonl. */
+export async function buildInWorkers(dir: string, primary: string | null): Promise<TrialIndex> {
+  const build = async (kinds: FileKind[]): Promise<TrialIndex> => {
+    let parts: IndexParts | undefined;
+    await runInWorker({ type: "build", dir, primary, kinds }, (m) => {
+      if (m.type === "built") parts = m.parts;
+    });
+    if (!parts) throw new Error("viewer worker sent no index");
+    return TrialIndex.fromParts(dir, parts);
+  };
+  const [rows, prompts] = await Promise.all([
+    build(["predictions", "executions", "scores"]),
+    build(["prompts"]),
+  ]);
+  rows.absorbPrompts(prompts);
+  return rows;
+}
 
 /** Characters of one string field sent to the browser; the rest is in the raw file. */
 export const MAX_FIELD = 200_000;
@@ -99,12 +117,16 @@ export class RunData {
       this.indexes.set(dir, index);
     }
     if (index.rows === 0 && index.unreadBytes() >= WORKER_BUILD_BYTES) {
-      // A large index from nothing is built in a worker thread, which saves it; this thread
-      // answers other requests meanwhile and then opens the saved file.
+      // A large index from nothing is built by two worker threads at once (prompts.jsonl, the
+      // largest file, and the others); this thread answers other requests meanwhile, joins the
+      // two, and saves the result after the waiting requests are answered.
       const empty = index;
-      const build = runInWorker({ type: "build", dir, primary })
+      const build = buildInWorkers(dir, primary)
         .then(
-          () => TrialIndex.open(dir, primary),
+          (built) => {
+            setImmediate(() => built.save());
+            return built;
+          },
           () => empty,
         )
         .then((built) => {

@@ -24,6 +24,13 @@ function keyBytes(key: string): Buffer {
 
 /** Index of the end of the string whose opening quote is at `open` (its closing quote), or -1. */
 export function stringEnd(buf: Buffer, open: number, end: number): number {
+  // a short string (an id, a status) is scanned here: cheaper than a native call
+  const near = Math.min(end, open + 48);
+  for (let k = open + 1; k < near; k++) {
+    const c = buf[k];
+    if (c === BACKSLASH) break;
+    if (c === QUOTE) return k;
+  }
   let i = open + 1;
   for (;;) {
     const q = buf.indexOf(QUOTE, i);

@@ -14,6 +14,8 @@ export class IdStore {
   private hashes: Uint32Array;
   /** item + 1 per slot, 0 for an empty slot; its length is a power of two, at least twice `n`. */
   private table: Int32Array;
+  /** Whether `hashes` and `table` hold all ids (a store read from disk builds them on first use). */
+  private hashed = true;
   n = 0;
 
   constructor(capacity = 1024) {
@@ -32,6 +34,7 @@ export class IdStore {
 
   /** The item of the id `buf[start, end)`, or -1. */
   find(buf: Uint8Array, start: number, end: number): number {
+    if (!this.hashed) this.hashAll();
     const h = hashOf(buf, start, end);
     const mask = this.table.length - 1;
     for (let s = h & mask; ; s = (s + 1) & mask) {
@@ -43,6 +46,7 @@ export class IdStore {
 
   /** The item of the id `buf[start, end)`, added if new (then it is `n - 1`). */
   add(buf: Uint8Array, start: number, end: number): number {
+    if (!this.hashed) this.hashAll();
     const h = hashOf(buf, start, end);
     let mask = this.table.length - 1;
     for (let s = h & mask; ; s = (s + 1) & mask) {
@@ -76,6 +80,11 @@ export class IdStore {
     return true;
   }
 
+  /** The bytes of id `i` (a view, not a copy). */
+  bytesOf(i: number): Uint8Array {
+    return this.bytes.subarray(i === 0 ? 0 : this.ends[i - 1]!, this.ends[i]!);
+  }
+
   get(i: number): string {
     return this.bytes.toString("utf8", i === 0 ? 0 : this.ends[i - 1]!, this.ends[i]!);
   }
@@ -99,24 +108,72 @@ export class IdStore {
     return { bytes: this.bytes.subarray(0, this.used), ends: this.ends.subarray(0, this.n) };
   }
 
-  /** A store over saved parts. */
+  /**
+   * A store over saved parts. Its hash table is built on the first `find` or `add` (a restart that
+   * only shows pages of rows never needs it).
+   */
   static from(bytes: Buffer, ends: Float64Array): IdStore {
-    const store = new IdStore(Math.max(1024, ends.length));
+    const store = new IdStore(0);
     store.bytes = bytes;
     store.used = bytes.length;
-    store.ends.set(ends);
+    store.ends = ends;
     store.n = ends.length;
-    for (let i = 0; i < store.n; i++) {
-      const from = i === 0 ? 0 : ends[i - 1]!;
-      store.hashes[i] = hashOf(bytes, from, ends[i]!);
-    }
-    store.rehash();
+    store.hashed = false;
+    return store;
+  }
+
+  /** Everything, hash table included, to hand to another thread (`transfer`: the buffers to move). */
+  export(): {
+    bytes: Uint8Array;
+    used: number;
+    ends: Float64Array;
+    hashes: Uint32Array;
+    table: Int32Array;
+    n: number;
+    hashed: boolean;
+  } {
+    return {
+      bytes: this.bytes,
+      used: this.used,
+      ends: this.ends,
+      hashes: this.hashes,
+      table: this.table,
+      n: this.n,
+      hashed: this.hashed,
+    };
+  }
+
+  /** The store `export()` gave, in this thread. */
+  static imported(e: ReturnType<IdStore["export"]>): IdStore {
+    const store = new IdStore(0);
+    store.bytes = Buffer.from(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength);
+    store.used = e.used;
+    store.ends = e.ends;
+    store.hashes = e.hashes;
+    store.table = e.table;
+    store.n = e.n;
+    store.hashed = e.hashed;
     return store;
   }
 
   // ---- internal helpers ----
 
+  private hashAll(): void {
+    this.hashed = true;
+    const capacity = Math.max(1024, this.n);
+    if (this.ends.length < capacity) {
+      const ends = new Float64Array(capacity);
+      ends.set(this.ends.subarray(0, this.n));
+      this.ends = ends;
+    }
+    this.hashes = new Uint32Array(this.ends.length);
+    for (let i = 0; i < this.n; i++)
+      this.hashes[i] = hashOf(this.bytes, i === 0 ? 0 : this.ends[i - 1]!, this.ends[i]!);
+    this.rehash();
+  }
+
   private resize(capacity: number): void {
+    if (!this.hashed) this.hashAll();
     const ends = new Float64Array(capacity);
     ends.set(this.ends.subarray(0, this.n));
     const hashes = new Uint32Array(capacity);

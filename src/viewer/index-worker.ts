@@ -2,8 +2,9 @@
  * The viewer's worker thread: the long jobs run here, so the server's thread keeps answering pages
  * (other trials, filters and sorts on a built index) meanwhile.
  *
- * - `build`: a trial's index from nothing (or a large append), saved beside the trial files; the
- *   server then opens the saved file. The worker exits after it, so its memory is given back.
+ * - `build`: a trial's index from nothing, over some of its files (the server runs two at once:
+ *   prompts.jsonl, and the others), posted back as typed arrays whose buffers are transferred, not
+ *   copied; the server joins the two and saves the result. The worker exits after it.
  * - `search`: the start offsets of the lines of some files that contain any of the needles, by
  *   native byte search over large sequential reads, posted in batches as they are found, up to a
  *   cap per file.
@@ -11,14 +12,14 @@
  * Started by worker-jobs.ts; `runJob` is the same work for a caller that cannot start a worker.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { scanChunks, TrialIndex } from "./trial-index.js";
+import { type FileKind, type IndexParts, scanChunks, TrialIndex } from "./trial-index.js";
 
 export type Job =
-  | { type: "build"; dir: string; primary: string | null }
+  | { type: "build"; dir: string; primary: string | null; kinds: FileKind[] }
   | { type: "search"; files: { path: string; size: number }[]; needles: string[]; cap: number };
 
 export type JobMessage =
-  | { type: "built"; saved: boolean; rows: number }
+  | { type: "built"; parts: IndexParts; transfer: ArrayBuffer[] }
   | { type: "hits"; file: number; starts: Float64Array }
   | { type: "searched"; found: number; capped: boolean }
   | { type: "failed"; message: string };
@@ -27,8 +28,8 @@ export type JobMessage =
 export async function runJob(job: Job, post: (m: JobMessage) => void): Promise<void> {
   if (job.type === "build") {
     const index = TrialIndex.open(job.dir, job.primary);
-    await index.update();
-    post({ type: "built", saved: index.save() || index.isSaved(), rows: index.rows });
+    await index.indexFiles(job.kinds);
+    post({ type: "built", ...index.exportParts() });
     return;
   }
   const needles = job.needles.map((n) => Buffer.from(n, "utf8"));
@@ -72,6 +73,7 @@ if (parentPort && workerData?.benchlineViewerJob) {
   const port = parentPort;
   runJob(workerData.benchlineViewerJob as Job, (m) => {
     if (m.type === "hits") port.postMessage(m, [m.starts.buffer as ArrayBuffer]);
+    else if (m.type === "built") port.postMessage(m, m.transfer);
     else port.postMessage(m);
   }).catch((error: unknown) => {
     port.postMessage({ type: "failed", message: error instanceof Error ? error.message : String(error) });

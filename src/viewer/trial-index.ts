@@ -85,6 +85,25 @@ export interface RowQuery {
 export const SORT_KEYS = ["order", "id", "score", "status", "category", "error"] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
 
+/** An index as posted between threads (see `exportParts`). */
+export interface IndexParts {
+  primary: string | null;
+  files: Record<FileKind, FileState>;
+  rows: number;
+  items: number;
+  c: Columns;
+  it: ItemColumns;
+  ids: ReturnType<IdStore["export"]>;
+  extraRows: [string, number][];
+  otherScores: [string, [number, number]][];
+  categories: string[];
+  codes: string[];
+  cursor: Record<FileKind, number>;
+}
+
+/** The counts of `Progress` that are kept with a saved index. */
+type SavedProgress = Pick<Progress, "predictions" | "executions" | "scored">;
+
 export interface RowRef {
   row: number;
   id: string;
@@ -128,6 +147,22 @@ export class TrialIndex {
   private cache = new Map<string, Int32Array>();
   private searchCache: { key: string; hits: Uint8Array; capped: boolean } | null = null;
   private updating: Promise<boolean> | null = null;
+  /** Columns of byte offsets not read yet from the saved index: its open file and where each is. */
+  /**
+   * A large saved index not read yet: its file, kept open (a newer index saved over it does not
+   * matter), where each column and the ids are, and the counts `progress` shows. A page of rows in
+   * file order reads its few values from there; anything else reads the whole index first
+   * (`loadDeferred`).
+   */
+  private deferred: {
+    fd: number;
+    where: Map<string, number>;
+    endsAt: number;
+    bytesAt: number;
+    idsBytes: number;
+    idsLoaded: boolean;
+    progress: SavedProgress | null;
+  } | null = null;
 
   private constructor(dir: string, primary: string | null) {
     this.dir = dir;
@@ -164,6 +199,89 @@ export class TrialIndex {
     return this.updating;
   }
 
+  /**
+   * Reads what was appended to some of the files only (the build workers: one reads prompts.jsonl
+   * while another reads the rest; `absorbPrompts` then joins them).
+   */
+  indexFiles(kinds: readonly FileKind[]): Promise<boolean> {
+    return this.doUpdate(kinds);
+  }
+
+  /**
+   * Everything the index holds, as typed arrays, and the buffers to transfer (not copy) when it is
+   * posted to another thread; `fromParts` there gives the same index.
+   */
+  exportParts(): { parts: IndexParts; transfer: ArrayBuffer[] } {
+    this.loadDeferred();
+    const parts: IndexParts = {
+      primary: this.primary,
+      files: this.files,
+      rows: this.nRows,
+      items: this.nItems,
+      c: this.c,
+      it: this.it,
+      ids: this.ids.export(),
+      extraRows: [...this.extraRows],
+      otherScores: [...this.otherScores],
+      categories: this.categories,
+      codes: this.codes,
+      cursor: this.cursor,
+    };
+    const views = [
+      ...Object.values(this.c),
+      ...Object.values(this.it),
+      parts.ids.bytes,
+      parts.ids.ends,
+      parts.ids.hashes,
+      parts.ids.table,
+    ];
+    // only buffers a view covers whole (a small Buffer may sit in Node's shared pool: it is copied)
+    const transfer = new Set<ArrayBuffer>();
+    for (const v of views as ArrayBufferView[])
+      if (v.byteOffset === 0 && v.byteLength === v.buffer.byteLength && v.buffer instanceof ArrayBuffer)
+        transfer.add(v.buffer);
+    return { parts, transfer: [...transfer] };
+  }
+
+  /** The index `exportParts` gave (in another thread), not yet saved. */
+  static fromParts(dir: string, parts: IndexParts): TrialIndex {
+    const index = new TrialIndex(dir, parts.primary);
+    index.files = parts.files;
+    index.nRows = parts.rows;
+    index.nItems = parts.items;
+    index.c = parts.c;
+    index.it = parts.it;
+    index.ids = IdStore.imported(parts.ids);
+    index.extraRows = new Map(parts.extraRows);
+    index.otherScores = new Map(parts.otherScores);
+    for (const x of parts.categories) index.intern(x, index.categories, index.categoryIndex);
+    for (const x of parts.codes) index.intern(x, index.codes, index.codeIndex);
+    index.cursor = parts.cursor;
+    index.version++;
+    return index;
+  }
+
+  /**
+   * Takes the prompts of an index that read prompts.jsonl alone (built alongside this one, which
+   * read the other files): their items, offsets and categories, and that file's state.
+   */
+  absorbPrompts(p: TrialIndex): void {
+    this.loadDeferred();
+    for (let j = 0; j < p.nItems; j++) {
+      if (p.it.promptLen[j] === 0) continue;
+      const id = p.ids.bytesOf(j);
+      const i = this.itemOf(id, 0, id.length, "prompts");
+      this.it.promptOff[i] = p.it.promptOff[j]!;
+      this.it.promptLen[i] = p.it.promptLen[j]!;
+      const cat = p.it.itemCat[j]!;
+      this.it.itemCat[i] = cat ? this.intern(p.categories[cat - 1]!, this.categories, this.categoryIndex) : 0;
+    }
+    this.files.prompts = p.files.prompts;
+    this.version++;
+    this.cache.clear();
+    this.searchCache = null;
+  }
+
   private savedAt = 0;
 
   /**
@@ -178,6 +296,7 @@ export class TrialIndex {
   /** Saves the index beside the trial files if it changed; a read-only directory keeps it in memory. */
   save(): boolean {
     if (this.savedVersion === this.version) return false;
+    this.loadDeferred();
     this.savedAt = Date.now();
     const ids = this.ids.parts();
     const header = {
@@ -192,6 +311,7 @@ export class TrialIndex {
       codes: this.codes,
       extraRows: [...this.extraRows],
       otherScores: [...this.otherScores],
+      progress: this.counts(),
     };
     const parts: Buffer[] = [];
     const head = Buffer.from(JSON.stringify(header));
@@ -245,14 +365,24 @@ export class TrialIndex {
   }
 
   progress(): Progress {
+    const saved = this.deferred?.progress;
     const p: Progress = {
       items: this.nItems,
       rows: this.nRows,
-      predictions: { ok: 0, error: 0 },
-      executions: { ok: 0, error: 0 },
-      scored: 0,
+      ...structuredClone(saved ?? this.counts()),
       badLines: [],
     };
+    for (const kind of FILE_KINDS) {
+      const f = this.files[kind];
+      if (f.badCount > 0) p.badLines.push({ file: kind, count: f.badCount, lines: f.bad });
+    }
+    return p;
+  }
+
+  /** What `progress` counts over the rows (saved with the index, so a restart need not read them). */
+  private counts(): SavedProgress {
+    this.loadDeferred();
+    const p: SavedProgress = { predictions: { ok: 0, error: 0 }, executions: { ok: 0, error: 0 }, scored: 0 };
     for (let r = 0; r < this.nRows; r++) {
       const s = this.c.predStatus[r];
       if (s === 1) p.predictions.ok++;
@@ -261,10 +391,6 @@ export class TrialIndex {
       if (e === 1) p.executions.ok++;
       else if (e === 2) p.executions.error++;
       if (this.c.scorePassed[r]) p.scored++;
-    }
-    for (const kind of FILE_KINDS) {
-      const f = this.files[kind];
-      if (f.badCount > 0) p.badLines.push({ file: kind, count: f.badCount, lines: f.bad });
     }
     return p;
   }
@@ -275,12 +401,19 @@ export class TrialIndex {
   }
 
   status(r: number): RowStatus {
+    this.need(STATUS_COLUMNS);
+    return this.rowStatus(r);
+  }
+
+  /** `status(r)` once its columns are in memory. */
+  private rowStatus(r: number): RowStatus {
     if (this.c.predStatus[r] === 2 || this.c.execStatus[r] === 2) return "error";
     const p = this.c.scorePassed[r];
     return p === 1 ? "passed" : p === 2 ? "failed" : "pending";
   }
 
   ref(r: number): RowRef {
+    if (this.deferred) return this.refOnDisk(r);
     const item = this.c.rowItem[r]!;
     const cat = this.it.itemCat[item]!;
     const code = this.c.errCode[r]!;
@@ -297,6 +430,7 @@ export class TrialIndex {
 
   /** The row of `(id, sample)`, or -1. */
   find(id: string, sample: number): number {
+    this.loadDeferred();
     const bytes = Buffer.from(id);
     const item = this.ids.find(bytes, 0, bytes.length);
     if (item < 0) return -1;
@@ -311,6 +445,7 @@ export class TrialIndex {
     execution: [number, number] | null;
     scores: [number, number][];
   } {
+    this.loadDeferred();
     const item = this.c.rowItem[r]!;
     const scores: [number, number][] = [];
     if (this.c.scorePassed[r]) scores.push([this.c.scoreOff[r]!, this.c.scoreLen[r]!]);
@@ -328,6 +463,31 @@ export class TrialIndex {
    * hits are cached until the index changes; filters are one pass over typed arrays.
    */
   async query(q: RowQuery): Promise<{ total: number; rows: RowRef[]; search_capped?: boolean }> {
+    const plain =
+      !q.text &&
+      !q.status &&
+      q.category === undefined &&
+      q.error === undefined &&
+      q.scoreMin === undefined &&
+      q.scoreMax === undefined &&
+      (q.sort ?? "order") === "order";
+    // a page in file order, unfiltered, reads only its own rows (`ref`); anything else the index
+    if (!plain) {
+      // only the columns this query reads (a search reads the whole index)
+      if (q.text) this.loadDeferred();
+      if (q.status) this.need(STATUS_COLUMNS);
+      if (q.category !== undefined) this.need(["rowItem", "itemCat"]);
+      if (q.error !== undefined) this.need(["errCode"]);
+      if (q.scoreMin !== undefined || q.scoreMax !== undefined) this.need(["scorePassed", "score"]);
+    }
+    const offset = q.offset ?? 0;
+    const limit = q.limit ?? 50;
+    if (plain) {
+      const page: RowRef[] = [];
+      for (let k = offset; k < Math.min(this.nRows, offset + limit); k++)
+        page.push(this.ref(q.desc ? this.nRows - 1 - k : k));
+      return { total: this.nRows, rows: page };
+    }
     const order = this.sorted(q.sort ?? "order");
     const found = q.text ? await this.search(q.text) : null;
     const hits = found?.hits ?? null;
@@ -337,8 +497,6 @@ export class TrialIndex {
     const min = q.scoreMin ?? Number.NEGATIVE_INFINITY;
     const max = q.scoreMax ?? Number.POSITIVE_INFINITY;
     const scoreFilter = q.scoreMin !== undefined || q.scoreMax !== undefined;
-    const offset = q.offset ?? 0;
-    const limit = q.limit ?? 50;
     const page: number[] = [];
     let total = 0;
     const n = order.length;
@@ -352,7 +510,7 @@ export class TrialIndex {
         const s = this.c.score[r]!;
         if (s < min || s > max) continue;
       }
-      if (status !== -1 && ROW_STATUSES.indexOf(this.status(r)) !== status) continue;
+      if (status !== -1 && ROW_STATUSES.indexOf(this.rowStatus(r)) !== status) continue;
       if (total >= offset && page.length < limit) page.push(r);
       total++;
     }
@@ -383,6 +541,11 @@ export class TrialIndex {
     const cacheKey = `${key}@${this.version}`;
     const hit = this.cache.get(cacheKey);
     if (hit) return hit;
+    if (key === "id") this.need(["rowItem", "rowSample"], true);
+    else if (key === "score") this.need(["scorePassed", "score"]);
+    else if (key === "status") this.need(STATUS_COLUMNS);
+    else if (key === "category") this.need(["rowItem", "itemCat"]);
+    else if (key === "error") this.need(["errCode"]);
     const order = new Int32Array(this.nRows);
     for (let r = 0; r < this.nRows; r++) order[r] = r;
     const ids = this.ids;
@@ -398,7 +561,7 @@ export class TrialIndex {
       });
     else if (key === "status") {
       const st = new Uint8Array(this.nRows);
-      for (let r = 0; r < this.nRows; r++) st[r] = ROW_STATUSES.indexOf(this.status(r));
+      for (let r = 0; r < this.nRows; r++) st[r] = ROW_STATUSES.indexOf(this.rowStatus(r));
       order.sort((a, b) => st[a]! - st[b]! || a - b);
     } else if (key === "category") {
       const rank = rankOf(this.categories);
@@ -422,6 +585,7 @@ export class TrialIndex {
   private async search(text: string): Promise<{ hits: Uint8Array; capped: boolean }> {
     const key = `${text}@${this.version}`;
     if (this.searchCache?.key === key) return this.searchCache;
+    this.loadDeferred();
     const hits = new Uint8Array(this.nRows);
     const needles = searchForms(text).map((form) => JSON.stringify(form).slice(1, -1));
     const promptItems = new Uint8Array(this.nItems);
@@ -475,6 +639,8 @@ export class TrialIndex {
   }
 
   private reset(): void {
+    if (this.deferred) closeSync(this.deferred.fd);
+    this.deferred = null;
     this.files = emptyFiles();
     this.c = allocate(COLUMNS, 1024);
     this.it = allocate(ITEM_COLUMNS, 1024);
@@ -498,22 +664,124 @@ export class TrialIndex {
     if (!existsSync(path)) return;
     // Read piece by piece into the columns: the file is never held whole in memory.
     const fd = openSync(path, "r");
+    let keep = false;
     try {
-      this.loadFrom(fd);
+      keep = this.loadFrom(fd);
     } finally {
-      closeSync(fd);
+      if (!keep) closeSync(fd);
     }
   }
 
-  private loadFrom(fd: number): void {
-    const readAt = (target: Uint8Array, position: number): void => {
-      let got = 0;
-      while (got < target.length) {
-        const n = readSync(fd, target, got, target.length - got, position + got);
-        if (n === 0) throw new Error("index: file too short");
-        got += n;
-      }
+  /**
+   * Reads the byte-offset columns that `load` left in the index file (see `deferred`). The file
+   * was kept open, so a newer index saved over it meanwhile does not matter.
+   */
+  private loadDeferred(): void {
+    const d = this.deferred;
+    if (!d) return;
+    this.deferred = null;
+    try {
+      for (const key of [...d.where.keys()]) this.loadColumn(d, key);
+      if (!d.idsLoaded) this.ids = this.readIds(d.fd, d.endsAt, d.bytesAt, this.nItems, d.idsBytes);
+    } finally {
+      closeSync(d.fd);
+    }
+  }
+
+  /** Reads these columns (and the ids) into memory if they are still on disk. */
+  private need(keys: readonly string[], ids = false): void {
+    const d = this.deferred;
+    if (!d) return;
+    for (const key of keys) if (d.where.has(key)) this.loadColumn(d, key);
+    if (ids && !d.idsLoaded) {
+      this.ids = this.readIds(d.fd, d.endsAt, d.bytesAt, this.nItems, d.idsBytes);
+      d.idsLoaded = true;
+    }
+  }
+
+  /** Reads one column still on disk into memory. */
+  private loadColumn(d: NonNullable<TrialIndex["deferred"]>, key: string): void {
+    const at = d.where.get(key)!;
+    const items = key in ITEM_COLUMNS;
+    const Type = items ? ITEM_COLUMNS[key as keyof ItemColumns] : COLUMNS[key as keyof Columns];
+    const n = items ? this.nItems : this.nRows;
+    const col = new Type(Math.max(1024, n));
+    readFully(d.fd, new Uint8Array(col.buffer, 0, n * col.BYTES_PER_ELEMENT), at);
+    (items ? (this.it as Record<string, unknown>) : (this.c as Record<string, unknown>))[key] = col;
+    d.where.delete(key);
+  }
+
+  /**
+   * Reads an index left on disk in the background, a column per turn of the event loop, so the
+   * filter or sample asked for after the first page finds it in memory (a request meanwhile waits
+   * for one column at most, then reads the rest).
+   */
+  private prefetch(): void {
+    const step = () => {
+      const d = this.deferred;
+      if (!d) return;
+      const key = d.where.keys().next();
+      if (!key.done) this.loadColumn(d, key.value);
+      else if (!d.idsLoaded) {
+        this.ids = this.readIds(d.fd, d.endsAt, d.bytesAt, this.nItems, d.idsBytes);
+        d.idsLoaded = true;
+      } else return this.loadDeferred();
+      setImmediate(step);
     };
+    setTimeout(step, PREFETCH_AFTER_MS).unref();
+  }
+
+  private readIds(fd: number, endsAt: number, bytesAt: number, items: number, idsBytes: number): IdStore {
+    const ends = new Float64Array(items);
+    readFully(fd, new Uint8Array(ends.buffer), endsAt);
+    const block = Buffer.alloc(idsBytes);
+    readFully(fd, block, bytesAt);
+    return IdStore.from(block, ends);
+  }
+
+  /** One value of a column still on disk (`deferred`), read where it is. */
+  private cell(key: keyof Columns | keyof ItemColumns, i: number): number {
+    const d = this.deferred!;
+    if (!d.where.has(key))
+      return (key in ITEM_COLUMNS ? this.it[key as keyof ItemColumns] : this.c[key as keyof Columns])[i]!;
+    const Type = key in ITEM_COLUMNS ? ITEM_COLUMNS[key as keyof ItemColumns] : COLUMNS[key as keyof Columns];
+    const scratch = new Type(1);
+    readFully(d.fd, new Uint8Array(scratch.buffer), d.where.get(key)! + i * Type.BYTES_PER_ELEMENT);
+    return scratch[0]!;
+  }
+
+  /** `ref(r)` of an index still on disk: a few small reads. */
+  private refOnDisk(r: number): RowRef {
+    const d = this.deferred!;
+    const item = this.cell("rowItem", r);
+    const cat = this.cell("itemCat", item);
+    const code = this.cell("errCode", r);
+    const passed = this.cell("scorePassed", r);
+    const error = this.cell("predStatus", r) === 2 || this.cell("execStatus", r) === 2;
+    const id = d.idsLoaded ? this.ids.get(item) : this.idOnDisk(d, item);
+    return {
+      row: r,
+      id,
+      sample: this.cell("rowSample", r),
+      status: error ? "error" : passed === 1 ? "passed" : passed === 2 ? "failed" : "pending",
+      score: passed ? this.cell("score", r) : null,
+      category: cat ? this.categories[cat - 1]! : null,
+      error: code ? this.codes[code - 1]! : null,
+    };
+  }
+
+  private idOnDisk(d: NonNullable<TrialIndex["deferred"]>, item: number): string {
+    const ends = new Float64Array(2);
+    if (item > 0) readFully(d.fd, new Uint8Array(ends.buffer), d.endsAt + (item - 1) * 8);
+    else readFully(d.fd, new Uint8Array(ends.buffer, 8), d.endsAt);
+    const id = Buffer.alloc(ends[1]! - ends[0]!);
+    readFully(d.fd, id, d.bytesAt + ends[0]!);
+    return id.toString("utf8");
+  }
+
+  /** Reads a saved index; true if it kept `fd` open to read the offset columns later. */
+  private loadFrom(fd: number): boolean {
+    const readAt = (target: Uint8Array, position: number): void => readFully(fd, target, position);
     const lenBuf = Buffer.alloc(8);
     readAt(lenBuf, 0);
     const headLen = lenBuf.readUInt32LE(0);
@@ -530,31 +798,48 @@ export class TrialIndex {
       codes: string[];
       extraRows: [string, number][];
       otherScores: [string, [number, number]][];
+      progress?: SavedProgress;
     };
-    if (header.format !== FORMAT || header.primary !== this.primary) return;
-    for (const kind of FILE_KINDS) if (!this.stillAppendOnly(kind, header.files[kind])) return;
+    if (header.format !== FORMAT || header.primary !== this.primary) return false;
+    for (const kind of FILE_KINDS) if (!this.stillAppendOnly(kind, header.files[kind])) return false;
     let at = 8 + headLen;
     at += (8 - (at % 8)) % 8;
-    const c = allocate(COLUMNS, Math.max(1024, header.rows));
-    const it = allocate(ITEM_COLUMNS, Math.max(1024, header.items));
+    // A large index is left on disk until something needs more than a page of rows in file order
+    // (see `deferred`): a restart shows its first page without reading it.
+    const defer = header.rows >= DEFER_ROWS;
+    const where = new Map<string, number>();
+    const c: Record<string, ArrayBufferView> = {};
+    const it: Record<string, ArrayBufferView> = {};
     for (const [spec, cols, n] of [
       [COLUMNS, c, header.rows],
       [ITEM_COLUMNS, it, header.items],
     ] as const) {
-      for (const key of Object.keys(spec)) {
-        const col = (cols as unknown as Record<string, Uint8Array>)[key]!;
-        const bytes = n * col.BYTES_PER_ELEMENT;
-        readAt(new Uint8Array(col.buffer, col.byteOffset, bytes), at);
+      for (const [key, Type] of Object.entries(spec)) {
+        const bytes = n * Type.BYTES_PER_ELEMENT;
+        where.set(key, at);
+        const col = new Type(defer ? 0 : Math.max(1024, n));
+        if (!defer) readAt(new Uint8Array(col.buffer, 0, bytes), at);
+        cols[key] = col;
         at += bytes + ((8 - (bytes % 8)) % 8);
       }
     }
-    const ends = new Float64Array(header.items);
-    readAt(new Uint8Array(ends.buffer), at);
-    const block = Buffer.alloc(header.idsBytes);
-    readAt(block, at + ends.byteLength);
-    const ids = IdStore.from(block, ends);
-    this.c = c;
-    this.it = it;
+    const endsAt = at;
+    const bytesAt = at + header.items * 8;
+    this.deferred = defer
+      ? {
+          fd,
+          where,
+          endsAt,
+          bytesAt,
+          idsBytes: header.idsBytes,
+          idsLoaded: false,
+          progress: header.progress ?? null,
+        }
+      : null;
+    if (defer) this.prefetch();
+    this.c = c as unknown as Columns;
+    this.it = it as unknown as ItemColumns;
+    const ids = defer ? new IdStore() : this.readIds(fd, endsAt, bytesAt, header.items, header.idsBytes);
     this.files = header.files;
     this.nRows = header.rows;
     this.nItems = header.items;
@@ -571,6 +856,7 @@ export class TrialIndex {
     });
     this.version++;
     this.savedVersion = this.version;
+    return this.deferred !== null;
   }
 
   /** Whether a file still starts with what was indexed and has not shrunk. */
@@ -584,7 +870,7 @@ export class TrialIndex {
     return headHash(this.read(kind, 0, state.headLen)) === state.head;
   }
 
-  private async doUpdate(): Promise<boolean> {
+  private async doUpdate(kinds: readonly FileKind[] = FILE_KINDS): Promise<boolean> {
     for (const kind of FILE_KINDS) {
       if (!this.stillAppendOnly(kind, this.files[kind])) {
         this.reset();
@@ -592,16 +878,17 @@ export class TrialIndex {
       }
     }
     const before = this.version;
-    for (const kind of FILE_KINDS) {
+    for (const kind of kinds) {
       const path = this.path(kind);
       if (!existsSync(path)) continue;
       const f = this.files[kind];
       const size = statSync(path).size;
       if (size <= f.size) continue;
+      this.loadDeferred();
       if (f.size === 0) {
         f.headLen = Math.min(HEAD, size);
         f.head = headHash(this.read(kind, 0, f.headLen));
-        if (size > CHUNK) this.reserve(Math.ceil(this.estimateLines(kind, size) * 1.05));
+        if (size > CHUNK) this.reserve(Math.ceil(this.estimateLines(kind, size) * 1.05), kind === "prompts");
       }
       const end = await scanChunks(path, f.size, size, (buf, chunkEnd, base) => {
         let start = 0;
@@ -695,12 +982,16 @@ export class TrialIndex {
 
   /** The item of a row's id, created if new; a byte comparison instead of a hash lookup when in order. */
   private item(row: RowFields, kind: FileKind): number {
+    return this.itemOf(row.idBuf, row.idStart, row.idEnd, kind);
+  }
+
+  private itemOf(buf: Uint8Array, start: number, end: number, kind: FileKind): number {
     const guess = this.cursor[kind];
-    if (guess < this.nItems && this.ids.equals(guess, row.idBuf, row.idStart, row.idEnd)) {
+    if (guess < this.nItems && this.ids.equals(guess, buf, start, end)) {
       this.cursor[kind] = guess + 1;
       return guess;
     }
-    const i = this.ids.add(row.idBuf, row.idStart, row.idEnd);
+    const i = this.ids.add(buf, start, end);
     if (i === this.nItems) {
       this.nItems++;
       if (i >= this.it.item0Row.length) this.it = grow(this.it, ITEM_COLUMNS, i * 2);
@@ -710,9 +1001,12 @@ export class TrialIndex {
     return i;
   }
 
-  /** Makes room for about `rows` rows and items (a first read of large files grows the columns once). */
-  private reserve(rows: number): void {
-    if (rows > this.c.rowItem.length) this.c = grow(this.c, COLUMNS, rows);
+  /**
+   * Makes room for about `rows` rows and items, or items alone (a first read of large files grows
+   * the columns once).
+   */
+  private reserve(rows: number, itemsOnly: boolean): void {
+    if (!itemsOnly && rows > this.c.rowItem.length) this.c = grow(this.c, COLUMNS, rows);
     if (rows > this.it.item0Row.length) this.it = grow(this.it, ITEM_COLUMNS, rows);
     this.ids.reserve(rows);
   }
@@ -742,6 +1036,21 @@ export class TrialIndex {
 }
 
 // ---- internal helpers ----
+
+/** Saved indexes of this many rows or more stay on disk until more than a page of rows is needed. */
+const DEFER_ROWS = 65_536;
+const STATUS_COLUMNS = ["predStatus", "execStatus", "scorePassed"];
+/** How long after a restart's first page the rest of its index is read in the background. */
+const PREFETCH_AFTER_MS = 20;
+
+function readFully(fd: number, target: Uint8Array, position: number): void {
+  let got = 0;
+  while (got < target.length) {
+    const n = readSync(fd, target, got, target.length - got, position + got);
+    if (n === 0) throw new Error("index: file too short");
+    got += n;
+  }
+}
 
 /** The fields the index keeps, of any row kind. */
 interface RowFields {
@@ -790,7 +1099,8 @@ function fastFields(kind: FileKind, line: Buffer): boolean {
   const end = line.length;
   if (line[0] !== 0x7b || line[end - 1] !== 0x7d) return false;
   clearFields();
-  const iv = valueAt(line, 0, end, "id");
+  // rows as benchline writes them start with the id, and rows of samples go on with the sample
+  const iv = startsWith(line, 0, ID_FIRST) ? ID_FIRST.length : valueAt(line, 0, end, "id");
   if (iv < 0 || line[iv] !== 0x22) return false;
   const ie = stringEnd(line, iv, end);
   if (ie < 0) return false;
@@ -815,7 +1125,8 @@ function fastFields(kind: FileKind, line: Buffer): boolean {
     F.category = at < 0 ? undefined : cachedStringAt(0, line, at, end);
     return true;
   }
-  F.sample = smallIntAt(line, valueAt(line, 0, end, "sample"), end);
+  const next = startsWith(line, ie + 1, SAMPLE_NEXT) && iv === ID_FIRST.length;
+  F.sample = smallIntAt(line, next ? ie + 1 + SAMPLE_NEXT.length : valueAt(line, 0, end, "sample"), end);
   if (F.sample === undefined) return false;
   if (kind === "scores") {
     F.scorer = cachedStringAt(1, line, valueAt(line, 0, end, "scorer"), end);
@@ -861,6 +1172,15 @@ function slowFields(line: Buffer): boolean {
 }
 
 const ERROR_VALUE = Buffer.from('"error"');
+const ID_FIRST = Buffer.from('{"id":');
+const SAMPLE_NEXT = Buffer.from(',"sample":');
+
+/** Whether `buf` holds `what` at `at` (compared here: cheaper than a native call for a few bytes). */
+function startsWith(buf: Buffer, at: number, what: Buffer): boolean {
+  if (at + what.length > buf.length) return false;
+  for (let k = 0; k < what.length; k++) if (buf[at + k] !== what[k]) return false;
+  return true;
+}
 
 /** Strings read at each of a few places, by their raw bytes: repeated values are not decoded again. */
 const seenStrings: Map<string, string | undefined>[] = [new Map(), new Map(), new Map()];
