@@ -26,8 +26,8 @@ import {
  *   worker's `--concurrency` (`workerScheduling`): no retries, rate limits or adaptive
  *   concurrency of its own, which would apply them again per worker.
  *
- * Embedded models (`llamacpp`) keep their `concurrency` per worker: it is the parallel sequences
- * of each worker's own copy of the model.
+ * A model that runs on the worker itself (`command`, `llamacpp`: its file is the model) keeps its
+ * `concurrency` per worker: it bounds each machine's own copy of the program or model.
  */
 
 /** The coordinator's scheduler for a model's jobs; undefined for a provider that is not scheduled. */
@@ -36,11 +36,10 @@ export function coordinatorScheduling(
   defaultConcurrency: number,
 ): SchedulerOptions | undefined {
   if (!isProviderName(spec.provider)) return undefined;
-  const scheduled = providers[spec.provider].scheduled;
-  if (scheduled === false) return undefined;
+  if (providers[spec.provider].scheduled === false) return undefined;
   const { concurrency, maxAttempts, adaptive } = schedulerOptionsFrom(spec.options, `model "${spec.id}"`);
   return {
-    concurrency: (scheduled === "run" ? concurrency : undefined) ?? defaultConcurrency,
+    concurrency: (runsOnWorker(spec) ? undefined : concurrency) ?? defaultConcurrency,
     ...(maxAttempts !== undefined ? { maxAttempts } : {}),
     ...(adaptive !== undefined ? { adaptive } : {}),
     // A job may wait in the queue for a worker as long as it takes; the worker times the attempt.
@@ -53,10 +52,10 @@ export function workerScheduling(
   spec: ModelSpec,
   workerConcurrency: number,
 ): (options: SchedulerOptions) => SchedulerOptions {
-  const embedded = isProviderName(spec.provider) && typeof providers[spec.provider].scheduled === "number";
+  const local = runsOnWorker(spec);
   return ({ rpm: _rpm, tpm: _tpm, maxAttempts: _attempts, adaptive: _adaptive, concurrency, ...rest }) => ({
     ...rest,
-    ...(embedded && concurrency !== undefined ? { concurrency } : { concurrency: workerConcurrency }),
+    ...(local && concurrency !== undefined ? { concurrency } : { concurrency: workerConcurrency }),
     maxAttempts: 1,
     adaptive: false,
   });
@@ -135,6 +134,11 @@ export class SharedLimits {
 }
 
 // ---------------------------------------------------------------- internal helpers
+
+/** The model is a program or model file each worker runs itself (not a server they share). */
+function runsOnWorker(spec: ModelSpec): boolean {
+  return isProviderName(spec.provider) && providers[spec.provider].file;
+}
 
 /** setTimeout's longest delay (about 24.8 days): the scheduler's per-attempt timer, in effect none. */
 const NO_TIMEOUT_MS = 2 ** 31 - 1;
