@@ -443,6 +443,49 @@ describe("run --queue with benchline worker", () => {
     }
   }, 240_000);
 
+  it("adaptive concurrency is the coordinator's: one worker's 429 halves the requests in flight across all workers", async () => {
+    const latencyMs = 300;
+    const arrivals: { at: number; inFlight: number }[] = [];
+    let stats: { inFlight: number } | undefined;
+    const own = await startOpenAIServer({
+      latencyMs,
+      // Only the very first request is throttled (no Retry-After): one worker sees one 429.
+      faults: ({ index }) => {
+        arrivals.push({ at: Date.now(), inFlight: stats?.inFlight ?? 0 });
+        return index === 0 ? { status: 429 } : undefined;
+      },
+    });
+    stats = own.stats;
+    try {
+      const dir = testdir({ "exp.yaml": config(24).replace(server.url, own.url), "data.jsonl": qaRows(120) });
+      const url = queueUrl();
+      // 3 workers × 8 slots: the coordinator's 24 requests in flight all reach the server at once.
+      const workers = await Promise.all(
+        [1, 2, 3].map(() => startWorker(dir, url, undefined, ["--concurrency", "8"])),
+      );
+      const result = await runCliAsync(["run", "exp.yaml", "--no-cache", "--queue", url], dir, {
+        BENCH_KEY: "",
+      });
+      await Promise.all(workers.map(stop));
+      expect(result.code, result.stderr).toBe(0);
+      const predictions = rows(dir, "live", "predictions.jsonl");
+      expect(predictions).toHaveLength(240);
+      expect(predictions.every((p) => p.status === "ok")).toBe(true);
+      expect(own.stats.requests).toBe(121);
+      // Halved once for the whole run (24 → 12), then regained one at a time.
+      expect(result.stderr).toContain("queue: model local: at most 12 requests in flight across all workers");
+      expect(result.stderr).not.toContain("at most 6 requests");
+      // After the 429 reached the coordinator, the server sees at most the halved limit plus what
+      // was regained meanwhile (one per 12 answers); with each worker halving only its own slots
+      // (the one that saw the 429: 8 → 4) it would stay about 20.
+      const after = arrivals.filter((a) => a.at > arrivals[0]!.at + latencyMs + 500).slice(0, 10);
+      expect(after.length).toBe(10);
+      expect(Math.max(...after.map((a) => a.inFlight))).toBeLessThanOrEqual(16);
+    } finally {
+      await own.close();
+    }
+  }, 240_000);
+
   it("a worker without the API key fails its jobs with a message naming the variable", async () => {
     const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(3) });
     const url = queueUrl();

@@ -146,11 +146,13 @@ export class QueueCoordinator {
   }
 
   private stopProgress: (() => Promise<void>) | undefined;
+  private log: ProgressLog | undefined;
   /** Answers received, by the worker that sent them. */
   private readonly answers = createTally();
 
   /** Every `PROGRESS_MS`: workers seen, their rates, the queues' depth; at close, each worker's share. */
   private async startProgress(log: ProgressLog): Promise<void> {
+    this.log = log;
     const progress = createProgress(this.redis, () => [
       ...[...this.inference.values()].map((q) => q.queue),
       this.execution.queue,
@@ -239,7 +241,14 @@ export class QueueCoordinator {
       },
     };
     const scheduling = coordinatorScheduling(spec, defaultConcurrency);
-    model = scheduling ? withScheduler(dispatch, scheduling) : dispatch;
+    // The adaptive limit moves for all workers at once: say so (halved on a 429, regained by one).
+    const onLimitChange = (limit: number): void =>
+      this.log?.(`queue: model ${spec.id}: at most ${limit} requests in flight across all workers`, {
+        type: "queue:limit",
+        model: spec.id,
+        limit,
+      });
+    model = scheduling ? withScheduler(dispatch, { ...scheduling, onLimitChange }) : dispatch;
     this.models.set(spec.id, model);
     return model;
   }

@@ -95,12 +95,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         sample,
         ...(reference !== undefined ? { reference } : {}),
       });
-      await limits?.settle(generation, reserved, tpm);
+      // Best effort: a Redis hiccup here must not turn an answer into a failed job.
+      await limits?.settle(generation, reserved, tpm).catch(() => undefined);
       return { ok: true, generation, worker: name };
     } catch (error) {
       const { code, retryAfterMs } = error as { code?: unknown; retryAfterMs?: unknown };
       if (limits && code === "http_429" && typeof retryAfterMs === "number")
-        await limits.throttled(retryAfterMs);
+        await limits.throttled(retryAfterMs).catch(() => undefined);
       return { ok: false, error: toJobError(error), worker: name };
     }
   };
