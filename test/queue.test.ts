@@ -351,6 +351,141 @@ describe("run --queue with benchline worker", () => {
     }
   }, 240_000);
 
+  it("a model's tpm holds across all workers (a token bucket in Redis, charged what the server reports)", async () => {
+    // Its own server: every answered request's arrival time and the tokens its usage reports.
+    const own = await startOpenAIServer({ latencyMs: 20 });
+    try {
+      const tpm = 2400; // 40 tokens a second
+      const limited = config(8)
+        .replace(server.url, own.url)
+        .replace("max_attempts: 2,", `max_attempts: 2, tpm: ${tpm},`);
+      const dir = testdir({ "exp.yaml": limited, "data.jsonl": qaRows(24) });
+      const url = queueUrl();
+      const workers = await Promise.all([1, 2, 3].map(() => startWorker(dir, url)));
+      const result = await runCliAsync(["run", "exp.yaml", "--no-cache", "--queue", url], dir, {
+        BENCH_KEY: "",
+      });
+      await Promise.all(workers.map(stop));
+      expect(result.code, result.stderr).toBe(0);
+      const predictions = rows(dir, "live", "predictions.jsonl");
+      expect(predictions).toHaveLength(48);
+      expect(predictions.every((p) => p.status === "ok")).toBe(true);
+      const answers = [...own.stats.answers].sort((a, b) => a.at - b.at);
+      expect(answers).toHaveLength(24);
+      const total = answers.reduce((sum, a) => sum + a.tokens, 0);
+      const largest = Math.max(...answers.map((a) => a.tokens));
+      // The prompt is ~5 tokens and the answer (2 samples) ~18: the bucket is charged the reported
+      // usage, not only the estimate (prompt chars / 4, no max_tokens), or it would run 4× too fast.
+      expect(total).toBeGreaterThan(24 * 20);
+      const perSecond = tpm / 60;
+      // A request's tokens beyond its estimate are charged when its answer arrives: the bucket can
+      // run ahead by what the workers' 6 slots have in flight, besides its one-second burst.
+      const ahead = perSecond + 6 * largest;
+      // Over the whole run: the time the tokens need at 40 a second. Three workers each with their
+      // own bucket (and estimates only) would be done in about a second.
+      const span = answers.at(-1)!.at - answers[0]!.at;
+      expect(span).toBeGreaterThanOrEqual(((total - ahead) / perSecond) * 1000);
+      // And in every 5 s window.
+      const windowMs = 5000;
+      for (const first of answers) {
+        const inWindow = answers.filter((a) => a.at >= first.at && a.at < first.at + windowMs);
+        const tokens = inWindow.reduce((sum, a) => sum + a.tokens, 0);
+        expect(tokens, `tokens from ${first.at}`).toBeLessThanOrEqual(perSecond * (windowMs / 1000) + ahead);
+      }
+      // Each worker sent some of them.
+      for (const w of workers) expect(w.log()).toMatch(/worker: [1-9]\d* jobs done, 0 failed/);
+    } finally {
+      await own.close();
+    }
+  }, 240_000);
+
+  it("a 429 with Retry-After holds back every worker; the coordinator retries it and each row is written once", async () => {
+    const retryAfterS = 4;
+    const latencyMs = 400;
+    const arrivals: number[] = [];
+    const own = await startOpenAIServer({
+      latencyMs,
+      // The first request is answered 429 (after the latency), every other one normally.
+      faults: ({ index }) => {
+        arrivals.push(Date.now());
+        return index === 0 ? { status: 429, retryAfter: String(retryAfterS) } : undefined;
+      },
+    });
+    try {
+      // 60 jobs in flight for 6 worker slots: most wait in the queue, ready to go.
+      const dir = testdir({ "exp.yaml": config(60).replace(server.url, own.url), "data.jsonl": qaRows(60) });
+      const url = queueUrl();
+      const workers = await Promise.all([1, 2, 3].map(() => startWorker(dir, url)));
+      const result = await runCliAsync(
+        ["run", "exp.yaml", "--no-cache", "--log", "json", "--queue", url],
+        dir,
+        { BENCH_KEY: "" },
+      );
+      await Promise.all(workers.map(stop));
+      expect(result.code, result.stderr).toBe(0);
+      const predictions = rows(dir, "live", "predictions.jsonl");
+      expect(predictions).toHaveLength(120);
+      expect(new Set(predictions.map((p) => `${p.id}#${p.sample}`)).size).toBe(120);
+      expect(predictions.every((p) => p.status === "ok")).toBe(true);
+      // One retry, made by the coordinator's scheduler (not again inside a worker): 61 requests.
+      expect(own.stats.requests).toBe(61);
+      expect(predictions.filter((p) => p.attempts === 2)).toHaveLength(2); // the 429's item, 2 samples
+      expect(result.stderr).toContain('"code":"http_429"');
+      // The 429 left the server `latencyMs` after the first request arrived. Requests already sent
+      // by then arrive before it; allowing a second for the news to reach Redis, none arrives
+      // after that until Retry-After is over, though the other workers had jobs waiting.
+      const sent429 = arrivals[0]! + latencyMs;
+      const during = arrivals.filter((at) => at > sent429 + 1000 && at < sent429 + retryAfterS * 1000 - 100);
+      expect(during).toEqual([]);
+      expect(arrivals.filter((at) => at >= sent429 + retryAfterS * 1000 - 100).length).toBeGreaterThan(0);
+    } finally {
+      await own.close();
+    }
+  }, 240_000);
+
+  it("adaptive concurrency is the coordinator's: one worker's 429 halves the requests in flight across all workers", async () => {
+    const latencyMs = 300;
+    const arrivals: { at: number; inFlight: number }[] = [];
+    let stats: { inFlight: number } | undefined;
+    const own = await startOpenAIServer({
+      latencyMs,
+      // Only the very first request is throttled (no Retry-After): one worker sees one 429.
+      faults: ({ index }) => {
+        arrivals.push({ at: Date.now(), inFlight: stats?.inFlight ?? 0 });
+        return index === 0 ? { status: 429 } : undefined;
+      },
+    });
+    stats = own.stats;
+    try {
+      const dir = testdir({ "exp.yaml": config(24).replace(server.url, own.url), "data.jsonl": qaRows(120) });
+      const url = queueUrl();
+      // 3 workers × 8 slots: the coordinator's 24 requests in flight all reach the server at once.
+      const workers = await Promise.all(
+        [1, 2, 3].map(() => startWorker(dir, url, undefined, ["--concurrency", "8"])),
+      );
+      const result = await runCliAsync(["run", "exp.yaml", "--no-cache", "--queue", url], dir, {
+        BENCH_KEY: "",
+      });
+      await Promise.all(workers.map(stop));
+      expect(result.code, result.stderr).toBe(0);
+      const predictions = rows(dir, "live", "predictions.jsonl");
+      expect(predictions).toHaveLength(240);
+      expect(predictions.every((p) => p.status === "ok")).toBe(true);
+      expect(own.stats.requests).toBe(121);
+      // Halved once for the whole run (24 → 12), then regained one at a time.
+      expect(result.stderr).toContain("queue: model local: at most 12 requests in flight across all workers");
+      expect(result.stderr).not.toContain("at most 6 requests");
+      // After the 429 reached the coordinator, the server sees at most the halved limit plus what
+      // was regained meanwhile (one per 12 answers); with each worker halving only its own slots
+      // (the one that saw the 429: 8 → 4) it would stay about 20.
+      const after = arrivals.filter((a) => a.at > arrivals[0]!.at + latencyMs + 500).slice(0, 10);
+      expect(after.length).toBe(10);
+      expect(Math.max(...after.map((a) => a.inFlight))).toBeLessThanOrEqual(16);
+    } finally {
+      await own.close();
+    }
+  }, 240_000);
+
   it("a worker without the API key fails its jobs with a message naming the variable", async () => {
     const dir = testdir({ "exp.yaml": config(), "data.jsonl": qaRows(3) });
     const url = queueUrl();
@@ -495,7 +630,9 @@ execution: {sandbox: bwrap, timeout: 10, concurrency: 4, memory_mb: 256, pids: 6
     const dir = testdir({});
     const worker = await startWorker(dir, `redis://127.0.0.1:${port}/0`);
     own.kill("SIGKILL");
-    await until(() => worker.log().includes("redis:"), 30_000, "the worker to see Redis gone");
+    // "redis: <error>", not the "on redis://…" of the serving line (which matched at once, so the
+    // SIGTERM could come before the worker saw Redis gone: a graceful close, waiting for ever).
+    await until(() => worker.log().includes("redis: "), 30_000, "the worker to see Redis gone");
     const started = Date.now();
     await stop(worker);
     expect(Date.now() - started).toBeLessThan(15_000);

@@ -232,7 +232,8 @@ export async function resolveAndRun(
       ...(flags.wait === false ? { batchWait: false } : {}),
       ...(coordinator
         ? {
-            createProvider: (trial, cacheDir) => coordinator.providerFor(trial, exp.baseDir, cacheDir),
+            createProvider: (trial, cacheDir, defaultConcurrency) =>
+              coordinator.providerFor(trial, exp.baseDir, cacheDir, defaultConcurrency),
             ...(exp.task.execute ? { sandbox: coordinator.sandboxFor(exp.execution.sandbox) } : {}),
           }
         : {}),

@@ -11,9 +11,10 @@ export interface RunOptions {
   onEvent?: EventSink;
   /**
    * Provider override per trial (tests, import, a queued run); default: the registry. It gets the
-   * run's response cache directory (undefined with the cache off) to honour it as the registry does.
+   * run's response cache directory (undefined with the cache off) to honour it as the registry does,
+   * and the requests in flight the registry would allow the model when it sets no `concurrency`.
    */
-  createProvider?: (trial: Trial, cacheDir: string | undefined) => Provider;
+  createProvider?: (trial: Trial, cacheDir: string | undefined, defaultConcurrency: number) => Provider;
   /** Sandbox for tasks that execute (default: the experiment's `execution:` block). */
   sandbox?: Sandbox;
   /** Response cache directory (default `<out>/.cache`); `false` turns the cache off. */

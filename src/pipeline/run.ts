@@ -83,14 +83,17 @@ export async function runExperiment(
   const cacheDir =
     options.cacheDir === false ? undefined : (options.cacheDir ?? join(dirname(exp.dir), ".cache"));
   const providers = new Map<string, Provider>();
+  // Unless the model sets its own, allow as many requests as its trials can have in flight.
+  const defaultConcurrencyOf = (trial: Trial): number => {
+    const trialsOfModel = exp.trials.filter((t) => t.spec.model.id === trial.spec.model.id).length;
+    return exp.concurrency * Math.min(trialsOfModel, exp.trialConcurrency);
+  };
   const providerFor = (trial: Trial): Provider => {
-    const custom = options.createProvider?.(trial, cacheDir);
+    const custom = options.createProvider?.(trial, cacheDir, defaultConcurrencyOf(trial));
     if (custom) return custom;
     let provider = providers.get(trial.spec.model.id);
     if (!provider) {
-      // Unless the model sets its own, allow as many requests as its trials can have in flight.
-      const trialsOfModel = exp.trials.filter((t) => t.spec.model.id === trial.spec.model.id).length;
-      const defaultConcurrency = exp.concurrency * Math.min(trialsOfModel, exp.trialConcurrency);
+      const defaultConcurrency = defaultConcurrencyOf(trial);
       provider = createProvider(
         trial.spec.model,
         { baseDir: exp.baseDir, env: process.env },

@@ -27,7 +27,7 @@ import {
   takesOption,
 } from "./options.js";
 import { costFor, FREE, type Price, priceFor } from "./pricing.js";
-import { schedulerOptionsFrom, withScheduler } from "./scheduler.js";
+import { type SchedulerOptions, schedulerOptionsFrom, withScheduler } from "./scheduler.js";
 
 /** The OpenAI-compatible presets: their client options, the scheduler's, and `context_length`. */
 const openAIOptions = z.strictObject({
@@ -118,6 +118,11 @@ export interface CreateProviderOptions {
   cacheDir?: string;
   /** Requests in flight for a scheduled provider whose model sets no `concurrency`. */
   defaultConcurrency?: number;
+  /**
+   * Changes the scheduler settings read from the model (a queue worker makes one attempt per job:
+   * the run holds the model's retries and rate limits for all workers).
+   */
+  adjustScheduling?: (options: SchedulerOptions) => SchedulerOptions;
 }
 
 /**
@@ -167,7 +172,7 @@ export function createProvider(
     const scheduling = schedulerOptionsFrom(spec.options, `model "${spec.id}"`);
     const fallback = entry.scheduled === "run" ? options.defaultConcurrency : entry.scheduled;
     if (scheduling.concurrency === undefined && fallback !== undefined) scheduling.concurrency = fallback;
-    provider = withScheduler(provider, scheduling);
+    provider = withScheduler(provider, options.adjustScheduling?.(scheduling) ?? scheduling);
   }
   if (options.cacheDir) provider = withModelCache(provider, spec, env, options.cacheDir);
   // The wrappers keep the model's tokenizer reachable (prompts are fitted by it).
@@ -244,6 +249,7 @@ export {
 export { type BatchApi, type BatchInfo, createBatchApi, isFinal, sleep } from "./batch-client.js";
 export { FileHashes } from "./file-hash.js";
 export { type GuidedPoint, guidedHubModels, withHubFile } from "./guided.js";
+export { ProviderError } from "./http.js";
 export {
   checkResponses,
   findPromptMismatch,
@@ -253,3 +259,9 @@ export {
 } from "./import.js";
 export { fieldOf } from "./options.js";
 export { costFor, priceFor } from "./pricing.js";
+export {
+  estimateTokens,
+  type SchedulerOptions,
+  schedulerOptionsFrom,
+  withScheduler,
+} from "./scheduler.js";

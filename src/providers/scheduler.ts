@@ -213,7 +213,8 @@ export function withScheduler(provider: Provider, options: SchedulerOptions = {}
 
 // ---------------------------------------------------------------- internal helpers
 
-function estimateTokens(request: GenerateRequest): number {
+/** A request's tokens as `tpm` counts them before the answer: prompt chars / 4 + max_tokens × n. */
+export function estimateTokens(request: GenerateRequest): number {
   return Math.ceil(request.prompt.length / 4) + (request.max_tokens ?? 0) * request.n;
 }
 

@@ -1,8 +1,16 @@
 import { type Job, Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import type { Trial } from "../config/index.js";
-import { type AnyTask, BenchlineError, contentHash, type Provider, type Sandbox } from "../core/index.js";
-import { withModelCache } from "../providers/index.js";
+import {
+  type AnyTask,
+  BenchlineError,
+  contentHash,
+  type GenerateContext,
+  type ModelSpec,
+  type Provider,
+  type Sandbox,
+} from "../core/index.js";
+import { withModelCache, withScheduler } from "../providers/index.js";
 import { createSandbox, type SandboxConfig } from "../sandbox/index.js";
 import {
   connectionOptions,
@@ -18,11 +26,18 @@ import {
   type ExecutionJob,
   type ExecutionResult,
   fromJobError,
+  fromProviderJobError,
   type InferenceJob,
   type InferenceResult,
   type JobError,
 } from "./jobs.js";
+import { coordinatorScheduling } from "./limits.js";
 import { createProgress, createTally, formatProgress } from "./progress.js";
+
+/** A request's context on its way through the model's scheduler: the trial it is for. */
+interface TrialContext extends GenerateContext {
+  trial: Trial;
+}
 
 /** How long finished jobs stay in Redis for a restarted coordinator to collect (7 days). */
 const KEEP_SECONDS = 7 * 24 * 3600;
@@ -95,7 +110,9 @@ export class QueueCoordinator {
   private readonly execution: JobQueue;
   /** Announces inference queues to workers (`INFERENCE_QUEUES_KEY`). */
   private readonly redis: Redis;
+  /** Providers by trial, and the model providers (scheduler and queue) their trials share. */
   private readonly providers = new Map<string, Provider>();
+  private readonly models = new Map<string, Provider>();
   /** Jobs whose answers were handed to the pipeline; removed at close, when their rows are on disk. */
   private readonly consumed: { queue: Queue; id: string }[] = [];
 
@@ -129,11 +146,13 @@ export class QueueCoordinator {
   }
 
   private stopProgress: (() => Promise<void>) | undefined;
+  private log: ProgressLog | undefined;
   /** Answers received, by the worker that sent them. */
   private readonly answers = createTally();
 
   /** Every `PROGRESS_MS`: workers seen, their rates, the queues' depth; at close, each worker's share. */
   private async startProgress(log: ProgressLog): Promise<void> {
+    this.log = log;
     const progress = createProgress(this.redis, () => [
       ...[...this.inference.values()].map((q) => q.queue),
       this.execution.queue,
@@ -162,24 +181,42 @@ export class QueueCoordinator {
   /**
    * The trial's provider: each request becomes an inference job, behind the run's response cache
    * (`cacheDir`, as on one machine): hits are answered here and never enqueued, answers that come
-   * back from workers are stored.
+   * back from workers are stored. The model's trials share its scheduler (limits.ts): its
+   * concurrency, adaptive on 429s, and its retries hold across all workers.
    */
-  providerFor(trial: Trial, baseDir: string, cacheDir?: string): Provider {
+  providerFor(
+    trial: Trial,
+    baseDir: string,
+    cacheDir: string | undefined,
+    defaultConcurrency: number,
+  ): Provider {
     let provider = this.providers.get(trial.name);
     if (provider) return provider;
     const spec = trial.spec.model;
-    let jobs = this.inference.get(spec.id);
-    if (!jobs) {
-      const limiter = rpmLimiter(spec.options.rpm as number | undefined);
-      jobs = new JobQueue(inferenceQueue(spec.id), this.target, {
-        queue: { model: spec.id, ...(limiter ? { limiter } : {}) },
-        redis: this.redis,
-      });
-      this.inference.set(spec.id, jobs);
-    }
+    const model = this.modelProvider(spec, baseDir, defaultConcurrency);
     const queued: Provider = {
       id: spec.id,
+      generate: (request, context) => model.generate(request, { ...context, trial } as TrialContext),
+    };
+    provider = cacheDir ? withModelCache(queued, spec, { baseDir, env: process.env }, cacheDir) : queued;
+    this.providers.set(trial.name, provider);
+    return provider;
+  }
+
+  /** One per model: its queue, behind its scheduler; each attempt is a job of the context's trial. */
+  private modelProvider(spec: ModelSpec, baseDir: string, defaultConcurrency: number): Provider {
+    let model = this.models.get(spec.id);
+    if (model) return model;
+    const limiter = rpmLimiter(spec.options.rpm as number | undefined);
+    const jobs = new JobQueue(inferenceQueue(spec.id), this.target, {
+      queue: { model: spec.id, ...(limiter ? { limiter } : {}) },
+      redis: this.redis,
+    });
+    this.inference.set(spec.id, jobs);
+    const dispatch: Provider = {
+      id: spec.id,
       generate: async (request, context) => {
+        const { trial } = context as TrialContext;
         const data: InferenceJob = {
           trial: trial.name,
           spec,
@@ -200,12 +237,20 @@ export class QueueCoordinator {
         )}`;
         const result = (await this.submit(jobs, jobId, "generate", data, context.signal)) as InferenceResult;
         if (result.ok) return result.generation;
-        throw fromJobError(result.error);
+        throw fromProviderJobError(result.error);
       },
     };
-    provider = cacheDir ? withModelCache(queued, spec, { baseDir, env: process.env }, cacheDir) : queued;
-    this.providers.set(trial.name, provider);
-    return provider;
+    const scheduling = coordinatorScheduling(spec, defaultConcurrency);
+    // The adaptive limit moves for all workers at once: say so (halved on a 429, regained by one).
+    const onLimitChange = (limit: number): void =>
+      this.log?.(`queue: model ${spec.id}: at most ${limit} requests in flight across all workers`, {
+        type: "queue:limit",
+        model: spec.id,
+        limit,
+      });
+    model = scheduling ? withScheduler(dispatch, { ...scheduling, onLimitChange }) : dispatch;
+    this.models.set(spec.id, model);
+    return model;
   }
 
   /**

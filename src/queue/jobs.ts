@@ -7,6 +7,7 @@ import type {
   SandboxRunOptions,
   SandboxStep,
 } from "../core/index.js";
+import { ProviderError } from "../providers/index.js";
 import type { SandboxConfig } from "../sandbox/index.js";
 
 /**
@@ -45,6 +46,8 @@ export interface JobError {
   code?: string;
   attempts?: number;
   fatal?: boolean;
+  /** A 429's `Retry-After`: the coordinator's scheduler backs off by it, as on one machine. */
+  retryAfterMs?: number;
 }
 
 export type InferenceResult = ({ ok: true; generation: Generation } | { ok: false; error: JobError }) & {
@@ -52,12 +55,19 @@ export type InferenceResult = ({ ok: true; generation: Generation } | { ok: fals
 };
 
 export function toJobError(error: unknown): JobError {
-  const e = error as { message?: unknown; code?: unknown; attempts?: unknown; fatal?: unknown };
+  const e = error as {
+    message?: unknown;
+    code?: unknown;
+    attempts?: unknown;
+    fatal?: unknown;
+    retryAfterMs?: unknown;
+  };
   return {
     message: typeof e?.message === "string" ? e.message : String(error),
     ...(typeof e?.code === "string" ? { code: e.code } : {}),
     ...(typeof e?.attempts === "number" ? { attempts: e.attempts } : {}),
     ...(e?.fatal === true ? { fatal: true } : {}),
+    ...(typeof e?.retryAfterMs === "number" ? { retryAfterMs: e.retryAfterMs } : {}),
   };
 }
 
@@ -67,4 +77,21 @@ export function fromJobError(error: JobError): Error {
     ...(error.attempts !== undefined ? { attempts: error.attempts } : {}),
     ...(error.fatal ? { fatal: true } : {}),
   });
+}
+
+/**
+ * A worker's provider error as the coordinator's scheduler sees it: a ProviderError with the same
+ * code, so it retries, backs off (by `Retry-After`), halves the concurrency on a 429 or trips on
+ * a fatal error as it would on one machine.
+ */
+export function fromProviderJobError(error: JobError): Error {
+  if (error.code === undefined) return fromJobError(error);
+  const out = new ProviderError(
+    error.code,
+    error.message,
+    error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {},
+  );
+  if (error.attempts !== undefined) out.attempts = error.attempts;
+  if (error.fatal) out.fatal = true;
+  return out;
 }

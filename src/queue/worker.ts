@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { type Job, Worker } from "bullmq";
+import { type Job, Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { type Provider, type Sandbox, stableStringify } from "../core/index.js";
 import { createProvider } from "../providers/index.js";
@@ -18,6 +18,7 @@ import {
   type InferenceResult,
   toJobError,
 } from "./jobs.js";
+import { SharedLimits, tpmOf, UNBOUNDED_LIMITER, workerScheduling } from "./limits.js";
 import { startBeat } from "./progress.js";
 
 export type QueuedPhase = "inference" | "execution";
@@ -63,6 +64,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   /** How coordinators name this worker (progress, the answers it sends). */
   const name = `${hostname()} pid ${process.pid}`;
 
+  /** Each served model queue's limits shared with the other workers (limits.ts). */
+  const shared = new Map<string, SharedLimits>();
   const infer = async (job: Job<InferenceJob, InferenceResult>): Promise<InferenceResult> => {
     const { spec, baseDir, request, sample, reference } = job.data;
     const key = stableStringify({ spec, baseDir });
@@ -72,21 +75,33 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         provider = createProvider(
           spec,
           { baseDir, env: options.env },
-          { defaultConcurrency: options.concurrency },
+          {
+            defaultConcurrency: options.concurrency,
+            adjustScheduling: workerScheduling(spec, options.concurrency),
+          },
         );
       } catch (error) {
         throw new Error(`${me}: model "${spec.id}": ${(error as Error).message}`);
       }
       providers.set(key, provider);
     }
+    const limits = shared.get(job.queueName);
+    const tpm = tpmOf(spec);
+    // Redis errors here fail the job (BullMQ), as any other Redis error of the worker's would.
+    const reserved = limits ? await limits.beforeSend(request, tpm, closing.signal) : 0;
     try {
       const generation = await provider.generate(request, {
         signal: closing.signal,
         sample,
         ...(reference !== undefined ? { reference } : {}),
       });
+      // Best effort: a Redis hiccup here must not turn an answer into a failed job.
+      await limits?.settle(generation, reserved, tpm).catch(() => undefined);
       return { ok: true, generation, worker: name };
     } catch (error) {
+      const { code, retryAfterMs } = error as { code?: unknown; retryAfterMs?: unknown };
+      if (limits && code === "http_429" && typeof retryAfterMs === "number")
+        await limits.throttled(retryAfterMs).catch(() => undefined);
       return { ok: false, error: toJobError(error), worker: name };
     }
   };
@@ -145,23 +160,27 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     workers.push(worker);
   }
   // Inference: one queue per model, announced by coordinators; take up those of --models (or all)
-  // as they appear. A model's `rpm` is the queue's BullMQ limiter, held in Redis for all workers.
+  // as they appear. A model's `rpm` is the queue's BullMQ limiter, held in Redis for all workers;
+  // its `tpm` and 429 pauses are shared through Redis too (limits.ts).
   const served = new Set<string>();
+  /** The served model queues, for their shared pause after a 429 (`Queue.rateLimit`). */
+  const queues: Queue[] = [];
   let stopped = false;
   const redis = new Redis(connectionOptions(target));
   redis.on("error", () => undefined); // the Workers report Redis errors
   const discover = async (): Promise<void> => {
     if (!options.phases.includes("inference")) return;
-    const queues = await redis.hgetall(INFERENCE_QUEUES_KEY);
-    for (const [name, text] of Object.entries(queues)) {
+    const announced = await redis.hgetall(INFERENCE_QUEUES_KEY);
+    for (const [name, text] of Object.entries(announced)) {
       if (served.has(name) || stopped) continue;
       const info = JSON.parse(text) as QueueInfo;
       if (options.models && !options.models.includes(info.model)) continue;
       served.add(name);
-      const worker = new Worker(name, infer, {
-        ...settings,
-        ...(info.limiter ? { limiter: info.limiter } : {}),
-      });
+      const queue = new Queue(name, { connection: connectionOptions(target) });
+      queue.on("error", () => undefined); // the Workers report Redis errors
+      queues.push(queue);
+      shared.set(name, new SharedLimits(redis, queue));
+      const worker = new Worker(name, infer, { ...settings, limiter: info.limiter ?? UNBOUNDED_LIMITER });
       wire(worker);
       workers.push(worker);
       options.log(
@@ -207,6 +226,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         await bounded(Promise.allSettled(workers.map((w) => w.close(true))));
       }
       await bounded(stopBeat());
+      await bounded(Promise.allSettled(queues.map((q) => q.close())));
       redis.disconnect();
       closing.abort();
       await Promise.allSettled([

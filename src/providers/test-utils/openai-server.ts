@@ -66,6 +66,8 @@ export interface OpenAIServerStats {
   keys: Map<string, number>;
   attemptsByPrompt: Map<string, number>;
   bodies: Record<string, unknown>[];
+  /** Each answered request's arrival time (ms since the epoch) and the tokens its usage reports. */
+  answers: { at: number; tokens: number }[];
 }
 
 export interface OpenAIServer {
@@ -90,6 +92,7 @@ export async function startOpenAIServer(options: OpenAIServerOptions = {}): Prom
     keys: new Map(),
     attemptsByPrompt: new Map(),
     bodies: [],
+    answers: [],
   };
 
   const pickFault = (context: FaultContext, promptText: string, attempt: number): Fault | undefined => {
@@ -101,6 +104,7 @@ export async function startOpenAIServer(options: OpenAIServerOptions = {}): Prom
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse, raw: string): Promise<void> => {
     const index = stats.requests++;
+    const arrived = Date.now();
     stats.inFlight++;
     stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
     res.on("close", () => stats.inFlight--);
@@ -132,7 +136,9 @@ export async function startOpenAIServer(options: OpenAIServerOptions = {}): Prom
       return inject(res, fault, options.retryAfter ?? "0");
     }
     stats.ok++;
-    send(res, 200, answer(body, text, chat, options.ignoreN ?? false));
+    const reply = answer(body, text, chat, options.ignoreN ?? false);
+    if (trackPrompts) stats.answers.push({ at: arrived, tokens: reply.usage.total_tokens });
+    send(res, 200, reply);
   };
 
   const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -202,7 +208,12 @@ function inject(
   res.end(body);
 }
 
-function answer(body: Record<string, unknown>, text: string, chat: boolean, ignoreN: boolean): unknown {
+function answer(
+  body: Record<string, unknown>,
+  text: string,
+  chat: boolean,
+  ignoreN: boolean,
+): { usage: { total_tokens: number } } {
   const n = ignoreN ? 1 : Number(body.n ?? 1);
   const seed = body.seed === undefined ? "-" : String(body.seed);
   const maxTokens = Number(body.max_tokens ?? body.max_completion_tokens ?? Number.POSITIVE_INFINITY);
@@ -225,17 +236,19 @@ function answer(body: Record<string, unknown>, text: string, chat: boolean, igno
       : { index, text: content, finish_reason, logprobs };
   });
   const promptTokens = Math.ceil(text.length / 4);
-  return {
+  const usage = {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+  };
+  const reply = {
     id: "cmpl-test",
     object: chat ? "chat.completion" : "text_completion",
     model: body.model ?? "test",
     choices,
-    usage: {
-      prompt_tokens: promptTokens,
-      completion_tokens: completionTokens,
-      total_tokens: promptTokens + completionTokens,
-    },
+    usage,
   };
+  return reply;
 }
 
 /** Token i has logprob -(i+1)/10; its alternatives `alt1..` are each 1 lower. */
