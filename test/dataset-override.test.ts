@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type HubServer, startHubServer } from "../src/sources/test-utils/hub-server.js";
+import { type HubServer, hubEnv, startHubServer } from "../src/sources/test-utils/hub-server.js";
 import { runCliAsync, testdir } from "./helpers.js";
 
 const jsonl = (rows: object[]) => rows.map((r) => `${JSON.stringify(r)}\n`).join("");
@@ -45,13 +45,7 @@ describe("--dataset overrides the experiment's dataset:", { timeout: 240_000 }, 
   afterAll(async () => {
     await hub.close();
   });
-  const env = (dir: string, extra: Record<string, string> = {}) => ({
-    HF_ENDPOINT: hub.url,
-    BENCHLINE_CACHE_DIR: join(dir, "cache"),
-    HF_TOKEN: "",
-    HF_HUB_OFFLINE: "",
-    ...extra,
-  });
+  const env = (dir: string, extra: Record<string, string> = {}) => hubEnv(hub.url, dir, extra);
 
   it("run: a local path relative to the working directory, not to the experiment file; a new trial", async () => {
     const dir = experiment();

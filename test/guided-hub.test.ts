@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTinyGguf } from "../src/providers/test-utils/tiny-gguf.js";
-import { type HubServer, startHubServer } from "../src/sources/test-utils/hub-server.js";
+import { type HubServer, hubEnv, startHubServer } from "../src/sources/test-utils/hub-server.js";
 import { runCliAsync, testdir } from "./helpers.js";
 
 // Issue 12: guided decoding's base and oracle may be GGUF files on the hub (`llamacpp:hf:…`),
@@ -15,13 +15,7 @@ describe("guided base and oracle by hub id (llamacpp:hf:owner/repo/file.gguf)", 
   afterAll(async () => {
     await hub.close();
   });
-  const env = (dir: string, extra: Record<string, string> = {}) => ({
-    HF_ENDPOINT: hub.url,
-    BENCHLINE_CACHE_DIR: join(dir, "cache"),
-    HF_TOKEN: "",
-    HF_HUB_OFFLINE: "",
-    ...extra,
-  });
+  const env = (dir: string, extra: Record<string, string> = {}) => hubEnv(hub.url, dir, extra);
   const exp = (tokenLevel: boolean) => `
 name: hubguided
 task: qa

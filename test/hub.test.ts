@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { predictGreedy, writeTinyGguf } from "../src/providers/test-utils/tiny-gguf.js";
-import { type HubServer, startHubServer } from "../src/sources/test-utils/hub-server.js";
+import { type HubServer, hubEnv, startHubServer } from "../src/sources/test-utils/hub-server.js";
 import { runCliAsync, testdir } from "./helpers.js";
 
 /** A qa split as Parquet, in two row groups, with the question in an `instruction` column. */
@@ -44,13 +44,7 @@ describe("datasets by hub id (hf:owner/name) from a loopback hub", { timeout: 24
     await hub.close();
   });
 
-  const env = (dir: string, extra: Record<string, string> = {}) => ({
-    HF_ENDPOINT: hub.url,
-    BENCHLINE_CACHE_DIR: join(dir, "cache"),
-    HF_TOKEN: "",
-    HF_HUB_OFFLINE: "",
-    ...extra,
-  });
+  const env = (dir: string, extra: Record<string, string> = {}) => hubEnv(hub.url, dir, extra);
 
   it("downloads a Parquet split once, runs offline from the cache, and a new revision is a new trial", async () => {
     const first = hub.push("datasets", "acme/qa-parquet", {

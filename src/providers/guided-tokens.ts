@@ -98,18 +98,10 @@ export function createTokenEngine(base: TokenSideOptions, oracle: TokenSideOptio
 
 // ---------------------------------------------------------------- the decoding loop
 
-async function decode(
-  sides: { base: Side; oracle: Side },
-  promptText: string,
-  sample: number,
-  s: GuidedSettings,
-  seed: string,
-  stops: string[],
-  signal: AbortSignal,
-): Promise<GuidedRun> {
-  const { base, oracle } = sides;
+async function decode(...args: Parameters<typeof decodeRun>): Promise<GuidedRun> {
+  const [{ base, oracle }] = args;
   try {
-    return await decodeRun(sides, promptText, sample, s, seed, stops, signal);
+    return await decodeRun(...args);
   } finally {
     // Nothing may still be evaluating when the next request adapts the sequences (a catch-up
     // nobody waited for failing is of no consequence: the next request re-adapts the sequence).

@@ -35,6 +35,20 @@ export interface HubServer {
   close(): Promise<void>;
 }
 
+/**
+ * The environment of a CLI run against this hub: its URL as HF_ENDPOINT, a cache of the test's own
+ * under `dir`, and no token or offline setting inherited from the machine.
+ */
+export function hubEnv(url: string, dir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    HF_ENDPOINT: url,
+    BENCHLINE_CACHE_DIR: `${dir}/cache`,
+    HF_TOKEN: "",
+    HF_HUB_OFFLINE: "",
+    ...extra,
+  };
+}
+
 /** Files at least this large (and all `.parquet`/`.gguf`) are served as LFS: sha256, redirect. */
 const LFS_MIN = 1024;
 

@@ -1,7 +1,5 @@
 import type { ExecuteContext, ExecutionOutcome, StepResult } from "../../core/index.js";
-import { gradeTests, type InstanceReport } from "./grading.js";
-import { type HarnessSpec, shellQuote } from "./harness.js";
-import { parseTestLog } from "./log-parsers.js";
+import { gradeTestStep, type HarnessSpec, harnessReport, shellQuote } from "./harness.js";
 import { patchPaths, symlinkCheck, unsafePatchReason } from "./patch-paths.js";
 
 /**
@@ -30,27 +28,7 @@ export async function runDockerHarness(
   spec: DockerHarnessSpec,
   ctx: Pick<ExecuteContext<unknown>, "sandbox" | "timeoutMs" | "limits" | "signal">,
 ): Promise<ExecutionOutcome> {
-  const report: InstanceReport = {
-    patch_is_None: patch === null,
-    patch_exists: patch !== null && patch.trim() !== "",
-    patch_successfully_applied: false,
-    resolved: false,
-  };
-  const outcome = (
-    steps: StepResult[],
-    failure: string | undefined,
-    extras: Record<string, unknown> = {},
-  ) => ({
-    steps,
-    passed: report.resolved,
-    extras: {
-      applied: report.patch_successfully_applied,
-      report: { [spec.instance_id]: report },
-      image: spec.image,
-      ...extras,
-      ...(failure ? { failure_reason: failure } : {}),
-    },
-  });
+  const { report, outcome } = harnessReport(patch, spec.instance_id, { image: spec.image });
   if (!report.patch_exists) return outcome([], patch === null ? "no completion" : "empty patch");
   const refused = unsafePatchReason(patch as string);
   if (refused) return outcome([], `patch refused: ${refused}`);
@@ -97,16 +75,7 @@ export async function runDockerHarness(
   if (reset?.exit_code !== 0)
     throw new Error(`${spec.instance_id}: test_patch does not apply in ${spec.image}: ${tail(reset)}`);
 
-  const log = `${test?.stdout ?? ""}\n${test?.stderr ?? ""}`;
-  const statuses = parseTestLog(log, spec.log_format);
-  const graded = gradeTests(statuses, spec.fail_to_pass, spec.pass_to_pass);
-  report.tests_status = graded.tests_status;
-  report.resolved = graded.resolved;
-  const failure = test?.timed_out
-    ? "tests timed out"
-    : graded.resolved
-      ? undefined
-      : `not resolved: ${graded.tests_status.FAIL_TO_PASS.failure.length} FAIL_TO_PASS and ${graded.tests_status.PASS_TO_PASS.failure.length} PASS_TO_PASS tests fail`;
+  const { statuses, failure } = gradeTestStep(test, spec, report);
   return outcome(result.steps, failure, {
     tree: "docker",
     apply: tries,

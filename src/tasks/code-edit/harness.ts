@@ -109,11 +109,22 @@ async function threeWay(
   return exec("git", ["apply", "--3way", "--verbose", "--whitespace=nowarn", file], dir, env);
 }
 
-export async function runHarness(
+/**
+ * The SWE-bench report of one (instance, sample), filled in as the harness goes, and the outcome
+ * that carries it (`extras`: what else the row records, such as the image).
+ */
+export function harnessReport(
   patch: string | null,
-  spec: HarnessSpec,
-  ctx: Pick<ExecuteContext<unknown>, "sandbox" | "timeoutMs" | "limits" | "signal">,
-): Promise<ExecutionOutcome> {
+  instanceId: string,
+  always: Record<string, unknown> = {},
+): {
+  report: InstanceReport;
+  outcome: (
+    steps: StepResult[],
+    failure: string | undefined,
+    extras?: Record<string, unknown>,
+  ) => ExecutionOutcome;
+} {
   const report: InstanceReport = {
     patch_is_None: patch === null,
     patch_exists: patch !== null && patch.trim() !== "",
@@ -129,11 +140,40 @@ export async function runHarness(
     passed: report.resolved,
     extras: {
       applied: report.patch_successfully_applied,
-      report: { [spec.instance_id]: report },
+      report: { [instanceId]: report },
+      ...always,
       ...extras,
       ...(failure ? { failure_reason: failure } : {}),
     },
   });
+  return { report, outcome };
+}
+
+/** Parses the test step's log, grades FAIL_TO_PASS / PASS_TO_PASS into `report`, says why it failed. */
+export function gradeTestStep(
+  test: StepResult | undefined,
+  spec: Pick<HarnessSpec, "log_format" | "fail_to_pass" | "pass_to_pass">,
+  report: InstanceReport,
+): { statuses: ReturnType<typeof parseTestLog>; failure: string | undefined } {
+  const log = `${test?.stdout ?? ""}\n${test?.stderr ?? ""}`;
+  const statuses = parseTestLog(log, spec.log_format);
+  const graded = gradeTests(statuses, spec.fail_to_pass, spec.pass_to_pass);
+  report.tests_status = graded.tests_status;
+  report.resolved = graded.resolved;
+  const failure = test?.timed_out
+    ? "tests timed out"
+    : graded.resolved
+      ? undefined
+      : `not resolved: ${graded.tests_status.FAIL_TO_PASS.failure.length} FAIL_TO_PASS and ${graded.tests_status.PASS_TO_PASS.failure.length} PASS_TO_PASS tests fail`;
+  return { statuses, failure };
+}
+
+export async function runHarness(
+  patch: string | null,
+  spec: HarnessSpec,
+  ctx: Pick<ExecuteContext<unknown>, "sandbox" | "timeoutMs" | "limits" | "signal">,
+): Promise<ExecutionOutcome> {
+  const { report, outcome } = harnessReport(patch, spec.instance_id);
   if (!report.patch_exists) return outcome([], patch === null ? "no completion" : "empty patch");
 
   const setupStarted = performance.now();
@@ -179,16 +219,7 @@ export async function runHarness(
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
     const test = result.steps[0];
-    const log = `${test?.stdout ?? ""}\n${test?.stderr ?? ""}`;
-    const statuses = parseTestLog(log, spec.log_format);
-    const graded = gradeTests(statuses, spec.fail_to_pass, spec.pass_to_pass);
-    report.tests_status = graded.tests_status;
-    report.resolved = graded.resolved;
-    const failure = test?.timed_out
-      ? "tests timed out"
-      : graded.resolved
-        ? undefined
-        : `not resolved: ${graded.tests_status.FAIL_TO_PASS.failure.length} FAIL_TO_PASS and ${graded.tests_status.PASS_TO_PASS.failure.length} PASS_TO_PASS tests fail`;
+    const { statuses, failure } = gradeTestStep(test, spec, report);
     return outcome(result.steps, failure, {
       setup_ms,
       tree: tree.kind,
