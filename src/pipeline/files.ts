@@ -47,12 +47,16 @@ export async function lastByKey<T extends { id: string; sample: number }, V>(
 type Keyed = { id?: unknown; sample?: unknown; status?: unknown } | null;
 
 /**
- * Every row of a `(id, sample)`-keyed JSONL file with its key, parsed but not validated (a row
- * without a string id and an integer sample is an error naming `file:line`).
+ * Every row of a `(id, sample)`-keyed JSONL file with its key (`rowKey`, or `keyOf(row)`), parsed
+ * but not validated (a row without a string id and an integer sample is an error naming `file:line`).
  */
-export async function* keyedRows(path: string): AsyncGenerator<{ key: string; row: Keyed; line: number }> {
+export async function* keyedRows<R = Keyed>(
+  path: string,
+  keyOf?: (row: R) => string,
+): AsyncGenerator<{ key: string; row: R; line: number }> {
   if (!existsSync(path)) return;
-  for await (const { value, line } of readJsonl<Keyed>(path)) {
+  for await (const { value: raw, line } of readJsonl<R>(path)) {
+    const value = raw as Keyed;
     if (
       value === null ||
       typeof value !== "object" ||
@@ -63,7 +67,7 @@ export async function* keyedRows(path: string): AsyncGenerator<{ key: string; ro
         "input",
         `${path}:${line}: expected a row with a string id and an integer sample`,
       );
-    yield { key: rowKey(value.id, value.sample as number), row: value, line };
+    yield { key: keyOf ? keyOf(raw) : rowKey(value.id, value.sample as number), row: raw, line };
   }
 }
 

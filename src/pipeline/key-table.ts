@@ -1,7 +1,7 @@
-import { existsSync } from "node:fs";
 import type { z } from "zod";
-import { BenchlineError, formatIssues, readJsonl } from "../core/index.js";
+import { BenchlineError, formatIssues } from "../core/index.js";
 import { IdTable } from "../tasks/index.js";
+import { keyedRows } from "./files.js";
 
 /**
  * The last row of each `(id, sample)` key of a trial file, kept off the JavaScript heap: the keys
@@ -65,35 +65,8 @@ export async function readKeyTable<R = Record<string, unknown>>(
   keyOf?: (row: R) => string,
 ): Promise<KeyTable> {
   const table = new KeyTable();
-  for await (const { key, row, line } of keyedLines<R>(path, keyOf)) table.set(key, line, flags(row));
+  for await (const { key, row, line } of keyedRows<R>(path, keyOf)) table.set(key, line, flags(row));
   return table;
-}
-
-/**
- * Every row of a keyed JSONL file with its key (`rowKey`, or `keyOf(row)`) and line (see
- * {@link readKeyTable}).
- */
-export async function* keyedLines<R = Record<string, unknown>>(
-  path: string,
-  keyOf?: (row: R) => string,
-): AsyncGenerator<{ key: string; id: string; sample: number; row: R; line: number }> {
-  if (!existsSync(path)) return;
-  for await (const { value: raw, line } of readJsonl<R>(path)) {
-    const value = raw as { id?: unknown; sample?: unknown } | null;
-    if (
-      value === null ||
-      typeof value !== "object" ||
-      typeof value.id !== "string" ||
-      !Number.isInteger(value.sample)
-    )
-      throw new BenchlineError(
-        "input",
-        `${path}:${line}: expected a row with a string id and an integer sample`,
-      );
-    const sample = value.sample as number;
-    const key = keyOf ? keyOf(raw) : `${value.id}\u0000${sample}`;
-    yield { key, id: value.id, sample, row: raw, line };
-  }
 }
 
 /**
@@ -109,7 +82,7 @@ export async function* finalRows<T>(
   keyOf?: (row: any) => string,
 ): AsyncGenerator<{ key: string; row: T; line: number }> {
   if (table.size === 0) return;
-  for await (const { key, row, line } of keyedLines(path, keyOf)) {
+  for await (const { key, row, line } of keyedRows(path, keyOf)) {
     if (table.line(key) !== line) continue;
     if (!schema) {
       yield { key, row: row as T, line };
