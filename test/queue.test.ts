@@ -169,8 +169,16 @@ describe("run --queue with benchline worker", () => {
       expect(b).toHaveLength(a.length);
       expect(byKey(b)).toEqual(byKey(a));
     }
-    // The work was shared: every worker did some of it.
-    for (const w of workers) expect(w.log()).toMatch(/worker: [1-9]\d* jobs done, 0 failed/);
+    // Every job was done once, by some worker, and none failed. (Which worker takes how many
+    // depends on when each one finds the model's queue — it looks every 0.5 s — so sharing is shown
+    // by bench/queue.ts's scaling, not asserted per worker here.)
+    const done = workers.map((w) => {
+      const m = /worker: (\d+) jobs done, (\d+) failed/.exec(w.log());
+      expect(m, w.log()).not.toBeNull();
+      expect(m![2]).toBe("0");
+      return Number(m![1]);
+    });
+    expect(done.reduce((a, b) => a + b, 0)).toBe(20);
     // The key stays on the workers' machines: not in the coordinator's files or output.
     const all = spawnSync("grep", ["-r", KEY, join(dir, "runs")], { encoding: "utf8" });
     expect(all.stdout).toBe("");
