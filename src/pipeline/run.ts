@@ -25,6 +25,7 @@ import { withManifestLock } from "./lock.js";
 import { runBatchInferencePhase } from "./phases/batch.js";
 import { assertPredictionsToExecute, runExecutionPhase } from "./phases/execution.js";
 import { runInferencePhase } from "./phases/inference.js";
+import { InlineScores } from "./phases/inline-scores.js";
 import { type BuiltPrompt, runPromptsPhase, startPromptsPhase } from "./phases/prompts.js";
 import type { ExperimentManifest } from "./phases/report.js";
 import { runScoringPhase } from "./phases/scoring.js";
@@ -184,6 +185,7 @@ export async function runExperiment(
     if (batch || !wants("inference"))
       await timed(ctx, "prompts", wants("prompts") || wants("inference"), () => runPromptsPhase(ctx));
     let pending = 0;
+    let scoredInline: InlineScores | undefined;
     if (batch) {
       await timed(ctx, "inference", true, async () => {
         const wait = options.batchWait ?? true;
@@ -191,7 +193,17 @@ export async function runExperiment(
         pending = result.pending;
         return result.written;
       });
-    } else if (wants("inference")) await promptsAndInference(ctx, providerFor(trial));
+    } else if (wants("inference")) {
+      // A fresh trial scores each answer as it arrives (the CPU is idle while answers are awaited);
+      // when that covered every ok prediction, the scoring phase has nothing left to read.
+      const inline = wants("score") && !sandbox ? InlineScores.open(ctx) : undefined;
+      try {
+        await promptsAndInference(ctx, providerFor(trial), inline);
+      } finally {
+        inline?.close();
+      }
+      if (inline?.coversScoring()) scoredInline = inline;
+    }
     if (pending > 0) {
       // Submitted and not finished (--no-wait, or interrupted): later phases wait for a rerun.
       if (!signal.aborted)
@@ -213,7 +225,10 @@ export async function runExperiment(
         }),
       );
     }
-    if (wants("score")) await timed(ctx, "score", true, () => runScoringPhase(ctx));
+    if (wants("score"))
+      await timed(ctx, "score", true, () =>
+        scoredInline ? scoredAlready(ctx, scoredInline) : runScoringPhase(ctx),
+      );
     emit({ type: "trial:done", trial: trial.name });
   };
   try {
@@ -272,7 +287,11 @@ function sandboxFor(exp: ResolvedExperiment, emit: EventSink): Sandbox {
  * file nor the dataset is read again. A rerun that finds prompts on file runs the two one after
  * the other (inference reads the prompts that were written, whatever wrote them).
  */
-async function promptsAndInference(ctx: TrialContext, provider: Provider): Promise<void> {
+async function promptsAndInference(
+  ctx: TrialContext,
+  provider: Provider,
+  inline: InlineScores | undefined,
+): Promise<void> {
   if (ctx.signal.aborted) return;
   const started = performance.now();
   const prompts = await startPromptsPhase(ctx);
@@ -285,7 +304,7 @@ async function promptsAndInference(ctx: TrialContext, provider: Provider): Promi
     for await (const _ of prompts.write()) written++;
     busy = performance.now() - started;
     promptsEnd();
-    await timed(ctx, "inference", true, () => runInferencePhase(ctx, provider));
+    await timed(ctx, "inference", true, () => runInferencePhase(ctx, provider, undefined, inline));
     return;
   }
   // The prompts phase's time is the time spent building and writing prompts, not the time it
@@ -303,7 +322,7 @@ async function promptsAndInference(ctx: TrialContext, provider: Provider): Promi
     promptsEnd();
   }
   try {
-    await timed(ctx, "inference", true, () => runInferencePhase(ctx, provider, fresh()));
+    await timed(ctx, "inference", true, () => runInferencePhase(ctx, provider, fresh(), inline));
   } finally {
     // Inference stopped taking prompts (every prediction was on file, Ctrl-C, --max-cost, a fatal
     // error): the rest are written all the same, since the reports count items from that file.
@@ -314,6 +333,13 @@ async function promptsAndInference(ctx: TrialContext, provider: Provider): Promi
       promptsEnd();
     }
   }
+}
+
+/** The scoring phase of a trial whose inference scored every answer as it came (`InlineScores`). */
+async function scoredAlready(ctx: TrialContext, inline: InlineScores): Promise<number> {
+  const total = inline.items;
+  ctx.emit({ type: "phase:start", trial: ctx.trial.name, phase: "score", total, done: total });
+  return inline.written;
 }
 
 async function timed(

@@ -20,6 +20,7 @@ import {
 import { type Dataset, readDataset } from "../../tasks/index.js";
 import type { TrialContext } from "../context.js";
 import type { RunEvent } from "../events.js";
+import type { InlineScores } from "./inline-scores.js";
 import type { BuiltPrompt } from "./prompts.js";
 
 interface Job {
@@ -43,6 +44,8 @@ export async function runInferencePhase(
    * default the prompts file is read, and the samples from the dataset in step with it.
    */
   fresh?: AsyncIterable<BuiltPrompt>,
+  /** Scores each ok answer as it is written (a fresh trial whose scorers are all local). */
+  inline?: InlineScores,
 ): Promise<number> {
   const { exp, trial, files } = ctx;
   const n = exp.samplesPerItem;
@@ -117,6 +120,8 @@ export async function runInferencePhase(
   const flush = (): void => {
     flushScheduled = false;
     writer.flush();
+    // After the predictions they score: a kill between the two writes loses scores, never orphans one.
+    inline?.flush();
     for (const event of unreported.splice(0)) ctx.emit(event);
   };
   // A fatal provider error (server down, TLS, auth) stops new requests of this trial too.
@@ -198,6 +203,7 @@ export async function runInferencePhase(
           latency_ms: Math.round(latency / sampleIndices.length),
           created_at: new Date().toISOString(),
         };
+        let scoring: Promise<void>[] | undefined;
         sampleIndices.forEach((sampleIndex, i) => {
           const row: Prediction = generation
             ? successRow(base, sampleIndex, generation, i, fitted.truncation)
@@ -211,6 +217,11 @@ export async function runInferencePhase(
                 cached: false,
               });
           writer.write(row);
+          const scored = inline?.add(row, sample);
+          if (scored) {
+            scoring ??= [];
+            scoring.push(scored);
+          }
           if (!flushScheduled) {
             flushScheduled = true;
             setImmediate(flush);
@@ -230,6 +241,7 @@ export async function runInferencePhase(
             if (ctx.budget.max !== undefined && ctx.budget.spent >= ctx.budget.max) ctx.budget.exhausted();
           }
         });
+        if (scoring) await Promise.all(scoring);
       },
       stopNew,
     );

@@ -13,12 +13,12 @@ import {
   type Score,
   scoreBasis,
   scoreSchema,
-  toRowError,
 } from "../../core/index.js";
 import { createProvider } from "../../providers/index.js";
 import type { TrialContext } from "../context.js";
 import { RowsInStep, SampleLookup } from "../in-step.js";
 import { BasisTable, finalRows, readKeyTable, splitKey } from "../key-table.js";
+import { scoreItem } from "./score-item.js";
 
 /**
  * Phase 4: every configured scorer over every ok prediction (and its execution, for tasks that
@@ -131,72 +131,16 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
     });
   }
 
-  // Scores of synchronous scorers are rebuilt at no cost, so they are written in 64 KiB batches;
-  // a row that an asynchronous scorer (a model judge, say) worked on is written before the next.
+  // Scores of synchronous scorers are rebuilt at no cost, so they are written in 64 KiB batches.
   const writer = JsonlWriter.open(files.scores, { buffered: true });
   try {
     for await (const item of pending()) {
-      let awaited = false;
       if (ctx.signal.aborted) break;
-      const { sample } = item;
-      let artifact: unknown;
-      let parseError: unknown;
-      try {
-        artifact = item.execution
-          ? item.execution.artifact
-          : exp.task.parse(item.prediction.completion, sample, exp.taskOptions, item.prediction);
-      } catch (error) {
-        parseError = error;
-      }
-      for (const { name, scorer, options } of exp.scorers) {
-        let score: Score;
-        if (parseError !== undefined) {
-          score = {
-            id: sample.id,
-            sample: item.prediction.sample,
-            scorer: name,
-            value: 0,
-            passed: false,
-            detail: { parse_error: toRowError(parseError).message },
-          };
-        } else {
-          // A scorer that throws (say, a target that is not a valid regex) scores 0 with the reason;
-          // it never stops the run.
-          const failed = (error: unknown) => ({
-            value: 0,
-            passed: false,
-            detail: { scorer_error: toRowError(error).message },
-          });
-          let r: Awaited<ReturnType<typeof scorer.score>>;
-          try {
-            const result = scorer.score(
-              {
-                sample,
-                completion: item.prediction.completion,
-                artifact,
-                ...(item.execution ? { execution: item.execution } : {}),
-                ...(judges.has(name) ? { judge: judges.get(name) as Judge } : {}),
-              },
-              options,
-            );
-            if (result instanceof Promise) {
-              awaited = true;
-              r = await result;
-            } else r = result;
-          } catch (error) {
-            r = failed(error);
-          }
-          score = {
-            id: sample.id,
-            sample: item.prediction.sample,
-            scorer: name,
-            value: r.value,
-            passed: r.passed,
-            ...(r.detail !== undefined ? { detail: r.detail } : {}),
-          };
-        }
-        writer.write({ ...score, basis: item.basis });
-      }
+      let scores = scoreItem(exp, item, judges);
+      const awaited = scores instanceof Promise;
+      if (awaited) scores = await scores;
+      for (const score of scores as Score[]) writer.write({ ...score, basis: item.basis });
+      // A row an asynchronous scorer (a model judge, say) worked on is on disk before the next.
       if (awaited) writer.flush();
       if (!item.counted) ctx.emit({ type: "row", trial: trial.name, phase: "score", status: "ok" });
     }

@@ -1,0 +1,85 @@
+import { existsSync } from "node:fs";
+import { JsonlWriter, type Prediction, type Sample, scoreBasis } from "../../core/index.js";
+import type { TrialContext } from "../context.js";
+import { scoreItem } from "./score-item.js";
+
+/**
+ * Scores written by the inference phase as each answer arrives, for a trial started from nothing
+ * (no predictions and no scores on file) whose task executes nothing and whose scorers ask no
+ * model. A latency-bound run leaves the CPU idle while it waits for answers, so scoring then costs
+ * no wall time, and the scoring phase after it need not read predictions, scores and the dataset
+ * again: every ok prediction on file was scored here (`coversScoring`). The rows are those the
+ * scoring phase writes (same `basis`), so a trial interrupted half way resumes through the normal
+ * scoring phase, which finds them and rescores nothing.
+ */
+export class InlineScores {
+  /** Ok predictions seen, and scored. */
+  private seen = 0;
+  private scored = 0;
+  private pending = 0;
+  private failed = false;
+
+  private constructor(
+    private readonly ctx: TrialContext,
+    private readonly writer: JsonlWriter,
+  ) {}
+
+  /** Undefined when the trial is not one this applies to (see above). */
+  static open(ctx: TrialContext): InlineScores | undefined {
+    const { exp, files } = ctx;
+    if (exp.task.execute !== undefined || exp.judges !== undefined || exp.scorers.length === 0)
+      return undefined;
+    if (existsSync(files.predictions) || existsSync(files.scores)) return undefined;
+    return new InlineScores(ctx, JsonlWriter.open(files.scores, { buffered: true }));
+  }
+
+  /** Scores an ok prediction row that was just written (its scores are written by the next `flush`). */
+  add(row: Prediction, sample: Sample): void | Promise<void> {
+    if (row.status !== "ok") return;
+    this.seen++;
+    const basis = scoreBasis(row.completion);
+    const scores = scoreItem(this.ctx.exp, { prediction: row, sample });
+    if (!(scores instanceof Promise)) {
+      for (const score of scores) this.writer.write({ ...score, basis });
+      this.scored++;
+      return;
+    }
+    this.pending++;
+    return scores.then(
+      (done) => {
+        this.pending--;
+        for (const score of done) this.writer.write({ ...score, basis });
+        this.scored++;
+      },
+      () => {
+        this.pending--;
+        this.failed = true;
+      },
+    );
+  }
+
+  /** Writes the scores of predictions already written (call right after their writer's flush). */
+  flush(): void {
+    this.writer.flush();
+  }
+
+  /** Predictions scored here, and score rows written. */
+  get items(): number {
+    return this.scored;
+  }
+  get written(): number {
+    return this.writer.count;
+  }
+
+  close(): void {
+    this.writer.close();
+  }
+
+  /**
+   * True when the scoring phase has nothing to do: every ok prediction written was scored here
+   * and nothing was interrupted.
+   */
+  coversScoring(): boolean {
+    return !this.failed && this.pending === 0 && !this.ctx.signal.aborted && this.scored === this.seen;
+  }
+}
