@@ -63,12 +63,22 @@ export interface GenerateContext {
   /** The reference answer as text (from the task), for the `gold` provider. */
   reference?: string;
   sample: Sample;
+  /**
+   * Given by the scheduler to a provider that declares `timesOut`: the provider fails each HTTP
+   * request that has no complete answer within this many ms with code `timeout`.
+   */
+  timeoutMs?: number;
 }
 
 export interface Provider {
   /** The model label recorded on every prediction, e.g. `gold` or `openai:gpt-4o-mini`. */
   readonly id: string;
   generate(request: GenerateRequest, context: GenerateContext): Promise<Generation>;
+  /**
+   * The provider enforces `context.timeoutMs` itself and settles as soon as `context.signal`
+   * aborts, so the scheduler sends each attempt without a timer and an abort signal of its own.
+   */
+  readonly timesOut?: boolean;
   /**
    * The prompt's length in the model's own tokens (a tokenizer package, a server's tokenize
    * endpoint), or undefined when none is known: prompts are then fitted by an estimate.

@@ -326,3 +326,27 @@ describe("onAbort", () => {
     expect(late).toBe(true); // subscribing to an aborted signal still fires
   });
 });
+
+describe("per-request timeouts (timeoutMs: undici's own timers, no timer of ours)", () => {
+  it("a server that never answers, or stops half way through the body, fails with code timeout naming the limit", async () => {
+    const silent = await start(() => undefined);
+    const client = createJsonClient();
+    const started = Date.now();
+    await expect(client.post(silent.url, { x: 1 }, { ...options(), timeoutMs: 300 })).rejects.toMatchObject({
+      code: "timeout",
+      message: "no response within 300 ms",
+    });
+    // undici checks these timers about every half second.
+    expect(Date.now() - started).toBeLessThan(3000);
+    const half = await start((socket) =>
+      socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":'),
+    );
+    await expect(client.post(half.url, { x: 1 }, { ...options(), timeoutMs: 300 })).rejects.toMatchObject({
+      code: "timeout",
+    });
+    // An answer in time is unaffected, on the same client.
+    const quick = await start((socket) => socket.write(json({ ok: true })));
+    await expect(client.post(quick.url, {}, { ...options(), timeoutMs: 300 })).resolves.toEqual({ ok: true });
+    await client.close();
+  });
+});

@@ -111,6 +111,11 @@ export interface PostOptions {
   signal: AbortSignal;
   /** Strings (API keys) removed from any error message. */
   secrets?: readonly string[];
+  /**
+   * Fails the request with code `timeout` when its headers, or the next part of its body, do not
+   * arrive within this many ms (undici's own per-request timers; no timer of ours).
+   */
+  timeoutMs?: number;
 }
 
 export interface JsonClient {
@@ -219,7 +224,7 @@ function post(
   dispatcher: Dispatcher,
   url: URL,
   body: unknown,
-  { headers, signal, secrets = [] }: PostOptions,
+  { headers, signal, secrets = [], timeoutMs }: PostOptions,
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortReason(signal));
@@ -237,7 +242,7 @@ function post(
       };
       sentHeaders.set(headers, sent);
     }
-    const handler = new JsonResponse(url, signal, secrets, resolve, reject);
+    const handler = new JsonResponse(url, signal, secrets, resolve, reject, timeoutMs);
     dispatcher.dispatch(
       {
         origin: url.origin,
@@ -245,6 +250,7 @@ function post(
         method: "POST",
         headers: sent,
         body: typeof body === "string" ? body : JSON.stringify(body),
+        ...(timeoutMs !== undefined ? { headersTimeout: timeoutMs, bodyTimeout: timeoutMs } : {}),
       },
       handler,
     );
@@ -282,6 +288,7 @@ class JsonResponse implements Dispatcher.DispatchHandler {
     private readonly secrets: readonly string[],
     private readonly resolve: (value: unknown) => void,
     private readonly reject: (error: Error) => void,
+    private readonly timeoutMs?: number,
   ) {
     this.unsubscribe = onAbort(signal, () => {
       const reason = abortReason(signal);
@@ -326,6 +333,8 @@ class JsonResponse implements Dispatcher.DispatchHandler {
   onError(error: Error): void {
     if (this.settled) return;
     if (this.signal.aborted) this.finish(abortReason(this.signal));
+    else if (this.timeoutMs !== undefined && isTimeout(error))
+      this.finish(new ProviderError("timeout", `no response within ${this.timeoutMs} ms`));
     else this.finish(error instanceof ProviderError ? error : transportError(this.url, error, this.secrets));
   }
 
@@ -336,6 +345,12 @@ class JsonResponse implements Dispatcher.DispatchHandler {
     if (error) this.reject(error);
     else this.resolve(value);
   }
+}
+
+/** undici's per-request timers (`headersTimeout`, `bodyTimeout`) fired. */
+function isTimeout(error: Error): boolean {
+  const code = errorCode(error);
+  return code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT";
 }
 
 /**

@@ -174,23 +174,33 @@ export const createOpenAIProvider: ProviderFactory = (spec, env) => {
       ? keys.map((key) => ({ ...config.options.headers, authorization: `Bearer ${key}` }))
       : [{ ...config.options.headers }];
 
-  const once = async (request: GenerateRequest, signal: AbortSignal): Promise<Generation> => {
+  const once = async (
+    request: GenerateRequest,
+    signal: AbortSignal,
+    timeoutMs: number | undefined,
+  ): Promise<Generation> => {
     const headers = headerSets[turn++ % headerSets.length]!;
-    const json = await client.post(url, requestBody(config, request), { headers, signal, secrets: keys });
+    const json = await client.post(url, requestBody(config, request), {
+      headers,
+      signal,
+      secrets: keys,
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    });
     return parseResponse(json, config.mode, request.top_logprobs !== undefined);
   };
 
   const countTokens = tokenCounter(config, client, keys);
   return {
     id: spec.id,
+    timesOut: true,
     ...(countTokens ? { countTokens } : {}),
-    async generate(request, { signal }) {
+    async generate(request, { signal, timeoutMs }) {
       // With a seed, sample i is asked alone with seed + i (see generatePerSample).
       const { seed } = request;
       const generation =
         seed === undefined
-          ? await generateAll(request, (r) => once(r, signal))
-          : await generatePerSample({ ...request, seed }, (r) => once(r, signal));
+          ? await generateAll(request, (r) => once(r, signal, timeoutMs))
+          : await generatePerSample({ ...request, seed }, (r) => once(r, signal, timeoutMs));
       const cost = generation.usage && price && costFor(config.model, generation.usage, price);
       return cost === undefined ? generation : { ...generation, cost_usd: cost };
     },

@@ -342,3 +342,53 @@ describe("fault-injection soak", () => {
     throw new Error("unreachable");
   }
 });
+
+describe("providers that time their own requests out (timesOut)", () => {
+  /** A provider that records the context of each call and answers at once. */
+  const recording = () => {
+    const seen: { signal: AbortSignal; timeoutMs?: number }[] = [];
+    const provider: Provider = {
+      id: "rec",
+      timesOut: true,
+      async generate(_request, context) {
+        seen.push({
+          signal: context.signal,
+          ...(context.timeoutMs !== undefined ? { timeoutMs: context.timeoutMs } : {}),
+        });
+        return { completions: [{ text: "ok" }] };
+      },
+    };
+    return { provider, seen };
+  };
+
+  it("get the caller's own signal and the timeout (no timer or abort controller per attempt)", async () => {
+    const { provider, seen } = recording();
+    const context = makeContext();
+    await withScheduler(provider, { timeoutMs: 30_000 }).generate(makeRequest("q"), context);
+    expect(seen).toEqual([{ signal: context.signal, timeoutMs: 30_000 }]);
+  });
+
+  it("a timeout shorter than their timers keep is kept by the scheduler, as for any provider", async () => {
+    const { provider, seen } = recording();
+    const context = makeContext();
+    await withScheduler(provider, { timeoutMs: 200 }).generate(makeRequest("q"), context);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.signal).not.toBe(context.signal);
+    expect(seen[0]!.timeoutMs).toBeUndefined();
+  });
+
+  it("the openai provider with a 5 s timeout fails a hung request with code timeout, once per attempt", async () => {
+    server.setFaults(["hang", "hang"]);
+    const started = Date.now();
+    const error = await failure(
+      withScheduler(remote(), { timeoutMs: 5000, maxAttempts: 2, backoffMs: 1 }).generate(
+        makeRequest("hung"),
+        makeContext(),
+      ),
+    );
+    expect(error).toMatchObject({ code: "timeout", attempts: 2, message: "no response within 5000 ms" });
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(9000);
+    expect(took).toBeLessThan(15_000);
+  }, 30_000);
+});

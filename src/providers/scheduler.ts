@@ -166,6 +166,13 @@ export function withScheduler(provider: Provider, options: SchedulerOptions = {}
     async generate(request: GenerateRequest, context: GenerateContext): Promise<Generation> {
       const { signal } = context;
       const tokens = estimateTokens(request);
+      // A provider that times its own requests out is called directly: no timer, abort
+      // controller and promise of the scheduler's per attempt (the hot path of every request).
+      // Its timers (undici's) are checked about every half second, so short timeouts stay here.
+      const direct =
+        provider.timesOut === true && timeoutMs >= DIRECT_TIMEOUT_MIN_MS
+          ? { ...context, timeoutMs }
+          : undefined;
       for (let attempt = 1; ; attempt++) {
         if (tripped) failFast();
         const queued = gate.acquire(signal);
@@ -178,7 +185,9 @@ export function withScheduler(provider: Provider, options: SchedulerOptions = {}
           if (limited) await limited;
           if (context.stopNew?.aborted) throw new ProviderError("aborted", "not sent: no new requests");
           counts.attempts++;
-          const generation = await attemptOnce(provider, request, context, timeoutMs);
+          const generation = direct
+            ? await provider.generate(request, direct)
+            : await attemptOnce(provider, request, context, timeoutMs);
           onSuccess();
           return { ...generation, attempts: attempt };
         } catch (caught) {
@@ -212,6 +221,9 @@ export function withScheduler(provider: Provider, options: SchedulerOptions = {}
 }
 
 // ---------------------------------------------------------------- internal helpers
+
+/** The shortest timeout a provider that `timesOut` is trusted to keep (to within 20 %). */
+export const DIRECT_TIMEOUT_MIN_MS = 5000;
 
 /** A request's tokens as `tpm` counts them before the answer: prompt chars / 4 + max_tokens × n. */
 export function estimateTokens(request: GenerateRequest): number {
