@@ -11,7 +11,7 @@
  * with native binaries, WebAssembly or files read beside their code, and undici (the HTTP client
  * loads its Agent module by path, `providers/http.ts`).
  */
-import { rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
 
@@ -49,6 +49,22 @@ const result = await build({
     js: 'import { createRequire as __benchlineCreateRequire } from "node:module";\nconst require = __benchlineCreateRequire(import.meta.url);',
   },
   plugins: [
+    {
+      // `import { z } from "zod"` binds zod's namespace object as a value, so esbuild keeps every
+      // export of it: all 40 locales, JSON Schema conversion and more (750 kB of the 1.9 MB the
+      // run path parsed). `import * as z` (zod 4's documented form, the same object) lets it keep
+      // only the members used (190 kB). Rewritten here, in the bundle's input, for every source.
+      name: "zod-namespace",
+      setup(b) {
+        b.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, (args) => ({
+          contents: readFileSync(args.path, "utf8").replace(
+            /^import \{ z \} from "zod";$/gm,
+            'import * as z from "zod";',
+          ),
+          loader: "ts",
+        }));
+      },
+    },
     {
       name: "external-packages",
       setup(b) {

@@ -79,6 +79,23 @@ describe("the built CLI (issue 15)", () => {
     },
   );
 
+  it("issue 15: the bundle holds zod's English messages only, not its 40 locales (750 kB parsed by every run)", () => {
+    // scripts/build.ts rewrites `import { z } from "zod"` to `import * as z`, so esbuild keeps the
+    // members used; one import that binds the namespace as a value brings every locale back.
+    const { outputs } = JSON.parse(readFileSync(meta, "utf8")) as {
+      outputs: Record<string, { bytes: number; inputs: Record<string, unknown> }>;
+    };
+    const inputs = Object.values(outputs).flatMap((o) => Object.keys(o.inputs));
+    expect(inputs).toContain("node_modules/zod/v4/locales/en.js");
+    expect(
+      inputs.filter((i) => i.startsWith("node_modules/zod/v4/locales/") && !i.endsWith("/en.js")),
+    ).toEqual([]);
+    const zodChunk = Object.entries(outputs).find(
+      ([, o]) => "node_modules/zod/v4/core/schemas.js" in o.inputs,
+    );
+    expect(zodChunk?.[1].bytes).toBeLessThan(400_000);
+  });
+
   it("issue 13/15: the built viewer worker (dist/cli/index-worker.js, loaded by path) runs a search job in a thread", async () => {
     // The viewer's index builds and searches run in a worker thread loaded by path from beside the
     // chunk that starts it; a bundle without this entry falls back to the main thread silently.
