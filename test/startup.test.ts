@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -141,6 +141,7 @@ describe("the built CLI (issue 15)", () => {
       {
         cwd: dir,
         stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, BENCHLINE_DEBUG: "1" },
       },
     );
     let stderr = "";
@@ -149,6 +150,8 @@ describe("the built CLI (issue 15)", () => {
     });
     const code = await new Promise<number | null>((r) => child.on("exit", r));
     expect(code, stderr).toBe(0);
+    // `run` ran from dist/cli/run.cjs with the code cache the build wrote beside it.
+    expect(stderr).toMatch(/^benchline: code cache used \(.*dist\/cli\/run\.cjs\.cache\)$/m);
     const trial = join(dir, "runs", "built");
     const predictions = spawnSync("sh", ["-c", "cat */predictions.jsonl"], { cwd: trial, encoding: "utf8" })
       .stdout.trim()
@@ -158,5 +161,73 @@ describe("the built CLI (issue 15)", () => {
     expect(predictions.every((p) => p.status === "ok" && p.completion.length > 0)).toBe(true);
     expect(server.stats.ok).toBeGreaterThanOrEqual(12);
     expect(existsSync(join(trial, "report.html"))).toBe(true);
+  });
+
+  /** `benchline run` from the build, awaited while the loopback server answers from this process. */
+  async function runBuilt(
+    dir: string,
+    nodeArgs: string[] = [],
+    bin = join(ROOT, "bin", "benchline.js"),
+  ): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(process.execPath, [...nodeArgs, bin, "run", "exp.yaml", "--log", "plain"], {
+      cwd: dir,
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, BENCHLINE_DEBUG: "1" },
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const code = await new Promise<number | null>((r) => child.on("exit", r));
+    return { code, stderr };
+  }
+  const experiment = (url: string) =>
+    `name: built\ntask: qa\ndataset: data.jsonl\nmodels:\n  - {id: local, provider: vllm, model: tiny, base_url: "${url}"}\nprompts: {plain: {user: "{{question}}"}}\nscorers: [exact]\n`;
+  const predictionsIn = (dir: string) =>
+    spawnSync("sh", ["-c", "cat runs/built/*/predictions.jsonl"], { cwd: dir, encoding: "utf8" })
+      .stdout.trim()
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as { status: string });
+
+  it("issue 15: with V8 flags other than the build's, V8 rejects the code cache and `run` compiles the script and runs the same", async () => {
+    const dir = testdir({ "data.jsonl": qaRows(5), "exp.yaml": experiment(server.url) });
+    const { code, stderr } = await runBuilt(dir, ["--stack-size=900"]);
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/^benchline: code cache rejected \(another node or other V8 flags\): compiling/m);
+    expect(predictionsIn(dir).map((p) => p.status)).toEqual(["ok", "ok", "ok", "ok", "ok"]);
+  });
+
+  it("issue 15: a damaged code cache is rejected, not run: `run` compiles the script and runs the same", async () => {
+    // A copy of the package (bin/, dist/, package.json; node_modules linked) with a damaged cache.
+    const pkg = testdir({ "package.json": readFileSync(join(ROOT, "package.json"), "utf8") });
+    cpSync(join(ROOT, "bin"), join(pkg, "bin"), { recursive: true });
+    cpSync(join(ROOT, "dist"), join(pkg, "dist"), { recursive: true });
+    const real = readFileSync(join(ROOT, "dist", "cli", "run.cjs.cache"));
+    writeFileSync(
+      join(pkg, "dist", "cli", "run.cjs.cache"),
+      Buffer.from(real.map((b, i) => (i % 7 === 3 ? b ^ 0x5a : b))),
+    );
+    symlinkSync(join(ROOT, "node_modules"), join(pkg, "node_modules"));
+    const dir = testdir({ "data.jsonl": qaRows(5), "exp.yaml": experiment(server.url) });
+    const { code, stderr } = await runBuilt(dir, [], join(pkg, "bin", "benchline.js"));
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/^benchline: code cache rejected/m);
+    expect(predictionsIn(dir)).toHaveLength(5);
+  });
+
+  it("issue 15: a bad experiment file still fails through the built `run` before any request", async () => {
+    const dir = testdir({
+      "data.jsonl": qaRows(5),
+      "exp.yaml": experiment(server.url).replace("model: tiny,", "model: tiny, temperature: hot,"),
+    });
+    const before = server.stats.requests;
+    const { code, stderr } = await runBuilt(dir);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(
+      /^benchline: exp\.yaml: models\[0\]\.temperature: expected number, received string$/m,
+    );
+    expect(server.stats.requests).toBe(before);
+    expect(existsSync(join(dir, "runs"))).toBe(false);
   });
 });
