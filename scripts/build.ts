@@ -53,6 +53,25 @@ const plugins: Plugin[] = [
     },
   },
   {
+    // commander loads node:child_process (≈10 ms of start-up with node:dgram and node:net under
+    // it) for executable subcommands, which benchline has none of: load it if ever called.
+    name: "commander-lazy-child-process",
+    setup(b) {
+      b.onLoad({ filter: /[\\/]node_modules[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
+        const line = "const childProcess = require('node:child_process');";
+        const source = readFileSync(args.path, "utf8");
+        if (!source.includes(line)) throw new Error(`${args.path}: no \`${line}\` to make lazy`);
+        return {
+          contents: source.replace(
+            line,
+            "const childProcess = { spawn: (...a) => require('node:child_process').spawn(...a) };",
+          ),
+          loader: "js",
+        };
+      });
+    },
+  },
+  {
     name: "external-packages",
     setup(b) {
       b.onResolve({ filter: /^[^./]/ }, (args) => {

@@ -79,6 +79,23 @@ describe("the built CLI (issue 15)", () => {
     },
   );
 
+  it("issue 15: the built `benchline --help` loads no node:child_process (commander's is loaded only if called)", () => {
+    const exitHook = `data:text/javascript,${encodeURIComponent(
+      'process.on("exit", () => process.stderr.write("BUILTINS " + process.moduleLoadList.join(",") + "\\n"));',
+    )}`;
+    const r = spawnSync(
+      process.execPath,
+      ["--import", exitHook, join(ROOT, "bin", "benchline.js"), "--help"],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const builtins = /BUILTINS (.*)/.exec(r.stderr)?.[1]?.split(",") ?? [];
+    expect(builtins).toContain("NativeModule fs");
+    expect(builtins.filter((m) => /^NativeModule (child_process|dgram|zlib|http2?|tls)$/.test(m))).toEqual([]);
+  });
+
   it("issue 15: the bundle holds zod's English messages only, not its 40 locales (750 kB parsed by every run)", () => {
     // scripts/build.ts rewrites `import { z } from "zod"` to `import * as z`, so esbuild keeps the
     // members used; one import that binds the namespace as a value brings every locale back.
