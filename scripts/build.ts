@@ -133,6 +133,14 @@ await build({
   banner: { js: 'var __benchlineImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
   plugins,
 } satisfies BuildOptions);
+// The script's `import()`s of packages left in node_modules (node-llama-cpp, the hub client, ...):
+// a script run through node:vm can only import() with an experimental option that prints a
+// warning, so they call the loader's import() instead, passed in as `__benchlineImport`.
+const script = join(out, "cli", "run.cjs");
+const source = readFileSync(script, "utf8").replace(/\bimport\("/g, '__benchlineImport("');
+if (/\bimport\(/.test(source))
+  throw new Error(`${script}: an import() of something other than a string literal`);
+writeFileSync(script, source);
 await writeCodeCache();
 
 /**

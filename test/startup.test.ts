@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OpenAIServer, startOpenAIServer } from "../src/providers/test-utils/openai-server.js";
+import { hubEnv, startHubServer } from "../src/sources/test-utils/hub-server.js";
 import { qaRows, ROOT, testdir } from "./helpers.js";
 
 /**
@@ -93,7 +94,9 @@ describe("the built CLI (issue 15)", () => {
     expect(r.status, r.stderr).toBe(0);
     const builtins = /BUILTINS (.*)/.exec(r.stderr)?.[1]?.split(",") ?? [];
     expect(builtins).toContain("NativeModule fs");
-    expect(builtins.filter((m) => /^NativeModule (child_process|dgram|zlib|http2?|tls)$/.test(m))).toEqual([]);
+    expect(builtins.filter((m) => /^NativeModule (child_process|dgram|zlib|http2?|tls)$/.test(m))).toEqual(
+      [],
+    );
   });
 
   it("issue 15: the bundle holds zod's English messages only, not its 40 locales (750 kB parsed by every run)", () => {
@@ -246,5 +249,40 @@ describe("the built CLI (issue 15)", () => {
     );
     expect(server.stats.requests).toBe(before);
     expect(existsSync(join(dir, "runs"))).toBe(false);
+  });
+
+  it("issue 15: the built `run` imports packages left in node_modules (hub client, csv-parse) with no warning", async () => {
+    // run.cjs's import()s go through the loader's import(), not node:vm's experimental option.
+    const hub = await startHubServer();
+    try {
+      hub.push("datasets", "acme/qa-csv", {
+        "data/test.csv": "id,question,answer\na,What is 1 plus one?,2\nb,What is 2 plus one?,3\n",
+      });
+      const dir = testdir({
+        "exp.yaml": "name: built\ntask: qa\ndataset: hf:acme/qa-csv\nmodels: [gold]\nscorers: [exact]\n",
+      });
+      const child = spawn(
+        process.execPath,
+        [join(ROOT, "bin", "benchline.js"), "run", "exp.yaml", "--log", "plain"],
+        {
+          cwd: dir,
+          stdio: ["ignore", "ignore", "pipe"],
+          env: { ...process.env, ...hubEnv(hub.url, dir), BENCHLINE_DEBUG: "1" },
+        },
+      );
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const code = await new Promise<number | null>((r) => child.on("exit", r));
+      expect(code, stderr).toBe(0);
+      expect(stderr).toMatch(/^benchline: code cache used/m);
+      expect(stderr).not.toMatch(/Warning/);
+      const statuses = predictionsIn(dir).map((p) => p.status);
+      expect(statuses.length).toBeGreaterThanOrEqual(2);
+      expect(statuses.every((status) => status === "ok")).toBe(true);
+    } finally {
+      await hub.close();
+    }
   });
 });

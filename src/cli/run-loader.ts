@@ -37,13 +37,8 @@ export async function runCached(argv: string[], options: { writeCache?: boolean 
   setFlagsFromString("--heap-growing-percent=50");
   const cachedData = !options.writeCache && existsSync(CACHE) ? readFileSync(CACHE) : undefined;
   const script = new vm.Script(
-    `(function (exports, require, module, __filename, __dirname) {${readFileSync(SCRIPT, "utf8")}\n})`,
-    {
-      filename: SCRIPT,
-      ...(cachedData ? { cachedData } : {}),
-      // The script's `import()`s of packages left in node_modules (node-llama-cpp, the hub client).
-      importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-    },
+    `(function (exports, require, module, __filename, __dirname, __benchlineImport) {${readFileSync(SCRIPT, "utf8")}\n})`,
+    { filename: SCRIPT, ...(cachedData ? { cachedData } : {}) },
   );
   if (process.env.BENCHLINE_DEBUG)
     process.stderr.write(
@@ -56,6 +51,8 @@ export async function runCached(argv: string[], options: { writeCache?: boolean 
     module,
     SCRIPT,
     dirname(SCRIPT),
+    // The script's import()s (scripts/build.ts): resolved from here, the directory it is in.
+    (specifier: string) => import(specifier),
   );
   if (options.writeCache) process.on("exit", () => writeFileSync(CACHE, script.createCachedData()));
   return module.exports.main(argv);
