@@ -8,9 +8,9 @@
  * them. dist/cli/run.cjs is the whole CLI in one script (`scripts/build.ts`), and
  * dist/cli/run.cjs.cache its code cache, written at build time by a run of the CLI against a
  * loopback server. Nothing writes a cache at run time, so none is trusted but the build's
- * own output beside the script. V8 rejects a cache made by another V8 version or with other V8
- * flags (or a damaged one) and compiles the script as if there were none: the same program,
- * slower to start (`BENCHLINE_DEBUG=1` says which happened).
+ * own output beside the script, as trusted as the script itself. V8 rejects a cache made by
+ * another V8 version or with other V8 flags (or whose header is damaged) and compiles the script
+ * as if there were none: the same program, slower to start (`BENCHLINE_DEBUG=1` says which).
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
