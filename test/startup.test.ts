@@ -1,9 +1,10 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OpenAIServer, startOpenAIServer } from "../src/providers/test-utils/openai-server.js";
+import { hubEnv, startHubServer } from "../src/sources/test-utils/hub-server.js";
 import { qaRows, ROOT, testdir } from "./helpers.js";
 
 /**
@@ -79,6 +80,42 @@ describe("the built CLI (issue 15)", () => {
     },
   );
 
+  it("issue 15: the built `benchline --help` loads no node:child_process (commander's is loaded only if called)", () => {
+    const exitHook = `data:text/javascript,${encodeURIComponent(
+      'process.on("exit", () => process.stderr.write("BUILTINS " + process.moduleLoadList.join(",") + "\\n"));',
+    )}`;
+    const r = spawnSync(
+      process.execPath,
+      ["--import", exitHook, join(ROOT, "bin", "benchline.js"), "--help"],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const builtins = /BUILTINS (.*)/.exec(r.stderr)?.[1]?.split(",") ?? [];
+    expect(builtins).toContain("NativeModule fs");
+    expect(builtins.filter((m) => /^NativeModule (child_process|dgram|zlib|http2?|tls)$/.test(m))).toEqual(
+      [],
+    );
+  });
+
+  it("issue 15: the bundle holds zod's English messages only, not its 40 locales (750 kB parsed by every run)", () => {
+    // scripts/build.ts rewrites `import { z } from "zod"` to `import * as z`, so esbuild keeps the
+    // members used; one import that binds the namespace as a value brings every locale back.
+    const { outputs } = JSON.parse(readFileSync(meta, "utf8")) as {
+      outputs: Record<string, { bytes: number; inputs: Record<string, unknown> }>;
+    };
+    const inputs = Object.values(outputs).flatMap((o) => Object.keys(o.inputs));
+    expect(inputs).toContain("node_modules/zod/v4/locales/en.js");
+    expect(
+      inputs.filter((i) => i.startsWith("node_modules/zod/v4/locales/") && !i.endsWith("/en.js")),
+    ).toEqual([]);
+    const zodChunk = Object.entries(outputs).find(
+      ([, o]) => "node_modules/zod/v4/core/schemas.js" in o.inputs,
+    );
+    expect(zodChunk?.[1].bytes).toBeLessThan(400_000);
+  });
+
   it("issue 13/15: the built viewer worker (dist/cli/index-worker.js, loaded by path) runs a search job in a thread", async () => {
     // The viewer's index builds and searches run in a worker thread loaded by path from beside the
     // chunk that starts it; a bundle without this entry falls back to the main thread silently.
@@ -124,6 +161,7 @@ describe("the built CLI (issue 15)", () => {
       {
         cwd: dir,
         stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, BENCHLINE_DEBUG: "1" },
       },
     );
     let stderr = "";
@@ -132,6 +170,8 @@ describe("the built CLI (issue 15)", () => {
     });
     const code = await new Promise<number | null>((r) => child.on("exit", r));
     expect(code, stderr).toBe(0);
+    // `run` ran from dist/cli/run.cjs with the code cache the build wrote beside it.
+    expect(stderr).toMatch(/^benchline: code cache used \(.*dist\/cli\/run\.cjs\.cache\)$/m);
     const trial = join(dir, "runs", "built");
     const predictions = spawnSync("sh", ["-c", "cat */predictions.jsonl"], { cwd: trial, encoding: "utf8" })
       .stdout.trim()
@@ -141,5 +181,108 @@ describe("the built CLI (issue 15)", () => {
     expect(predictions.every((p) => p.status === "ok" && p.completion.length > 0)).toBe(true);
     expect(server.stats.ok).toBeGreaterThanOrEqual(12);
     expect(existsSync(join(trial, "report.html"))).toBe(true);
+  });
+
+  /** `benchline run` from the build, awaited while the loopback server answers from this process. */
+  async function runBuilt(
+    dir: string,
+    nodeArgs: string[] = [],
+    bin = join(ROOT, "bin", "benchline.js"),
+  ): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(process.execPath, [...nodeArgs, bin, "run", "exp.yaml", "--log", "plain"], {
+      cwd: dir,
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, BENCHLINE_DEBUG: "1" },
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const code = await new Promise<number | null>((r) => child.on("exit", r));
+    return { code, stderr };
+  }
+  const experiment = (url: string) =>
+    `name: built\ntask: qa\ndataset: data.jsonl\nmodels:\n  - {id: local, provider: vllm, model: tiny, base_url: "${url}"}\nprompts: {plain: {user: "{{question}}"}}\nscorers: [exact]\n`;
+  const predictionsIn = (dir: string) =>
+    spawnSync("sh", ["-c", "cat runs/built/*/predictions.jsonl"], { cwd: dir, encoding: "utf8" })
+      .stdout.trim()
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as { status: string });
+
+  it("issue 15: with V8 flags other than the build's, V8 rejects the code cache and `run` compiles the script and runs the same", async () => {
+    const dir = testdir({ "data.jsonl": qaRows(5), "exp.yaml": experiment(server.url) });
+    const { code, stderr } = await runBuilt(dir, ["--stack-size=900"]);
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/^benchline: code cache rejected \(another node or other V8 flags\): compiling/m);
+    expect(predictionsIn(dir).map((p) => p.status)).toEqual(["ok", "ok", "ok", "ok", "ok"]);
+  });
+
+  it("issue 15: a damaged code cache is rejected, not run: `run` compiles the script and runs the same", async () => {
+    // A copy of the package (bin/, dist/, package.json; node_modules linked) with a damaged cache.
+    const pkg = testdir({ "package.json": readFileSync(join(ROOT, "package.json"), "utf8") });
+    cpSync(join(ROOT, "bin"), join(pkg, "bin"), { recursive: true });
+    cpSync(join(ROOT, "dist"), join(pkg, "dist"), { recursive: true });
+    const real = readFileSync(join(ROOT, "dist", "cli", "run.cjs.cache"));
+    writeFileSync(
+      join(pkg, "dist", "cli", "run.cjs.cache"),
+      Buffer.from(real.map((b, i) => (i % 7 === 3 ? b ^ 0x5a : b))),
+    );
+    symlinkSync(join(ROOT, "node_modules"), join(pkg, "node_modules"));
+    const dir = testdir({ "data.jsonl": qaRows(5), "exp.yaml": experiment(server.url) });
+    const { code, stderr } = await runBuilt(dir, [], join(pkg, "bin", "benchline.js"));
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/^benchline: code cache rejected/m);
+    expect(predictionsIn(dir)).toHaveLength(5);
+  });
+
+  it("issue 15: a bad experiment file still fails through the built `run` before any request", async () => {
+    const dir = testdir({
+      "data.jsonl": qaRows(5),
+      "exp.yaml": experiment(server.url).replace("model: tiny,", "model: tiny, temperature: hot,"),
+    });
+    const before = server.stats.requests;
+    const { code, stderr } = await runBuilt(dir);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(
+      /^benchline: exp\.yaml: models\[0\]\.temperature: expected number, received string$/m,
+    );
+    expect(server.stats.requests).toBe(before);
+    expect(existsSync(join(dir, "runs"))).toBe(false);
+  });
+
+  it("issue 15: the built `run` imports packages left in node_modules (hub client, csv-parse) with no warning", async () => {
+    // run.cjs's import()s go through the loader's import(), not node:vm's experimental option.
+    const hub = await startHubServer();
+    try {
+      hub.push("datasets", "acme/qa-csv", {
+        "data/test.csv": "id,question,answer\na,What is 1 plus one?,2\nb,What is 2 plus one?,3\n",
+      });
+      const dir = testdir({
+        "exp.yaml": "name: built\ntask: qa\ndataset: hf:acme/qa-csv\nmodels: [gold]\nscorers: [exact]\n",
+      });
+      const child = spawn(
+        process.execPath,
+        [join(ROOT, "bin", "benchline.js"), "run", "exp.yaml", "--log", "plain"],
+        {
+          cwd: dir,
+          stdio: ["ignore", "ignore", "pipe"],
+          env: { ...process.env, ...hubEnv(hub.url, dir), BENCHLINE_DEBUG: "1" },
+        },
+      );
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const code = await new Promise<number | null>((r) => child.on("exit", r));
+      expect(code, stderr).toBe(0);
+      expect(stderr).toMatch(/^benchline: code cache used/m);
+      expect(stderr).not.toMatch(/Warning/);
+      const statuses = predictionsIn(dir).map((p) => p.status);
+      expect(statuses.length).toBeGreaterThanOrEqual(2);
+      expect(statuses.every((status) => status === "ok")).toBe(true);
+    } finally {
+      await hub.close();
+    }
   });
 });

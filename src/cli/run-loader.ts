@@ -1,0 +1,59 @@
+/**
+ * `benchline run` from one CommonJS script, compiled with a V8 code cache (issue 15: start-up;
+ * BENCHMARKS.md, CLI start-up). Built as dist/cli/run-loader.js; bin/benchline.js loads it for
+ * `run` (not for `run --help`), every other command takes the ES-module chunks.
+ *
+ * A run loads most of the program before its first request. Compiling it is most of what a
+ * code cache saves: V8 deserialises the functions a run needs instead of parsing and compiling
+ * them. dist/cli/run.cjs is the whole CLI in one script (`scripts/build.ts`), and
+ * dist/cli/run.cjs.cache its code cache, written at build time by a run of the CLI against a
+ * loopback server. Nothing writes a cache at run time, so none is trusted but the build's
+ * own output beside the script, as trusted as the script itself. V8 rejects a cache made by
+ * another V8 version or with other V8 flags (or whose header is damaged) and compiles the script
+ * as if there were none: the same program, slower to start (`BENCHLINE_DEBUG=1` says which).
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setFlagsFromString } from "node:v8";
+import vm from "node:vm";
+
+type Main = (argv: string[]) => Promise<number>;
+
+const SCRIPT = fileURLToPath(new URL("./run.cjs", import.meta.url));
+const CACHE = `${SCRIPT}.cache`;
+
+/** Whether dist/ has the script (a build from before it had none). */
+export const available = (): boolean => existsSync(SCRIPT);
+
+/**
+ * Runs the CLI (`main` of src/cli/main.ts) from dist/cli/run.cjs with its code cache.
+ * `writeCache` (the build only): at exit, write the code cache of every function compiled by then.
+ */
+export async function runCached(argv: string[], options: { writeCache?: boolean } = {}): Promise<number> {
+  // As src/cli/bin.ts does, before anything is compiled: the V8 flags a cache was made with must
+  // be those it is used with, so the build's run sets it at the same point.
+  setFlagsFromString("--heap-growing-percent=50");
+  const cachedData = !options.writeCache && existsSync(CACHE) ? readFileSync(CACHE) : undefined;
+  const script = new vm.Script(
+    `(function (exports, require, module, __filename, __dirname, __benchlineImport) {${readFileSync(SCRIPT, "utf8")}\n})`,
+    { filename: SCRIPT, ...(cachedData ? { cachedData } : {}) },
+  );
+  if (process.env.BENCHLINE_DEBUG)
+    process.stderr.write(
+      `benchline: code cache ${cachedData === undefined ? "absent" : script.cachedDataRejected ? "rejected (another node or other V8 flags): compiling" : "used"} (${CACHE})\n`,
+    );
+  const module = { exports: {} as { main: Main } };
+  (script.runInThisContext() as (...args: unknown[]) => void)(
+    module.exports,
+    createRequire(SCRIPT),
+    module,
+    SCRIPT,
+    dirname(SCRIPT),
+    // The script's import()s (scripts/build.ts): resolved from here, the directory it is in.
+    (specifier: string) => import(specifier),
+  );
+  if (options.writeCache) process.on("exit", () => writeFileSync(CACHE, script.createCachedData()));
+  return module.exports.main(argv);
+}
