@@ -133,8 +133,12 @@ export interface TrialSummary {
 }
 
 const round = (x: number, digits = 6): number => Number(x.toFixed(digits));
-const meanOf = (xs: number[]): number | null =>
-  xs.length === 0 ? null : round(xs.reduce((a, b) => a + b, 0) / xs.length);
+function meanOf(xs: ArrayLike<number>): number | null {
+  if (xs.length === 0) return null;
+  let sum = 0;
+  for (let i = 0; i < xs.length; i++) sum += xs[i]!;
+  return round(sum / xs.length);
+}
 /** `meanOf` of values summed in order as they came. */
 const meanOfSum = (sum: number, n: number): number | null => (n === 0 ? null : round(sum / n));
 
@@ -179,8 +183,12 @@ type ScoreRow = SummaryInput["scores"][number];
 
 /** A growing list of doubles in one typed array (off the JavaScript heap). */
 class NumberList {
-  items = new Float64Array(1024);
+  items: Float64Array;
   length = 0;
+  /** `capacity`: how many are expected (the array grows past it if need be). */
+  constructor(capacity = 1024) {
+    this.items = new Float64Array(Math.max(16, capacity));
+  }
   push(x: number): void {
     if (this.length === this.items.length) {
       const bigger = new Float64Array(this.items.length * 2);
@@ -204,7 +212,8 @@ export class SummaryBuilder {
   private cached = 0;
   private readonly byCode: Record<string, number> = {};
   private readonly examples: Record<string, string> = {};
-  private readonly latencies = new NumberList();
+  /** Made for every expected prediction at once (an untouched tail costs no memory). */
+  private readonly latencies: NumberList;
   private okTokens = 0;
   private promptTokens = 0;
   private completionTokens = 0;
@@ -239,6 +248,7 @@ export class SummaryBuilder {
     for (const name of scorerNames)
       this.scorers.set(name, { n: 0, sum: 0, passed: 0, withParse: 0, parsed: 0, dropped: 0 });
     const count = items.count;
+    this.latencies = new NumberList(count * samplesPerItem);
     this.itemSum = new Float64Array(count);
     this.itemN = new Uint32Array(count);
     this.itemPassed = new Uint32Array(count);
@@ -350,8 +360,9 @@ export class SummaryBuilder {
         if (acc.dropped > 0) scorers[name].dropped_unparsed = acc.dropped;
       }
     }
-    const means: number[] = [];
-    for (const [, mean] of this.itemMeans()) means.push(mean);
+    const means = new Float64Array(this.orderLength + this.strays.size);
+    let m = 0;
+    for (const [, mean] of this.itemMeans()) means[m++] = mean;
     let meanCi: TrialSummary["mean_ci"] = null;
     if (means.length > 0) {
       const ci = bootstrapCI(means, {

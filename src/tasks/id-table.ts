@@ -58,6 +58,12 @@ export class IdTable {
     for (let i = 0; i < this.size; i++) yield this.bytes.toString("utf8", this.starts[i], this.end(i));
   }
 
+  /** The ids with their values, in insertion order. */
+  *entries(): Generator<[string, number]> {
+    for (let i = 0; i < this.size; i++)
+      yield [this.bytes.toString("utf8", this.starts[i], this.end(i)), this.valueOf(i)];
+  }
+
   private valueOf(entry: number): number {
     return this.values ? (this.values[entry] as number) : entry;
   }
