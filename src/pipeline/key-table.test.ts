@@ -2,10 +2,31 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadSamples } from "../tasks/index.js";
+import { IdTable, loadSamples } from "../tasks/index.js";
 import { qaTask } from "../tasks/qa.js";
 import { RowsInStep, SampleLookup } from "./in-step.js";
-import { BasisTable, basisNumber, finalRows, readKeyTable, splitKey } from "./key-table.js";
+import {
+  BasisTable,
+  basisNumber,
+  finalRows,
+  type KeyScope,
+  KeyTable,
+  readKeyTable,
+  splitKey,
+} from "./key-table.js";
+
+/** A scope over `ids` (positions in order), `samples` per item. */
+function scopeOf(ids: string[], samples?: number, columns?: string[]): KeyScope {
+  const table = new IdTable();
+  for (const id of ids) table.add(id);
+  return {
+    size: table.size,
+    position: (id) => table.get(id),
+    ids: () => table.entries(),
+    samples,
+    ...(columns ? { columns } : {}),
+  };
+}
 
 describe("off-heap key tables (issue 12: a whole run at 1M rows holds no per-row map)", () => {
   it("the last line and flags of each key; final rows only, in file order", async () => {
@@ -50,6 +71,107 @@ describe("off-heap key tables (issue 12: a whole run at 1M rows holds no per-row
     expect(t.has("k3")).toBe(true);
     t.set("k2", "0123456789ab");
     expect(t.matches("k2", "not-a-hash")).toBe(false);
+  });
+
+  it("with a scope: keys of its items and samples are slots, any other key is kept by its bytes; last row wins", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "benchline-keys-"));
+    const path = join(dir, "p.jsonl");
+    const rows = [
+      { id: "a", sample: 0, status: "error" },
+      { id: "b", sample: 1, status: "ok" },
+      { id: "zz", sample: 0, status: "ok" }, // not an item
+      { id: "a", sample: 2, status: "ok" }, // sample out of scope
+      { id: "a", sample: 0, status: "ok" },
+      { id: "zz", sample: 0, status: "error" },
+    ];
+    writeFileSync(path, rows.map((r) => `${JSON.stringify(r)}\n`).join(""));
+    const scope = scopeOf(["a", "b"], 2);
+    const table = await readKeyTable<{ status?: unknown }>(
+      path,
+      (r) => (r.status === "ok" ? 1 : 0),
+      undefined,
+      scope,
+    );
+    expect(table.size).toBe(4);
+    expect(table.line("a\u00000")).toBe(5);
+    expect(table.flags("a\u00000")).toBe(1);
+    expect(table.line("zz\u00000")).toBe(6);
+    expect(table.flags("zz\u00000")).toBe(0);
+    expect(table.line("a\u00002")).toBe(4);
+    expect(table.line("b\u00000")).toBeUndefined(); // a slot with no row
+    expect(table.flags("b\u00000")).toBeUndefined();
+    expect(table.line("c\u00000")).toBeUndefined();
+    // Scoped keys by sample, then position; then the others as first seen.
+    expect([...table.entries()]).toEqual([
+      ["a\u00000", 1],
+      ["b\u00001", 1],
+      ["zz\u00000", 0],
+      ["a\u00002", 1],
+    ]);
+    const final = [];
+    for await (const { key, line } of finalRows(path, table, undefined)) final.push([key, line]);
+    expect(final).toEqual([
+      ["b\u00001", 2],
+      ["a\u00002", 4],
+      ["a\u00000", 5],
+      ["zz\u00000", 6],
+    ]);
+  });
+
+  it("a scope never maps two keys to one slot: odd sample spellings, ids with \\0, and unknown columns are kept by their bytes", () => {
+    // Ids that look like keys: "a\0" + "1" would read as item "a", sample 1 if split naively.
+    const scope = scopeOf(["a", "a\u00001", "7"], undefined, ["exact", "x\u0000exact"]);
+    const t = new KeyTable(scope);
+    const keys = [
+      "a\u00001\u0000exact", // item a, sample 1
+      "a\u00001\u00000\u0000exact", // item "a\0001", sample 0
+      "a\u000001\u0000exact", // sample written "01": not String(1)
+      "a\u0000-1\u0000exact", // negative sample
+      "a\u00001e3\u0000exact",
+      "a\u00001\u0000other", // a scorer that is not a column
+      "a\u00001\u0000x\u0000exact", // column "x\0exact" or item "a", sample "1\0x"
+      "a\u00001", // no column at all
+      "7\u00000\u0000exact",
+      "a\u000099999\u0000exact", // past the unbounded scope's cap
+    ];
+    for (const [i, key] of keys.entries()) t.set(key, i + 1, i);
+    for (const [i, key] of keys.entries()) {
+      expect(t.line(key)).toBe(i + 1);
+      expect(t.flags(key)).toBe(i);
+    }
+    expect(t.size).toBe(keys.length);
+    expect(new Set([...t.entries()].map(([key]) => key))).toEqual(new Set(keys));
+    // The same strings through a table without a scope agree.
+    const plain = new KeyTable();
+    for (const [i, key] of keys.entries()) plain.set(key, i + 1, i);
+    expect([...plain.entries()].sort()).toEqual([...t.entries()].sort());
+  });
+
+  it("bases with a scope: slots for scoped keys, bytes for the rest, odd bases either way", () => {
+    const t = new BasisTable(scopeOf(["k", "j"], 1, ["exact"]));
+    t.set("k\u00000\u0000exact", "0123456789ab");
+    t.set("k\u00000\u0000judge", "0123456789ab");
+    t.set("j\u00000\u0000exact", "not-a-hash");
+    t.set("j\u00000\u0000judge", undefined);
+    t.set("k\u00001\u0000exact", "000000000000"); // sample out of scope; basis 0
+    expect(t.size).toBe(5);
+    expect(t.matches("k\u00000\u0000exact", "0123456789ab")).toBe(true);
+    expect(t.matches("k\u00000\u0000exact", "0123456789ac")).toBe(false);
+    expect(t.matches("k\u00000\u0000judge", "0123456789ab")).toBe(true);
+    expect(t.matches("j\u00000\u0000exact", "not-a-hash")).toBe(true);
+    expect(t.matches("j\u00000\u0000exact", "0123456789ab")).toBe(false);
+    expect(t.has("j\u00000\u0000judge")).toBe(true);
+    expect(t.matches("j\u00000\u0000judge", "0123456789ab")).toBe(false);
+    expect(t.matches("k\u00001\u0000exact", "000000000000")).toBe(true);
+    expect(t.has("j\u00001\u0000exact")).toBe(false);
+    expect(t.matches("j\u00001\u0000exact", "000000000000")).toBe(false);
+    t.set("j\u00000\u0000exact", "000000000000");
+    expect(t.matches("j\u00000\u0000exact", "not-a-hash")).toBe(false);
+    expect(t.matches("j\u00000\u0000exact", "000000000000")).toBe(true);
+    t.set("k\u00000\u0000exact", "odd");
+    expect(t.matches("k\u00000\u0000exact", "0123456789ab")).toBe(false);
+    expect(t.matches("k\u00000\u0000exact", "odd")).toBe(true);
+    expect(t.size).toBe(5);
   });
 
   it("samples in step: asked out of order and more than once, each is found; none is held after its last use", async () => {

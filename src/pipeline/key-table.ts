@@ -1,28 +1,133 @@
 import type { z } from "zod";
 import { BenchlineError, formatIssues } from "../core/index.js";
-import { IdTable } from "../tasks/index.js";
+import { type Dataset, IdTable } from "../tasks/index.js";
 import { keyedRows } from "./files.js";
 
 /**
- * The last row of each `(id, sample)` key of a trial file, kept off the JavaScript heap: the keys
- * in an {@link IdTable} (their bytes in one buffer), and per key the line of its last row and a
- * byte of flags the caller chooses (a status, say) in typed arrays — about 25 bytes plus the
- * key's length each, where a `Map` of strings costs several times that, all of it heap the
+ * What a key table is about, so that its keys need no bytes of their own: the items (an id →
+ * position table the caller holds anyway: the dataset's, or a report's items), the samples in
+ * scope and, for tables of scores, the scorers. A key `id\0sample[\0column]` of an item in the
+ * scope, a sample below `samples` and one of the `columns` is a slot in typed arrays indexed by
+ * the item's position (one array per sample and column, made on first use); any other key is kept
+ * by its bytes, as without a scope. Exact either way: an id is found by its bytes in `position`,
+ * and a key string always maps to the same slot, no two keys to one.
+ */
+export interface KeyScope {
+  /** Positions are 0 ≤ position < size. */
+  readonly size: number;
+  /** The position of an item's id, or undefined for an id outside the scope. */
+  position(id: string): number | undefined;
+  /** Every id in the scope with its position (to list a table's keys). */
+  ids(): Iterable<[string, number]>;
+  /** Samples in scope are 0 ≤ sample < samples; undefined: any (below 65,536). */
+  readonly samples?: number | undefined;
+  /** Names that end a key after its sample (`id\0sample\0name`: scorers); none: `id\0sample`. */
+  readonly columns?: readonly string[];
+}
+
+/** The scope of a phase's keys: the dataset's selected items, `samples` per item. */
+export function datasetScope(dataset: Dataset, samples: number, columns?: readonly string[]): KeyScope {
+  return {
+    size: dataset.total,
+    position: (id) => dataset.index.get(id),
+    ids: () => dataset.index.entries(),
+    samples,
+    ...(columns ? { columns } : {}),
+  };
+}
+
+/** Samples a scope without a bound keeps in slots; keys of higher samples are kept by their bytes. */
+const MAX_SCOPED_SAMPLE = 1 << 16;
+
+/**
+ * Resolves a table's keys: {@link locate} finds a key's slot in the scope (`chunk`, `position`),
+ * or says it is not in the scope, when the table keeps it by its bytes in `others`.
+ */
+abstract class ScopedKeys {
+  protected readonly others = new IdTable();
+  /** Slot of the last key located: the array of its sample and column, and the item's position. */
+  protected chunk = 0;
+  protected position = 0;
+  private readonly suffixes: readonly string[];
+
+  constructor(protected readonly scope?: KeyScope) {
+    this.suffixes = scope?.columns?.map((name) => `\u0000${name}`) ?? [];
+  }
+
+  /** Whether `key` is in the scope; if so, its slot is left in `chunk` and `position`. */
+  protected locate(key: string): boolean {
+    const scope = this.scope;
+    if (!scope) return false;
+    let end = key.length;
+    let column = 0;
+    if (this.suffixes.length > 0) {
+      column = this.suffixes.findIndex((suffix) => key.endsWith(suffix));
+      if (column === -1) return false;
+      end -= (this.suffixes[column] as string).length;
+    }
+    const at = key.lastIndexOf("\u0000", end - 1);
+    // The sample: decimal digits as `String(sample)` writes them (no sign, no leading zero).
+    if (at === -1 || at + 1 === end || (key.charCodeAt(at + 1) === 48 && at + 2 !== end)) return false;
+    let sample = 0;
+    for (let i = at + 1; i < end; i++) {
+      const digit = key.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) return false;
+      sample = sample * 10 + digit;
+    }
+    if (sample >= (scope.samples ?? MAX_SCOPED_SAMPLE)) return false;
+    const position = scope.position(key.slice(0, at));
+    if (position === undefined) return false;
+    this.chunk = sample * Math.max(1, this.suffixes.length) + column;
+    this.position = position;
+    return true;
+  }
+
+  /** The scope's keys of `chunk` with their positions. */
+  protected *keysOf(chunk: number): Generator<[string, number]> {
+    if (!this.scope) return;
+    const columns = Math.max(1, this.suffixes.length);
+    const tail = `\u0000${Math.floor(chunk / columns)}${this.suffixes[chunk % columns] ?? ""}`;
+    for (const [id, position] of this.scope.ids()) yield [`${id}${tail}`, position];
+  }
+}
+
+/**
+ * The last row of each `(id, sample)` key of a trial file, kept off the JavaScript heap: per key
+ * the line of its last row and a byte of flags the caller chooses (a status, say) in typed
+ * arrays. With a {@link KeyScope}, a key in the scope costs those 5 bytes alone (its slot is its
+ * item's position); other keys are kept by their bytes in an {@link IdTable} (about 25 bytes plus
+ * the key's length each) — where a `Map` of strings costs several times that, all of it heap the
  * garbage collector scans and grows beyond. Streaming a file's final rows (`line(key) === line`)
  * then needs no row in memory.
  */
-export class KeyTable {
-  private readonly keys = new IdTable();
-  private lines = new Int32Array(1024);
-  private flagBytes = new Uint8Array(1024);
+export class KeyTable extends ScopedKeys {
+  /** Line + 1 (0: no row) and flags, per scoped slot: one array of each per sample and column. */
+  private readonly lineChunks: Int32Array[] = [];
+  private readonly flagChunks: Uint8Array[] = [];
+  private scoped = 0;
+  /** Keys outside the scope, by entry in `others`. */
+  private lines = new Int32Array(16);
+  private flagBytes = new Uint8Array(16);
 
   get size(): number {
-    return this.keys.size;
+    return this.scoped + this.others.size;
   }
 
   /** Records `line` (and `flags`, 0–255) as the last row of `key`. */
   set(key: string, line: number, flags = 0): void {
-    const entry = this.keys.add(key) ?? this.keys.size - 1;
+    if (this.locate(key)) {
+      let lines = this.lineChunks[this.chunk];
+      if (!lines) {
+        const size = (this.scope as KeyScope).size;
+        lines = this.lineChunks[this.chunk] = new Int32Array(size);
+        this.flagChunks[this.chunk] = new Uint8Array(size);
+      }
+      if (lines[this.position] === 0) this.scoped++;
+      lines[this.position] = line + 1;
+      (this.flagChunks[this.chunk] as Uint8Array)[this.position] = flags;
+      return;
+    }
+    const entry = this.others.add(key) ?? this.others.size - 1;
     if (entry >= this.lines.length) {
       const lines = new Int32Array(this.lines.length * 2);
       lines.set(this.lines);
@@ -37,34 +142,52 @@ export class KeyTable {
 
   /** Line of the last row of `key`, or undefined. */
   line(key: string): number | undefined {
-    const entry = this.keys.get(key);
+    if (this.locate(key)) {
+      const line = this.lineChunks[this.chunk]?.[this.position] ?? 0;
+      return line === 0 ? undefined : line - 1;
+    }
+    const entry = this.others.get(key);
     return entry === undefined ? undefined : this.lines[entry];
   }
 
   /** Flags of the last row of `key`, or undefined. */
   flags(key: string): number | undefined {
-    const entry = this.keys.get(key);
+    if (this.locate(key)) {
+      if ((this.lineChunks[this.chunk]?.[this.position] ?? 0) === 0) return undefined;
+      return (this.flagChunks[this.chunk] as Uint8Array)[this.position];
+    }
+    const entry = this.others.get(key);
     return entry === undefined ? undefined : this.flagBytes[entry];
   }
 
-  /** Keys in the order first seen, with their last row's flags. */
+  /**
+   * Every key with its last row's flags: keys in the scope by sample (and column), then item
+   * position; then the others in the order first seen.
+   */
   *entries(): Generator<[string, number]> {
+    for (const [chunk, lines] of this.lineChunks.entries()) {
+      if (!lines) continue;
+      const flags = this.flagChunks[chunk] as Uint8Array;
+      for (const [key, position] of this.keysOf(chunk))
+        if (lines[position] !== 0) yield [key, flags[position] as number];
+    }
     let entry = 0;
-    for (const key of this.keys.keys()) yield [key, this.flagBytes[entry++] as number];
+    for (const key of this.others.keys()) yield [key, this.flagBytes[entry++] as number];
   }
 }
 
 /**
  * One pass over a `(id, sample)`-keyed JSONL file (rows parsed, not validated): its keys' last
- * lines, and `flags(row)` of each last row. A row without a string id and an integer sample is an
+ * lines, and `flags(row)` of each last row (keys in `scope` kept by slot, see {@link KeyScope}). A row without a string id and an integer sample is an
  * error naming `file:line`. A missing file is empty.
  */
 export async function readKeyTable<R = Record<string, unknown>>(
   path: string,
   flags: (row: R) => number = () => 0,
   keyOf?: (row: R) => string,
+  scope?: KeyScope,
 ): Promise<KeyTable> {
-  const table = new KeyTable();
+  const table = new KeyTable(scope);
   for await (const { key, row, line } of keyedRows<R>(path, keyOf)) table.set(key, line, flags(row));
   return table;
 }
@@ -105,41 +228,68 @@ export function splitKey(key: string): [string, number] {
 
 /**
  * Score bases (`scoreBasis`: 12 hex digits) by key, off the heap: each one as the 48-bit number
- * it spells, in a `Float64Array` (exact below 2^53); a basis of another shape (none, or written
+ * it spells, in `Float64Array`s (exact below 2^53) — per slot for keys in the {@link KeyScope},
+ * per entry of the keys kept by their bytes otherwise; a basis of another shape (none, or written
  * by hand) is kept apart in a small map.
  */
-export class BasisTable {
-  private readonly keys = new IdTable();
-  private values = new Float64Array(1024);
+export class BasisTable extends ScopedKeys {
+  /** Basis + 1 (0: none set; NaN: in `odd`) per scoped slot, an array per sample and column. */
+  private readonly chunks: Float64Array[] = [];
+  private scoped = 0;
+  /** Keys outside the scope, by entry in `others` (basis as is; NaN: in `odd`). */
+  private values = new Float64Array(16);
+  /** Bases of another shape: by `chunk * size + position` for scoped keys, `-1 - entry` for others. */
   private readonly odd = new Map<number, string | undefined>();
 
   get size(): number {
-    return this.keys.size;
+    return this.scoped + this.others.size;
   }
 
   set(key: string, basis: string | undefined): void {
-    const entry = this.keys.add(key) ?? this.keys.size - 1;
-    if (entry >= this.values.length) {
-      const bigger = new Float64Array(this.values.length * 2);
-      bigger.set(this.values);
-      this.values = bigger;
-    }
     const n = basisNumber(basis);
-    this.values[entry] = n;
-    if (Number.isNaN(n)) this.odd.set(entry, basis);
-    else this.odd.delete(entry);
+    let oddKey: number;
+    if (this.locate(key)) {
+      let values = this.chunks[this.chunk];
+      if (!values) values = this.chunks[this.chunk] = new Float64Array((this.scope as KeyScope).size);
+      if (values[this.position] === 0) this.scoped++;
+      values[this.position] = n + 1;
+      oddKey = this.chunk * (this.scope as KeyScope).size + this.position;
+    } else {
+      const entry = this.others.add(key) ?? this.others.size - 1;
+      if (entry >= this.values.length) {
+        const bigger = new Float64Array(this.values.length * 2);
+        bigger.set(this.values);
+        this.values = bigger;
+      }
+      this.values[entry] = n;
+      oddKey = -1 - entry;
+    }
+    if (Number.isNaN(n)) this.odd.set(oddKey, basis);
+    else this.odd.delete(oddKey);
   }
 
   has(key: string): boolean {
-    return this.keys.has(key);
+    if (this.locate(key)) return (this.chunks[this.chunk]?.[this.position] ?? 0) !== 0;
+    return this.others.has(key);
   }
 
   /** Whether `key` has a basis and it is `basis`. */
   matches(key: string, basis: string): boolean {
-    const entry = this.keys.get(key);
-    if (entry === undefined) return false;
+    let stored: number;
+    let oddKey: number;
+    if (this.locate(key)) {
+      const value = this.chunks[this.chunk]?.[this.position] ?? 0;
+      if (value === 0) return false;
+      stored = value - 1;
+      oddKey = this.chunk * (this.scope as KeyScope).size + this.position;
+    } else {
+      const entry = this.others.get(key);
+      if (entry === undefined) return false;
+      stored = this.values[entry] as number;
+      oddKey = -1 - entry;
+    }
     const n = basisNumber(basis);
-    return Number.isNaN(n) ? this.odd.get(entry) === basis : this.values[entry] === n;
+    return Number.isNaN(n) ? Number.isNaN(stored) && this.odd.get(oddKey) === basis : stored === n;
   }
 }
 

@@ -16,7 +16,7 @@ import { IdTable, IntList } from "../tasks/index.js";
 import { trialFiles } from "./files.js";
 import { RowsInStep } from "./in-step.js";
 import { readJson } from "./json.js";
-import { BasisTable, finalRows, type KeyTable, readKeyTable, splitKey } from "./key-table.js";
+import { BasisTable, finalRows, type KeyScope, type KeyTable, readKeyTable, splitKey } from "./key-table.js";
 
 export interface TrialManifest {
   name: string;
@@ -111,6 +111,11 @@ class ItemTable implements ReadonlyMap<string, string | undefined> {
     return this.ids.get(id);
   }
 
+  /** The ids with their positions. */
+  positions(): Iterable<[string, number]> {
+    return this.ids.entries();
+  }
+
   /** The category of the item at `position`. */
   categoryAt(position: number): string | undefined {
     const value = this.categoryOf?.get(position);
@@ -171,17 +176,34 @@ export async function loadTrialData(
     }
   }
   const scorerNames = manifest.spec.scorers.map((s) => s.name);
-  // Every row-level table is off the heap (keys' bytes and typed arrays); rows are streamed from
+  // Every row-level table is off the heap: a key of a loaded item is a slot at the item's position
+  // (typed arrays, no bytes per key; any other key is kept by its bytes); rows are streamed from
   // the files, final rows only, and summarised as they pass (SummaryBuilder): nothing per row is
   // an object. Executions first: what a score judged (its basis) includes the execution.
+  const keyScope: KeyScope = {
+    size: items.size,
+    position: (id) => items.position(id),
+    ids: () => items.positions(),
+    samples: scope.samples ?? undefined,
+  };
   const executions = existsSync(files.executions)
-    ? await readKeyTable<{ status?: unknown }>(files.executions, (e) => (e.status === "ok" ? EXEC_OK : 0))
+    ? await readKeyTable<{ status?: unknown }>(
+        files.executions,
+        (e) => (e.status === "ok" ? EXEC_OK : 0),
+        undefined,
+        keyScope,
+      )
     : undefined;
   let maxSample = 0;
-  const predictions = await readKeyTable<{ status?: unknown; sample?: unknown }>(files.predictions, (p) => {
-    maxSample = Math.max(maxSample, (p.sample as number) + 1);
-    return p.status === "ok" ? PRED_OK : 0;
-  });
+  const predictions = await readKeyTable<{ status?: unknown; sample?: unknown }>(
+    files.predictions,
+    (p) => {
+      maxSample = Math.max(maxSample, (p.sample as number) + 1);
+      return p.status === "ok" ? PRED_OK : 0;
+    },
+    undefined,
+    keyScope,
+  );
   const samples = scope.samples ?? Math.max(1, maxSample);
   const inItems = (key: string): boolean => {
     const [id, sample] = splitKey(key);
@@ -201,7 +223,7 @@ export async function loadTrialData(
   );
   // Each ok prediction's basis (what a current score judged), by key: the execution's outcome is
   // read in step with the predictions (executions are written in about the same order).
-  const basis = new BasisTable();
+  const basis = new BasisTable(keyScope);
   const executionRows = executions
     ? new RowsInStep(
         (async function* () {
@@ -257,7 +279,8 @@ export async function loadTrialData(
   const scoreLines = await readKeyTable<{ sample?: unknown; id?: unknown; scorer?: unknown }>(
     files.scores,
     () => 0,
-    (row) => `${row.id}\u0000${row.sample}\u0000${String(row.scorer)}`,
+    scoreKeyOf,
+    { ...keyScope, columns: scorerNames },
   );
   // A score counts only if it judged the key's current completion (and execution): `basis`.
   // Rows from before `basis` existed cannot be checked and count as they are.

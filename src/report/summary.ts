@@ -133,9 +133,7 @@ export interface TrialSummary {
 }
 
 const round = (x: number, digits = 6): number => Number(x.toFixed(digits));
-const meanOf = (xs: number[]): number | null =>
-  xs.length === 0 ? null : round(xs.reduce((a, b) => a + b, 0) / xs.length);
-/** `meanOf` of values summed in order as they came. */
+/** The mean of values summed in order as they came (null for none). */
 const meanOfSum = (sum: number, n: number): number | null => (n === 0 ? null : round(sum / n));
 
 function quantile(sorted: ArrayLike<number>, q: number): number | null {
@@ -178,12 +176,25 @@ type ExecutionRow = NonNullable<SummaryInput["executions"]>[number];
 type ScoreRow = SummaryInput["scores"][number];
 
 /** A growing list of doubles in one typed array (off the JavaScript heap). */
+/**
+ * A growing list of numbers: whole numbers in [0, 2^32) (latencies in ms, as providers write them)
+ * in 4 bytes each, until one is not, then every value in 8.
+ */
 class NumberList {
-  items = new Float64Array(1024);
+  items: Uint32Array | Float64Array;
   length = 0;
+  /** `capacity`: how many are expected (the array grows past it if need be). */
+  constructor(capacity = 1024) {
+    this.items = new Uint32Array(Math.max(16, capacity));
+  }
   push(x: number): void {
+    if (this.items instanceof Uint32Array && !(Number.isInteger(x) && x >= 0 && x < 2 ** 32)) {
+      const wide = new Float64Array(this.items.length);
+      wide.set(this.items.subarray(0, this.length));
+      this.items = wide;
+    }
     if (this.length === this.items.length) {
-      const bigger = new Float64Array(this.items.length * 2);
+      const bigger = new (this.items.constructor as typeof Float64Array)(this.items.length * 2);
       bigger.set(this.items);
       this.items = bigger;
     }
@@ -204,7 +215,8 @@ export class SummaryBuilder {
   private cached = 0;
   private readonly byCode: Record<string, number> = {};
   private readonly examples: Record<string, string> = {};
-  private readonly latencies = new NumberList();
+  /** Made for every expected prediction at once (an untouched tail costs no memory). */
+  private readonly latencies: NumberList;
   private okTokens = 0;
   private promptTokens = 0;
   private completionTokens = 0;
@@ -219,8 +231,9 @@ export class SummaryBuilder {
   private readonly categorySums = new Map<string, { sum: number; n: number }>();
   /** Primary scorer per item position: sum of values, scored samples, passed samples; 1 dropped, 2 kept. */
   private readonly itemSum: Float64Array;
-  private readonly itemN: Uint32Array;
-  private readonly itemPassed: Uint32Array;
+  /** Counts up to a sample count: 2 bytes each, 4 once one passes 65,535. */
+  private itemN: Uint16Array | Uint32Array;
+  private itemPassed: Uint16Array | Uint32Array;
   private readonly itemMarks: Uint8Array;
   /** Item positions in the order of their first primary score (the order of the CI's resampling). */
   private readonly itemOrder: Int32Array;
@@ -239,9 +252,10 @@ export class SummaryBuilder {
     for (const name of scorerNames)
       this.scorers.set(name, { n: 0, sum: 0, passed: 0, withParse: 0, parsed: 0, dropped: 0 });
     const count = items.count;
+    this.latencies = new NumberList(count * samplesPerItem);
     this.itemSum = new Float64Array(count);
-    this.itemN = new Uint32Array(count);
-    this.itemPassed = new Uint32Array(count);
+    this.itemN = new Uint16Array(count);
+    this.itemPassed = new Uint16Array(count);
     this.itemMarks = new Uint8Array(count);
     this.itemOrder = new Int32Array(count);
   }
@@ -317,8 +331,14 @@ export class SummaryBuilder {
     this.itemMarks[position]! |= 2;
     if (this.itemN[position] === 0) this.itemOrder[this.orderLength++] = position;
     this.itemSum[position]! += s.value;
+    if (this.itemN[position] === 0xffff && this.itemN instanceof Uint16Array)
+      this.itemN = Uint32Array.from(this.itemN);
     this.itemN[position]!++;
-    if (s.passed) this.itemPassed[position]!++;
+    if (s.passed) {
+      if (this.itemPassed[position] === 0xffff && this.itemPassed instanceof Uint16Array)
+        this.itemPassed = Uint32Array.from(this.itemPassed);
+      this.itemPassed[position]!++;
+    }
   }
 
   /**
@@ -350,21 +370,37 @@ export class SummaryBuilder {
         if (acc.dropped > 0) scorers[name].dropped_unparsed = acc.dropped;
       }
     }
-    const means: number[] = [];
-    for (const [, mean] of this.itemMeans()) means.push(mean);
+    // The mean over items, summed in item order; the items' means are only made into an array
+    // for the bootstrap, which a constant sample (every item right, say) does not need.
+    let itemTotal = 0;
+    let itemsScored = 0;
+    let first: number | undefined;
+    let constant = true;
+    for (const [, mean] of this.itemMeans()) {
+      itemTotal += mean;
+      itemsScored++;
+      first ??= mean;
+      if (mean !== first || !Number.isFinite(mean)) constant = false; // bootstrapCI refuses non-finite
+    }
     let meanCi: TrialSummary["mean_ci"] = null;
-    if (means.length > 0) {
-      const ci = bootstrapCI(means, {
-        iterations: this.stats.iterations,
-        confidence: this.stats.confidence,
-        seed: this.stats.seed,
-      });
+    if (itemsScored > 0) {
+      let ci = { low: itemTotal / itemsScored, high: itemTotal / itemsScored };
+      if (!constant) {
+        const means = new Float64Array(itemsScored);
+        let m = 0;
+        for (const [, mean] of this.itemMeans()) means[m++] = mean;
+        ci = bootstrapCI(means, {
+          iterations: this.stats.iterations,
+          confidence: this.stats.confidence,
+          seed: this.stats.seed,
+        });
+      }
       meanCi = {
         low: round(ci.low),
         high: round(ci.high),
         confidence: this.stats.confidence,
         iterations: this.stats.iterations,
-        n_items: means.length,
+        n_items: itemsScored,
       };
     }
     // Items whose every primary score is dropped (cvdp: skipped, no judge) are not in pass@k at all.
@@ -401,7 +437,7 @@ export class SummaryBuilder {
         cached: this.cached,
       },
       primary_scorer: this.primary,
-      mean_score: meanOf(means),
+      mean_score: itemsScored === 0 ? null : round(itemTotal / itemsScored),
       mean_ci: meanCi,
       pass_at_k: passAtK,
       scorers,

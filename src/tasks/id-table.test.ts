@@ -67,6 +67,24 @@ describe("IdTable", () => {
 });
 
 describe("IntList", () => {
+  it("stores nothing while values count up from the first, then every value from the first that does not", () => {
+    const list = new IntList();
+    for (let i = 0; i < 3_000; i++) list.push(i + 7);
+    expect((list as unknown as { items?: Int32Array }).items).toBeUndefined();
+    expect(list.get(0)).toBe(7);
+    expect(list.get(2_999)).toBe(3_006);
+    expect(list.get(3_000)).toBeUndefined();
+    expect(list.get(-1)).toBeUndefined();
+    list.push(5_000); // a gap (blank lines, say)
+    list.push(5_001);
+    expect(list.length).toBe(3_002);
+    expect((list as unknown as { items?: Int32Array }).items).toBeDefined();
+    expect(list.get(1_500)).toBe(1_507);
+    expect(list.get(2_999)).toBe(3_006);
+    expect(list.get(3_000)).toBe(5_000);
+    expect(list.get(3_001)).toBe(5_001);
+  });
+
   it("keeps every pushed value through growth, undefined outside", () => {
     const list = new IntList();
     for (let i = 0; i < 10_000; i++) list.push(i % 2 ? -i : i * 3);

@@ -58,6 +58,12 @@ export class IdTable {
     for (let i = 0; i < this.size; i++) yield this.bytes.toString("utf8", this.starts[i], this.end(i));
   }
 
+  /** The ids with their values, in insertion order. */
+  *entries(): Generator<[string, number]> {
+    for (let i = 0; i < this.size; i++)
+      yield [this.bytes.toString("utf8", this.starts[i], this.end(i)), this.valueOf(i)];
+  }
+
   private valueOf(entry: number): number {
     return this.values ? (this.values[entry] as number) : entry;
   }
@@ -111,20 +117,35 @@ export class IdTable {
 
 /**
  * A growing list of integers (−2^31 ≤ value < 2^31) in one typed array: 4 bytes each, outside the
- * JavaScript heap, where a `number[]` costs 8 bytes each of heap the garbage collector scans.
+ * JavaScript heap, where a `number[]` costs 8 bytes each of heap the garbage collector scans. While
+ * every value is the first plus its index (a dataset's lines, without blank lines), none is stored.
  */
 export class IntList {
-  private items = new Int32Array(1024);
+  /** The values, once one is not `first + index`. */
+  private items: Int32Array<ArrayBuffer> | undefined;
+  private first = 0;
   length = 0;
 
   push(value: number): void {
+    if (!this.items) {
+      if (this.length === 0) this.first = value;
+      if (value === this.first + this.length) {
+        this.length++;
+        return;
+      }
+      let capacity = 1024;
+      while (capacity <= this.length) capacity *= 2;
+      this.items = new Int32Array(capacity);
+      for (let i = 0; i < this.length; i++) this.items[i] = this.first + i;
+    }
     if (this.length >= this.items.length) this.items = grow(this.items);
     this.items[this.length++] = value;
   }
 
   /** The i-th value, or undefined past the end. */
   get(i: number): number | undefined {
-    return i >= 0 && i < this.length ? this.items[i] : undefined;
+    if (!(i >= 0 && i < this.length)) return undefined;
+    return this.items ? this.items[i] : this.first + i;
   }
 }
 

@@ -14,7 +14,7 @@ import {
 } from "../../core/index.js";
 import type { TrialContext } from "../context.js";
 import { SampleLookup } from "../in-step.js";
-import { finalRows, readKeyTable, splitKey } from "../key-table.js";
+import { datasetScope, finalRows, readKeyTable, splitKey } from "../key-table.js";
 
 /** Flags of a key's last execution row. */
 const ERROR = 1;
@@ -40,12 +40,16 @@ export async function runExecutionPhase(ctx: TrialContext, settings: ExecutionSe
   if (!execute) return 0;
   // Off the heap: each key's last execution (flags) and last prediction (ok or not). Samples are
   // read from the dataset in step with the predictions (both in about dataset order).
+  // Keys in scope are kept by their item's position in the dataset (no bytes per key).
+  const scope = datasetScope(exp.dataset, exp.samplesPerItem);
   const executed = await readKeyTable<{ status?: unknown; passed?: unknown; steps?: unknown }>(
     files.executions,
     (row) =>
       (row.status === "error" ? ERROR : 0) |
       (row.passed === true ? PASSED : 0) |
       (row.status === "ok" && Array.isArray(row.steps) && row.steps.some(wasAborted) ? INTERRUPTED : 0),
+    undefined,
+    scope,
   );
   const isDone = (key: string): boolean => {
     const last = executed.flags(key);
@@ -53,8 +57,11 @@ export async function runExecutionPhase(ctx: TrialContext, settings: ExecutionSe
     if (last & ERROR) return !ctx.retryErrors;
     return (last & PASSED) !== 0 || !ctx.retryFailedExecutions;
   };
-  const predictions = await readKeyTable<{ status?: unknown }>(files.predictions, (row) =>
-    row.status === "ok" ? 1 : 0,
+  const predictions = await readKeyTable<{ status?: unknown }>(
+    files.predictions,
+    (row) => (row.status === "ok" ? 1 : 0),
+    undefined,
+    scope,
   );
   const samples = new SampleLookup(exp.dataset);
   const inScope = (id: string, sample: number): boolean =>

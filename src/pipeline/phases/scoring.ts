@@ -17,7 +17,7 @@ import {
 import { createProvider } from "../../providers/index.js";
 import type { TrialContext } from "../context.js";
 import { RowsInStep, SampleLookup } from "../in-step.js";
-import { BasisTable, finalRows, readKeyTable, splitKey } from "../key-table.js";
+import { BasisTable, datasetScope, finalRows, readKeyTable, splitKey } from "../key-table.js";
 import { scoreItem } from "./score-item.js";
 
 /**
@@ -29,12 +29,25 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
   const { exp, trial, files } = ctx;
   const executes = exp.task.execute !== undefined;
   // Off the heap: each key's last prediction (ok or not) and last execution (ok or not), and each
-  // score's basis. Samples and executions are read in step with the predictions (all in about
-  // dataset order), so no row is held but those read ahead of their turn.
+  // score's basis — keys in scope by their item's position in the dataset (no bytes per key).
+  // Samples and executions are read in step with the predictions (all in about dataset order), so
+  // no row is held but those read ahead of their turn.
+  const scope = datasetScope(exp.dataset, exp.samplesPerItem);
   const executions = executes
-    ? await readKeyTable<{ status?: unknown }>(files.executions, (row) => (row.status === "ok" ? 1 : 0))
+    ? await readKeyTable<{ status?: unknown }>(
+        files.executions,
+        (row) => (row.status === "ok" ? 1 : 0),
+        undefined,
+        scope,
+      )
     : undefined;
-  const scored = new BasisTable();
+  const scored = new BasisTable(
+    datasetScope(
+      exp.dataset,
+      exp.samplesPerItem,
+      exp.scorers.map((s) => s.name),
+    ),
+  );
   if (existsSync(files.scores)) {
     for await (const { value } of readJsonl(files.scores, { schema: scoreSchema.loose() })) {
       const basis = (value as { basis?: unknown }).basis;
@@ -44,8 +57,11 @@ export async function runScoringPhase(ctx: TrialContext): Promise<number> {
       );
     }
   }
-  const predictions = await readKeyTable<{ status?: unknown }>(files.predictions, (row) =>
-    row.status === "ok" ? 1 : 0,
+  const predictions = await readKeyTable<{ status?: unknown }>(
+    files.predictions,
+    (row) => (row.status === "ok" ? 1 : 0),
+    undefined,
+    scope,
   );
   const inScope = (id: string, sample: number, key: string): boolean =>
     exp.dataset.index.has(id) &&
