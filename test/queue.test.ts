@@ -113,6 +113,21 @@ async function stop(worker: Worker): Promise<void> {
   await exited;
 }
 
+/**
+ * Three workers (with `workerArgs`) serve a `run --queue` of the experiment in `dir`; the
+ * coordinator has no API key, so only the workers call the model. Returns the coordinator's result
+ * and the workers, once they have stopped.
+ */
+async function runWithWorkers(dir: string, workerArgs: string[] = [], runArgs: string[] = []) {
+  const url = queueUrl();
+  const workers = await Promise.all([1, 2, 3].map(() => startWorker(dir, url, undefined, workerArgs)));
+  const result = await runCliAsync(["run", "exp.yaml", "--no-cache", ...runArgs, "--queue", url], dir, {
+    BENCH_KEY: "",
+  });
+  await Promise.all(workers.map(stop));
+  return { result, workers };
+}
+
 type Row = Record<string, unknown>;
 
 function rows(dir: string, name: string, file: string): Row[] {
@@ -368,12 +383,7 @@ describe("run --queue with benchline worker", () => {
         .replace(server.url, own.url)
         .replace("max_attempts: 2,", `max_attempts: 2, tpm: ${tpm},`);
       const dir = testdir({ "exp.yaml": limited, "data.jsonl": qaRows(24) });
-      const url = queueUrl();
-      const workers = await Promise.all([1, 2, 3].map(() => startWorker(dir, url)));
-      const result = await runCliAsync(["run", "exp.yaml", "--no-cache", "--queue", url], dir, {
-        BENCH_KEY: "",
-      });
-      await Promise.all(workers.map(stop));
+      const { result, workers } = await runWithWorkers(dir);
       expect(result.code, result.stderr).toBe(0);
       const predictions = rows(dir, "live", "predictions.jsonl");
       expect(predictions).toHaveLength(48);
@@ -422,14 +432,7 @@ describe("run --queue with benchline worker", () => {
     try {
       // 60 jobs in flight for 6 worker slots: most wait in the queue, ready to go.
       const dir = testdir({ "exp.yaml": config(60).replace(server.url, own.url), "data.jsonl": qaRows(60) });
-      const url = queueUrl();
-      const workers = await Promise.all([1, 2, 3].map(() => startWorker(dir, url)));
-      const result = await runCliAsync(
-        ["run", "exp.yaml", "--no-cache", "--log", "json", "--queue", url],
-        dir,
-        { BENCH_KEY: "" },
-      );
-      await Promise.all(workers.map(stop));
+      const { result } = await runWithWorkers(dir, [], ["--log", "json"]);
       expect(result.code, result.stderr).toBe(0);
       const predictions = rows(dir, "live", "predictions.jsonl");
       expect(predictions).toHaveLength(120);
@@ -466,15 +469,8 @@ describe("run --queue with benchline worker", () => {
     stats = own.stats;
     try {
       const dir = testdir({ "exp.yaml": config(24).replace(server.url, own.url), "data.jsonl": qaRows(120) });
-      const url = queueUrl();
       // 3 workers × 8 slots: the coordinator's 24 requests in flight all reach the server at once.
-      const workers = await Promise.all(
-        [1, 2, 3].map(() => startWorker(dir, url, undefined, ["--concurrency", "8"])),
-      );
-      const result = await runCliAsync(["run", "exp.yaml", "--no-cache", "--queue", url], dir, {
-        BENCH_KEY: "",
-      });
-      await Promise.all(workers.map(stop));
+      const { result } = await runWithWorkers(dir, ["--concurrency", "8"]);
       expect(result.code, result.stderr).toBe(0);
       const predictions = rows(dir, "live", "predictions.jsonl");
       expect(predictions).toHaveLength(240);

@@ -1,10 +1,6 @@
-import { setFlagsFromString } from "node:v8";
 import { main } from "./main.js";
+import { setV8Flags } from "./v8-flags.js";
 
-// V8 lets the old generation grow to about 4× the live heap before a full collection. Streaming a
-// large dataset leaves garbage there directly (JSON.parse interns short string values such as ids
-// in old space), so a long run would settle at ~4× its live heap whatever its size; growing by
-// 1.5× keeps peak memory close to flat in the dataset's size (BENCHMARKS.md, dataset scale).
-setFlagsFromString("--heap-growing-percent=50");
+setV8Flags();
 
 process.exitCode = await main(process.argv);

@@ -16,8 +16,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { setFlagsFromString } from "node:v8";
 import vm from "node:vm";
+import { setV8Flags } from "./v8-flags.js";
 
 type Main = (argv: string[]) => Promise<number>;
 
@@ -32,9 +32,9 @@ export const available = (): boolean => existsSync(SCRIPT);
  * `writeCache` (the build only): at exit, write the code cache of every function compiled by then.
  */
 export async function runCached(argv: string[], options: { writeCache?: boolean } = {}): Promise<number> {
-  // As src/cli/bin.ts does, before anything is compiled: the V8 flags a cache was made with must
-  // be those it is used with, so the build's run sets it at the same point.
-  setFlagsFromString("--heap-growing-percent=50");
+  // Before anything is compiled: the V8 flags a cache was made with must be those it is used
+  // with, so the build's run sets them at the same point.
+  setV8Flags();
   const cachedData = !options.writeCache && existsSync(CACHE) ? readFileSync(CACHE) : undefined;
   const script = new vm.Script(
     `(function (exports, require, module, __filename, __dirname, __benchlineImport) {${readFileSync(SCRIPT, "utf8")}\n})`,

@@ -196,7 +196,7 @@ export async function runExperiment(
     } else if (wants("inference")) {
       // A fresh trial scores each answer as it arrives (the CPU is idle while answers are awaited);
       // when that covered every ok prediction, the scoring phase has nothing left to read.
-      const inline = wants("score") && !sandbox ? InlineScores.open(ctx) : undefined;
+      const inline = wants("score") ? InlineScores.open(ctx) : undefined;
       try {
         await promptsAndInference(ctx, providerFor(trial), inline);
       } finally {
