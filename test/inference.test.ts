@@ -216,6 +216,34 @@ describe("live inference against a local OpenAI-compatible server", () => {
     }
   });
 
+  it("a timeout of 5 s or more is kept by the HTTP client itself: a hung request is a timeout row naming the limit", async () => {
+    // The item asking about 1 hangs (whatever order requests arrive in).
+    server.setFaults(({ body }) =>
+      JSON.stringify(body).includes("What is 1 plus one?") ? "hang" : undefined,
+    );
+    try {
+      const dir = testdir({
+        "exp.yaml": config(
+          model().replace("timeout: 1", "timeout: 5, max_attempts: 1").replace("max_attempts: 3, ", ""),
+          "concurrency: 1",
+        ),
+        "data.jsonl": qaRows(3),
+      });
+      const started = Date.now();
+      const r = await runCliAsync(["run", "exp.yaml", "--no-cache"], dir, env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      const rows = predictions(dir);
+      expect(rows.map((p) => p.status).sort()).toEqual(["error", "ok", "ok"]);
+      expect(rows.find((p) => p.status === "error")?.error).toMatchObject({
+        code: "timeout",
+        message: "no response within 5000 ms",
+      });
+    } finally {
+      server.setFaults(undefined);
+    }
+  }, 30_000);
+
   it("--timeout overrides every model's timeout", async () => {
     server.setLatency(1500);
     try {
