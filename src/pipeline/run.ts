@@ -247,7 +247,7 @@ export async function runExperiment(
 
   // The report renderers (HTML, SVG, CSV) load only now, not before the first request.
   const { writeReports } = await import("./phases/report.js");
-  const { report, summaries } = await writeReports(exp.dir);
+  const { report, summaries } = await writeReports(exp.dir, { items: exp.dataset.index });
   const failed: RunResult["failed"] = [];
   for (const s of summaries) {
     if (!exp.trials.some((t) => t.name === s.trial)) continue;

@@ -68,19 +68,51 @@ export interface Scope {
  * Items in order, id → category, kept off the heap (ids in an {@link IdTable}; once any item has
  * a category, a column of each item's category index + 1 in a short list, 0 for none): a large
  * dataset's report holds no string or object per item. Read-only to its users, as a `ReadonlyMap`.
+ *
+ * Given the dataset's table of ids (`base`, which a run holds anyway), the items are read from it
+ * while they come in its order — the k-th new item is the base's k-th entry, the usual case for a
+ * trial the run wrote — so that a report of a large run keeps one table of ids, not two. The first
+ * item out of that order copies the items so far into a table of their own, and the rest go there.
  */
 class ItemTable implements ReadonlyMap<string, string | undefined> {
-  private readonly ids = new IdTable();
+  /** Own ids, once the items left the base's order (or without a base). */
+  private ids: IdTable | undefined;
+  /** While `ids` is undefined: the items are the base's first `taken` entries. */
+  private base: IdTable | undefined;
+  private taken = 0;
   private categoryOf: IntList | undefined;
   private readonly categories: string[] = [];
   private readonly categoryIndex = new Map<string, number>();
 
+  constructor(base?: IdTable) {
+    if (base) this.base = base;
+    else this.ids = new IdTable();
+  }
+
+  /** Whether the items are the base's (every item so far came in the base's order). */
+  get shared(): boolean {
+    return this.ids === undefined;
+  }
+
   get size(): number {
-    return this.ids.size;
+    return this.ids ? this.ids.size : this.taken;
   }
 
   set(id: string, category: string | undefined): void {
-    if (this.ids.add(id) !== undefined) return;
+    if (this.ids) {
+      if (this.ids.add(id) !== undefined) return;
+    } else {
+      const entry = (this.base as IdTable).indexOf(id);
+      if (entry !== -1 && entry < this.taken) return;
+      if (entry === this.taken) this.taken++;
+      else {
+        const own = new IdTable();
+        for (const [known] of this.positions()) own.add(known);
+        own.add(id);
+        this.ids = own;
+        this.base = undefined;
+      }
+    }
     if (category === undefined) {
       this.categoryOf?.push(0);
       return;
@@ -92,28 +124,38 @@ class ItemTable implements ReadonlyMap<string, string | undefined> {
     }
     if (!this.categoryOf) {
       this.categoryOf = new IntList();
-      for (let i = 1; i < this.ids.size; i++) this.categoryOf.push(0);
+      for (let i = 1; i < this.size; i++) this.categoryOf.push(0);
     }
     this.categoryOf.push(value);
   }
 
   has(id: string): boolean {
-    return this.ids.has(id);
+    return this.position(id) !== undefined;
   }
 
   get(id: string): string | undefined {
-    const entry = this.ids.get(id);
+    const entry = this.position(id);
     return entry === undefined ? undefined : this.categoryAt(entry);
   }
 
   /** An item's position (0-based, item order). */
   position(id: string): number | undefined {
-    return this.ids.get(id);
+    if (this.ids) return this.ids.get(id);
+    const entry = (this.base as IdTable).indexOf(id);
+    return entry !== -1 && entry < this.taken ? entry : undefined;
   }
 
   /** The ids with their positions. */
-  positions(): Iterable<[string, number]> {
-    return this.ids.entries();
+  *positions(): Generator<[string, number]> {
+    if (this.ids) {
+      yield* this.ids.entries();
+      return;
+    }
+    let position = 0;
+    for (const id of (this.base as IdTable).keys()) {
+      if (position >= this.taken) return;
+      yield [id, position++];
+    }
   }
 
   /** The category of the item at `position`. */
@@ -123,11 +165,11 @@ class ItemTable implements ReadonlyMap<string, string | undefined> {
   }
 
   *entries(): MapIterator<[string, string | undefined]> {
-    for (const id of this.ids.keys()) yield [id, this.get(id)];
+    for (const [id, position] of this.positions()) yield [id, this.categoryAt(position)];
   }
 
   *keys(): MapIterator<string> {
-    yield* this.ids.keys();
+    for (const [id] of this.positions()) yield id;
   }
 
   *values(): MapIterator<string | undefined> {
@@ -152,14 +194,21 @@ const promptItemSchema = promptRecordSchema.pick({ id: true, metadata: true, ind
 export async function loadTrialData(
   dir: string,
   scope: Scope,
-  options: { perItem?: boolean } = {},
+  options: {
+    perItem?: boolean;
+    /**
+     * The dataset's ids as a run holds them (its `index`), likely the trial's items in the same
+     * order: they are then read from it rather than copied (see `ItemTable`).
+     */
+    items?: IdTable;
+  } = {},
 ): Promise<TrialData> {
   const files = trialFiles(dir);
   if (!existsSync(files.trial))
     throw new BenchlineError("usage", `${dir}: not a trial directory (no trial.json)`);
   const manifest = readJson<TrialManifest>(files.trial);
   // Ids in scope (dedupe, scope of predictions) and categories in one map: nothing else per item.
-  const items = new ItemTable();
+  const items = new ItemTable(options.items);
   if (existsSync(files.prompts)) {
     // Items in scope: those whose dataset index is below `limit` (prompts written by shards or
     // by runs with different limits are not in dataset order); records without an index (older

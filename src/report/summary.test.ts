@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { bootstrapCI } from "../stats/index.js";
 import { type SummaryInput, summarizeTrial } from "./summary.js";
 
 describe("summarizeTrial", () => {
@@ -73,5 +74,88 @@ describe("summarizeTrial", () => {
     });
     expect(varied.mean_score).toBeCloseTo(2 / 3, 6);
     expect(varied.mean_ci!.low).toBeLessThan(varied.mean_ci!.high);
+  });
+
+  it("issue 12: compact columns give the figures of plain arrays — sums past 255 and fractional, items scored out of order, latencies as counts then a list", () => {
+    const trial = { name: "t", model: "m", prompt_set: "p", task: "qa" };
+    const stats = { iterations: 500, confidence: 0.9, seed: 7, alpha: 0.05 };
+    const samples = 300;
+    const ids = ["a", "b", "c", "d"];
+    // Item d is scored first, then c, a, b: the CI resamples the item means in that order.
+    const order = ["d", "c", "a", "b"];
+    const scoreOf = (id: string, sample: number): number =>
+      id === "a" ? 1 : id === "b" ? (sample % 2 ? 0.5 : 1) : id === "c" ? (sample % 3 === 0 ? 1 : 0) : 0.25;
+    const scores = order.flatMap((id) =>
+      Array.from({ length: samples }, (_, sample) => ({
+        id,
+        sample,
+        scorer: "exact",
+        value: scoreOf(id, sample),
+        passed: scoreOf(id, sample) === 1,
+      })),
+    );
+    const latencies = ids.flatMap((_, i) => Array.from({ length: samples }, (_, s) => (s * 7 + i) % 50));
+    const predictions = ids.flatMap((id, i) =>
+      Array.from({ length: samples }, (_, sample) => ({
+        id,
+        sample,
+        status: "ok" as const,
+        cached: false,
+        latency_ms: latencies[i * samples + sample]!,
+      })),
+    );
+    const summary = summarizeTrial({
+      trial,
+      items: ids.map((id) => ({ id })),
+      samplesPerItem: samples,
+      predictions,
+      scores,
+      scorers: ["exact"],
+      stats,
+    });
+    const means = order.map((id) => {
+      let sum = 0;
+      for (let s = 0; s < samples; s++) sum += scoreOf(id, s);
+      return sum / samples;
+    });
+    const ci = bootstrapCI(Float64Array.from(means), stats);
+    const round = (x: number) => Number(x.toFixed(6));
+    expect(summary.mean_ci).toMatchObject({ low: round(ci.low), high: round(ci.high), n_items: 4 });
+    expect(summary.mean_score).toBe(round(means.reduce((a, b) => a + b, 0) / 4));
+    // pass@1 from passed counts of 300, 150, 100 and 0 (past one byte each).
+    expect(summary.pass_at_k.find((r) => r.k === 1)?.pass_at_k).toBe(round((1 + 0.5 + 100 / 300 + 0) / 4));
+    const sorted = [...latencies].sort((x, y) => x - y);
+    const quantile = (q: number) => {
+      const pos = (sorted.length - 1) * q;
+      const lo = Math.floor(pos);
+      return Number((sorted[lo]! + (sorted[Math.ceil(pos)]! - sorted[lo]!) * (pos - lo)).toFixed(1));
+    };
+    const sum = sorted.reduce((x, y) => x + y, 0);
+    expect(summary.usage).toMatchObject({ latency_ms_p50: quantile(0.5), latency_ms_p95: quantile(0.95) });
+    expect(summary.timing.inference_ms).toBe(sum);
+    // One fractional latency turns the counts into a list: the same figures plus that value.
+    const withFraction = summarizeTrial({
+      trial,
+      items: ids.map((id) => ({ id })),
+      samplesPerItem: samples,
+      predictions: predictions.map((p, i) => (i === 5 ? { ...p, latency_ms: 1234.5 } : p)),
+      scores,
+      scorers: ["exact"],
+      stats,
+    });
+    const fractional = [...latencies];
+    fractional[5] = 1234.5;
+    fractional.sort((x, y) => x - y);
+    expect(withFraction.timing.inference_ms).toBe(fractional.reduce((x, y) => x + y, 0));
+    expect(withFraction.usage.latency_ms_p95).toBe(
+      Number(
+        (
+          fractional[Math.floor(1199 * 0.95)]! +
+          (fractional[Math.ceil(1199 * 0.95)]! - fractional[Math.floor(1199 * 0.95)]!) *
+            (1199 * 0.95 - Math.floor(1199 * 0.95))
+        ).toFixed(1),
+      ),
+    );
+    expect(withFraction.mean_ci).toEqual(summary.mean_ci);
   });
 });

@@ -136,12 +136,13 @@ const round = (x: number, digits = 6): number => Number(x.toFixed(digits));
 /** The mean of values summed in order as they came (null for none). */
 const meanOfSum = (sum: number, n: number): number | null => (n === 0 ? null : round(sum / n));
 
-function quantile(sorted: ArrayLike<number>, q: number): number | null {
-  if (sorted.length === 0) return null;
-  const pos = (sorted.length - 1) * q;
+/** The q-quantile of `length` values in ascending order (`at(i)`: the i-th). */
+function quantile(length: number, at: (i: number) => number, q: number): number | null {
+  if (length === 0) return null;
+  const pos = (length - 1) * q;
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
-  return round(sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo), 1);
+  return round(at(lo) + (at(hi) - at(lo)) * (pos - lo), 1);
 }
 
 /** Item count and (id, category) pairs in item order, from either form of `SummaryInput.items`. */
@@ -175,7 +176,6 @@ type PredictionRow = SummaryInput["predictions"][number];
 type ExecutionRow = NonNullable<SummaryInput["executions"]>[number];
 type ScoreRow = SummaryInput["scores"][number];
 
-/** A growing list of doubles in one typed array (off the JavaScript heap). */
 /**
  * A growing list of numbers: whole numbers in [0, 2^32) (latencies in ms, as providers write them)
  * in 4 bytes each, until one is not, then every value in 8.
@@ -203,6 +203,138 @@ class NumberList {
 }
 
 /**
+ * Latencies of a trial's requests, for their sum, mean and quantiles: while every one is a whole
+ * number of milliseconds below 2^32 (as providers write them), how many times each value occurs
+ * (as many entries as distinct values, however many requests); the first that is not turns them
+ * into a {@link NumberList}. The figures are the same either way: the values in ascending order,
+ * summed in that order (exactly, for whole numbers).
+ */
+class Latencies {
+  private counts: Map<number, number> | undefined = new Map();
+  private list: NumberList | undefined;
+  length = 0;
+
+  push(x: number): void {
+    this.length++;
+    if (this.counts) {
+      if (Number.isInteger(x) && x >= 0 && x < 2 ** 32) {
+        this.counts.set(x, (this.counts.get(x) ?? 0) + 1);
+        return;
+      }
+      this.list = new NumberList(this.length);
+      for (const [value, count] of this.counts) for (let i = 0; i < count; i++) this.list.push(value);
+      this.counts = undefined;
+    }
+    (this.list as NumberList).push(x);
+  }
+
+  /** The values in ascending order, as their sum and a reader of the i-th. */
+  sorted(): { sum: number; at: (i: number) => number } {
+    if (!this.counts) {
+      const list = this.list as NumberList;
+      const values = list.items.subarray(0, list.length).sort();
+      let sum = 0;
+      for (const x of values) sum += x;
+      return { sum, at: (i) => values[i] as number };
+    }
+    const values = Float64Array.from(this.counts.keys()).sort();
+    const ends = new Float64Array(values.length);
+    let sum = 0;
+    let end = 0;
+    for (const [k, value] of values.entries()) {
+      const count = this.counts.get(value) as number;
+      sum += value * count;
+      ends[k] = end += count;
+    }
+    return {
+      sum,
+      at: (i) => {
+        // The first distinct value whose run of copies reaches past i.
+        let lo = 0;
+        let hi = values.length - 1;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if ((ends[mid] as number) > i) hi = mid;
+          else lo = mid + 1;
+        }
+        return values[lo] as number;
+      },
+    };
+  }
+}
+
+/**
+ * Small whole numbers per item (counts of samples): 1 byte each while every one is below 255,
+ * then 2 while below 65,535, then 4 (made zeroed, at once, for every item).
+ */
+class Counts {
+  values: Uint8Array | Uint16Array | Uint32Array;
+  constructor(size: number) {
+    this.values = new Uint8Array(size);
+  }
+  increment(i: number): void {
+    const value = this.values[i] as number;
+    if (value === 0xff && this.values instanceof Uint8Array) this.values = Uint16Array.from(this.values);
+    else if (value === 0xffff && this.values instanceof Uint16Array)
+      this.values = Uint32Array.from(this.values);
+    this.values[i] = value + 1;
+  }
+}
+
+/**
+ * Sums per item, in the order the values came: 1 byte each while every sum is a whole number
+ * below 256 (0/1 scores over a few samples), then a double each. The sums are the same either way
+ * (whole numbers that small add exactly as doubles).
+ */
+class Sums {
+  private small: Uint8Array | undefined;
+  private wide: Float64Array | undefined;
+  constructor(size: number) {
+    this.small = new Uint8Array(size);
+  }
+  add(i: number, x: number): void {
+    if (this.small) {
+      const sum = (this.small[i] as number) + x;
+      if (Number.isInteger(x) && x >= 0 && sum < 256) {
+        this.small[i] = sum;
+        return;
+      }
+      this.wide = Float64Array.from(this.small);
+      this.small = undefined;
+    }
+    (this.wide as Float64Array)[i]! += x;
+  }
+  get(i: number): number {
+    return (this.small ? this.small[i] : (this.wide as Float64Array)[i]) as number;
+  }
+}
+
+/**
+ * Item positions in the order they were first added (each at most once): nothing is stored while
+ * they come in order (0, 1, 2, …, the usual case); the first that does not makes the list, in a
+ * typed array of `size`.
+ */
+class Order {
+  private list: Int32Array | undefined;
+  length = 0;
+  constructor(private readonly size: number) {}
+  push(position: number): void {
+    if (!this.list) {
+      if (position === this.length) {
+        this.length++;
+        return;
+      }
+      this.list = new Int32Array(this.size);
+      for (let i = 0; i < this.length; i++) this.list[i] = i;
+    }
+    this.list[this.length++] = position;
+  }
+  get(i: number): number {
+    return this.list ? (this.list[i] as number) : i;
+  }
+}
+
+/**
  * Per-trial summary built from rows streamed one at a time (predictions, then executions, then
  * scores — each the final row of its key): memory holds counters and a few numbers per item in
  * typed arrays, never the rows. The same figures as {@link summarizeTrial} on lists.
@@ -215,8 +347,7 @@ export class SummaryBuilder {
   private cached = 0;
   private readonly byCode: Record<string, number> = {};
   private readonly examples: Record<string, string> = {};
-  /** Made for every expected prediction at once (an untouched tail costs no memory). */
-  private readonly latencies: NumberList;
+  private readonly latencies = new Latencies();
   private okTokens = 0;
   private promptTokens = 0;
   private completionTokens = 0;
@@ -229,15 +360,14 @@ export class SummaryBuilder {
     { n: number; sum: number; passed: number; withParse: number; parsed: number; dropped: number }
   >();
   private readonly categorySums = new Map<string, { sum: number; n: number }>();
-  /** Primary scorer per item position: sum of values, scored samples, passed samples; 1 dropped, 2 kept. */
-  private readonly itemSum: Float64Array;
-  /** Counts up to a sample count: 2 bytes each, 4 once one passes 65,535. */
-  private itemN: Uint16Array | Uint32Array;
-  private itemPassed: Uint16Array | Uint32Array;
-  private readonly itemMarks: Uint8Array;
+  /** Primary scorer per item position: sum of values, scored samples, passed samples. */
+  private readonly itemSum: Sums;
+  private readonly itemN: Counts;
+  private readonly itemPassed: Counts;
+  /** Items with a dropped primary score (1), made at the first. */
+  private itemDropped: Uint8Array | undefined;
   /** Item positions in the order of their first primary score (the order of the CI's resampling). */
-  private readonly itemOrder: Int32Array;
-  private orderLength = 0;
+  private readonly itemOrder: Order;
   /** Primary scores of ids that are not items (lists given to summarizeTrial only). */
   private readonly strays = new Map<string, { sum: number; n: number; passed: number }>();
 
@@ -252,12 +382,10 @@ export class SummaryBuilder {
     for (const name of scorerNames)
       this.scorers.set(name, { n: 0, sum: 0, passed: 0, withParse: 0, parsed: 0, dropped: 0 });
     const count = items.count;
-    this.latencies = new NumberList(count * samplesPerItem);
-    this.itemSum = new Float64Array(count);
-    this.itemN = new Uint16Array(count);
-    this.itemPassed = new Uint16Array(count);
-    this.itemMarks = new Uint8Array(count);
-    this.itemOrder = new Int32Array(count);
+    this.itemSum = new Sums(count);
+    this.itemN = new Counts(count);
+    this.itemPassed = new Counts(count);
+    this.itemOrder = new Order(count);
   }
 
   addPrediction(p: PredictionRow): void {
@@ -305,7 +433,10 @@ export class SummaryBuilder {
     const position = primary ? this.items.position(s.id) : undefined;
     if (s.dropped) {
       if (acc) acc.dropped++;
-      if (position !== undefined) this.itemMarks[position]! |= 1;
+      if (position !== undefined) {
+        this.itemDropped ??= new Uint8Array(this.items.count);
+        this.itemDropped[position] = 1;
+      }
       return;
     }
     if (acc) {
@@ -328,17 +459,10 @@ export class SummaryBuilder {
       c.n++;
       this.categorySums.set(category, c);
     }
-    this.itemMarks[position]! |= 2;
-    if (this.itemN[position] === 0) this.itemOrder[this.orderLength++] = position;
-    this.itemSum[position]! += s.value;
-    if (this.itemN[position] === 0xffff && this.itemN instanceof Uint16Array)
-      this.itemN = Uint32Array.from(this.itemN);
-    this.itemN[position]!++;
-    if (s.passed) {
-      if (this.itemPassed[position] === 0xffff && this.itemPassed instanceof Uint16Array)
-        this.itemPassed = Uint32Array.from(this.itemPassed);
-      this.itemPassed[position]!++;
-    }
+    if (this.itemN.values[position] === 0) this.itemOrder.push(position);
+    this.itemSum.add(position, s.value);
+    this.itemN.increment(position);
+    if (s.passed) this.itemPassed.increment(position);
   }
 
   /**
@@ -346,9 +470,9 @@ export class SummaryBuilder {
    * an item's id from its position).
    */
   *itemMeans(idOf?: (position: number) => string): Generator<[string, number]> {
-    for (let i = 0; i < this.orderLength; i++) {
-      const position = this.itemOrder[i]!;
-      yield [idOf ? idOf(position) : "", this.itemSum[position]! / this.itemN[position]!];
+    for (let i = 0; i < this.itemOrder.length; i++) {
+      const position = this.itemOrder.get(i);
+      yield [idOf ? idOf(position) : "", this.itemSum.get(position) / this.itemN.values[position]!];
     }
     for (const [id, { sum, n }] of this.strays) yield [id, sum / n];
   }
@@ -404,21 +528,29 @@ export class SummaryBuilder {
       };
     }
     // Items whose every primary score is dropped (cvdp: skipped, no judge) are not in pass@k at all.
+    const n = this.itemN.values;
+    const dropped = this.itemDropped;
+    const leftOutAt = (i: number): boolean => dropped?.[i] === 1 && n[i] === 0;
     let leftOut = 0;
-    for (let i = 0; i < itemCount; i++) if (this.itemMarks[i] === 1) leftOut++;
+    if (dropped) for (let i = 0; i < itemCount; i++) if (leftOutAt(i)) leftOut++;
     let passAtK: TrialSummary["pass_at_k"] = [];
     if (this.primary && itemCount > 0) {
-      const counts = new Uint32Array(itemCount - leftOut);
-      let k = 0;
-      for (let i = 0; i < itemCount; i++) if (this.itemMarks[i] !== 1) counts[k++] = this.itemPassed[i]!;
+      // Every item's count as it is (no copy), unless some items are left out.
+      let counts: ArrayLike<number> = this.itemPassed.values;
+      if (leftOut > 0) {
+        const kept = new Uint32Array(itemCount - leftOut);
+        let k = 0;
+        for (let i = 0; i < itemCount; i++) if (!leftOutAt(i)) kept[k++] = this.itemPassed.values[i]!;
+        counts = kept;
+      }
       passAtK = passAtKTableUniform(this.samplesPerItem, counts, this.stats.pass_at_k).map((r) => ({
         ...r,
         pass_at_k: round(r.pass_at_k),
       }));
     }
-    const latencies = this.latencies.items.subarray(0, this.latencies.length).sort();
-    let latencySum = 0;
-    for (const x of latencies) latencySum += x;
+    const latencyCount = this.latencies.length;
+    const latencies = this.latencies.sorted();
+    const latencySum = latencies.sum;
     const seconds = latencySum / 1000;
     const execErrors = this.executions?.error ?? 0;
     const errorCount = this.errored + execErrors;
@@ -461,9 +593,9 @@ export class SummaryBuilder {
         prompt_tokens: this.promptTokens,
         completion_tokens: this.completionTokens,
         cost_usd: round(this.cost),
-        latency_ms_mean: meanOfSum(latencySum, latencies.length),
-        latency_ms_p50: quantile(latencies, 0.5),
-        latency_ms_p95: quantile(latencies, 0.95),
+        latency_ms_mean: meanOfSum(latencySum, latencyCount),
+        latency_ms_p50: quantile(latencyCount, latencies.at, 0.5),
+        latency_ms_p95: quantile(latencyCount, latencies.at, 0.95),
         tokens_per_s: this.okTokens > 0 && seconds > 0 ? round(this.okTokens / seconds, 1) : null,
       },
     };

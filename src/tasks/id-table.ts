@@ -28,6 +28,11 @@ export class IdTable {
     return this.find(id).entry !== -1;
   }
 
+  /** The entry number of `id` (its place in insertion order, 0-based), or -1. */
+  indexOf(id: string): number {
+    return this.find(id).entry;
+  }
+
   /**
    * Adds `id` with `value` (0 ≤ value < 2^31; by default the entry's number, `size` before the
    * add) unless present; returns the existing value if it was.

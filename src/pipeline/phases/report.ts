@@ -12,6 +12,7 @@ import {
   type TrialSummary,
 } from "../../report/index.js";
 import { allPairs, baselinePairs, comparePairs, type TrialComparison } from "../../stats/index.js";
+import type { IdTable } from "../../tasks/index.js";
 import { childDir, trialFiles } from "../files.js";
 import { readJson, removeQuietly, writeIfChanged, writeJsonIfChanged } from "../json.js";
 import { finalRows } from "../key-table.js";
@@ -72,7 +73,14 @@ const SCORE_COLUMNS = [
  */
 export async function writeReports(
   experimentDir: string,
-  options: { comparisons?: "baseline" | "all" } = {},
+  options: {
+    comparisons?: "baseline" | "all";
+    /**
+     * The run's dataset ids (`Dataset.index`): trials whose items come in its order read them from
+     * it instead of building a table of their own (a large run's report then holds one).
+     */
+    items?: IdTable;
+  } = {},
 ): Promise<{
   report: string;
   summaries: TrialSummary[];
@@ -104,7 +112,10 @@ export async function writeReports(
       const dir = childDir(experimentDir, t.name, `${join(experimentDir, "experiment.json")}: trials`);
       if (!existsSync(join(dir, "trial.json"))) continue;
       // One trial is compared with nothing: its per-item map (one entry per item) is not built.
-      const data = await loadTrialData(dir, scope, { perItem: manifest.trials.length > 1 });
+      const data = await loadTrialData(dir, scope, {
+        perItem: manifest.trials.length > 1,
+        ...(options.items ? { items: options.items } : {}),
+      });
       writeJsonIfChanged(join(dir, "summary.json"), data.summary);
       writeIfChanged(join(dir, "report.md"), renderTrialMarkdown(data.summary));
       summaries.push(data.summary);
