@@ -41,7 +41,8 @@ describe("off-heap key tables (issue 12: a whole run at 1M rows holds no per-row
     writeFileSync(path, rows.map((r) => `${JSON.stringify(r)}\n`).join(""));
     const table = await readKeyTable<{ status?: unknown }>(path, (r) => (r.status === "ok" ? 1 : 0));
     expect(table.size).toBe(3);
-    expect(table.line("a\u00000")).toBe(3);
+    expect(table.isFinal("a\u00000", 3)).toBe(true);
+    expect(table.isFinal("a\u00000", 1)).toBe(false);
     expect([...table.entries()]).toEqual([
       ["a\u00000", 1],
       ["b\u00000", 1],
@@ -93,14 +94,22 @@ describe("off-heap key tables (issue 12: a whole run at 1M rows holds no per-row
       scope,
     );
     expect(table.size).toBe(4);
-    expect(table.line("a\u00000")).toBe(5);
+    expect(table.isFinal("a\u00000", 5)).toBe(true);
+    expect(table.isFinal("a\u00000", 1)).toBe(false); // superseded
     expect(table.flags("a\u00000")).toBe(1);
-    expect(table.line("zz\u00000")).toBe(6);
+    expect(table.isFinal("zz\u00000", 6)).toBe(true);
+    expect(table.isFinal("zz\u00000", 3)).toBe(false);
     expect(table.flags("zz\u00000")).toBe(0);
-    expect(table.line("a\u00002")).toBe(4);
-    expect(table.line("b\u00000")).toBeUndefined(); // a slot with no row
+    expect(table.isFinal("a\u00002", 4)).toBe(true);
+    expect(table.isFinal("b\u00001", 2)).toBe(true); // its only row
+    expect(table.isFinal("b\u00000", 2)).toBe(false); // a slot with no row
     expect(table.flags("b\u00000")).toBeUndefined();
-    expect(table.line("c\u00000")).toBeUndefined();
+    expect(table.isFinal("c\u00000", 0)).toBe(false);
+    expect(table.setFlags("b\u00000", 3)).toBe(false);
+    expect(table.setFlags("b\u00001", 3)).toBe(true);
+    expect(table.flags("b\u00001")).toBe(3);
+    expect(table.isFinal("b\u00001", 2)).toBe(true);
+    expect(table.setFlags("b\u00001", 1)).toBe(true);
     // Scoped keys by sample, then position; then the others as first seen.
     expect([...table.entries()]).toEqual([
       ["a\u00000", 1],
@@ -136,7 +145,7 @@ describe("off-heap key tables (issue 12: a whole run at 1M rows holds no per-row
     ];
     for (const [i, key] of keys.entries()) t.set(key, i + 1, i);
     for (const [i, key] of keys.entries()) {
-      expect(t.line(key)).toBe(i + 1);
+      expect(t.isFinal(key, i + 1)).toBe(true);
       expect(t.flags(key)).toBe(i);
     }
     expect(t.size).toBe(keys.length);
@@ -197,5 +206,33 @@ describe("off-heap key tables (issue 12: a whole run at 1M rows holds no per-row
     expect(await inStep.take("c")).toBe("C");
     expect(await inStep.take("a")).toBe("A");
     expect(await inStep.take("b")).toBeUndefined(); // not wanted: passed over, not held
+  });
+
+  it("keeps a line only for keys with several rows: a map while few, an array past an eighth of the scope; flags past 7 bits are refused", () => {
+    const ids = Array.from({ length: 64 }, (_, i) => `q${i}`);
+    const t = new KeyTable(scopeOf(ids, 1));
+    for (const [i, id] of ids.entries()) t.set(`${id}\u00000`, i, i % 2);
+    // One row each: every row is final, whatever line it is asked about is its own.
+    expect(t.isFinal("q5\u00000", 5)).toBe(true);
+    const repeats = (t as unknown as { repeatChunks: unknown[] }).repeatChunks;
+    expect(repeats[0]).toBeUndefined();
+    // A second row for a few keys: their earlier rows are no longer final.
+    for (const i of [3, 4, 5]) t.set(`q${i}\u00000`, 100 + i, 1);
+    expect(repeats[0]).toBeInstanceOf(Map);
+    expect(t.isFinal("q3\u00000", 3)).toBe(false);
+    expect(t.isFinal("q3\u00000", 103)).toBe(true);
+    expect(t.isFinal("q6\u00000", 6)).toBe(true);
+    // Past 64 / 8 = 8 keys with several rows, an array; the same answers.
+    for (let i = 10; i < 20; i++) t.set(`q${i}\u00000`, 200 + i, 0);
+    expect(repeats[0]).toBeInstanceOf(Int32Array);
+    expect(t.isFinal("q3\u00000", 103)).toBe(true);
+    expect(t.isFinal("q3\u00000", 3)).toBe(false);
+    expect(t.isFinal("q12\u00000", 212)).toBe(true);
+    expect(t.isFinal("q12\u00000", 12)).toBe(false);
+    expect(t.isFinal("q30\u00000", 30)).toBe(true);
+    expect(t.size).toBe(64);
+    expect(t.flags("q12\u00000")).toBe(0);
+    expect(t.flags("q31\u00000")).toBe(1);
+    expect(() => t.set("q1\u00000", 1, 128)).toThrow(/0–127/);
   });
 });

@@ -93,17 +93,23 @@ abstract class ScopedKeys {
 
 /**
  * The last row of each `(id, sample)` key of a trial file, kept off the JavaScript heap: per key
- * the line of its last row and a byte of flags the caller chooses (a status, say) in typed
- * arrays. With a {@link KeyScope}, a key in the scope costs those 5 bytes alone (its slot is its
- * item's position); other keys are kept by their bytes in an {@link IdTable} (about 25 bytes plus
- * the key's length each) — where a `Map` of strings costs several times that, all of it heap the
- * garbage collector scans and grows beyond. Streaming a file's final rows (`line(key) === line`)
- * then needs no row in memory.
+ * a byte of flags the caller chooses (a status, say) and, for a key with more than one row, the
+ * line of its last. With a {@link KeyScope}, a key in the scope costs that byte alone (its slot is
+ * its item's position; the line of a key's only row need not be kept: it is final); the lines of
+ * keys with several rows (resumed runs, retried errors) go to a small map, or to an array of the
+ * scope's size once they are many. Other keys are kept by their bytes in an {@link IdTable} (about
+ * 25 bytes plus the key's length each) — where a `Map` of strings costs several times that, all of
+ * it heap the garbage collector scans and grows beyond. Streaming a file's final rows
+ * (`isFinal(key, line)`) then needs no row in memory.
  */
 export class KeyTable extends ScopedKeys {
-  /** Line + 1 (0: no row) and flags, per scoped slot: one array of each per sample and column. */
-  private readonly lineChunks: Int32Array[] = [];
+  /** Flags | {@link HAS_ROW} per scoped slot: one array per sample and column. */
   private readonly flagChunks: Uint8Array[] = [];
+  /**
+   * Last line + 1 of scoped keys with several rows, per chunk: by position in a map while they
+   * are few, then in an array of the scope's size (0: one row).
+   */
+  private readonly repeatChunks: (Map<number, number> | Int32Array)[] = [];
   private scoped = 0;
   /** Keys outside the scope, by entry in `others`. */
   private lines = new Int32Array(16);
@@ -113,18 +119,28 @@ export class KeyTable extends ScopedKeys {
     return this.scoped + this.others.size;
   }
 
-  /** Records `line` (and `flags`, 0–255) as the last row of `key`. */
+  /** Records `line` (and `flags`, 0–127) as the last row of `key`. */
   set(key: string, line: number, flags = 0): void {
+    if (!(flags >= 0 && flags <= MAX_FLAGS)) throw new RangeError(`key table flags are 0–127, got ${flags}`);
     if (this.locate(key)) {
-      let lines = this.lineChunks[this.chunk];
-      if (!lines) {
-        const size = (this.scope as KeyScope).size;
-        lines = this.lineChunks[this.chunk] = new Int32Array(size);
-        this.flagChunks[this.chunk] = new Uint8Array(size);
+      const size = (this.scope as KeyScope).size;
+      let bytes = this.flagChunks[this.chunk];
+      if (!bytes) bytes = this.flagChunks[this.chunk] = new Uint8Array(size);
+      if (((bytes[this.position] as number) & HAS_ROW) === 0) this.scoped++;
+      else {
+        let repeats = this.repeatChunks[this.chunk];
+        if (!repeats) repeats = this.repeatChunks[this.chunk] = new Map();
+        if (repeats instanceof Map) {
+          repeats.set(this.position, line + 1);
+          // A map entry costs some 30 bytes of heap, an array slot 4: past an eighth, the array.
+          if (repeats.size > size >> 3) {
+            const array = new Int32Array(size);
+            for (const [position, value] of repeats) array[position] = value;
+            this.repeatChunks[this.chunk] = array;
+          }
+        } else repeats[this.position] = line + 1;
       }
-      if (lines[this.position] === 0) this.scoped++;
-      lines[this.position] = line + 1;
-      (this.flagChunks[this.chunk] as Uint8Array)[this.position] = flags;
+      bytes[this.position] = flags | HAS_ROW;
       return;
     }
     const entry = this.others.add(key) ?? this.others.size - 1;
@@ -140,21 +156,40 @@ export class KeyTable extends ScopedKeys {
     this.flagBytes[entry] = flags;
   }
 
-  /** Line of the last row of `key`, or undefined. */
-  line(key: string): number | undefined {
+  /** Sets the flags (0–127) of a key that has a row (its last row stays the same); false if none. */
+  setFlags(key: string, flags: number): boolean {
+    if (!(flags >= 0 && flags <= MAX_FLAGS)) throw new RangeError(`key table flags are 0–127, got ${flags}`);
     if (this.locate(key)) {
-      const line = this.lineChunks[this.chunk]?.[this.position] ?? 0;
-      return line === 0 ? undefined : line - 1;
+      const bytes = this.flagChunks[this.chunk];
+      if (!bytes || ((bytes[this.position] as number) & HAS_ROW) === 0) return false;
+      bytes[this.position] = flags | HAS_ROW;
+      return true;
     }
     const entry = this.others.get(key);
-    return entry === undefined ? undefined : this.lines[entry];
+    if (entry === undefined) return false;
+    this.flagBytes[entry] = flags;
+    return true;
+  }
+
+  /** Whether the row at `line` is the last row of `key`. */
+  isFinal(key: string, line: number): boolean {
+    if (this.locate(key)) {
+      const bytes = this.flagChunks[this.chunk];
+      if (!bytes || ((bytes[this.position] as number) & HAS_ROW) === 0) return false;
+      const repeats = this.repeatChunks[this.chunk];
+      const last = repeats instanceof Map ? repeats.get(this.position) : repeats?.[this.position];
+      // A key with one row: that row is its last.
+      return last === undefined || last === 0 || last === line + 1;
+    }
+    const entry = this.others.get(key);
+    return entry !== undefined && this.lines[entry] === line;
   }
 
   /** Flags of the last row of `key`, or undefined. */
   flags(key: string): number | undefined {
     if (this.locate(key)) {
-      if ((this.lineChunks[this.chunk]?.[this.position] ?? 0) === 0) return undefined;
-      return (this.flagChunks[this.chunk] as Uint8Array)[this.position];
+      const flags = this.flagChunks[this.chunk]?.[this.position] ?? 0;
+      return (flags & HAS_ROW) === 0 ? undefined : flags & MAX_FLAGS;
     }
     const entry = this.others.get(key);
     return entry === undefined ? undefined : this.flagBytes[entry];
@@ -165,16 +200,21 @@ export class KeyTable extends ScopedKeys {
    * position; then the others in the order first seen.
    */
   *entries(): Generator<[string, number]> {
-    for (const [chunk, lines] of this.lineChunks.entries()) {
-      if (!lines) continue;
-      const flags = this.flagChunks[chunk] as Uint8Array;
-      for (const [key, position] of this.keysOf(chunk))
-        if (lines[position] !== 0) yield [key, flags[position] as number];
+    for (const [chunk, flags] of this.flagChunks.entries()) {
+      if (!flags) continue;
+      for (const [key, position] of this.keysOf(chunk)) {
+        const value = flags[position] as number;
+        if ((value & HAS_ROW) !== 0) yield [key, value & MAX_FLAGS];
+      }
     }
     let entry = 0;
     for (const key of this.others.keys()) yield [key, this.flagBytes[entry++] as number];
   }
 }
+
+/** The flag bit of a scoped slot that has a row; callers' flags are the 7 bits below it. */
+const HAS_ROW = 0x80;
+const MAX_FLAGS = 0x7f;
 
 /**
  * One pass over a `(id, sample)`-keyed JSONL file (rows parsed, not validated): its keys' last
@@ -206,7 +246,7 @@ export async function* finalRows<T>(
 ): AsyncGenerator<{ key: string; row: T; line: number }> {
   if (table.size === 0) return;
   for await (const { key, row, line } of keyedRows(path, keyOf)) {
-    if (table.line(key) !== line) continue;
+    if (!table.isFinal(key, line)) continue;
     if (!schema) {
       yield { key, row: row as T, line };
       continue;

@@ -3,6 +3,7 @@ import type { TrialSpec } from "../config/index.js";
 import {
   BenchlineError,
   executionSchema,
+  type Prediction,
   predictionSchema,
   promptRecordSchema,
   readJsonl,
@@ -28,6 +29,12 @@ export type SlimScore = Pick<Score, "id" | "sample" | "scorer" | "value" | "pass
   parsed?: boolean;
   dropped?: boolean;
 };
+
+/** What sees a trial's rows as its summary counts them (`loadTrialData`'s `rows`). */
+export interface RowSinks {
+  prediction(p: Prediction): void;
+  score(s: SlimScore, category: string | undefined): void;
+}
 
 export interface TrialData {
   dir: string;
@@ -201,12 +208,19 @@ export async function loadTrialData(
      * order: they are then read from it rather than copied (see `ItemTable`).
      */
     items?: IdTable;
+    /**
+     * Called once the trial's manifest is read, for what should see its rows as the summary
+     * counts them: each final prediction of the summary's keys, then each score it counts (with
+     * its item's category), in file order — a report writes its CSVs from them, in the same passes.
+     */
+    rows?: (manifest: TrialManifest) => RowSinks;
   } = {},
 ): Promise<TrialData> {
   const files = trialFiles(dir);
   if (!existsSync(files.trial))
     throw new BenchlineError("usage", `${dir}: not a trial directory (no trial.json)`);
   const manifest = readJson<TrialManifest>(files.trial);
+  const sinks = options.rows?.(manifest);
   // Ids in scope (dedupe, scope of predictions) and categories in one map: nothing else per item.
   const items = new ItemTable(options.items);
   if (existsSync(files.prompts)) {
@@ -283,13 +297,14 @@ export async function loadTrialData(
       )
     : undefined;
   try {
-    for await (const { key, row: p, line } of finalRows(files.predictions, predictions, predictionSchema)) {
+    for await (const { key, row: p } of finalRows(files.predictions, predictions, predictionSchema)) {
       if (p.status === "ok") {
         const e = executions?.flags(key) === EXEC_OK ? await executionRows?.take(key) : undefined;
         basis.set(key, scoreBasis(p.completion, e));
       }
       if (!inItems(key)) continue;
-      predictions.set(key, line, (p.status === "ok" ? PRED_OK : 0) | IN_SCOPE);
+      predictions.setFlags(key, (p.status === "ok" ? PRED_OK : 0) | IN_SCOPE);
+      sinks?.prediction(p);
       builder.addPrediction({
         id: p.id,
         sample: p.sample,
@@ -309,11 +324,11 @@ export async function loadTrialData(
   const okInScope = (key: string): boolean => predictions.flags(key) === (PRED_OK | IN_SCOPE);
   if (executions) {
     builder.expectExecutions();
-    for await (const { key, row: e, line } of finalRows(files.executions, executions, executionSchema)) {
+    for await (const { key, row: e } of finalRows(files.executions, executions, executionSchema)) {
       if (!okInScope(key)) continue;
       // For tasks that execute, a score counts only while its row's last execution ran: a
       // re-execution that then failed in the sandbox must not leave the old score standing.
-      if (e.status === "ok") executions.set(key, line, EXEC_OK | IN_SCOPE);
+      if (e.status === "ok") executions.setFlags(key, EXEC_OK | IN_SCOPE);
       builder.addExecution({
         id: e.id,
         sample: e.sample,
@@ -353,7 +368,10 @@ export async function loadTrialData(
       };
     }
   }
-  for await (const s of counted(() => stale++)) builder.addScore(s);
+  for await (const s of counted(() => stale++)) {
+    builder.addScore(s);
+    sinks?.score(s, items.get(s.id));
+  }
 
   const summary = builder.finish();
   if (manifest.spec.grid) summary.grid = manifest.spec.grid;

@@ -1,6 +1,5 @@
 import { closeSync, existsSync, openSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { Prediction } from "../../core/index.js";
 import {
   buildCosts,
   csvLine,
@@ -13,10 +12,9 @@ import {
 } from "../../report/index.js";
 import { allPairs, baselinePairs, comparePairs, type TrialComparison } from "../../stats/index.js";
 import type { IdTable } from "../../tasks/index.js";
-import { childDir, trialFiles } from "../files.js";
+import { childDir } from "../files.js";
 import { readJson, removeQuietly, writeIfChanged, writeJsonIfChanged } from "../json.js";
-import { finalRows } from "../key-table.js";
-import { IN_SCOPE, loadTrialData, type TrialData } from "../trial-data.js";
+import { loadTrialData, type RowSinks, type TrialManifest } from "../trial-data.js";
 import { VERSION } from "../version.js";
 
 /** experiment.json: what `benchline report` needs to rebuild every report from the files alone. */
@@ -112,9 +110,11 @@ export async function writeReports(
       const dir = childDir(experimentDir, t.name, `${join(experimentDir, "experiment.json")}: trials`);
       if (!existsSync(join(dir, "trial.json"))) continue;
       // One trial is compared with nothing: its per-item map (one entry per item) is not built.
+      // The CSV rows are written as the summary reads them (no pass of their own).
       const data = await loadTrialData(dir, scope, {
         perItem: manifest.trials.length > 1,
         ...(options.items ? { items: options.items } : {}),
+        rows: (trial) => csvRows(trial, predictionsCsv, scoresCsv),
       });
       writeJsonIfChanged(join(dir, "summary.json"), data.summary);
       writeIfChanged(join(dir, "report.md"), renderTrialMarkdown(data.summary));
@@ -130,7 +130,6 @@ export async function writeReports(
         values: data.perItem,
         scored: data.scoredItems,
       });
-      await writeCsvRows(data, predictionsCsv, scoresCsv);
     }
     predictionsCsv.commit();
     scoresCsv.commit();
@@ -181,33 +180,29 @@ export async function writeReports(
   return { report, summaries, comparisons, notes };
 }
 
-/** CSV rows of one trial: predictions streamed from the file (completions are never all in memory). */
-async function writeCsvRows(data: TrialData, predictions: CsvFile, scores: CsvFile): Promise<void> {
-  const { manifest } = data;
-  const head = [manifest.name, manifest.spec.model.id, manifest.spec.prompt_set.name];
-  // loadTrialData has just read and validated these rows and knows their lines: one pass here.
-  const rows = finalRows<Prediction>(trialFiles(data.dir).predictions, data.predictionLines, undefined);
-  for await (const { key, row: p } of rows) {
-    if (((data.predictionLines.flags(key) ?? 0) & IN_SCOPE) === 0) continue;
-    predictions.write([
-      ...head,
-      p.id,
-      p.sample,
-      p.status,
-      p.completion,
-      p.error?.code,
-      p.error?.message,
-      p.finish_reason,
-      p.usage?.prompt_tokens,
-      p.usage?.completion_tokens,
-      p.cost_usd,
-      p.latency_ms,
-      p.attempts,
-      p.cached,
-    ]);
-  }
-  for await (const s of data.scores())
-    scores.write([...head, s.id, s.sample, data.items.get(s.id), s.scorer, s.value, s.passed]);
+/** The CSV rows of one trial, from its rows as its summary reads them (completions are never all in memory). */
+function csvRows(trial: TrialManifest, predictions: CsvFile, scores: CsvFile): RowSinks {
+  const head = [trial.name, trial.spec.model.id, trial.spec.prompt_set.name];
+  return {
+    prediction: (p) =>
+      predictions.write([
+        ...head,
+        p.id,
+        p.sample,
+        p.status,
+        p.completion,
+        p.error?.code,
+        p.error?.message,
+        p.finish_reason,
+        p.usage?.prompt_tokens,
+        p.usage?.completion_tokens,
+        p.cost_usd,
+        p.latency_ms,
+        p.attempts,
+        p.cached,
+      ]),
+    score: (s, category) => scores.write([...head, s.id, s.sample, category, s.scorer, s.value, s.passed]),
+  };
 }
 
 /**
