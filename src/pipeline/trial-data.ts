@@ -165,6 +165,11 @@ class ItemTable implements ReadonlyMap<string, string | undefined> {
     }
   }
 
+  /** The id of the item at `position`. */
+  idAt(position: number): string {
+    return (this.ids ?? (this.base as IdTable)).keyAt(position);
+  }
+
   /** The category of the item at `position`. */
   categoryAt(position: number): string | undefined {
     const value = this.categoryOf?.get(position);
@@ -379,8 +384,7 @@ export async function loadTrialData(
   // every item, so only built when something will be compared.
   const perItem = new Map<string, number>();
   if (options.perItem !== false) {
-    const ids: string[] = [...items.keys()];
-    for (const [id, mean] of builder.itemMeans((position) => ids[position]!)) perItem.set(id, mean);
+    for (const [id, mean] of builder.itemMeans((position) => items.idAt(position))) perItem.set(id, mean);
   }
   return {
     dir,

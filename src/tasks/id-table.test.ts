@@ -13,6 +13,13 @@ describe("IdTable", () => {
     expect(table.size).toBe(map.size);
     for (const [id, value] of map) expect(table.get(id)).toBe(value);
     expect([...table.keys()]).toEqual([...map.keys()]);
+    // By entry number, as keys() lists them.
+    expect(table.keyAt(0)).toBe("ünï-0-🙂");
+    expect(table.keyAt(1)).toBe("q1");
+    expect(table.keyAt(49_999)).toBe("q49999");
+    expect(table.indexOf("q49999")).toBe(49_999);
+    expect(table.indexOf("q50000")).toBe(-1);
+    expect(() => table.keyAt(50_000)).toThrow(RangeError);
     // Prefixes and extensions of stored ids are different ids.
     expect(table.has("q1")).toBe(true);
     expect(table.has("q")).toBe(false);

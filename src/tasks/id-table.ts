@@ -28,6 +28,12 @@ export class IdTable {
     return this.find(id).entry !== -1;
   }
 
+  /** The id of entry `i` (0 ≤ i < size, insertion order). */
+  keyAt(i: number): string {
+    if (!(i >= 0 && i < this.size)) throw new RangeError(`no entry ${i} (size ${this.size})`);
+    return this.bytes.toString("utf8", this.starts[i], this.end(i));
+  }
+
   /** The entry number of `id` (its place in insertion order, 0-based), or -1. */
   indexOf(id: string): number {
     return this.find(id).entry;
