@@ -117,4 +117,41 @@ describe("a report's items read from the run's dataset ids (issue 12: one table 
     expect([...own.perItem.keys()][0]).toBe("q5");
     expect(own.summary.per_category.c?.n).toBe(8);
   });
+
+  it("hands the summary's rows to `rows` as it reads them: final predictions of its keys, counted scores with their category, in file order", async () => {
+    const dir = trialDir();
+    const scope = { limit: null, samples: 2 };
+    const seen: {
+      predictions: [string, number, string, number][];
+      scores: [string, number, string | undefined][];
+    } = {
+      predictions: [],
+      scores: [],
+    };
+    let trialName = "";
+    const data = await loadTrialData(dir, scope, {
+      rows: (trial) => {
+        trialName = trial.name;
+        return {
+          prediction: (p) => seen.predictions.push([p.id, p.sample, p.status, p.latency_ms]),
+          score: (s, category) => seen.scores.push([s.id, s.sample, category]),
+        };
+      },
+    });
+    expect(trialName).toBe("t");
+    // q3's second sample: only its last row (ok, 9 ms), where that row is in the file.
+    expect(seen.predictions).toHaveLength(20);
+    expect(seen.predictions.filter(([id, sample]) => id === "q3" && sample === 1)).toEqual([
+      ["q3", 1, "ok", 9],
+    ]);
+    expect(seen.predictions[0]).toEqual(["q0", 0, "ok", 0]);
+    expect(seen.predictions.at(-1)).toEqual(["q3", 1, "ok", 9]);
+    // Scores as counted, in file order (q5 first), each with its item's category.
+    expect(seen.scores).toHaveLength(data.summary.scorers.exact!.n);
+    expect(seen.scores[0]).toEqual(["q5", 0, undefined]);
+    expect(seen.scores.find(([id]) => id === "q3")?.[2]).toBe("c");
+    const counted: [string, number][] = [];
+    for await (const s of data.scores()) counted.push([s.id, s.sample]);
+    expect(seen.scores.map(([id, sample]) => [id, sample])).toEqual(counted);
+  });
 });
