@@ -235,4 +235,67 @@ describe("off-heap key tables (issue 12: a whole run at 1M rows holds no per-row
     expect(t.flags("q31\u00000")).toBe(1);
     expect(() => t.set("q1\u00000", 1, 128)).toThrow(/0–127/);
   });
+
+  it("rows appended after the table was read are not final: a key's only row stays its last (a report reading while a run appends)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "benchline-keys-"));
+    const path = join(dir, "p.jsonl");
+    const rows = [
+      { id: "a", sample: 0, status: "ok" },
+      { id: "b", sample: 0, status: "ok" },
+    ];
+    writeFileSync(path, rows.map((r) => `${JSON.stringify(r)}\n`).join(""));
+    const table = await readKeyTable(path, () => 0, undefined, scopeOf(["a", "b"], 1));
+    expect(table.lastLine).toBe(2);
+    // A writer appends a second row of "a" and a row of a new key after the table was read.
+    writeFileSync(
+      path,
+      [...rows, { id: "a", sample: 0, status: "error" }, { id: "b", sample: 0, status: "ok" }]
+        .map((r) => `${JSON.stringify(r)}\n`)
+        .join(""),
+    );
+    const final: [string, number][] = [];
+    for await (const { key, line } of finalRows(path, table, undefined)) final.push([key, line]);
+    expect(final).toEqual([
+      ["a\u00000", 1],
+      ["b\u00000", 2],
+    ]);
+    expect(table.isFinal("a\u00000", 3)).toBe(false);
+  });
+
+  it("bases in 6 bytes a slot agree with a table without scope at the 32- and 48-bit edges (issue 12)", () => {
+    const bases = [
+      "000000000000",
+      "00000000ffff",
+      "0000ffffffff",
+      "000100000000",
+      "fffffffffffe",
+      "ffffffffffff",
+    ];
+    const ids = bases.map((_, i) => `q${i}`);
+    const scoped = new BasisTable(scopeOf(ids, 1));
+    const plain = new BasisTable();
+    for (const [i, id] of ids.entries()) {
+      scoped.set(`${id}\u00000`, bases[i]);
+      plain.set(`${id}\u00000`, bases[i]);
+    }
+    for (const id of ids)
+      for (const basis of [...bases, "odd", "FFFFFFFFFFFF"])
+        expect(scoped.matches(`${id}\u00000`, basis), `${id} ${basis}`).toBe(
+          plain.matches(`${id}\u00000`, basis),
+        );
+    expect(scoped.matches("q5\u00000", "ffffffffffff")).toBe(true);
+    expect(scoped.matches("q4\u00000", "ffffffffffff")).toBe(false);
+    expect(scoped.matches("q3\u00000", "000100000000")).toBe(true);
+    expect(scoped.matches("q3\u00000", "000000000000")).toBe(false);
+    expect(scoped.size).toBe(6);
+    // From a number to another shape and back: one slot, no stale entry either way.
+    scoped.set("q5\u00000", "0123456789ab");
+    expect(scoped.matches("q5\u00000", "ffffffffffff")).toBe(false);
+    scoped.set("q0\u00000", undefined);
+    expect(scoped.has("q0\u00000")).toBe(true);
+    expect(scoped.matches("q0\u00000", "000000000000")).toBe(false);
+    scoped.set("q0\u00000", "000000000000");
+    expect(scoped.matches("q0\u00000", "000000000000")).toBe(true);
+    expect(scoped.size).toBe(6);
+  });
 });

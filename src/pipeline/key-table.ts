@@ -114,6 +114,11 @@ export class KeyTable extends ScopedKeys {
   /** Keys outside the scope, by entry in `others`. */
   private lines = new Int32Array(16);
   private flagBytes = new Uint8Array(16);
+  /**
+   * The highest line recorded: rows past it were written after the table was read (a run still
+   * appending while a report reads) and are not among its final rows.
+   */
+  lastLine = -1;
 
   get size(): number {
     return this.scoped + this.others.size;
@@ -122,6 +127,7 @@ export class KeyTable extends ScopedKeys {
   /** Records `line` (and `flags`, 0–127) as the last row of `key`. */
   set(key: string, line: number, flags = 0): void {
     if (!(flags >= 0 && flags <= MAX_FLAGS)) throw new RangeError(`key table flags are 0–127, got ${flags}`);
+    if (line > this.lastLine) this.lastLine = line;
     if (this.locate(key)) {
       const size = (this.scope as KeyScope).size;
       let bytes = this.flagChunks[this.chunk];
@@ -171,8 +177,9 @@ export class KeyTable extends ScopedKeys {
     return true;
   }
 
-  /** Whether the row at `line` is the last row of `key`. */
+  /** Whether the row at `line` is the last row of `key` (as the table was read). */
   isFinal(key: string, line: number): boolean {
+    if (line > this.lastLine) return false;
     if (this.locate(key)) {
       const bytes = this.flagChunks[this.chunk];
       if (!bytes || ((bytes[this.position] as number) & HAS_ROW) === 0) return false;
@@ -246,6 +253,8 @@ export async function* finalRows<T>(
 ): AsyncGenerator<{ key: string; row: T; line: number }> {
   if (table.size === 0) return;
   for await (const { key, row, line } of keyedRows(path, keyOf)) {
+    // Rows appended since the table was read are not in it (nor any key's last).
+    if (line > table.lastLine) return;
     if (!table.isFinal(key, line)) continue;
     if (!schema) {
       yield { key, row: row as T, line };
@@ -268,13 +277,15 @@ export function splitKey(key: string): [string, number] {
 
 /**
  * Score bases (`scoreBasis`: 12 hex digits) by key, off the heap: each one as the 48-bit number
- * it spells, in `Float64Array`s (exact below 2^53) — per slot for keys in the {@link KeyScope},
- * per entry of the keys kept by their bytes otherwise; a basis of another shape (none, or written
- * by hand) is kept apart in a small map.
+ * it spells — per slot for keys in the {@link KeyScope}, in 6 bytes (a `Uint32Array` and a
+ * `Uint16Array` holding the number + 1, 0 for none); per entry of the keys kept by their bytes
+ * otherwise, in a `Float64Array` (exact below 2^53). A basis of another shape (none, or written by
+ * hand; and ffffffffffff, whose number + 1 does not fit 6 bytes) is kept apart in a small map.
  */
 export class BasisTable extends ScopedKeys {
-  /** Basis + 1 (0: none set; NaN: in `odd`) per scoped slot, an array per sample and column. */
-  private readonly chunks: Float64Array[] = [];
+  /** Basis + 1 per scoped slot, low 32 and high 16 bits (0: none, or in `odd`), per sample and column. */
+  private readonly low: Uint32Array[] = [];
+  private readonly high: Uint16Array[] = [];
   private scoped = 0;
   /** Keys outside the scope, by entry in `others` (basis as is; NaN: in `odd`). */
   private values = new Float64Array(16);
@@ -287,51 +298,73 @@ export class BasisTable extends ScopedKeys {
 
   set(key: string, basis: string | undefined): void {
     const n = basisNumber(basis);
-    let oddKey: number;
     if (this.locate(key)) {
-      let values = this.chunks[this.chunk];
-      if (!values) values = this.chunks[this.chunk] = new Float64Array((this.scope as KeyScope).size);
-      if (values[this.position] === 0) this.scoped++;
-      values[this.position] = n + 1;
-      oddKey = this.chunk * (this.scope as KeyScope).size + this.position;
-    } else {
-      const entry = this.others.add(key) ?? this.others.size - 1;
-      if (entry >= this.values.length) {
-        const bigger = new Float64Array(this.values.length * 2);
-        bigger.set(this.values);
-        this.values = bigger;
+      const size = (this.scope as KeyScope).size;
+      let low = this.low[this.chunk];
+      let high = this.high[this.chunk] as Uint16Array;
+      if (!low) {
+        low = this.low[this.chunk] = new Uint32Array(size);
+        high = this.high[this.chunk] = new Uint16Array(size);
       }
-      this.values[entry] = n;
-      oddKey = -1 - entry;
+      const oddKey = this.chunk * size + this.position;
+      if (low[this.position] === 0 && high[this.position] === 0 && !this.odd.has(oddKey)) this.scoped++;
+      if (n < MAX_SLOT_BASIS) {
+        const code = n + 1;
+        high[this.position] = Math.floor(code / 2 ** 32);
+        low[this.position] = code % 2 ** 32;
+        this.odd.delete(oddKey);
+      } else {
+        high[this.position] = 0;
+        low[this.position] = 0;
+        this.odd.set(oddKey, basis);
+      }
+      return;
     }
-    if (Number.isNaN(n)) this.odd.set(oddKey, basis);
-    else this.odd.delete(oddKey);
+    const entry = this.others.add(key) ?? this.others.size - 1;
+    if (entry >= this.values.length) {
+      const bigger = new Float64Array(this.values.length * 2);
+      bigger.set(this.values);
+      this.values = bigger;
+    }
+    this.values[entry] = n;
+    if (Number.isNaN(n)) this.odd.set(-1 - entry, basis);
+    else this.odd.delete(-1 - entry);
   }
 
   has(key: string): boolean {
-    if (this.locate(key)) return (this.chunks[this.chunk]?.[this.position] ?? 0) !== 0;
+    if (this.locate(key)) return this.code() !== 0 || this.odd.has(this.oddKey());
     return this.others.has(key);
   }
 
   /** Whether `key` has a basis and it is `basis`. */
   matches(key: string, basis: string): boolean {
-    let stored: number;
-    let oddKey: number;
     if (this.locate(key)) {
-      const value = this.chunks[this.chunk]?.[this.position] ?? 0;
-      if (value === 0) return false;
-      stored = value - 1;
-      oddKey = this.chunk * (this.scope as KeyScope).size + this.position;
-    } else {
-      const entry = this.others.get(key);
-      if (entry === undefined) return false;
-      stored = this.values[entry] as number;
-      oddKey = -1 - entry;
+      const code = this.code();
+      if (code !== 0) return basisNumber(basis) === code - 1;
+      const oddKey = this.oddKey();
+      return this.odd.has(oddKey) && this.odd.get(oddKey) === basis;
     }
+    const entry = this.others.get(key);
+    if (entry === undefined) return false;
+    const stored = this.values[entry] as number;
     const n = basisNumber(basis);
-    return Number.isNaN(n) ? Number.isNaN(stored) && this.odd.get(oddKey) === basis : stored === n;
+    return Number.isNaN(n) ? Number.isNaN(stored) && this.odd.get(-1 - entry) === basis : stored === n;
+  }
+
+  /** The located slot's basis + 1 (0: none, or in `odd`). */
+  private code(): number {
+    const low = this.low[this.chunk];
+    if (!low) return 0;
+    return (this.high[this.chunk] as Uint16Array)[this.position]! * 2 ** 32 + low[this.position]!;
+  }
+
+  private oddKey(): number {
+    return this.chunk * (this.scope as KeyScope).size + this.position;
   }
 }
+
+/** Bases below this fit a slot as basis + 1 in 48 bits; others (and NaN) go to the `odd` map. */
+const MAX_SLOT_BASIS = 2 ** 48 - 1;
 
 /** A 12-hex-digit basis as a number; NaN for anything else. */
 export function basisNumber(basis: string | undefined): number {
