@@ -39,3 +39,99 @@ export async function forEachConcurrent<T>(
   await Promise.all(Array.from({ length: Math.max(1, limit) }, worker));
   if (failed) throw failed.error;
 }
+
+/**
+ * Keeps up to `size` items of `source` pulled ahead of the consumer, refilled after the current
+ * I/O callbacks (`setImmediate`): a consumer that frees a request slot takes its next item at
+ * once instead of waiting for it to be built, and the building runs between bursts of answers,
+ * not in front of the next request. A consumer that finds nothing ready gets the next item as
+ * soon as it is built (the first request does not wait for `size` of them). The source's error
+ * reaches the waiting and the next `next()`; `return()` drops what was read ahead and ends the
+ * source.
+ */
+export function readAhead<T>(
+  source: AsyncIterator<T>,
+  size: number,
+): AsyncIterableIterator<T> & { return(): Promise<IteratorResult<T>> } {
+  const buffer: T[] = [];
+  const waiting: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void }[] = [];
+  let ended = false;
+  let error: { error: unknown } | undefined;
+  // One pull loop at a time. `running` is set and cleared synchronously around the loop, so a
+  // waiter added after the loop's last check always starts a new one.
+  let running = false;
+  let inflight: Promise<unknown> | undefined;
+  let scheduled = false;
+  const fill = async (): Promise<void> => {
+    if (running) return;
+    running = true;
+    try {
+      while (!ended && (waiting.length > 0 || buffer.length < size)) {
+        let next: IteratorResult<T>;
+        try {
+          const pending = source.next();
+          inflight = pending;
+          next = await pending;
+        } catch (e) {
+          error ??= { error: e };
+          ended = true;
+          break;
+        } finally {
+          inflight = undefined;
+        }
+        if (next.done) ended = true;
+        else if (waiting.length > 0) waiting.shift()!.resolve({ done: false, value: next.value });
+        else buffer.push(next.value);
+      }
+    } finally {
+      running = false;
+    }
+    if (!ended) return;
+    // Ended: whoever still waits gets the error, or the end.
+    for (const w of waiting.splice(0)) {
+      if (error) {
+        w.reject(error.error);
+        error = undefined;
+      } else w.resolve({ done: true, value: undefined });
+    }
+  };
+  const refillLater = (): void => {
+    if (scheduled || ended || running) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      void fill();
+    });
+  };
+  const iterator: AsyncIterableIterator<T> & { return(): Promise<IteratorResult<T>> } = {
+    next(): Promise<IteratorResult<T>> {
+      if (buffer.length > 0) {
+        const value = buffer.shift() as T;
+        if (buffer.length <= size >> 1) refillLater();
+        return Promise.resolve({ done: false, value });
+      }
+      if (error) {
+        const e = error.error;
+        error = undefined;
+        return Promise.reject(e);
+      }
+      if (ended) return Promise.resolve({ done: true, value: undefined });
+      return new Promise((resolve, reject) => {
+        waiting.push({ resolve, reject });
+        void fill();
+      });
+    },
+    async return(): Promise<IteratorResult<T>> {
+      ended = true;
+      buffer.length = 0;
+      // A pull in flight ends first (a generator cannot be returned in the middle of a step).
+      await inflight?.catch(() => undefined);
+      await source.return?.(undefined);
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}
