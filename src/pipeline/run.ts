@@ -20,6 +20,7 @@ import { createSandbox, SandboxPool } from "../sandbox/index.js";
 import type { Budget, RunOptions, TrialContext } from "./context.js";
 import type { EventSink, PhaseName, PhaseSelection } from "./events.js";
 import { trialFiles } from "./files.js";
+import type { FreshReport } from "./fresh-report.js";
 import { readJson, writeJsonIfChanged } from "./json.js";
 import { withManifestLock } from "./lock.js";
 import { runBatchInferencePhase } from "./phases/batch.js";
@@ -167,6 +168,8 @@ export async function runExperiment(
       });
     }
   }
+  // Trials whose summary was built as their rows were written: the report need not read them back.
+  const freshReports = new Map<string, FreshReport>();
   const runTrial = async ({ trial, index }: { trial: Trial; index: number }): Promise<void> => {
     const ctx: TrialContext = {
       exp: trialView(exp, trial),
@@ -202,7 +205,10 @@ export async function runExperiment(
       } finally {
         inline?.close();
       }
-      if (inline?.coversScoring()) scoredInline = inline;
+      if (inline?.coversScoring()) {
+        scoredInline = inline;
+        if (inline.report) freshReports.set(trial.name, inline.report);
+      }
     }
     if (pending > 0) {
       // Submitted and not finished (--no-wait, or interrupted): later phases wait for a rerun.
@@ -247,7 +253,7 @@ export async function runExperiment(
 
   // The report renderers (HTML, SVG, CSV) load only now, not before the first request.
   const { writeReports } = await import("./phases/report.js");
-  const { report, summaries } = await writeReports(exp.dir);
+  const { report, summaries } = await writeReports(exp.dir, { fresh: freshReports });
   const failed: RunResult["failed"] = [];
   for (const s of summaries) {
     if (!exp.trials.some((t) => t.name === s.trial)) continue;

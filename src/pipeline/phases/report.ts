@@ -1,6 +1,6 @@
 import { closeSync, existsSync, openSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { Prediction } from "../../core/index.js";
+import { type Prediction, readJsonl, type Score } from "../../core/index.js";
 import {
   buildCosts,
   csvLine,
@@ -13,9 +13,10 @@ import {
 } from "../../report/index.js";
 import { allPairs, baselinePairs, comparePairs, type TrialComparison } from "../../stats/index.js";
 import { childDir, trialFiles } from "../files.js";
+import type { FreshReport, FreshTrialData } from "../fresh-report.js";
 import { readJson, removeQuietly, writeIfChanged, writeJsonIfChanged } from "../json.js";
 import { finalRows } from "../key-table.js";
-import { IN_SCOPE, loadTrialData, type TrialData } from "../trial-data.js";
+import { IN_SCOPE, loadTrialData, type TrialData, type TrialManifest } from "../trial-data.js";
 import { VERSION } from "../version.js";
 
 /** experiment.json: what `benchline report` needs to rebuild every report from the files alone. */
@@ -72,7 +73,14 @@ const SCORE_COLUMNS = [
  */
 export async function writeReports(
   experimentDir: string,
-  options: { comparisons?: "baseline" | "all" } = {},
+  options: {
+    comparisons?: "baseline" | "all";
+    /**
+     * Trials of the run just made whose summaries were built as their rows were written, by name:
+     * used instead of reading those trials' files back when they cover the report's scope.
+     */
+    fresh?: ReadonlyMap<string, FreshReport>;
+  } = {},
 ): Promise<{
   report: string;
   summaries: TrialSummary[];
@@ -104,7 +112,11 @@ export async function writeReports(
       const dir = childDir(experimentDir, t.name, `${join(experimentDir, "experiment.json")}: trials`);
       if (!existsSync(join(dir, "trial.json"))) continue;
       // One trial is compared with nothing: its per-item map (one entry per item) is not built.
-      const data = await loadTrialData(dir, scope, { perItem: manifest.trials.length > 1 });
+      const perItemWanted = manifest.trials.length > 1;
+      const fresh = options.fresh?.get(t.name)?.data(scope, { perItem: perItemWanted });
+      const data: TrialReportData = fresh
+        ? { ...fresh, dir, manifest: readJson<TrialManifest>(join(dir, "trial.json")) }
+        : await loadTrialData(dir, scope, { perItem: perItemWanted });
       writeJsonIfChanged(join(dir, "summary.json"), data.summary);
       writeIfChanged(join(dir, "report.md"), renderTrialMarkdown(data.summary));
       summaries.push(data.summary);
@@ -170,14 +182,30 @@ export async function writeReports(
   return { report, summaries, comparisons, notes };
 }
 
-/** CSV rows of one trial: predictions streamed from the file (completions are never all in memory). */
-async function writeCsvRows(data: TrialData, predictions: CsvFile, scores: CsvFile): Promise<void> {
+/** A trial as the report uses it: read back from its files, or built as its rows were written. */
+type TrialReportData = TrialData | (FreshTrialData & Pick<TrialData, "dir" | "manifest">);
+
+/**
+ * CSV rows of one trial: predictions streamed from the file (completions are never all in memory).
+ * A fresh trial's files hold each row once, all of them in scope: every line is a CSV row.
+ */
+async function writeCsvRows(data: TrialReportData, predictions: CsvFile, scores: CsvFile): Promise<void> {
   const { manifest } = data;
   const head = [manifest.name, manifest.spec.model.id, manifest.spec.prompt_set.name];
+  const files = trialFiles(data.dir);
   // loadTrialData has just read and validated these rows and knows their lines: one pass here.
-  const rows = finalRows<Prediction>(trialFiles(data.dir).predictions, data.predictionLines, undefined);
-  for await (const { key, row: p } of rows) {
-    if (((data.predictionLines.flags(key) ?? 0) & IN_SCOPE) === 0) continue;
+  const rows =
+    "predictionLines" in data
+      ? finalRows<Prediction>(files.predictions, data.predictionLines, undefined)
+      : readJsonl<Prediction>(files.predictions);
+  for await (const row of rows) {
+    const p = "key" in row ? row.row : row.value;
+    if (
+      "key" in row &&
+      "predictionLines" in data &&
+      ((data.predictionLines.flags(row.key) ?? 0) & IN_SCOPE) === 0
+    )
+      continue;
     predictions.write([
       ...head,
       p.id,
@@ -195,8 +223,13 @@ async function writeCsvRows(data: TrialData, predictions: CsvFile, scores: CsvFi
       p.cached,
     ]);
   }
-  for await (const s of data.scores())
-    scores.write([...head, s.id, s.sample, data.items.get(s.id), s.scorer, s.value, s.passed]);
+  if ("scores" in data) {
+    for await (const s of data.scores())
+      scores.write([...head, s.id, s.sample, data.items.get(s.id), s.scorer, s.value, s.passed]);
+    return;
+  }
+  for await (const { value: s } of readJsonl<Score>(files.scores))
+    scores.write([...head, s.id, s.sample, data.category(s.id), s.scorer, s.value, s.passed]);
 }
 
 /**
