@@ -62,6 +62,8 @@ describe("the report of a fresh trial, built as its rows are written", () => {
     expect(run.code, run.stderr).toBe(0);
     const exp = join(dir, "runs", "fresh");
     const made = snapshot(exp);
+    // The trials' CSV parts were copied into the experiment's CSVs and removed.
+    expect([...made.keys()].filter((k) => k.includes(".tmp-"))).toEqual([]);
     // What the comparison covers: errors, categories, two samples, two trials compared.
     const local = [...made.keys()].find((k) => k.startsWith("local__") && k.endsWith("summary.json"))!;
     const summary = JSON.parse(made.get(local)!);

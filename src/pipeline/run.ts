@@ -202,13 +202,16 @@ export async function runExperiment(
       const inline = wants("score") ? InlineScores.open(ctx) : undefined;
       try {
         await promptsAndInference(ctx, providerFor(trial), inline);
+      } catch (error) {
+        inline?.report?.discard();
+        throw error;
       } finally {
         inline?.close();
       }
       if (inline?.coversScoring()) {
         scoredInline = inline;
         if (inline.report) freshReports.set(trial.name, inline.report);
-      }
+      } else inline?.report?.discard();
     }
     if (pending > 0) {
       // Submitted and not finished (--no-wait, or interrupted): later phases wait for a rerun.
@@ -245,6 +248,9 @@ export async function runExperiment(
       runTrial,
       signal,
     );
+  } catch (error) {
+    for (const fresh of freshReports.values()) fresh.discard();
+    throw error;
   } finally {
     await Promise.all([...providers.values()].map((p) => p.close?.()));
     await Promise.all([...batchApis.values()].map((b) => b.api.close()));
@@ -253,7 +259,13 @@ export async function runExperiment(
 
   // The report renderers (HTML, SVG, CSV) load only now, not before the first request.
   const { writeReports } = await import("./phases/report.js");
-  const { report, summaries } = await writeReports(exp.dir, { fresh: freshReports });
+  let written: Awaited<ReturnType<typeof writeReports>>;
+  try {
+    written = await writeReports(exp.dir, { fresh: freshReports });
+  } finally {
+    for (const fresh of freshReports.values()) fresh.discard();
+  }
+  const { report, summaries } = written;
   const failed: RunResult["failed"] = [];
   for (const s of summaries) {
     if (!exp.trials.some((t) => t.name === s.trial)) continue;

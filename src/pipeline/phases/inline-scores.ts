@@ -75,6 +75,7 @@ export class InlineScores {
   /** Writes the scores of predictions already written (call right after their writer's flush). */
   flush(): void {
     this.writer.flush();
+    this.report?.flush();
   }
 
   /** Predictions scored here, and score rows written. */

@@ -1,9 +1,8 @@
-import { closeSync, existsSync, openSync, renameSync, writeSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type Prediction, readJsonl, type Score } from "../../core/index.js";
+import type { Prediction } from "../../core/index.js";
 import {
   buildCosts,
-  csvLine,
   type ExperimentReportData,
   renderExperimentHtml,
   renderExperimentMarkdown,
@@ -12,9 +11,10 @@ import {
   type TrialSummary,
 } from "../../report/index.js";
 import { allPairs, baselinePairs, comparePairs, type TrialComparison } from "../../stats/index.js";
+import { CsvFile, PREDICTION_COLUMNS, predictionCsvLine, SCORE_COLUMNS, scoreCsvLine } from "../csv-rows.js";
 import { childDir, trialFiles } from "../files.js";
 import type { FreshReport, FreshTrialData } from "../fresh-report.js";
-import { readJson, removeQuietly, writeIfChanged, writeJsonIfChanged } from "../json.js";
+import { readJson, writeIfChanged, writeJsonIfChanged } from "../json.js";
 import { finalRows } from "../key-table.js";
 import { IN_SCOPE, loadTrialData, type TrialData, type TrialManifest } from "../trial-data.js";
 import { VERSION } from "../version.js";
@@ -35,36 +35,6 @@ export interface ExperimentManifest {
   stats: StatsSettings;
   trials: { name: string; hash: string; model: string; prompt_set: string }[];
 }
-
-const PREDICTION_COLUMNS = [
-  "trial",
-  "model",
-  "prompt_set",
-  "id",
-  "sample",
-  "status",
-  "completion",
-  "error_code",
-  "error_message",
-  "finish_reason",
-  "prompt_tokens",
-  "completion_tokens",
-  "cost_usd",
-  "latency_ms",
-  "attempts",
-  "cached",
-];
-const SCORE_COLUMNS = [
-  "trial",
-  "model",
-  "prompt_set",
-  "id",
-  "sample",
-  "category",
-  "scorer",
-  "value",
-  "passed",
-];
 
 /**
  * Rebuilds every trial's summary.json and report.md, then the experiment's comparison.json
@@ -187,105 +157,23 @@ type TrialReportData = TrialData | (FreshTrialData & Pick<TrialData, "dir" | "ma
 
 /**
  * CSV rows of one trial: predictions streamed from the file (completions are never all in memory).
- * A fresh trial's files hold each row once, all of them in scope: every line is a CSV row.
+ * A fresh trial's rows were written as CSV while the run wrote them: those files are copied.
  */
 async function writeCsvRows(data: TrialReportData, predictions: CsvFile, scores: CsvFile): Promise<void> {
-  const { manifest } = data;
-  const head = [manifest.name, manifest.spec.model.id, manifest.spec.prompt_set.name];
-  const files = trialFiles(data.dir);
-  // loadTrialData has just read and validated these rows and knows their lines: one pass here.
-  const rows =
-    "predictionLines" in data
-      ? finalRows<Prediction>(files.predictions, data.predictionLines, undefined)
-      : readJsonl<Prediction>(files.predictions);
-  for await (const row of rows) {
-    const p = "key" in row ? row.row : row.value;
-    if (
-      "key" in row &&
-      "predictionLines" in data &&
-      ((data.predictionLines.flags(row.key) ?? 0) & IN_SCOPE) === 0
-    )
-      continue;
-    predictions.write([
-      ...head,
-      p.id,
-      p.sample,
-      p.status,
-      p.completion,
-      p.error?.code,
-      p.error?.message,
-      p.finish_reason,
-      p.usage?.prompt_tokens,
-      p.usage?.completion_tokens,
-      p.cost_usd,
-      p.latency_ms,
-      p.attempts,
-      p.cached,
-    ]);
-  }
-  if ("scores" in data) {
-    for await (const s of data.scores())
-      scores.write([...head, s.id, s.sample, data.items.get(s.id), s.scorer, s.value, s.passed]);
+  if (!("predictionLines" in data)) {
+    predictions.append(data.csv.predictions);
+    scores.append(data.csv.scores);
     return;
   }
-  for await (const { value: s } of readJsonl<Score>(files.scores))
-    scores.write([...head, s.id, s.sample, data.category(s.id), s.scorer, s.value, s.passed]);
-}
-
-/**
- * A CSV written to a temp file and renamed into place, so readers never see half a file. Lines
- * are buffered and written 64 KiB at a time (a crash leaves only the temp file).
- */
-class CsvFile {
-  private readonly tmp: string;
-  private fd: number | undefined;
-  private pending = "";
-  private committed = false;
-
-  constructor(
-    private readonly path: string,
-    columns: string[],
-  ) {
-    this.tmp = `${path}.tmp-${process.pid}`;
-    this.fd = openSync(this.tmp, "w");
-    try {
-      this.write(columns);
-    } catch (error) {
-      this.close();
-      throw error;
-    }
+  const { manifest } = data;
+  const head = [manifest.name, manifest.spec.model.id, manifest.spec.prompt_set.name];
+  // loadTrialData has just read and validated these rows and knows their lines: one pass here.
+  const rows = finalRows<Prediction>(trialFiles(data.dir).predictions, data.predictionLines, undefined);
+  for await (const { key, row: p } of rows) {
+    if (((data.predictionLines.flags(key) ?? 0) & IN_SCOPE) === 0) continue;
+    predictions.writeLine(predictionCsvLine(head, p));
   }
-
-  write(values: readonly unknown[]): void {
-    if (this.fd === undefined) return;
-    this.pending += csvLine(values);
-    if (this.pending.length >= 1 << 16) this.flush();
-  }
-
-  commit(): void {
-    this.flush();
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-    renameSync(this.tmp, this.path);
-    this.committed = true;
-  }
-
-  private flush(): void {
-    if (this.fd === undefined || this.pending === "") return;
-    const bytes = Buffer.from(this.pending);
-    this.pending = "";
-    for (let offset = 0; offset < bytes.length; ) offset += writeSync(this.fd, bytes, offset);
-  }
-
-  /** Closes the file; an uncommitted temp file (a failed write) is removed. */
-  close(): void {
-    this.pending = "";
-    if (this.fd !== undefined) {
-      closeSync(this.fd);
-      this.fd = undefined;
-    }
-    if (!this.committed) removeQuietly(this.tmp);
-  }
+  for await (const s of data.scores()) scores.writeLine(scoreCsvLine(head, s, data.items.get(s.id)));
 }
 
 const r6 = (x: number): number | null => (Number.isFinite(x) ? Number(x.toFixed(6)) : null);
