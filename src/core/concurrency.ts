@@ -41,13 +41,14 @@ export async function forEachConcurrent<T>(
 }
 
 /**
- * Keeps up to `size` items of `source` pulled ahead of the consumer, refilled after the current
- * I/O callbacks (`setImmediate`): a consumer that frees a request slot takes its next item at
- * once instead of waiting for it to be built, and the building runs between bursts of answers,
- * not in front of the next request. A consumer that finds nothing ready gets the next item as
- * soon as it is built (the first request does not wait for `size` of them). The source's error
- * reaches the waiting and the next `next()`; `return()` drops what was read ahead and ends the
- * source.
+ * Keeps up to `size` items of `source` pulled ahead of the consumer: a consumer that frees a
+ * request slot takes its next item at once instead of waiting for it to be built. The refill is a
+ * timer (the start of the next event-loop turn, after the current turn's I/O callbacks and the
+ * requests they queued are written), at most `size / 4` items at a time, so building runs between
+ * bursts of answers rather than in front of the next request. A consumer that finds nothing ready
+ * gets the next item as soon as it is built (the first request does not wait for `size` of them).
+ * The source's error reaches the waiting and the next `next()`; `return()` drops what was read
+ * ahead and ends the source.
  */
 export function readAhead<T>(
   source: AsyncIterator<T>,
@@ -62,11 +63,12 @@ export function readAhead<T>(
   let running = false;
   let inflight: Promise<unknown> | undefined;
   let scheduled = false;
-  const fill = async (): Promise<void> => {
+  const fill = async (limit = Number.POSITIVE_INFINITY): Promise<void> => {
     if (running) return;
     running = true;
+    let pulled = 0;
     try {
-      while (!ended && (waiting.length > 0 || buffer.length < size)) {
+      while (!ended && (waiting.length > 0 || (buffer.length < size && pulled++ < limit))) {
         let next: IteratorResult<T>;
         try {
           const pending = source.next();
@@ -98,10 +100,11 @@ export function readAhead<T>(
   const refillLater = (): void => {
     if (scheduled || ended || running) return;
     scheduled = true;
-    setImmediate(() => {
+    setTimeout(async () => {
       scheduled = false;
-      void fill();
-    });
+      await fill(Math.max(1, size >> 2));
+      if (buffer.length < size) refillLater();
+    }, 0);
   };
   const iterator: AsyncIterableIterator<T> & { return(): Promise<IteratorResult<T>> } = {
     next(): Promise<IteratorResult<T>> {

@@ -117,16 +117,18 @@ export async function runInferencePhase(
   //
   // A slot's next request leaves before its answer is recorded: the answer's rows are built and
   // its cost counted at once (a spent budget stops the next request), while writing, scoring and
-  // events wait for the end of the turn (`record`). When a burst of answers arrives together,
-  // every freed slot is refilled first, instead of each waiting for the bookkeeping of the
-  // answers before it. The prompts are likewise built ahead (`readAhead`), between bursts.
+  // events wait (`record`). When a burst of answers arrives together, every freed slot is refilled
+  // first, instead of each waiting for the bookkeeping of the answers before it. The HTTP client
+  // writes a request on a kept-alive connection in the event loop's check phase (undici waits a
+  // turn before reusing a socket), so the flush is a timer: it runs at the start of the next turn,
+  // after those writes, not among them. The prompts are likewise built ahead (`readAhead`).
   const writer = JsonlWriter.open(files.predictions, { buffered: true });
   const source = readAhead(jobs(), Math.max(1, exp.concurrency));
   const unrecorded: { rows: Prediction[]; sample: Sample }[] = [];
   const unreported: RunEvent[] = [];
   // Scores of answers whose scorer is asynchronous; at most `concurrency` at a time.
   const scoring = new Set<Promise<void>>();
-  let flushScheduled = false;
+  let flushTimer: NodeJS.Timeout | undefined;
   let recordFailure: { error: unknown } | undefined;
   const record = ({ rows, sample }: { rows: Prediction[]; sample: Sample }): void => {
     for (const row of rows) {
@@ -151,7 +153,8 @@ export async function runInferencePhase(
     }
   };
   const flush = (): void => {
-    flushScheduled = false;
+    if (flushTimer) clearTimeout(flushTimer);
+    flushTimer = undefined;
     try {
       for (const answer of unrecorded.splice(0)) record(answer);
       writer.flush();
@@ -261,10 +264,7 @@ export async function runInferencePhase(
                 }),
         );
         unrecorded.push({ rows, sample });
-        if (!flushScheduled) {
-          flushScheduled = true;
-          setImmediate(flush);
-        }
+        flushTimer ??= setTimeout(flush, 0);
         for (const row of rows) {
           if (row.cost_usd && !row.cached) {
             ctx.budget.spent += row.cost_usd;
