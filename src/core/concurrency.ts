@@ -46,7 +46,8 @@ export async function forEachConcurrent<T>(
  * timer (the start of the next event-loop turn, after the current turn's I/O callbacks and the
  * requests they queued are written), at most `size / 4` items at a time, so building runs between
  * bursts of answers rather than in front of the next request. A consumer that finds nothing ready
- * gets the next item as soon as it is built (the first request does not wait for `size` of them).
+ * gets the next item as soon as it is built (the first request does not wait for `size` of them,
+ * and the requests of waiting consumers leave before anything is read ahead).
  * The source's error reaches the waiting and the next `next()`; `return()` drops what was read
  * ahead and ends the source.
  */
@@ -121,7 +122,8 @@ export function readAhead<T>(
       if (ended) return Promise.resolve({ done: true, value: undefined });
       return new Promise((resolve, reject) => {
         waiting.push({ resolve, reject });
-        void fill();
+        // Only what is waited for now; reading ahead waits for the next turn.
+        void fill(0).then(refillLater);
       });
     },
     async return(): Promise<IteratorResult<T>> {
