@@ -7,7 +7,8 @@
  *   the CLI's CPU time by then (seen by a preloaded hook on undici's diagnostics channel; CPU is
  *   what holds on a machine that other jobs load);
  * - wall time of the whole command (reports included) and items/s;
- * - the server's busy window (first request arrives → last answer leaves), how full the slots were
+ * - the server's busy window (first request arrives → last answer leaves) and the time from the last
+ *   answer to the CLI's exit (the reports), how full the slots were
  *   kept over it (mean requests in flight ÷ concurrency; meaningful with latency) and the server
  *   process's CPU time over it (how busy a zero-latency server was kept);
  * - the CLI's peak RSS;
@@ -180,6 +181,8 @@ async function main(): Promise<void> {
               wall_s: round(run.seconds, 2),
               items_per_s: Math.round(n / run.seconds),
               busy_window_s: round(busyMs / 1000, 2),
+              // From the last answer leaving the server to the CLI's exit (reports, closing).
+              after_last_answer_s: round((run.started + run.seconds * 1000 - window.last) / 1000, 3),
               slots_busy: round(window.busy / busyMs / concurrency, 2),
               server_cpu: round(window.cpuMs / busyMs, 2),
               baseline: latency === 0 ? "autocannon" : "ideal",
@@ -192,7 +195,7 @@ async function main(): Promise<void> {
             };
             console.log(JSON.stringify(result));
             rows.push(
-              `| ${label} | ${n} | ${latency} | ${concurrency} | ${result.first_request_s} | ${result.first_request_cpu_s} | ${result.wall_s} | ${result.items_per_s} | ${result.busy_window_s} | ${result.slots_busy} | ${result.server_cpu} | ${result.baseline} ${result.baseline_req_per_s} | **${result.ratio_wall}** | ${result.ratio_busy_window} | ${result.cli_cpu_s} | ${result.peak_rss_mb} |`,
+              `| ${label} | ${n} | ${latency} | ${concurrency} | ${result.first_request_s} | ${result.first_request_cpu_s} | ${result.wall_s} | ${result.items_per_s} | ${result.busy_window_s} | ${result.after_last_answer_s} | ${result.slots_busy} | ${result.server_cpu} | ${result.baseline} ${result.baseline_req_per_s} | **${result.ratio_wall}** | ${result.ratio_busy_window} | ${result.cli_cpu_s} | ${result.peak_rss_mb} |`,
             );
           }
         }
@@ -202,10 +205,10 @@ async function main(): Promise<void> {
     }
   }
   console.log(
-    "\n| CLI | items | latency ms | concurrency | first request s | CPU by then s | wall s | items/s | busy window s | slots busy | server CPU | baseline req/s | ratio (wall) | ratio (busy window) | CLI CPU s | peak RSS MB |",
+    "\n| CLI | items | latency ms | concurrency | first request s | CPU by then s | wall s | items/s | busy window s | after last answer s | slots busy | server CPU | baseline req/s | ratio (wall) | ratio (busy window) | CLI CPU s | peak RSS MB |",
   );
   console.log(
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   );
   for (const row of rows) console.log(row);
 }

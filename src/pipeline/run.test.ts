@@ -96,6 +96,33 @@ describe("runExperiment", () => {
     expect(provider.calls).toBe(calls);
   });
 
+  it("records a provider's answer with too few completions as bad_response rows, not a crash", async () => {
+    const dir = testdir({
+      "exp.yaml": config
+        .replace("[flaky]", "[gold]")
+        .replace("scorers: [exact]", "scorers: [exact]\nsamples: 2"),
+      "data.jsonl": qaRows(4),
+    });
+    const exp = await resolveExperiment(loadExperiment(join(dir, "exp.yaml")), { out: join(dir, "out") });
+    // One completion whatever was asked, like a server that ignores `n`.
+    const short: Provider = {
+      id: "short",
+      async generate() {
+        return { completions: [{ text: "1" }] };
+      },
+    };
+    await runExperiment(exp, { createProvider: () => short });
+    const preds = readRows(dir, "predictions.jsonl");
+    expect(preds).toHaveLength(8);
+    for (const p of preds) {
+      expect(p.status).toBe("error");
+      expect(p.error).toMatchObject({
+        code: "bad_response",
+        message: "provider returned 1 completions for 2 samples",
+      });
+    }
+  });
+
   it("stops cleanly on abort, writes no row for interrupted requests, and a rerun completes", async () => {
     const { dir, exp } = await setup(40);
     const controller = new AbortController();

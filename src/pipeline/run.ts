@@ -20,6 +20,7 @@ import { createSandbox, SandboxPool } from "../sandbox/index.js";
 import type { Budget, RunOptions, TrialContext } from "./context.js";
 import type { EventSink, PhaseName, PhaseSelection } from "./events.js";
 import { trialFiles } from "./files.js";
+import type { FreshReport } from "./fresh-report.js";
 import { readJson, writeJsonIfChanged } from "./json.js";
 import { withManifestLock } from "./lock.js";
 import { runBatchInferencePhase } from "./phases/batch.js";
@@ -167,6 +168,8 @@ export async function runExperiment(
       });
     }
   }
+  // Trials whose summary was built as their rows were written: the report need not read them back.
+  const freshReports = new Map<string, FreshReport>();
   const runTrial = async ({ trial, index }: { trial: Trial; index: number }): Promise<void> => {
     const ctx: TrialContext = {
       exp: trialView(exp, trial),
@@ -199,10 +202,16 @@ export async function runExperiment(
       const inline = wants("score") ? InlineScores.open(ctx) : undefined;
       try {
         await promptsAndInference(ctx, providerFor(trial), inline);
+      } catch (error) {
+        inline?.report?.discard();
+        throw error;
       } finally {
         inline?.close();
       }
-      if (inline?.coversScoring()) scoredInline = inline;
+      if (inline?.coversScoring()) {
+        scoredInline = inline;
+        if (inline.report) freshReports.set(trial.name, inline.report);
+      } else inline?.report?.discard();
     }
     if (pending > 0) {
       // Submitted and not finished (--no-wait, or interrupted): later phases wait for a rerun.
@@ -239,6 +248,9 @@ export async function runExperiment(
       runTrial,
       signal,
     );
+  } catch (error) {
+    for (const fresh of freshReports.values()) fresh.discard();
+    throw error;
   } finally {
     await Promise.all([...providers.values()].map((p) => p.close?.()));
     await Promise.all([...batchApis.values()].map((b) => b.api.close()));
@@ -247,7 +259,13 @@ export async function runExperiment(
 
   // The report renderers (HTML, SVG, CSV) load only now, not before the first request.
   const { writeReports } = await import("./phases/report.js");
-  const { report, summaries } = await writeReports(exp.dir, { items: exp.dataset.index });
+  let written: Awaited<ReturnType<typeof writeReports>>;
+  try {
+    written = await writeReports(exp.dir, { items: exp.dataset.index, fresh: freshReports });
+  } finally {
+    for (const fresh of freshReports.values()) fresh.discard();
+  }
+  const { report, summaries } = written;
   const failed: RunResult["failed"] = [];
   for (const s of summaries) {
     if (!exp.trials.some((t) => t.name === s.trial)) continue;

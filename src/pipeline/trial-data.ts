@@ -310,18 +310,7 @@ export async function loadTrialData(
       if (!inItems(key)) continue;
       predictions.setFlags(key, (p.status === "ok" ? PRED_OK : 0) | IN_SCOPE);
       sinks?.prediction(p);
-      builder.addPrediction({
-        id: p.id,
-        sample: p.sample,
-        status: p.status,
-        cached: p.cached,
-        latency_ms: p.latency_ms,
-        ...(p.error ? { error_code: p.error.code, error_message: p.error.message.slice(0, 300) } : {}),
-        ...(p.usage
-          ? { prompt_tokens: p.usage.prompt_tokens, completion_tokens: p.usage.completion_tokens }
-          : {}),
-        ...(p.cost_usd !== undefined ? { cost_usd: p.cost_usd } : {}),
-      });
+      builder.addPrediction(predictionInput(p));
     }
   } finally {
     await executionRows?.close();
@@ -363,14 +352,7 @@ export async function loadTrialData(
         onStale?.();
         continue;
       }
-      yield {
-        id: s.id,
-        sample: s.sample,
-        scorer: s.scorer,
-        value: s.value,
-        passed: s.passed,
-        ...answerParse(s.detail),
-      };
+      yield slimScore(s);
     }
   }
   for await (const s of counted(() => stale++)) {
@@ -407,6 +389,34 @@ export const IN_SCOPE = 2;
 
 const scoreKeyOf = (row: { id?: unknown; sample?: unknown; scorer?: unknown }): string =>
   `${row.id}\u0000${row.sample}\u0000${String(row.scorer)}`;
+
+/** What the summary counts of a prediction row. */
+export function predictionInput(p: Prediction): Parameters<SummaryBuilder["addPrediction"]>[0] {
+  return {
+    id: p.id,
+    sample: p.sample,
+    status: p.status,
+    cached: p.cached,
+    latency_ms: p.latency_ms,
+    ...(p.error ? { error_code: p.error.code, error_message: p.error.message.slice(0, 300) } : {}),
+    ...(p.usage
+      ? { prompt_tokens: p.usage.prompt_tokens, completion_tokens: p.usage.completion_tokens }
+      : {}),
+    ...(p.cost_usd !== undefined ? { cost_usd: p.cost_usd } : {}),
+  };
+}
+
+/** What the summary and the scores CSV use of a score row. */
+export function slimScore(s: Score): SlimScore {
+  return {
+    id: s.id,
+    sample: s.sample,
+    scorer: s.scorer,
+    value: s.value,
+    passed: s.passed,
+    ...answerParse(s.detail),
+  };
+}
 
 /** Whether an answer-extracting scorer (`math`, ...) found an answer, and whether the row is dropped. */
 function answerParse(detail: unknown): { parsed?: boolean; dropped?: boolean } {

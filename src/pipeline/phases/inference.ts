@@ -12,6 +12,7 @@ import {
   type Provider,
   predictionSchema,
   promptRecordSchema,
+  readAhead,
   readJsonl,
   type Sample,
   type Truncation,
@@ -113,15 +114,59 @@ export async function runInferencePhase(
   // turn (one write, not one per row), and only then reported as done: a row event always means
   // the row is in the operating system. A kill -9 can lose answers of the turn in progress — never
   // a row reported done — and the rerun asks for them again.
+  //
+  // A slot's next request leaves before its answer is recorded: the answer's rows are built and
+  // its cost counted at once (a spent budget stops the next request), while writing, scoring and
+  // events wait (`record`). When a burst of answers arrives together, every freed slot is refilled
+  // first, instead of each waiting for the bookkeeping of the answers before it. The HTTP client
+  // writes a request on a kept-alive connection in the event loop's check phase (undici waits a
+  // turn before reusing a socket), so the flush is a timer: it runs at the start of the next turn,
+  // after those writes, not among them. The prompts are likewise built ahead (`readAhead`).
   const writer = JsonlWriter.open(files.predictions, { buffered: true });
-  const source = jobs();
+  const source = readAhead(jobs(), Math.max(1, exp.concurrency));
+  const unrecorded: { rows: Prediction[]; sample: Sample }[] = [];
   const unreported: RunEvent[] = [];
-  let flushScheduled = false;
+  // Scores of answers whose scorer is asynchronous; at most `concurrency` at a time.
+  const scoring = new Set<Promise<void>>();
+  let flushTimer: NodeJS.Timeout | undefined;
+  let recordFailure: { error: unknown } | undefined;
+  const record = ({ rows, sample }: { rows: Prediction[]; sample: Sample }): void => {
+    for (const row of rows) {
+      writer.write(row);
+      const scored = inline?.add(row, sample);
+      if (scored) {
+        const done: Promise<void> = scored.then(() => {
+          scoring.delete(done);
+        });
+        scoring.add(done);
+      }
+      unreported.push({
+        type: "row",
+        trial: trial.name,
+        phase: "inference",
+        status: row.status,
+        cached: row.cached,
+        ...(row.cost_usd !== undefined ? { cost_usd: row.cost_usd } : {}),
+        ...(row.error ? { error: row.error } : {}),
+        ...guidedOf(row),
+      });
+    }
+  };
   const flush = (): void => {
-    flushScheduled = false;
-    writer.flush();
-    // After the predictions they score: a kill between the two writes loses scores, never orphans one.
-    inline?.flush();
+    if (flushTimer) clearTimeout(flushTimer);
+    flushTimer = undefined;
+    try {
+      for (const answer of unrecorded.splice(0)) record(answer);
+      writer.flush();
+      // After the predictions they score: a kill between the two writes loses scores, never orphans one.
+      inline?.flush();
+    } catch (error) {
+      // A write that failed (disk full, ...) stops the phase; the rows of this turn are not reported.
+      recordFailure ??= { error };
+      unreported.length = 0;
+      stop.abort();
+      return;
+    }
     for (const event of unreported.splice(0)) ctx.emit(event);
   };
   // A fatal provider error (server down, TLS, auth) stops new requests of this trial too.
@@ -191,6 +236,7 @@ export async function runInferencePhase(
             stop.abort();
             if (attemptsOf(error) === 0) return; // never sent: nothing happened to record
           }
+          generation = undefined;
           failure = error;
         }
         const latency = Math.round(performance.now() - started);
@@ -203,45 +249,30 @@ export async function runInferencePhase(
           latency_ms: Math.round(latency / sampleIndices.length),
           created_at: new Date().toISOString(),
         };
-        let scoring: Promise<void>[] | undefined;
-        sampleIndices.forEach((sampleIndex, i) => {
-          const row: Prediction = generation
-            ? successRow(base, sampleIndex, generation, i, fitted.truncation)
-            : orderFields({
-                ...base,
-                sample: sampleIndex,
-                completion: "",
-                status: "error",
-                error: toRowError(failure),
-                attempts: attemptsOf(failure),
-                cached: false,
-              });
-          writer.write(row);
-          const scored = inline?.add(row, sample);
-          if (scored) {
-            scoring ??= [];
-            scoring.push(scored);
-          }
-          if (!flushScheduled) {
-            flushScheduled = true;
-            setImmediate(flush);
-          }
-          unreported.push({
-            type: "row",
-            trial: trial.name,
-            phase: "inference",
-            status: row.status,
-            cached: row.cached,
-            ...(row.cost_usd !== undefined ? { cost_usd: row.cost_usd } : {}),
-            ...(row.error ? { error: row.error } : {}),
-            ...guidedOf(row),
-          });
+        const rows = sampleIndices.map(
+          (sampleIndex, i): Prediction =>
+            generation
+              ? successRow(base, sampleIndex, generation, i, fitted.truncation)
+              : orderFields({
+                  ...base,
+                  sample: sampleIndex,
+                  completion: "",
+                  status: "error",
+                  error: toRowError(failure),
+                  attempts: attemptsOf(failure),
+                  cached: false,
+                }),
+        );
+        unrecorded.push({ rows, sample });
+        flushTimer ??= setTimeout(flush, 0);
+        for (const row of rows) {
           if (row.cost_usd && !row.cached) {
             ctx.budget.spent += row.cost_usd;
             if (ctx.budget.max !== undefined && ctx.budget.spent >= ctx.budget.max) ctx.budget.exhausted();
           }
-        });
-        if (scoring) await Promise.all(scoring);
+        }
+        // Asynchronous scorers are not let fall further behind than one answer a slot.
+        while (scoring.size >= exp.concurrency) await Promise.race(scoring);
       },
       stopNew,
     );
@@ -249,8 +280,13 @@ export async function runInferencePhase(
     // Ends the jobs (closing the dataset and prompt streams they read) when they were not all taken.
     await source.return(undefined);
     flush();
+    if (scoring.size > 0) {
+      await Promise.all(scoring);
+      flush();
+    }
     writer.close();
   }
+  if (recordFailure) throw recordFailure.error;
   if (fatal !== undefined) {
     throw new BenchlineError("provider", `model ${provider.id}: ${(fatal as Error).message}`, {
       cause: fatal,

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
-import { JsonlWriter, type Prediction, type Sample, scoreBasis } from "../../core/index.js";
+import { JsonlWriter, type Prediction, type Sample, type Score, scoreBasis } from "../../core/index.js";
 import type { TrialContext } from "../context.js";
+import { FreshReport } from "../fresh-report.js";
 import { scoreItem } from "./score-item.js";
 
 /**
@@ -22,6 +23,8 @@ export class InlineScores {
   private constructor(
     private readonly ctx: TrialContext,
     private readonly writer: JsonlWriter,
+    /** The trial's summary, built from the rows as they are written (when it can be: `FreshReport`). */
+    readonly report: FreshReport | undefined,
   ) {}
 
   /** Undefined when the trial is not one this applies to (see above). */
@@ -30,17 +33,21 @@ export class InlineScores {
     if (exp.task.execute !== undefined || exp.judges !== undefined || exp.scorers.length === 0)
       return undefined;
     if (existsSync(files.predictions) || existsSync(files.scores)) return undefined;
-    return new InlineScores(ctx, JsonlWriter.open(files.scores, { buffered: true }));
+    return new InlineScores(ctx, JsonlWriter.open(files.scores, { buffered: true }), FreshReport.open(ctx));
   }
 
-  /** Scores an ok prediction row that was just written (its scores are written by the next `flush`). */
+  /**
+   * Takes a prediction row that was just written (every row, in the order written): scores it if
+   * it is ok (its scores are written by the next `flush`).
+   */
   add(row: Prediction, sample: Sample): void | Promise<void> {
+    this.report?.prediction(row, sample.metadata?.category);
     if (row.status !== "ok") return;
     this.seen++;
     const basis = scoreBasis(row.completion);
     const scores = scoreItem(this.ctx.exp, { prediction: row, sample });
     if (!(scores instanceof Promise)) {
-      for (const score of scores) this.writer.write({ ...score, basis });
+      this.write(scores, basis);
       this.scored++;
       return;
     }
@@ -48,7 +55,7 @@ export class InlineScores {
     return scores.then(
       (done) => {
         this.pending--;
-        for (const score of done) this.writer.write({ ...score, basis });
+        this.write(done, basis);
         this.scored++;
       },
       () => {
@@ -58,9 +65,17 @@ export class InlineScores {
     );
   }
 
+  private write(scores: Score[], basis: string): void {
+    for (const score of scores) {
+      this.writer.write({ ...score, basis });
+      this.report?.score(score);
+    }
+  }
+
   /** Writes the scores of predictions already written (call right after their writer's flush). */
   flush(): void {
     this.writer.flush();
+    this.report?.flush();
   }
 
   /** Predictions scored here, and score rows written. */

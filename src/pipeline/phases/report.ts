@@ -1,8 +1,7 @@
-import { closeSync, existsSync, openSync, renameSync, writeSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   buildCosts,
-  csvLine,
   type ExperimentReportData,
   renderExperimentHtml,
   renderExperimentMarkdown,
@@ -12,8 +11,10 @@ import {
 } from "../../report/index.js";
 import { allPairs, baselinePairs, comparePairs, type TrialComparison } from "../../stats/index.js";
 import type { IdTable } from "../../tasks/index.js";
+import { CsvFile, PREDICTION_COLUMNS, predictionCsvLine, SCORE_COLUMNS, scoreCsvLine } from "../csv-rows.js";
 import { childDir } from "../files.js";
-import { readJson, removeQuietly, writeIfChanged, writeJsonIfChanged } from "../json.js";
+import type { FreshReport } from "../fresh-report.js";
+import { readJson, writeIfChanged, writeJsonIfChanged } from "../json.js";
 import { loadTrialData, type RowSinks, type TrialManifest } from "../trial-data.js";
 import { VERSION } from "../version.js";
 
@@ -34,36 +35,6 @@ export interface ExperimentManifest {
   trials: { name: string; hash: string; model: string; prompt_set: string }[];
 }
 
-const PREDICTION_COLUMNS = [
-  "trial",
-  "model",
-  "prompt_set",
-  "id",
-  "sample",
-  "status",
-  "completion",
-  "error_code",
-  "error_message",
-  "finish_reason",
-  "prompt_tokens",
-  "completion_tokens",
-  "cost_usd",
-  "latency_ms",
-  "attempts",
-  "cached",
-];
-const SCORE_COLUMNS = [
-  "trial",
-  "model",
-  "prompt_set",
-  "id",
-  "sample",
-  "category",
-  "scorer",
-  "value",
-  "passed",
-];
-
 /**
  * Rebuilds every trial's summary.json and report.md, then the experiment's comparison.json
  * (also as significance.json), costs.json, predictions.csv, per_item_scores.csv, report.md and
@@ -78,6 +49,11 @@ export async function writeReports(
      * it instead of building a table of their own (a large run's report then holds one).
      */
     items?: IdTable;
+    /**
+     * Trials of the run just made whose summaries were built as their rows were written, by name:
+     * used instead of reading those trials' files back when they cover the report's scope.
+     */
+    fresh?: ReadonlyMap<string, FreshReport>;
   } = {},
 ): Promise<{
   report: string;
@@ -110,12 +86,21 @@ export async function writeReports(
       const dir = childDir(experimentDir, t.name, `${join(experimentDir, "experiment.json")}: trials`);
       if (!existsSync(join(dir, "trial.json"))) continue;
       // One trial is compared with nothing: its per-item map (one entry per item) is not built.
-      // The CSV rows are written as the summary reads them (no pass of their own).
-      const data = await loadTrialData(dir, scope, {
-        perItem: manifest.trials.length > 1,
-        ...(options.items ? { items: options.items } : {}),
-        rows: (trial) => csvRows(trial, predictionsCsv, scoresCsv),
-      });
+      const perItemWanted = manifest.trials.length > 1;
+      // A fresh trial's summary and CSV lines were made as its rows were written; any other trial's
+      // CSV rows are written as the summary reads them (no pass of their own).
+      const fresh = options.fresh?.get(t.name)?.data(scope, { perItem: perItemWanted });
+      if (fresh) {
+        predictionsCsv.append(fresh.csv.predictions);
+        scoresCsv.append(fresh.csv.scores);
+      }
+      const data = fresh
+        ? { ...fresh, manifest: readJson<TrialManifest>(join(dir, "trial.json")) }
+        : await loadTrialData(dir, scope, {
+            perItem: perItemWanted,
+            ...(options.items ? { items: options.items } : {}),
+            rows: (trial) => csvRows(trial, predictionsCsv, scoresCsv),
+          });
       writeJsonIfChanged(join(dir, "summary.json"), data.summary);
       writeIfChanged(join(dir, "report.md"), renderTrialMarkdown(data.summary));
       summaries.push(data.summary);
@@ -184,81 +169,9 @@ export async function writeReports(
 function csvRows(trial: TrialManifest, predictions: CsvFile, scores: CsvFile): RowSinks {
   const head = [trial.name, trial.spec.model.id, trial.spec.prompt_set.name];
   return {
-    prediction: (p) =>
-      predictions.write([
-        ...head,
-        p.id,
-        p.sample,
-        p.status,
-        p.completion,
-        p.error?.code,
-        p.error?.message,
-        p.finish_reason,
-        p.usage?.prompt_tokens,
-        p.usage?.completion_tokens,
-        p.cost_usd,
-        p.latency_ms,
-        p.attempts,
-        p.cached,
-      ]),
-    score: (s, category) => scores.write([...head, s.id, s.sample, category, s.scorer, s.value, s.passed]),
+    prediction: (p) => predictions.writeLine(predictionCsvLine(head, p)),
+    score: (s, category) => scores.writeLine(scoreCsvLine(head, s, category)),
   };
-}
-
-/**
- * A CSV written to a temp file and renamed into place, so readers never see half a file. Lines
- * are buffered and written 64 KiB at a time (a crash leaves only the temp file).
- */
-class CsvFile {
-  private readonly tmp: string;
-  private fd: number | undefined;
-  private pending = "";
-  private committed = false;
-
-  constructor(
-    private readonly path: string,
-    columns: string[],
-  ) {
-    this.tmp = `${path}.tmp-${process.pid}`;
-    this.fd = openSync(this.tmp, "w");
-    try {
-      this.write(columns);
-    } catch (error) {
-      this.close();
-      throw error;
-    }
-  }
-
-  write(values: readonly unknown[]): void {
-    if (this.fd === undefined) return;
-    this.pending += csvLine(values);
-    if (this.pending.length >= 1 << 16) this.flush();
-  }
-
-  commit(): void {
-    this.flush();
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-    renameSync(this.tmp, this.path);
-    this.committed = true;
-  }
-
-  private flush(): void {
-    if (this.fd === undefined || this.pending === "") return;
-    const bytes = Buffer.from(this.pending);
-    this.pending = "";
-    for (let offset = 0; offset < bytes.length; ) offset += writeSync(this.fd, bytes, offset);
-  }
-
-  /** Closes the file; an uncommitted temp file (a failed write) is removed. */
-  close(): void {
-    this.pending = "";
-    if (this.fd !== undefined) {
-      closeSync(this.fd);
-      this.fd = undefined;
-    }
-    if (!this.committed) removeQuietly(this.tmp);
-  }
 }
 
 const r6 = (x: number): number | null => (Number.isFinite(x) ? Number(x.toFixed(6)) : null);
