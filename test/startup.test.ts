@@ -218,6 +218,40 @@ describe("the built CLI (issue 15)", () => {
     expect(predictionsIn(dir).map((p) => p.status)).toEqual(["ok", "ok", "ok", "ok", "ok"]);
   });
 
+  it("issue 15: the built `run` of an OpenAI-compatible model loads no child_process, readline, tls, zlib or http2, and no file of node_modules (undici is bundled)", async () => {
+    // What a plain-HTTP run never uses loads on first use only (src/core/builtins.ts; undici's
+    // HTTP/2 client in scripts/build.ts); undici's Agent is compiled with the script and its cache.
+    const dir = testdir({
+      "data.jsonl": qaRows(6),
+      "exp.yaml": experiment(server.url),
+      "exit-hook.cjs": `process.on("exit", () => {
+  const builtins = process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).map((m) => m.slice(13));
+  process.stderr.write("BUILTINS " + builtins.join(",") + "\\nFILES " + Object.keys(require.cache).join(",") + "\\n");
+});
+`,
+    });
+    const { code, stderr } = await runBuilt(dir, ["--require", join(dir, "exit-hook.cjs")]);
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/^benchline: code cache used/m);
+    expect(predictionsIn(dir).map((p) => p.status)).toEqual(["ok", "ok", "ok", "ok", "ok", "ok"]);
+    const builtins = /^BUILTINS (.*)$/m.exec(stderr)?.[1]?.split(",") ?? [];
+    expect(builtins).toContain("net");
+    expect(builtins).toContain("crypto");
+    expect(
+      builtins.filter((m) =>
+        /^(child_process|dgram|readline|tls|_tls_wrap|zlib|http2|internal\/http2\/.*)$/.test(m),
+      ),
+    ).toEqual([]);
+    const files = /^FILES (.*)$/m.exec(stderr)?.[1]?.split(",") ?? [];
+    expect(files.filter((f) => f.includes("/node_modules/"))).toEqual([]);
+  });
+
+  it("issue 15: dist/cli/run.cjs is ASCII only (the loader reads it as latin1; one other character would make V8 hold the whole script as two-byte text)", () => {
+    const script = readFileSync(join(ROOT, "dist", "cli", "run.cjs"));
+    expect(script.length).toBeGreaterThan(1_000_000);
+    expect(script.findIndex((byte) => byte > 0x7f)).toBe(-1);
+  });
+
   it("issue 15: a damaged code cache is rejected, not run: `run` compiles the script and runs the same", async () => {
     // A copy of the package (bin/, dist/, package.json; node_modules linked) with a damaged cache.
     const pkg = testdir({ "package.json": readFileSync(join(ROOT, "package.json"), "utf8") });
