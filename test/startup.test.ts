@@ -218,15 +218,25 @@ describe("the built CLI (issue 15)", () => {
     expect(predictionsIn(dir).map((p) => p.status)).toEqual(["ok", "ok", "ok", "ok", "ok"]);
   });
 
-  it("issue 15: the built `run` of an OpenAI-compatible model loads no child_process, readline, tls, zlib or http2, and no file of node_modules (undici is bundled)", async () => {
+  it("issue 15: the built `run` of an OpenAI-compatible model loads no child_process, readline, tls, zlib or http2, no file of node_modules (undici is bundled), and no node module after its V8 flag before the first request", async () => {
     // What a plain-HTTP run never uses loads on first use only (src/core/builtins.ts; undici's
     // HTTP/2 client in scripts/build.ts); undici's Agent is compiled with the script and its cache.
     const dir = testdir({
       "data.jsonl": qaRows(6),
       "exp.yaml": experiment(server.url),
-      "exit-hook.cjs": `process.on("exit", () => {
-  const builtins = process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).map((m) => m.slice(13));
-  process.stderr.write("BUILTINS " + builtins.join(",") + "\\nFILES " + Object.keys(require.cache).join(",") + "\\n");
+      // Also: node's modules loaded between the V8 flag (which makes V8 reject node's own code
+      // cache) and the first request, i.e. compiled from source before it (run-loader.ts).
+      "exit-hook.cjs": `const builtins = () => process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).map((m) => m.slice(13));
+const v8 = require("node:v8");
+const setFlags = v8.setFlagsFromString;
+let atFlag;
+v8.setFlagsFromString = (flags) => { atFlag ??= new Set(builtins()); return setFlags(flags); };
+let afterFlag;
+require("node:diagnostics_channel").subscribe("undici:client:sendHeaders", () => {
+  afterFlag ??= builtins().filter((m) => !atFlag.has(m));
+});
+process.on("exit", () => {
+  process.stderr.write("BUILTINS " + builtins().join(",") + "\\nFILES " + Object.keys(require.cache).join(",") + "\\nAFTER_FLAG " + JSON.stringify(afterFlag) + "\\n");
 });
 `,
     });
@@ -244,6 +254,7 @@ describe("the built CLI (issue 15)", () => {
     ).toEqual([]);
     const files = /^FILES (.*)$/m.exec(stderr)?.[1]?.split(",") ?? [];
     expect(files.filter((f) => f.includes("/node_modules/"))).toEqual([]);
+    expect(JSON.parse(/^AFTER_FLAG (.*)$/m.exec(stderr)?.[1] ?? "null")).toEqual([]);
   });
 
   it("issue 15: dist/cli/run.cjs is ASCII only (the loader reads it as latin1; one other character would make V8 hold the whole script as two-byte text)", () => {

@@ -41,6 +41,7 @@ const RUN_BUILTINS = [
   "node:assert",
   "node:diagnostics_channel",
   "node:perf_hooks",
+  "node:process",
 ];
 const requireBuiltin = createRequire(import.meta.url);
 
