@@ -3,7 +3,11 @@ import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from "no
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type OpenAIServer, startOpenAIServer } from "../src/providers/test-utils/openai-server.js";
+import {
+  type OpenAIServer,
+  startOpenAIServer,
+  TEST_CERT,
+} from "../src/providers/test-utils/openai-server.js";
 import { hubEnv, startHubServer } from "../src/sources/test-utils/hub-server.js";
 import { qaRows, ROOT, testdir } from "./helpers.js";
 
@@ -255,6 +259,26 @@ process.on("exit", () => {
     const files = /^FILES (.*)$/m.exec(stderr)?.[1]?.split(",") ?? [];
     expect(files.filter((f) => f.includes("/node_modules/"))).toEqual([]);
     expect(JSON.parse(/^AFTER_FLAG (.*)$/m.exec(stderr)?.[1] ?? "null")).toEqual([]);
+  });
+
+  it("issue 15: the built `run` reaches an HTTPS model through the bundled undici: refused without trust, then trusted through tls.ca", async () => {
+    // The bundled Agent loads node:tls on a TLS connection only; tls.ca is read through core/builtins.ts.
+    const https = await startOpenAIServer({ tls: true });
+    try {
+      const secure = (extra: string) => experiment(https.url).replace("base_url: ", `${extra}base_url: `);
+      const refused = testdir({ "data.jsonl": qaRows(3), "exp.yaml": secure("") });
+      const bad = await runBuilt(refused);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain(`TLS failure to ${https.url}`);
+      const trusted = testdir({ "data.jsonl": qaRows(3), "exp.yaml": secure(`tls: {ca: "${TEST_CERT}"}, `) });
+      const ok = await runBuilt(trusted);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stderr).toMatch(/^benchline: code cache used/m);
+      expect(predictionsIn(trusted).map((p) => p.status)).toEqual(["ok", "ok", "ok"]);
+      expect(https.stats.ok).toBe(3);
+    } finally {
+      await https.close();
+    }
   });
 
   it("issue 15: dist/cli/run.cjs is ASCII only (the loader reads it as latin1; one other character would make V8 hold the whole script as two-byte text)", () => {
