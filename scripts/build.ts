@@ -42,7 +42,7 @@ const plugins: Plugin[] = [
     // are compiled with the rest of `run` (and its code cache): providers/http.ts loads the Agent
     // with node's require on first use, made here a require() that esbuild bundles (still run on
     // first use). The whole of undici (proxies, batches) still loads from node_modules.
-    // Its HTTP/2 client loads node:http2 (and with it node:tls and node:perf_hooks, ≈10 ms) when
+    // Its HTTP/2 client loads node:http2 (and with it node:tls, ≈10 ms) when
     // undici loads, though it runs only on a TLS connection that chose h2 (`allowH2`, which
     // benchline never sets): in the bundle it loads on such a connection only.
     name: "undici-agent-bundled",
@@ -174,9 +174,10 @@ await build({
 const script = join(out, "cli", "run.cjs");
 //
 // ASCII only: esbuild escapes non-ASCII characters in strings, templates and regular expressions,
-// but the comments it keeps may have some, and one such character makes V8 hold the whole 1.5 MB
-// script as a two-byte string (reading it took 25-60 ms instead of 3). Escaped as `\uXXXX` like
-// esbuild's own (valid in a comment, string, regular expression or identifier alike).
+// but the comments it keeps may have some, and one such character makes V8 hold the whole 2 MB
+// script as a two-byte string (read and decoded as UTF-8 in 17-25 ms here; src/cli/run-loader.ts
+// reads it as latin1 instead). Escaped as `\uXXXX` like esbuild's own (valid in a comment,
+// string, regular expression or identifier alike).
 const source = readFileSync(script, "utf8")
   .replace(/\bimport\("/g, '__benchlineImport("')
   .replace(/[^\0-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
