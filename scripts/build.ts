@@ -37,6 +37,40 @@ const BUNDLED = new Set([
 
 const plugins: Plugin[] = [
   {
+    // undici's Agent (the HTTP client of every OpenAI-compatible model) is 30 modules that node
+    // would read and compile from node_modules before the first request (≈30 ms). Bundled, they
+    // are compiled with the rest of `run` (and its code cache): providers/http.ts loads the Agent
+    // with node's require on first use, made here a require() that esbuild bundles (still run on
+    // first use). The whole of undici (proxies, batches) still loads from node_modules.
+    // Its HTTP/2 client loads node:http2 (and with it node:tls, ≈10 ms) when
+    // undici loads, though it runs only on a TLS connection that chose h2 (`allowH2`, which
+    // benchline never sets): in the bundle it loads on such a connection only.
+    name: "undici-agent-bundled",
+    setup(b) {
+      const patch = (path: string, from: string, to: string, loader: "ts" | "js") => {
+        const source = readFileSync(path, "utf8");
+        if (!source.includes(from)) throw new Error(`${path}: no \`${from}\` to change`);
+        return { contents: source.replace(from, to), loader };
+      };
+      b.onLoad({ filter: /[\\/]src[\\/]providers[\\/]http\.ts$/ }, (args) =>
+        patch(
+          args.path,
+          'requireUndici("undici/lib/dispatcher/agent.js")',
+          'require("undici/lib/dispatcher/agent.js")',
+          "ts",
+        ),
+      );
+      b.onLoad({ filter: /[\\/]node_modules[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client\.js$/ }, (args) =>
+        patch(
+          args.path,
+          "const connectH2 = require('./client-h2.js')",
+          "const connectH2 = (client, socket) => require('./client-h2.js')(client, socket)",
+          "js",
+        ),
+      );
+    },
+  },
+  {
     // `import { z } from "zod"` binds zod's namespace object as a value, so esbuild keeps every
     // export of it: all 40 locales, JSON Schema conversion and more (750 kB of the 1.9 MB the
     // run path parsed). `import * as z` (zod 4's documented form, the same object) lets it keep
@@ -76,6 +110,7 @@ const plugins: Plugin[] = [
     setup(b) {
       b.onResolve({ filter: /^[^./]/ }, (args) => {
         if (args.path.startsWith("node:")) return { external: true };
+        if (args.path.startsWith("undici/lib/")) return undefined;
         const parts = args.path.split("/");
         const name = args.path.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!;
         return BUNDLED.has(name) ? undefined : { external: true };
@@ -137,8 +172,17 @@ await build({
 // a script run through node:vm can only import() with an experimental option that prints a
 // warning, so they call the loader's import() instead, passed in as `__benchlineImport`.
 const script = join(out, "cli", "run.cjs");
-const source = readFileSync(script, "utf8").replace(/\bimport\("/g, '__benchlineImport("');
-if (/\bimport\(/.test(source))
+//
+// ASCII only: esbuild escapes non-ASCII characters in strings, templates and regular expressions,
+// but the comments it keeps may have some, and one such character makes V8 hold the whole 2 MB
+// script as a two-byte string (read and decoded as UTF-8 in 17-25 ms here; src/cli/run-loader.ts
+// reads it as latin1 instead). Escaped as `\uXXXX` like esbuild's own (valid in a comment,
+// string, regular expression or identifier alike).
+const source = readFileSync(script, "utf8")
+  .replace(/\bimport\("/g, '__benchlineImport("')
+  .replace(/[^\0-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+// (JSDoc of bundled packages names types as `import('...')`: comment lines are not code.)
+if (source.split("\n").some((line) => /\bimport\(/.test(line) && !/^\s*(\*|\/\/|\/\*)/.test(line)))
   throw new Error(`${script}: an import() of something other than a string literal`);
 writeFileSync(script, source);
 await writeCodeCache();

@@ -1,9 +1,13 @@
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type OpenAIServer, startOpenAIServer } from "../src/providers/test-utils/openai-server.js";
+import {
+  type OpenAIServer,
+  startOpenAIServer,
+  TEST_CERT,
+} from "../src/providers/test-utils/openai-server.js";
 import { hubEnv, startHubServer } from "../src/sources/test-utils/hub-server.js";
 import { qaRows, ROOT, testdir } from "./helpers.js";
 
@@ -188,8 +192,9 @@ describe("the built CLI (issue 15)", () => {
     dir: string,
     nodeArgs: string[] = [],
     bin = join(ROOT, "bin", "benchline.js"),
+    args: string[] = [],
   ): Promise<{ code: number | null; stderr: string }> {
-    const child = spawn(process.execPath, [...nodeArgs, bin, "run", "exp.yaml", "--log", "plain"], {
+    const child = spawn(process.execPath, [...nodeArgs, bin, "run", "exp.yaml", "--log", "plain", ...args], {
       cwd: dir,
       stdio: ["ignore", "ignore", "pipe"],
       env: { ...process.env, BENCHLINE_DEBUG: "1" },
@@ -216,6 +221,103 @@ describe("the built CLI (issue 15)", () => {
     expect(code, stderr).toBe(0);
     expect(stderr).toMatch(/^benchline: code cache rejected \(another node or other V8 flags\): compiling/m);
     expect(predictionsIn(dir).map((p) => p.status)).toEqual(["ok", "ok", "ok", "ok", "ok"]);
+  });
+
+  it("issue 15: the built `run` of an OpenAI-compatible model loads no child_process, readline, tls, zlib or http2, no file of node_modules (undici is bundled), and no node module after its V8 flag before the first request", async () => {
+    // What a plain-HTTP run never uses loads on first use only (src/core/builtins.ts; undici's
+    // HTTP/2 client in scripts/build.ts); undici's Agent is compiled with the script and its cache.
+    const dir = testdir({
+      "data.jsonl": qaRows(6),
+      "exp.yaml": experiment(server.url),
+      // Also: node's modules loaded between the V8 flag (which makes V8 reject node's own code
+      // cache) and the first request, i.e. compiled from source before it (run-loader.ts).
+      "exit-hook.cjs": `const builtins = () => process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).map((m) => m.slice(13));
+const v8 = require("node:v8");
+const setFlags = v8.setFlagsFromString;
+let atFlag;
+v8.setFlagsFromString = (flags) => { atFlag ??= new Set(builtins()); return setFlags(flags); };
+let afterFlag;
+require("node:diagnostics_channel").subscribe("undici:client:sendHeaders", () => {
+  afterFlag ??= builtins().filter((m) => !atFlag.has(m));
+});
+process.on("exit", () => {
+  process.stderr.write("BUILTINS " + builtins().join(",") + "\\nFILES " + Object.keys(require.cache).join(",") + "\\nAFTER_FLAG " + JSON.stringify(afterFlag) + "\\n");
+});
+`,
+    });
+    const { code, stderr } = await runBuilt(dir, ["--require", join(dir, "exit-hook.cjs")]);
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/^benchline: code cache used/m);
+    expect(predictionsIn(dir).map((p) => p.status)).toEqual(["ok", "ok", "ok", "ok", "ok", "ok"]);
+    const builtins = /^BUILTINS (.*)$/m.exec(stderr)?.[1]?.split(",") ?? [];
+    expect(builtins).toContain("net");
+    expect(builtins).toContain("crypto");
+    expect(
+      builtins.filter((m) =>
+        /^(child_process|dgram|readline|tls|_tls_wrap|zlib|http2|internal\/http2\/.*)$/.test(m),
+      ),
+    ).toEqual([]);
+    const files = /^FILES (.*)$/m.exec(stderr)?.[1]?.split(",") ?? [];
+    expect(files.filter((f) => f.includes("/node_modules/"))).toEqual([]);
+    expect(JSON.parse(/^AFTER_FLAG (.*)$/m.exec(stderr)?.[1] ?? "null")).toEqual([]);
+  });
+
+  it("issue 15: the built `run` reaches an HTTPS model through the bundled undici: refused without trust, then trusted through tls.ca", async () => {
+    // The bundled Agent loads node:tls on a TLS connection only; tls.ca is read through core/builtins.ts.
+    const https = await startOpenAIServer({ tls: true });
+    try {
+      const secure = (extra: string) => experiment(https.url).replace("base_url: ", `${extra}base_url: `);
+      const refused = testdir({ "data.jsonl": qaRows(3), "exp.yaml": secure("") });
+      const bad = await runBuilt(refused);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain(`TLS failure to ${https.url}`);
+      const trusted = testdir({ "data.jsonl": qaRows(3), "exp.yaml": secure(`tls: {ca: "${TEST_CERT}"}, `) });
+      const ok = await runBuilt(trusted);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stderr).toMatch(/^benchline: code cache used/m);
+      expect(predictionsIn(trusted).map((p) => p.status)).toEqual(["ok", "ok", "ok"]);
+      expect(https.stats.ok).toBe(3);
+    } finally {
+      await https.close();
+    }
+  });
+
+  it("issue 15: a fresh run's first request leaves before the requests of the next prompts are dispatched, and every prompt still gets its prediction", async () => {
+    // run.ts gives the event loop a turn after the first prompt (and every 64th): before, all the
+    // prompts of the dataset's first read were built and their requests dispatched, each opening
+    // a connection, before the first was sent. Seen in the CLI through undici's channels: the
+    // connections begun when the first request's headers were sent, against all it began.
+    const dir = testdir({
+      "data.jsonl": qaRows(200),
+      "exp.yaml": experiment(server.url).replace("scorers:", "concurrency: 256\nscorers:"),
+      "send-hook.cjs": `const channels = require("node:diagnostics_channel");
+let connects = 0;
+let atFirst;
+channels.subscribe("undici:client:beforeConnect", () => connects++);
+channels.subscribe("undici:client:sendHeaders", () => { atFirst ??= connects; });
+process.on("exit", () => process.stderr.write("CONNECTS " + atFirst + " " + connects + "\\n"));
+`,
+    });
+    // Without the response cache, whose look-up before each request takes turns of its own.
+    const { code, stderr } = await runBuilt(dir, ["--require", join(dir, "send-hook.cjs")], undefined, [
+      "--no-cache",
+    ]);
+    expect(code, stderr).toBe(0);
+    const statuses = predictionsIn(dir).map((p) => p.status);
+    expect(statuses).toHaveLength(200);
+    expect(statuses.every((status) => status === "ok")).toBe(true);
+    const trial = readdirSync(join(dir, "runs", "built")).find((d) => d.includes("__"))!;
+    const prompts = readFileSync(join(dir, "runs", "built", trial, "prompts.jsonl"), "utf8");
+    expect(prompts.trim().split("\n")).toHaveLength(200);
+    const [, atFirst, all] = /^CONNECTS (\d+) (\d+)$/m.exec(stderr) ?? [];
+    expect(Number(all)).toBeGreaterThan(40);
+    expect(Number(atFirst)).toBeLessThanOrEqual(2);
+  });
+
+  it("issue 15: dist/cli/run.cjs is ASCII only (the loader reads it as latin1; one other character would make V8 hold the whole script as two-byte text)", () => {
+    const script = readFileSync(join(ROOT, "dist", "cli", "run.cjs"));
+    expect(script.length).toBeGreaterThan(1_000_000);
+    expect(script.findIndex((byte) => byte > 0x7f)).toBe(-1);
   });
 
   it("issue 15: a damaged code cache is rejected, not run: `run` compiles the script and runs the same", async () => {

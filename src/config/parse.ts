@@ -1,5 +1,11 @@
 import { parse as parseYaml } from "yaml";
-import { BenchlineError, formatIssues, type ModelSpec, type SamplingParams } from "../core/index.js";
+import {
+  BenchlineError,
+  formatIssues,
+  type ModelSpec,
+  PARSE_ONCE,
+  type SamplingParams,
+} from "../core/index.js";
 import { type ExperimentFile, experimentSchema, type ModelEntry } from "./schema.js";
 
 /**
@@ -7,7 +13,7 @@ import { type ExperimentFile, experimentSchema, type ModelEntry } from "./schema
  * `quickstart.yaml: models[1].temperature: expected number, received string`.
  */
 export function parseExperiment(value: unknown, label: string): ExperimentFile {
-  const result = experimentSchema.safeParse(value);
+  const result = experimentSchema.safeParse(value, PARSE_ONCE);
   if (!result.success) {
     throw new BenchlineError("config", `${label}: ${formatIssues(result.error.issues)}`, {
       cause: result.error,

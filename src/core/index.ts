@@ -1,3 +1,4 @@
+export * from "./builtins.js";
 export * from "./concurrency.js";
 export * from "./contracts.js";
 export * from "./errors.js";

@@ -11,9 +11,9 @@ import {
   statSync,
   writeSync,
 } from "node:fs";
-import { createGunzip } from "node:zlib";
 import { isLosslessNumber, parse as parseLossless } from "lossless-json";
 import type { z } from "zod";
+import { zlib } from "./builtins.js";
 import { BenchlineError } from "./errors.js";
 
 export interface JsonlLine<T> {
@@ -46,7 +46,7 @@ export async function* readJsonl<T = unknown>(
   const label = options.label ?? path;
   const gzip = checkReadable(path, label);
   const raw = createReadStream(path, { highWaterMark: 1 << 16 });
-  const stream = gzip ? raw.pipe(createGunzip()) : raw;
+  const stream = gzip ? raw.pipe(zlib().createGunzip()) : raw;
   let parts: Buffer[] = [];
   let lineNo = 0;
   try {
@@ -190,6 +190,14 @@ function validate<T>(value: unknown, line: number, label: string, schema?: z.Zod
     cause: result.error,
   });
 }
+
+/**
+ * zod's parse options for a schema parsed once or a few times a run (the experiment file, a
+ * model's options): zod's fast path compiles a function (`new Function`) for each object schema
+ * on its first parse, which pays off over many rows but costs 1-10 ms a schema (outside the code
+ * cache) before the first request (issue 15: start-up). Rows (datasets, JSONL files) keep it.
+ */
+export const PARSE_ONCE = { jitless: true } as const;
 
 /** `models[1].temperature: expected number` — zod issues as one line. */
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {

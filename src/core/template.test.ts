@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { flattenMessages, malformedPlaceholder, placeholders, renderTemplate } from "./template.js";
+import {
+  firstMissing,
+  flattenMessages,
+  malformedPlaceholder,
+  placeholders,
+  renderTemplate,
+} from "./template.js";
 
 describe("templates", () => {
   it("fills placeholders, dotted paths and non-string values", () => {
@@ -13,6 +19,21 @@ describe("templates", () => {
 
   it("reports every missing placeholder instead of rendering", () => {
     expect(renderTemplate("{{a}} {{b}} {{c}}", { b: "x" })).toEqual({ missing: ["a", "c"] });
+  });
+
+  it("issue 15: firstMissing names the placeholder renderTemplate reports first, without rendering", () => {
+    const text = "{{ b }} {{meta.level}} {{a}} {{b}} {{toString}} {{n}}";
+    const cases: Record<string, unknown>[] = [
+      { b: "x", meta: { level: 0 }, a: "", toString: "t", n: [] },
+      { meta: { level: 1 }, a: "y" },
+      { b: "x", meta: {}, a: "y" },
+      { b: "x", meta: { level: 2 }, a: null },
+      { b: "x", meta: { level: 2 }, a: "y" },
+      { b: "x", meta: { level: 2 }, a: "y", toString: "t", n: null },
+    ];
+    const found = cases.map((vars) => firstMissing(placeholders(text), vars));
+    expect(found).toEqual([undefined, "b", "meta.level", "a", "toString", "n"]);
+    expect(found).toEqual(cases.map((vars) => renderTemplate(text, vars).missing[0]));
   });
 
   it("lists placeholders once each", () => {

@@ -7,6 +7,19 @@ export function placeholders(template: string): string[] {
   return [...new Set([...template.matchAll(PLACEHOLDER)].map((m) => m[1] as string))];
 }
 
+/**
+ * The first of a template's `placeholders` with no value in `vars` — what `renderTemplate` would
+ * report first as missing — without rendering the text (a dataset's validation pass checks every
+ * row this way).
+ */
+export function firstMissing(names: readonly string[], vars: Record<string, unknown>): string | undefined {
+  for (const name of names) {
+    const value = lookup(vars, name);
+    if (value === undefined || value === null) return name;
+  }
+  return undefined;
+}
+
 /** Own fields only: `{{toString}}` or `{{__proto__}}` are names a sample does not have. */
 function lookup(vars: Record<string, unknown>, path: string): unknown {
   if (Object.hasOwn(vars, path)) return vars[path];

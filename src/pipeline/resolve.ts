@@ -12,12 +12,12 @@ import {
 } from "../config/index.js";
 import {
   BenchlineError,
+  firstMissing,
   formatIssues,
   type ModelSpec,
   malformedPlaceholder,
   type PromptTemplate,
   placeholders,
-  renderTemplate,
   type Sample,
   type Task,
 } from "../core/index.js";
@@ -673,21 +673,22 @@ function placeholderChecker(
   datasetLabel: string,
   taskOptions: unknown,
 ): (sample: Sample, line: number) => void {
-  const checks: { name: string; field: "system" | "user"; text: string }[] = [];
+  const checks: { name: string; field: "system" | "user"; names: string[] }[] = [];
   for (const [name, template] of Object.entries(prompts)) {
     for (const field of ["system", "user"] as const) {
       const text = template[field];
-      if (text !== undefined && placeholders(text).length > 0) checks.push({ name, field, text });
+      const names = text === undefined ? [] : placeholders(text);
+      if (names.length > 0) checks.push({ name, field, names });
     }
   }
   return (sample, line) => {
-    for (const { name, field, text } of checks) {
+    for (const { name, field, names } of checks) {
       const view = task.forPromptSet?.(sample, name, taskOptions) ?? sample;
-      const rendered = renderTemplate(text, promptVars(task, view));
-      if (rendered.missing.length > 0) {
+      const missing = firstMissing(names, promptVars(task, view));
+      if (missing !== undefined) {
         throw new BenchlineError(
           "config",
-          `${label}: prompts.${name}.${field}: {{${rendered.missing[0]}}} has no value in ${datasetLabel}:${line} (id "${sample.id}")`,
+          `${label}: prompts.${name}.${field}: {{${missing}}} has no value in ${datasetLabel}:${line} (id "${sample.id}")`,
         );
       }
     }

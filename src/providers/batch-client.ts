@@ -5,10 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { createInterface } from "node:readline";
-import tls from "node:tls";
 import type { Dispatcher, EnvHttpProxyAgent } from "undici";
-import { BenchlineError, type ModelSpec, type ProviderEnv } from "../core/index.js";
+import { BenchlineError, type ModelSpec, type ProviderEnv, readline, tls } from "../core/index.js";
 import type { BatchEndpoint, BatchSettings, BodyConfig } from "./batch.js";
 import { abortReason, ProviderError } from "./http.js";
 import { apiKeys, type OpenAIConfig, resolveOpenAIConfig } from "./openai.js";
@@ -190,7 +188,7 @@ export function createBatchApi(spec: ModelSpec, env: ProviderEnv, settings: Batc
         stream = s;
       });
       // Line by line: an output file can be far larger than its input.
-      yield* createInterface({ input: stream!, crlfDelay: Number.POSITIVE_INFINITY });
+      yield* readline().createInterface({ input: stream!, crlfDelay: Number.POSITIVE_INFINITY });
     },
     close: async () => {
       if (client) await (await client).dispatcher.close();
@@ -234,7 +232,7 @@ function tlsOptions(spec: ModelSpec, config: OpenAIConfig, env: ProviderEnv): Re
   if (settings?.ca !== undefined) {
     const path = resolve(env.baseDir, settings.ca);
     try {
-      out.ca = [...tls.rootCertificates, readFileSync(path, "utf8")];
+      out.ca = [...tls().rootCertificates, readFileSync(path, "utf8")];
     } catch (error) {
       throw new BenchlineError(
         "config",

@@ -5,10 +5,10 @@
  * `{completions: [text | {text, finish_reason}]}`, optionally with `usage`. With a `seed`, each
  * sample is its own run with `n: 1` and `seed + sample index`.
  */
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { childProcess } from "../core/builtins.js";
 import type { Completion, GenerateRequest, Generation, ProviderFactory } from "../core/index.js";
 import { BenchlineError, formatIssues } from "../core/index.js";
 import { abortReason, generateAll, generatePerSample, onAbort, ProviderError } from "./http.js";
@@ -80,7 +80,11 @@ function runOnce(run: RunOptions, request: GenerateRequest, signal: AbortSignal)
   return new Promise((resolvePromise, reject) => {
     if (signal.aborted) return reject(abortReason(signal));
     // Its own process group, so a timeout also kills whatever a script started.
-    const child = spawn(run.executable, run.args, { cwd: run.cwd, env: run.env, detached: true });
+    const child = childProcess().spawn(run.executable, run.args, {
+      cwd: run.cwd,
+      env: run.env,
+      detached: true,
+    });
     const stdout: Buffer[] = [];
     let stdoutBytes = 0;
     let stderr = "";

@@ -4,16 +4,16 @@
  * when a backend returns fewer completions than asked for.
  */
 import { createRequire } from "node:module";
-import tls from "node:tls";
-import zlib from "node:zlib";
 import type { Agent, Dispatcher, EnvHttpProxyAgent } from "undici";
 import type { Completion, GenerateRequest, Generation, Usage } from "../core/index.js";
+import { tls, zlib } from "../core/index.js";
 
 /**
  * undici's Agent from its own module (undici is pinned to an exact version): undici's index also
  * loads fetch, WebSocket, caches and mocks, which cost twice the start-up CPU of the client. With
  * a proxy set, the whole of undici is loaded (its proxy agent tunnels through the `connect` API
- * that the index adds to every dispatcher).
+ * that the index adds to every dispatcher). The build bundles the Agent's modules into the CLI
+ * instead of reading them from node_modules (scripts/build.ts, "undici-agent-bundled").
  */
 const requireUndici = createRequire(import.meta.url);
 export const undiciAgent = (): typeof Agent => requireUndici("undici/lib/dispatcher/agent.js");
@@ -142,7 +142,7 @@ export interface JsonClientOptions {
  */
 export function createJsonClient(options: JsonClientOptions = {}): JsonClient {
   const tlsOptions: Record<string, unknown> = {};
-  if (options.ca !== undefined) tlsOptions.ca = [...tls.rootCertificates, options.ca.toString()];
+  if (options.ca !== undefined) tlsOptions.ca = [...tls().rootCertificates, options.ca.toString()];
   if (options.insecure) tlsOptions.rejectUnauthorized = false;
   const pool = {
     keepAliveTimeout: 4000,
@@ -383,9 +383,9 @@ function decode(body: Buffer, contentEncoding: string | undefined): string {
   if (encoding === "" || encoding === "identity") return body.toString("utf8");
   const limit = { maxOutputLength: MAX_BODY_BYTES };
   try {
-    if (encoding === "gzip" || encoding === "x-gzip") return zlib.gunzipSync(body, limit).toString("utf8");
-    if (encoding === "deflate") return zlib.inflateSync(body, limit).toString("utf8");
-    if (encoding === "br") return zlib.brotliDecompressSync(body, limit).toString("utf8");
+    if (encoding === "gzip" || encoding === "x-gzip") return zlib().gunzipSync(body, limit).toString("utf8");
+    if (encoding === "deflate") return zlib().inflateSync(body, limit).toString("utf8");
+    if (encoding === "br") return zlib().brotliDecompressSync(body, limit).toString("utf8");
   } catch (error) {
     throw new ProviderError(
       "bad_response",

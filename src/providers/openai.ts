@@ -14,7 +14,7 @@ import type {
   ProviderEnv,
   ProviderFactory,
 } from "../core/index.js";
-import { BenchlineError, formatIssues } from "../core/index.js";
+import { BenchlineError, formatIssues, PARSE_ONCE } from "../core/index.js";
 import {
   createJsonClient,
   generateAll,
@@ -114,7 +114,7 @@ export function resolveOpenAIConfig(
 ): OpenAIConfig {
   const preset = (Object.hasOwn(presets, spec.provider) ? spec.provider : "openai") as OpenAIPreset;
   const defaults: Preset = presets[preset];
-  const parsed = optionsSchema.safeParse(spec.options);
+  const parsed = optionsSchema.safeParse(spec.options, PARSE_ONCE);
   if (!parsed.success) throw configError(spec, formatIssues(parsed.error.issues));
   const options = parsed.data;
   // `vllm:<model>@<base-url>` and `llamacpp-server:<base-url>`: the URL part is the base URL.

@@ -3,7 +3,7 @@
  * its provider honours: an option a provider would ignore is a config error, never a silent no-op.
  */
 import { z } from "zod";
-import { BenchlineError, formatIssues, type ModelSpec } from "../core/index.js";
+import { BenchlineError, formatIssues, type ModelSpec, PARSE_ONCE } from "../core/index.js";
 
 /** What the scheduler reads (requests in flight, rate limits, attempts, per-attempt timeout in s). */
 export const schedulingOptions = {
@@ -49,7 +49,7 @@ export function checkModelSpec(spec: ModelSpec, declaration: ModelDeclaration, w
     if (param !== undefined) unsupported(param);
   }
   for (const key of Object.keys(spec.options)) if (!supported.includes(key)) unsupported(key);
-  const parsed = declaration.options.safeParse(spec.options);
+  const parsed = declaration.options.safeParse(spec.options, PARSE_ONCE);
   if (!parsed.success) {
     // One issue per clause, each with its full path, so no field reads as part of another.
     const [issue] = parsed.error.issues;

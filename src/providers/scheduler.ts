@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import type { GenerateContext, GenerateRequest, Generation, Provider } from "../core/index.js";
-import { BenchlineError, formatIssues, isFatal } from "../core/index.js";
+import { BenchlineError, formatIssues, isFatal, PARSE_ONCE } from "../core/index.js";
 import { abortReason, errorCode, onAbort, ProviderError } from "./http.js";
 
 export interface Clock {
@@ -95,7 +95,7 @@ const specOptionsSchema = z.looseObject({
 
 /** Scheduler settings from a model entry's `options`: concurrency, rpm, tpm, max_attempts, timeout (s), adaptive. */
 export function schedulerOptionsFrom(options: Record<string, unknown>, label = "options"): SchedulerOptions {
-  const parsed = specOptionsSchema.safeParse(options);
+  const parsed = specOptionsSchema.safeParse(options, PARSE_ONCE);
   if (!parsed.success) throw new BenchlineError("config", `${label}: ${formatIssues(parsed.error.issues)}`);
   const o = parsed.data;
   const out: SchedulerOptions = {};

@@ -1,6 +1,6 @@
-import { spawnSync } from "node:child_process";
 import { lstatSync, mkdirSync, readlinkSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
+import { childProcess } from "../core/builtins.js";
 import {
   BenchlineError,
   type Sandbox,
@@ -157,7 +157,13 @@ export function isBwrapUsable(bwrapPath = "/usr/bin/bwrap"): boolean {
     `${ulimits(resolveLimits())}\nexit 0`,
   ];
   const user = process.getuid?.() === 0 ? owner : {};
-  const probe = spawnSync(bwrapPath, args, { stdio: "ignore", timeout: 10_000, env: {}, cwd: "/", ...user });
+  const probe = childProcess().spawnSync(bwrapPath, args, {
+    stdio: "ignore",
+    timeout: 10_000,
+    env: {},
+    cwd: "/",
+    ...user,
+  });
   usable = probe.status === 0;
   return usable;
 }

@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { z } from "zod";
-import { BenchlineError, type SandboxLimits } from "../core/index.js";
+import { BenchlineError, PARSE_ONCE, type SandboxLimits } from "../core/index.js";
 import { defaultSandboxKind, type SandboxConfig, type SandboxKind, sandboxKinds } from "./registry.js";
 
 /** The experiment file's `execution:` block. Times in seconds, sizes in MB / bytes. */
@@ -40,7 +40,7 @@ export interface ResolvedExecution {
 
 /** Validates an `execution:` block (pure); errors name the field, e.g. `execution.memroy_mb`. */
 export function parseExecutionConfig(input: unknown): ExecutionConfig {
-  const parsed = executionConfigSchema.safeParse(input ?? {});
+  const parsed = executionConfigSchema.safeParse(input ?? {}, PARSE_ONCE);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const keys = issue && "keys" in issue && Array.isArray(issue.keys) ? issue.keys : [];

@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
+import { childProcess } from "../core/builtins.js";
 import { BenchlineError, type SandboxStep } from "../core/index.js";
 import { abortNote, NOTE_PREFIX, OutputCollector, timeoutNote } from "./output.js";
 import { killProcessGroup } from "./process.js";
@@ -152,7 +153,7 @@ class Launcher {
   private readonly whenClosed: Promise<void>;
 
   constructor(config: LauncherConfig) {
-    this.child = spawn("/bin/sh", ["-c", launcherScript(config.command)], {
+    this.child = childProcess().spawn("/bin/sh", ["-c", launcherScript(config.command)], {
       cwd: "/",
       env: config.env,
       detached: true,

@@ -1,5 +1,6 @@
-import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
+import type { ChildProcess, SpawnOptions } from "node:child_process";
 import { constants } from "node:os";
+import { childProcess } from "../core/builtins.js";
 import { abortNote, OutputCollector, timeoutNote } from "./output.js";
 import type { StepOutcome } from "./run-steps.js";
 
@@ -35,7 +36,7 @@ export function spawnGroup(
   exited: Promise<ProcessExit>;
   closed: Promise<void>;
 } {
-  const child = spawn(file, args, { ...options, detached: true });
+  const child = childProcess().spawn(file, args, { ...options, detached: true });
   const exited = new Promise<ProcessExit>((resolve) => {
     child.once("exit", (code, signal) => resolve({ code: exitCode(code, signal) }));
     child.once("error", (error) => resolve({ code: 127, error }));

@@ -1,4 +1,4 @@
-import { type AnyScorer, BenchlineError, formatIssues, type Scorer } from "../core/index.js";
+import { type AnyScorer, BenchlineError, formatIssues, PARSE_ONCE, type Scorer } from "../core/index.js";
 import { cvdp } from "./cvdp.js";
 import { math, mathExact } from "./math/index.js";
 import { applied, exact, exec, includes, numeric, regex } from "./scorers.js";
@@ -41,7 +41,7 @@ export function resolveScorer(name: string, options: Record<string, unknown>, la
     );
   }
   if (!scorer.options) return { name, scorer, options };
-  const parsed = scorer.options.safeParse(options);
+  const parsed = scorer.options.safeParse(options, PARSE_ONCE);
   if (!parsed.success) throw new BenchlineError("config", `${label}: ${formatIssues(parsed.error.issues)}`);
   return { name, scorer, options: parsed.data };
 }

@@ -16,7 +16,7 @@ import {
 } from "node:fs";
 import { dirname } from "node:path";
 import type { Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
+import { zlib } from "../core/builtins.js";
 import { BenchlineError } from "../core/index.js";
 
 /** One input file: where it is on disk and how to name it in messages. */
@@ -120,7 +120,7 @@ async function readCsv(
 
 function textStream(path: string): Readable {
   const raw = createReadStream(path);
-  return path.toLowerCase().endsWith(".gz") ? raw.pipe(createGunzip()) : raw;
+  return path.toLowerCase().endsWith(".gz") ? raw.pipe(zlib().createGunzip()) : raw;
 }
 
 /** A JSON array rather than one object a line. */

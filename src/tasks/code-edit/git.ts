@@ -1,7 +1,6 @@
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
+import { childProcess, execFileAsync } from "../../core/builtins.js";
 
-const run = promisify(execFile);
+const run = execFileAsync;
 
 /** Runs git in `cwd`; returns stdout as a Buffer. */
 export async function git(cwd: string, args: string[], input?: string): Promise<Buffer> {
@@ -10,7 +9,7 @@ export async function git(cwd: string, args: string[], input?: string): Promise<
     return stdout;
   }
   return new Promise((resolveRun, reject) => {
-    const child = execFile(
+    const child = childProcess().execFile(
       "git",
       args,
       { cwd, encoding: "buffer", maxBuffer: 1 << 30 },

@@ -1,8 +1,8 @@
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { childProcess } from "../../core/builtins.js";
 import type { ExecuteContext, ExecutionOutcome, StepResult } from "../../core/index.js";
 import { gradeTests, type InstanceReport } from "./grading.js";
 import { type LogFormat, parseTestLog } from "./log-parsers.js";
@@ -241,7 +241,7 @@ function exec(
   env: Record<string, string> = {},
 ): Promise<RunResult> {
   return new Promise((resolveRun) => {
-    execFile(
+    childProcess().execFile(
       file,
       args,
       {

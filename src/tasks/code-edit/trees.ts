@@ -1,12 +1,11 @@
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { promisify } from "node:util";
+import { childProcess, execFileAsync } from "../../core/builtins.js";
 import { git } from "./git.js";
 
-const run = promisify(execFile);
+const run = execFileAsync;
 
 /**
  * Fresh working trees of a repository at a commit with the shown edits applied. The tree is
@@ -33,7 +32,7 @@ export async function gitApply(dir: string, patch: string, args: string[] = []):
 
 export function gitIn(dir: string, args: string[], input: string) {
   return new Promise<string>((resolveRun, reject) => {
-    const child = execFile(
+    const child = childProcess().execFile(
       "git",
       args,
       { cwd: dir, env: { ...minimalEnv(), GIT_CEILING_DIRECTORIES: dirname(dir) }, maxBuffer: 1 << 26 },
