@@ -307,7 +307,10 @@ describe("run --queue with benchline worker", () => {
   }, 120_000);
 
   it("the coordinator's progress shows the workers seen, their rates and the queue depth", async () => {
-    const dir = testdir({ "exp.yaml": config(2), "data.jsonl": qaRows(8) });
+    // 16 items of 1.5 s, two at a time: ≈12 s, so at least two 5 s looks. The two jobs in flight
+    // end together, and a look that falls between their answers and the next two jobs sees
+    // nothing running: any one look may, not every one (on a loaded CI machine one did).
+    const dir = testdir({ "exp.yaml": config(2), "data.jsonl": qaRows(16) });
     const url = queueUrl();
     server.setLatency(1500);
     try {
@@ -325,7 +328,7 @@ describe("run --queue with benchline worker", () => {
       // At the end: who did the work, and how fast.
       const pid = worker.child.pid;
       expect(queued.stderr).toMatch(
-        new RegExp(`queue: 1 worker served this run: \\S+ pid ${pid} 8 jobs \\(\\d+\\.\\d/s\\)`),
+        new RegExp(`queue: 1 worker served this run: \\S+ pid ${pid} 16 jobs \\(\\d+\\.\\d/s\\)`),
       );
     } finally {
       server.setLatency(20);
