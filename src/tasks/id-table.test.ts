@@ -71,6 +71,61 @@ describe("IdTable", () => {
     for (const [i, id] of ids.entries()) expect(table.get(id)).toBe(100 + i);
     expect(table.has("aaaa")).toBe(false);
   });
+
+  it("agrees with a Map across many small buffers: ids longer than a buffer, 1-3 byte lengths, lookups that start a buffer and add nothing", () => {
+    // 64-byte buffers: most groups of 16 entries straddle buffers; some ids take several.
+    const table = new IdTable({ chunkBytes: 64 });
+    const map = new Map<string, number>();
+    let value = 0;
+    const add = (id: string) => {
+      expect(table.add(id, value)).toBeUndefined();
+      map.set(id, value);
+      value += 3;
+    };
+    for (let i = 0; i < 3000; i++) {
+      if (i % 97 === 0)
+        add("L".repeat(60 + (i % 200)) + i); // 1 or 2 bytes of length, over a buffer
+      else if (i % 501 === 0)
+        add("M".repeat(20_000) + i); // 3 bytes of length, 313 buffers
+      else add(i % 5 === 0 ? `ü${i}🙂` : `q${i}`);
+      // A miss with an id longer than what is left starts a buffer, and may leave it empty.
+      if (i % 89 === 0) expect(table.get("Z".repeat(70 + (i % 300)))).toBeUndefined();
+    }
+    expect(table.size).toBe(map.size);
+    for (const [id, v] of map) expect(table.get(id)).toBe(v);
+    expect([...table.keys()]).toEqual([...map.keys()]);
+    expect([...table.entries()]).toEqual([...map.entries()]);
+    expect(table.has("q1x")).toBe(false);
+    expect(table.has("M".repeat(20_000))).toBe(false);
+    expect(table.add("q1", 5)).toBe(3);
+  });
+
+  it("keeps finding every id when its slots stop carrying hash tags", () => {
+    const table = new IdTable({ taggedUpTo: 1000 });
+    for (let i = 0; i < 5000; i++) table.add(`id${i % 2 ? "" : "-"}${i}`);
+    for (let i = 0; i < 5000; i++) expect(table.indexOf(`id${i % 2 ? "" : "-"}${i}`)).toBe(i);
+    expect(table.indexOf("id-1")).toBe(-1);
+    expect(table.keyAt(4999)).toBe("id4999");
+  });
+
+  it("grows without copying its ids or offsets: a million ids take about 18 bytes each beside their bytes' 7", () => {
+    const table = new IdTable();
+    let idBytes = 0;
+    for (let i = 0; i < 1_000_000; i++) {
+      const id = `q${i}`;
+      idBytes += id.length;
+      table.add(id);
+    }
+    // Length bytes 1, offsets 0.25, slots ≤ 4 ÷ 0.5 per id; buffers rounded up to 1 MiB.
+    const perId = (table.byteSize - idBytes) / table.size;
+    expect(perId).toBeLessThan(1 + 0.25 + 8 + 1.1);
+    expect(table.get("q999999")).toBe(999_999);
+    expect(table.keyAt(123_456)).toBe("q123456");
+  });
+
+  it("rejects a buffer size that is not a power of two", () => {
+    expect(() => new IdTable({ chunkBytes: 100 })).toThrow(/power of two/);
+  });
 });
 
 describe("IntList", () => {
