@@ -121,7 +121,7 @@ describe("batch APIs (OpenAI-compatible Files + Batches)", () => {
     const r = await runCliAsync(["run", "exp.yaml", "--log", "plain"], dir, env);
     expect(r.stderr + r.stdout).not.toContain("error:");
     expect(r.code).toBe(0);
-    const sent = s.stats.lines.find((l) => l.custom_id.endsWith(":long#0"))!;
+    const sent = s.stats.lines.find((l) => String(l.custom_id).endsWith(":long#0"))!;
     const content = (sent.body as { messages: { content: string }[] }).messages.at(-1)!.content;
     expect(content).toContain("…[truncated]…");
     expect(content).toMatch(/What is 1 plus one\?$/);
