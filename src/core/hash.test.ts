@@ -75,8 +75,11 @@ describe("stableStringify", () => {
     // Its value before this fast path existed (main at e87daa8):
     expect(contentHash([{ role: "user", content: "What is 2 + 2?" }])).toBe("0d878483b4ea7833");
     expect(contentHash([{ content: "What is 2 + 2?", role: "user" }])).toBe("0d878483b4ea7833");
-    expect(contentHash([{ role: "system", content: "s" }, { role: "user", content: "ü\n" }])).toBe(
-      "a9bdd827850876a8",
-    );
+    expect(
+      contentHash([
+        { role: "system", content: "s" },
+        { role: "user", content: "ü\n" },
+      ]),
+    ).toBe("a9bdd827850876a8");
   });
 });

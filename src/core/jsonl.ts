@@ -29,6 +29,8 @@ export interface ReadJsonlOptions<T> {
   onTorn?: (line: number) => void;
   /** Display name for error messages (defaults to the path). */
   label?: string;
+  /** Sees every byte of the file as read, in order (before gunzip): to hash it in the same pass. */
+  onBytes?: (chunk: Buffer) => void;
 }
 
 /**
@@ -63,9 +65,11 @@ export async function* readJsonlBatches<T = unknown>(
   // through the thread pool: a pass over a dataset does not wait a turn of the event loop for
   // every chunk. A gzip file streams through gunzip.
   const raw = gzip ? createReadStream(path, { highWaterMark: 1 << 16 }) : undefined;
+  const { onBytes } = options;
+  if (raw && onBytes) raw.on("data", (chunk) => onBytes(chunk as Buffer));
   const stream: AsyncIterable<Buffer> | Iterable<Buffer> = raw
     ? raw.pipe(zlib().createGunzip())
-    : readChunks(path, 1 << 16);
+    : readChunks(path, 1 << 16, onBytes);
   let parts: Buffer[] = [];
   let lineNo = 0;
   let batch: JsonlLine<T>[] = [];
@@ -168,14 +172,16 @@ export async function* readJsonlBatches<T = unknown>(
 }
 
 /** A file's bytes in chunks of up to `size` (each a new buffer: the reader keeps pieces of them). */
-function* readChunks(path: string, size: number): Generator<Buffer> {
+function* readChunks(path: string, size: number, onBytes?: (chunk: Buffer) => void): Generator<Buffer> {
   const fd = openSync(path, "r");
   try {
     for (;;) {
       const chunk = Buffer.allocUnsafe(size);
       const n = readSync(fd, chunk, 0, size, null);
       if (n === 0) return;
-      yield n === size ? chunk : chunk.subarray(0, n);
+      const bytes = n === size ? chunk : chunk.subarray(0, n);
+      onBytes?.(bytes);
+      yield bytes;
     }
   } finally {
     closeSync(fd);

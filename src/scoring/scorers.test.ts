@@ -30,7 +30,8 @@ describe("scorers", () => {
     // Every ASCII character, alone and between words, then seeded random ASCII strings.
     for (let c = 0; c < 128; c++) {
       const ch = String.fromCharCode(c);
-      for (const text of [ch, `a${ch}b`, `The${ch}an apple${ch}${ch}`]) expect(normalize(text)).toBe(general(text));
+      for (const text of [ch, `a${ch}b`, `The${ch}an apple${ch}${ch}`])
+        expect(normalize(text)).toBe(general(text));
     }
     let seed = 11;
     const next = (n: number): number => {

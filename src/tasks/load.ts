@@ -17,6 +17,8 @@ export interface LoadSamplesOptions {
   onSample?: (sample: Sample, line: number) => void;
   /** Task fields read from dataset columns of other names (`fields:`; checked by `checkFieldMap`). */
   fields?: FieldMap;
+  /** Sees the file's bytes as the pass reads them (the dataset's hash is taken in the same pass). */
+  onBytes?: (chunk: Buffer) => void;
 }
 
 /**
@@ -80,6 +82,7 @@ export async function loadSamples(
   for await (const batch of readJsonlBatches(path, {
     schema: rowSchema(task, options.fields),
     label: options.label,
+    ...(options.onBytes ? { onBytes: options.onBytes } : {}),
     onTorn: (l) => {
       throw new BenchlineError("input", `${options.label}:${l}: incomplete last line (not valid JSON)`);
     },
