@@ -17,21 +17,37 @@ function flatRecords(value: unknown): string | undefined {
     const item: unknown = value[i];
     if (item === null || typeof item !== "object" || Object.getPrototypeOf(item) !== Object.prototype)
       return undefined;
-    const keys = Object.keys(item);
-    if (keys.length > 1) keys.sort();
-    let fields = "";
-    for (const key of keys) {
-      // An index-like key ("0", "12") is enumerated before the others whatever the insertion order.
-      const first = key.charCodeAt(0);
-      if (first >= 48 && first <= 57) return undefined;
-      const v = (item as Record<string, unknown>)[key];
-      if (v === undefined) continue;
-      if (typeof v !== "string") return undefined;
-      fields += `${fields === "" ? "" : ","}${JSON.stringify(key)}:${JSON.stringify(v)}`;
-    }
-    out += `${i === 0 ? "" : ","}{${fields}}`;
+    const fields = message(item as Record<string, unknown>) ?? sortedStrings(item as Record<string, unknown>);
+    if (fields === undefined) return undefined;
+    out += i === 0 ? `{${fields}}` : `,{${fields}}`;
   }
   return `${out}]`;
+}
+
+/** The fields of `{role, content}` (strings, in either order), sorted; else undefined. */
+function message(item: Record<string, unknown>): string | undefined {
+  const { role, content } = item;
+  if (typeof role !== "string" || typeof content !== "string") return undefined;
+  let n = 0;
+  for (const _ in item) if (++n > 2) return undefined;
+  return `"content":${JSON.stringify(content)},"role":${JSON.stringify(role)}`;
+}
+
+/** The fields of an object whose values are strings (or undefined), sorted; else undefined. */
+function sortedStrings(item: Record<string, unknown>): string | undefined {
+  const keys = Object.keys(item);
+  if (keys.length > 1) keys.sort();
+  let fields = "";
+  for (const key of keys) {
+    // An index-like key ("0", "12") is enumerated before the others whatever the insertion order.
+    const first = key.charCodeAt(0);
+    if (first >= 48 && first <= 57) return undefined;
+    const v = item[key];
+    if (v === undefined) continue;
+    if (typeof v !== "string") return undefined;
+    fields += `${fields === "" ? "" : ","}${JSON.stringify(key)}:${JSON.stringify(v)}`;
+  }
+  return fields;
 }
 
 function sortKeys(value: unknown): unknown {
