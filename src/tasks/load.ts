@@ -126,20 +126,31 @@ export async function loadSamples(
  * (it was validated by `loadSamples`; a file changed since then is read as it is now).
  */
 export async function* readDataset(dataset: Dataset): AsyncGenerator<Sample> {
+  for await (const { sample } of readDatasetEntries(dataset)) yield sample;
+}
+
+/** `readDataset` with each sample's position among the dataset's rows (its `index` value). */
+export async function* readDatasetEntries(
+  dataset: Dataset,
+): AsyncGenerator<{ sample: Sample; position: number }> {
   if (dataset.samples) {
-    yield* dataset.samples;
+    for (const sample of dataset.samples) yield { sample, position: dataset.index.get(sample.id)! };
     return;
   }
   let left = dataset.index.size;
   if (left === 0) return;
+  // Every row selected (no limit, ids or shard): a row's position is its count, no look-up a row.
+  const all = left === dataset.total;
+  let row = 0;
   for await (const batch of readJsonlBatches(dataset.path, {
     schema: rowSchema(dataset.task, dataset.fields),
     label: dataset.label,
   }))
     for (const { value, line } of batch) {
       const sample = dataset.task.toSample(value, line);
-      if (!dataset.index.has(sample.id)) continue;
-      yield sample;
+      const position = all ? row++ : dataset.index.get(sample.id);
+      if (position === undefined) continue;
+      yield { sample, position };
       if (--left === 0) return;
     }
 }
