@@ -111,6 +111,30 @@ describe("batch APIs (OpenAI-compatible Files + Batches)", () => {
     expect(readFileSync(join(trialDir(dir), "predictions.jsonl"), "utf8")).toBe(before);
   });
 
+  it("a prompt shortened to the model's context_length is sent shortened, and its row says so as a live row does", async () => {
+    const s = await server();
+    const long = { id: "long", question: `${"background ".repeat(800)}What is 1 plus one?`, answer: "2" };
+    const dir = testdir({
+      "exp.yaml": config(s.url, "{poll_interval: 0.05}", ", context_length: 600, max_tokens: 100"),
+      "data.jsonl": [long, { id: "short", question: "What is 4 plus one?", answer: "5" }],
+    });
+    const r = await runCliAsync(["run", "exp.yaml", "--log", "plain"], dir, env);
+    expect(r.stderr + r.stdout).not.toContain("error:");
+    expect(r.code).toBe(0);
+    const sent = s.stats.lines.find((l) => String(l.custom_id).endsWith(":long#0"))!;
+    const content = (sent.body as { messages: { content: string }[] }).messages.at(-1)!.content;
+    expect(content).toContain("…[truncated]…");
+    expect(content).toMatch(/What is 1 plus one\?$/);
+    const rows = predictions(dir);
+    const row = rows.find((p) => p.id === "long")!;
+    expect(row.completion).toBe("2");
+    expect(row.truncated).toMatchObject({ policy: "middle", original_chars: 800 * 11 + 19 });
+    expect((row.truncated as { kept_chars: number }).kept_chars).toBe(content.length);
+    // The field order of a live row: `truncated` after the rest (here after batch_id).
+    expect(Object.keys(row).at(-1)).toBe("truncated");
+    expect(rows.find((p) => p.id === "short")!.truncated).toBeUndefined();
+  });
+
   it("kill -9 while waiting, then rerun: the same batch is collected, never submitted twice", async () => {
     const s = await server({ scenario: () => ({ hold: true }) });
     const dir = testdir({ "exp.yaml": config(s.url), "data.jsonl": qaRows(5) });

@@ -20,8 +20,7 @@ export function buildProgram(): Command {
     .description(
       `Evaluate language models with inference and evaluation as separate, resumable phases.
 
-Every phase writes JSON Lines under runs/<experiment>/<trial>/ (prompts, predictions,
-executions, scores) and a rerun resumes where it stopped.`,
+Every phase writes JSON Lines under runs/<experiment>/<trial>/ (prompts, predictions, executions, scores) and a rerun resumes where it stopped.`,
     )
     .version(VERSION)
     .showHelpAfterError("(run with --help for usage)")

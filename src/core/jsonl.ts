@@ -29,6 +29,8 @@ export interface ReadJsonlOptions<T> {
   onTorn?: (line: number) => void;
   /** Display name for error messages (defaults to the path). */
   label?: string;
+  /** Sees every byte of the file as read, in order (before gunzip): to hash it in the same pass. */
+  onBytes?: (chunk: Buffer) => void;
 }
 
 /**
@@ -43,26 +45,98 @@ export async function* readJsonl<T = unknown>(
   path: string,
   options: ReadJsonlOptions<T> = {},
 ): AsyncGenerator<JsonlLine<T>> {
+  for await (const batch of readJsonlBatches(path, options)) yield* batch;
+}
+
+/**
+ * `readJsonl`'s rows a read chunk (64 KiB) at a time. A reader that handles each row synchronously
+ * loops over a batch without a promise turn a row: a dataset's validation pass runs as one hot
+ * loop, which V8 optimises early instead of interpreting an async iteration per line (issue 15).
+ * Each chunk's complete lines are checked as UTF-8 and decoded at once.
+ */
+export async function* readJsonlBatches<T = unknown>(
+  path: string,
+  options: ReadJsonlOptions<T> = {},
+): AsyncGenerator<JsonlLine<T>[]> {
   const label = options.label ?? path;
+  const schema = options.schema;
   const gzip = checkReadable(path, label);
-  const raw = createReadStream(path, { highWaterMark: 1 << 16 });
-  const stream = gzip ? raw.pipe(zlib().createGunzip()) : raw;
+  // A plain file is read synchronously, a chunk at a time (from the page cache, tens of µs), not
+  // through the thread pool: a pass over a dataset does not wait a turn of the event loop for
+  // every chunk. A gzip file streams through gunzip.
+  const raw = gzip ? createReadStream(path, { highWaterMark: 1 << 16 }) : undefined;
+  const { onBytes } = options;
+  if (raw && onBytes) raw.on("data", (chunk) => onBytes(chunk as Buffer));
+  const stream: AsyncIterable<Buffer> | Iterable<Buffer> = raw
+    ? raw.pipe(zlib().createGunzip())
+    : readChunks(path, 1 << 16, onBytes);
   let parts: Buffer[] = [];
   let lineNo = 0;
+  let batch: JsonlLine<T>[] = [];
+  /** One line's bytes (the first of a chunk, when it continues the chunks before). */
+  const one = (bytes: Buffer): void => {
+    lineNo++;
+    const row = parseLine<T>(decodeLine(bytes, lineNo, label), lineNo, label, schema);
+    if (row !== undefined) batch.push({ value: row, line: lineNo });
+  };
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      let start = 0;
-      for (let nl = chunk.indexOf(0x0a, start); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
-        const piece = chunk.subarray(start, nl);
-        const bytes = parts.length > 0 ? Buffer.concat([...parts, piece]) : piece;
-        parts = [];
-        start = nl + 1;
-        lineNo++;
-        const text = decodeLine(bytes, lineNo, label);
-        const row = parseLine<T>(text, lineNo, label, options.schema);
-        if (row !== undefined) yield { value: row, line: lineNo };
+    for await (const chunk of stream) {
+      const last = chunk.lastIndexOf(0x0a);
+      if (last === -1) {
+        parts.push(chunk);
+        continue;
       }
-      if (start < chunk.length) parts.push(chunk.subarray(start));
+      try {
+        let start = 0;
+        if (parts.length > 0 || lineNo === 0) {
+          // The line the chunks before began (or the file's first line, which may carry a BOM).
+          const nl = chunk.indexOf(0x0a);
+          const piece = chunk.subarray(0, nl);
+          one(parts.length > 0 ? Buffer.concat([...parts, piece]) : piece);
+          parts = [];
+          start = nl + 1;
+        }
+        if (start <= last) {
+          const block = chunk.subarray(start, last);
+          if (isUtf8(block)) {
+            const text = block.toString("utf8");
+            let from = 0;
+            for (;;) {
+              const nl = text.indexOf("\n", from);
+              lineNo++;
+              const row = parseLine<T>(
+                nl === -1 ? text.slice(from) : text.slice(from, nl),
+                lineNo,
+                label,
+                schema,
+              );
+              if (row !== undefined) batch.push({ value: row, line: lineNo });
+              if (nl === -1) break;
+              from = nl + 1;
+            }
+          } else {
+            // Some line is not UTF-8: line by line, so the error names it.
+            for (
+              let nl = chunk.indexOf(0x0a, start);
+              nl !== -1 && nl <= last;
+              nl = chunk.indexOf(0x0a, start)
+            ) {
+              one(chunk.subarray(start, nl));
+              start = nl + 1;
+            }
+          }
+        }
+      } catch (error) {
+        // The rows before a bad line reach the reader first, as they did a row at a time.
+        if (batch.length > 0) yield batch;
+        batch = [];
+        throw error;
+      }
+      if (last + 1 < chunk.length) parts.push(chunk.subarray(last + 1));
+      if (batch.length > 0) {
+        yield batch;
+        batch = [];
+      }
     }
   } catch (error) {
     if (error instanceof BenchlineError) throw error;
@@ -73,7 +147,8 @@ export async function* readJsonl<T = unknown>(
       });
     throw error;
   } finally {
-    raw.destroy();
+    raw?.destroy();
+    if (!raw) (stream as Generator<Buffer>).return(undefined);
   }
   if (parts.length === 0) return;
   const bytes = Buffer.concat(parts);
@@ -93,7 +168,24 @@ export async function* readJsonl<T = unknown>(
     options.onTorn?.(lineNo);
     return;
   }
-  yield { value: validate(parsed, lineNo, label, options.schema), line: lineNo };
+  yield [{ value: validate(parsed, lineNo, label, schema), line: lineNo }];
+}
+
+/** A file's bytes in chunks of up to `size` (each a new buffer: the reader keeps pieces of them). */
+function* readChunks(path: string, size: number, onBytes?: (chunk: Buffer) => void): Generator<Buffer> {
+  const fd = openSync(path, "r");
+  try {
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(size);
+      const n = readSync(fd, chunk, 0, size, null);
+      if (n === 0) return;
+      const bytes = n === size ? chunk : chunk.subarray(0, n);
+      onBytes?.(bytes);
+      yield bytes;
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Throws a one-line error for a missing path or a directory; returns whether the file is gzip. */
@@ -158,8 +250,9 @@ const ID_KEYS = ["id", "task_id"] as const;
 function exactIds(value: unknown, text: string): unknown {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
   const row = value as Record<string, unknown>;
-  const inexact = ID_KEYS.filter((k) => typeof row[k] === "number" && !Number.isSafeInteger(row[k]));
-  if (inexact.length === 0) return value;
+  // Most rows: a string id, or a safe integer (checked without an array a row).
+  if (!unsafeInteger(row.id) && !unsafeInteger(row.task_id)) return value;
+  const inexact = ID_KEYS.filter((k) => unsafeInteger(row[k]));
   const exact = parseLossless(text) as Record<string, unknown>;
   for (const key of inexact) {
     const n = exact[key];
@@ -167,6 +260,8 @@ function exactIds(value: unknown, text: string): unknown {
   }
   return row;
 }
+
+const unsafeInteger = (v: unknown): boolean => typeof v === "number" && !Number.isSafeInteger(v);
 
 function parseLine<T>(text: string, line: number, label: string, schema?: z.ZodType<T>): T | undefined {
   const trimmed = text.endsWith("\r") ? text.slice(0, -1) : text;

@@ -283,7 +283,10 @@ export async function resolveExperiment(
   // common path validates in one streaming pass and keeps only ids, checking placeholders as it goes.
   const keep = task.prepare !== undefined || task.forPromptSet !== undefined;
   const checkRow = placeholderChecker(task, prompts, label, datasetLabel, taskOptions);
+  // A local file's hash (part of every trial's identity) is taken in the validation pass: one read.
+  const fileHash = fromHub ? undefined : createHash("sha256");
   const dataset = await loadSamples(task, datasetPath, {
+    ...(fileHash ? { onBytes: (chunk: Buffer) => fileHash.update(chunk) } : {}),
     label: datasetLabel,
     ...(limit !== undefined ? { limit } : {}),
     ...(wanted ? { ids: wanted } : {}),
@@ -342,7 +345,7 @@ export async function resolveExperiment(
       "config",
       `${label}: execution.image: ${image} is a template (one image per instance), which the ${task.name} task does not expand; name one image`,
     );
-  const sha256 = fromHub ? fromHub.sha256 : await hashFile(datasetPath);
+  const sha256 = fromHub ? fromHub.sha256 : fileHash!.digest("hex");
   // Hub model files are downloaded once the dataset has passed its checks.
   await fetchHubModels(models, hub);
   const stats = { ...DEFAULT_STATS, ...stripUndefined(file.stats ?? {}) };
@@ -693,12 +696,6 @@ function placeholderChecker(
       }
     }
   };
-}
-
-async function hashFile(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
 }
 
 /** A path as the user would write it: relative to the working directory when inside it. */

@@ -1,5 +1,7 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { qaRows, testdir } from "../../test/helpers.js";
 import { loadExperiment } from "../config/index.js";
@@ -178,6 +180,27 @@ describe("runExperiment", () => {
       expect(rows).toHaveLength(3);
       const spec = JSON.parse(readFileSync(join(dir, "out/exp", t, "trial.json"), "utf8"));
       expect(t).toBe(spec.name);
+    }
+  });
+
+  it("names the dataset by the sha256 of its bytes as stored (taken in the validation pass), gzip or not", async () => {
+    const rows = `${qaRows(3)
+      .map((r) => JSON.stringify(r))
+      .join("\n")}\n`;
+    const dir = testdir({ "exp.yaml": config.replace("[flaky]", "[gold]"), "data.jsonl": rows });
+    writeFileSync(join(dir, "data.jsonl.gz"), gzipSync(rows));
+    writeFileSync(
+      join(dir, "big.jsonl"),
+      `${qaRows(3000)
+        .map((r) => JSON.stringify(r))
+        .join("\n")}\n`,
+    );
+    for (const file of ["data.jsonl", "data.jsonl.gz", "big.jsonl"]) {
+      writeFileSync(join(dir, "exp.yaml"), config.replace("[flaky]", "[gold]").replace("data.jsonl", file));
+      const exp = await resolveExperiment(loadExperiment(join(dir, "exp.yaml")), { out: join(dir, "out") });
+      const bytes = readFileSync(join(dir, file));
+      expect(exp.dataset.sha256, file).toBe(createHash("sha256").update(bytes).digest("hex"));
+      expect(exp.trials[0]!.spec.dataset.sha256).toBe(exp.dataset.sha256);
     }
   });
 });

@@ -477,6 +477,15 @@ export class SummaryBuilder {
     for (const [id, { sum, n }] of this.strays) yield [id, sum / n];
   }
 
+  /** `itemMeans`' means alone, in its order, without a pair made an item (`finish` reads them twice). */
+  private eachMean(fn: (mean: number) => void): void {
+    for (let i = 0; i < this.itemOrder.length; i++) {
+      const position = this.itemOrder.get(i);
+      fn(this.itemSum.get(position) / this.itemN.values[position]!);
+    }
+    for (const { sum, n } of this.strays.values()) fn(sum / n);
+  }
+
   finish(): TrialSummary {
     const itemCount = this.items.count;
     const expected = itemCount * this.samplesPerItem;
@@ -500,19 +509,21 @@ export class SummaryBuilder {
     let itemsScored = 0;
     let first: number | undefined;
     let constant = true;
-    for (const [, mean] of this.itemMeans()) {
+    this.eachMean((mean) => {
       itemTotal += mean;
       itemsScored++;
       first ??= mean;
       if (mean !== first || !Number.isFinite(mean)) constant = false; // bootstrapCI refuses non-finite
-    }
+    });
     let meanCi: TrialSummary["mean_ci"] = null;
     if (itemsScored > 0) {
       let ci = { low: itemTotal / itemsScored, high: itemTotal / itemsScored };
       if (!constant) {
         const means = new Float64Array(itemsScored);
         let m = 0;
-        for (const [, mean] of this.itemMeans()) means[m++] = mean;
+        this.eachMean((mean) => {
+          means[m++] = mean;
+        });
         ci = bootstrapCI(means, {
           iterations: this.stats.iterations,
           confidence: this.stats.confidence,

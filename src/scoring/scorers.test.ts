@@ -18,6 +18,36 @@ describe("scorers", () => {
     expect(normalize("  The  Pacific-Ocean! ")).toBe("pacific ocean");
   });
 
+  it("normalises ASCII text (its fast path) exactly as the Unicode definition does", () => {
+    const general = (text: string): string =>
+      text
+        .normalize("NFKC")
+        .toLowerCase()
+        .replace(/[\p{P}\p{S}]+/gu, " ")
+        .replace(/\b(a|an|the)\b/g, " ")
+        .replace(/\s+/g, " ")
+        .trim();
+    // Every ASCII character, alone and between words, then seeded random ASCII strings.
+    for (let c = 0; c < 128; c++) {
+      const ch = String.fromCharCode(c);
+      for (const text of [ch, `a${ch}b`, `The${ch}an apple${ch}${ch}`])
+        expect(normalize(text)).toBe(general(text));
+    }
+    let seed = 11;
+    const next = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const alphabet = " \t\nabcAnThe-'\".,;:!?()[]{}<>$%^&*_+=|~`@#/\\0123456789\u0000\u007f";
+    for (let i = 0; i < 2000; i++) {
+      let text = "";
+      for (let k = next(30); k > 0; k--) text += alphabet[next(alphabet.length)];
+      expect(normalize(text), JSON.stringify(text)).toBe(general(text));
+    }
+    // Not ASCII: the Unicode passes (NFKC folds the ligature and full-width forms; « » is punctuation).
+    expect(normalize("«Ｐａｒｉｓ» ﬁne")).toBe("paris fine");
+  });
+
   it("exact", async () => {
     expect(await score("exact", "Paris.", "paris")).toMatchObject({ value: 1, passed: true });
     expect(await score("exact", "Paris, France", "Paris")).toMatchObject({ value: 0, passed: false });

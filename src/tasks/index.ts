@@ -8,7 +8,7 @@ import { shellTask } from "./shell.js";
 
 export { defineTask, idFor } from "./define.js";
 export { checkFieldMap, type FieldMap, rowFields } from "./fields.js";
-export { type Dataset, lineOf, loadSamples, readDataset, sampleMap } from "./load.js";
+export { type Dataset, lineOf, loadSamples, readDataset, readDatasetEntries, sampleMap } from "./load.js";
 export { type ParseMethod, parseShellCommand, type ShellArtifact } from "./shell.js";
 
 /** Built-in tasks by name. */

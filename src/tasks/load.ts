@@ -1,5 +1,5 @@
 import { extname } from "node:path";
-import { BenchlineError, readJsonl, type Sample, type Task } from "../core/index.js";
+import { BenchlineError, readJsonlBatches, type Sample, type Task } from "../core/index.js";
 import { type FieldMap, mappedRowSchema } from "./fields.js";
 import { IdTable, IntList } from "./id-table.js";
 
@@ -17,6 +17,8 @@ export interface LoadSamplesOptions {
   onSample?: (sample: Sample, line: number) => void;
   /** Task fields read from dataset columns of other names (`fields:`; checked by `checkFieldMap`). */
   fields?: FieldMap;
+  /** Sees the file's bytes as the pass reads them (the dataset's hash is taken in the same pass). */
+  onBytes?: (chunk: Buffer) => void;
 }
 
 /**
@@ -76,32 +78,35 @@ export async function loadSamples(
   const samples: Sample[] = [];
   let candidates = 0;
   const found = new Set<string>();
-  for await (const { value, line } of readJsonl(path, {
+  // A chunk of rows at a time, each handled synchronously: one hot loop (issue 15: start-up).
+  for await (const batch of readJsonlBatches(path, {
     schema: rowSchema(task, options.fields),
     label: options.label,
+    ...(options.onBytes ? { onBytes: options.onBytes } : {}),
     onTorn: (l) => {
       throw new BenchlineError("input", `${options.label}:${l}: incomplete last line (not valid JSON)`);
     },
-  })) {
-    const sample = task.toSample(value, line);
-    const position = rowLines.length;
-    const first = seen.add(sample.id, position);
-    if (first !== undefined) {
-      throw new BenchlineError(
-        "input",
-        `${options.label}:${line}: duplicate id "${sample.id}" (first at ${options.label}:${rowLines.get(first)})`,
-      );
+  }))
+    for (const { value, line } of batch) {
+      const sample = task.toSample(value, line);
+      const position = rowLines.length;
+      const first = seen.add(sample.id, position);
+      if (first !== undefined) {
+        throw new BenchlineError(
+          "input",
+          `${options.label}:${line}: duplicate id "${sample.id}" (first at ${options.label}:${rowLines.get(first)})`,
+        );
+      }
+      rowLines.push(line);
+      if (limit !== undefined && position >= limit) continue;
+      if (ids && !ids.has(sample.id)) continue;
+      if (ids) found.add(sample.id);
+      const candidate = candidates++;
+      if (shard && candidate % shard.parts !== shard.part - 1) continue;
+      if (selective) index.add(sample.id, position);
+      options.onSample?.(sample, line);
+      if (options.keep) samples.push(sample);
     }
-    rowLines.push(line);
-    if (limit !== undefined && position >= limit) continue;
-    if (ids && !ids.has(sample.id)) continue;
-    if (ids) found.add(sample.id);
-    const candidate = candidates++;
-    if (shard && candidate % shard.parts !== shard.part - 1) continue;
-    if (selective) index.add(sample.id, position);
-    options.onSample?.(sample, line);
-    if (options.keep) samples.push(sample);
-  }
   if (rowLines.length === 0) throw new BenchlineError("input", `${options.label}: the dataset has no rows`);
   return {
     task,
@@ -121,21 +126,33 @@ export async function loadSamples(
  * (it was validated by `loadSamples`; a file changed since then is read as it is now).
  */
 export async function* readDataset(dataset: Dataset): AsyncGenerator<Sample> {
+  for await (const { sample } of readDatasetEntries(dataset)) yield sample;
+}
+
+/** `readDataset` with each sample's position among the dataset's rows (its `index` value). */
+export async function* readDatasetEntries(
+  dataset: Dataset,
+): AsyncGenerator<{ sample: Sample; position: number }> {
   if (dataset.samples) {
-    yield* dataset.samples;
+    for (const sample of dataset.samples) yield { sample, position: dataset.index.get(sample.id)! };
     return;
   }
   let left = dataset.index.size;
   if (left === 0) return;
-  for await (const { value, line } of readJsonl(dataset.path, {
+  // Every row selected (no limit, ids or shard): a row's position is its count, no look-up a row.
+  const all = left === dataset.total;
+  let row = 0;
+  for await (const batch of readJsonlBatches(dataset.path, {
     schema: rowSchema(dataset.task, dataset.fields),
     label: dataset.label,
-  })) {
-    const sample = dataset.task.toSample(value, line);
-    if (!dataset.index.has(sample.id)) continue;
-    yield sample;
-    if (--left === 0) return;
-  }
+  }))
+    for (const { value, line } of batch) {
+      const sample = dataset.task.toSample(value, line);
+      const position = all ? row++ : dataset.index.get(sample.id);
+      if (position === undefined) continue;
+      yield { sample, position };
+      if (--left === 0) return;
+    }
 }
 
 /** The selected samples by id (phases that look samples up by id). */

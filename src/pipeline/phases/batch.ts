@@ -19,6 +19,7 @@ import {
   type RowError,
   readJsonl,
   rowKey,
+  type Truncation,
   truncateMessages,
 } from "../../core/index.js";
 import {
@@ -44,6 +45,8 @@ interface BatchEntry {
   state: "submitting" | "submitted" | "collected";
   /** `<id>#<sample>` of every request in it. */
   keys: string[];
+  /** The requests whose prompt was shortened to the model's `context_length`, by key: their rows say so. */
+  truncated?: Record<string, Truncation>;
   input_file_id?: string;
   batch_id?: string;
   /** The provider's last status (validating, in_progress, completed, expired, ...). */
@@ -120,7 +123,7 @@ export async function runBatchInferencePhase(
 
   // Fields in the live phase's order; a batch has no per-request latency (0), `batch_id` last.
   const writeRow = (id: string, sample: number, fields: Partial<Prediction>): void => {
-    const { batch_id, ...rest } = fields;
+    const { batch_id, truncated, ...rest } = fields;
     const row = {
       id,
       sample,
@@ -134,6 +137,7 @@ export async function runBatchInferencePhase(
       cached: false,
       created_at: new Date().toISOString(),
       ...(batch_id !== undefined ? { batch_id } : {}),
+      ...(truncated !== undefined ? { truncated } : {}),
     } as Prediction;
     writer.write(row);
     answered.add(rowKey(id, sample));
@@ -228,9 +232,14 @@ export async function runBatchInferencePhase(
     }
   };
 
-  const send = async (keys: string[], lines: string[]): Promise<void> => {
+  const send = async (
+    keys: string[],
+    lines: string[],
+    truncated: Record<string, Truncation>,
+  ): Promise<void> => {
     if (keys.length === 0 || ctx.stopNew.aborted) return;
     const entry: BatchEntry = { nonce: randomUUID(), state: "submitting", keys };
+    if (Object.keys(truncated).length > 0) entry.truncated = truncated;
     state.batches.push(entry);
     save();
     entry.input_file_id = await api.upload(
@@ -255,6 +264,7 @@ export async function runBatchInferencePhase(
         : undefined;
     let keys: string[] = [];
     let lines: string[] = [];
+    let truncated: Record<string, Truncation> = {};
     let bytes = 0;
     for await (const { value: prompt } of readJsonl(files.prompts, { schema: promptRecordSchema })) {
       for (let i = 0; i < n; i++) {
@@ -263,12 +273,14 @@ export async function runBatchInferencePhase(
         missing.delete(key);
         let messages = prompt.messages;
         let text = prompt.prompt;
+        let truncation: Truncation | undefined;
         if (maxChars !== undefined) {
           try {
             const fitted = truncateMessages(prompt.messages, maxChars, exp.task.truncation ?? "middle");
             if (fitted.truncation) {
               messages = fitted.messages;
               text = flattenMessages(messages);
+              truncation = fitted.truncation;
             }
           } catch (error) {
             if (!(error instanceof ContextExceededError)) throw error;
@@ -287,15 +299,16 @@ export async function runBatchInferencePhase(
           continue;
         }
         if (keys.length >= settings.maxRequests || bytes + size > settings.maxBytes) {
-          await send(keys, lines);
-          [keys, lines, bytes] = [[], [], 0];
+          await send(keys, lines, truncated);
+          [keys, lines, truncated, bytes] = [[], [], {}, 0];
         }
         keys.push(key);
         lines.push(line);
+        if (truncation) truncated[key] = truncation;
         bytes += size;
       }
     }
-    await send(keys, lines);
+    await send(keys, lines, truncated);
   };
 
   const seen = new Map<string, string>();
@@ -352,6 +365,7 @@ export async function runBatchInferencePhase(
           ...(usage ? { usage } : {}),
           ...(cost !== undefined ? { cost_usd: cost } : {}),
           batch_id: batchId,
+          ...(entry.truncated?.[key] ? { truncated: entry.truncated[key] } : {}),
         });
       }
     }

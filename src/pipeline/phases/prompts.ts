@@ -12,7 +12,7 @@ import {
   type Sample,
   type Task,
 } from "../../core/index.js";
-import { IdTable, readDataset } from "../../tasks/index.js";
+import { IdTable, readDatasetEntries } from "../../tasks/index.js";
 import type { TrialContext } from "../context.js";
 import { promptVars } from "../resolve.js";
 
@@ -21,6 +21,8 @@ export function buildPrompt(
   task: Task<unknown, unknown>,
   template: PromptTemplate,
   sample: Sample,
+  /** The sample's position among the dataset's rows, recorded last (`index`). */
+  index?: number,
 ): PromptRecord {
   const vars = promptVars(task, sample);
   const render = (text: string): string => {
@@ -42,6 +44,7 @@ export function buildPrompt(
     ...(system !== undefined ? { system } : {}),
     user,
     ...(sample.metadata ? { metadata: sample.metadata } : {}),
+    ...(index !== undefined ? { index } : {}),
   };
 }
 
@@ -90,12 +93,10 @@ export async function startPromptsPhase(ctx: TrialContext): Promise<{
     // The dataset is streamed again (it was validated before anything ran), so memory stays flat.
     const writer = JsonlWriter.open(files.prompts, { buffered: true });
     try {
-      for await (const sample of readDataset(exp.dataset)) {
+      for await (const { sample, position } of readDatasetEntries(exp.dataset)) {
         if (ctx.signal.aborted && !evenIfAborted) break;
         if (done.size > 0 && done.has(sample.id)) continue;
-        const index = exp.dataset.index.get(sample.id);
-        const built = buildPrompt(exp.task, trial.spec.prompt_set, sample);
-        const prompt = index !== undefined ? { ...built, index } : built;
+        const prompt = buildPrompt(exp.task, trial.spec.prompt_set, sample, position);
         writer.write(prompt);
         yield { prompt, sample };
       }
