@@ -47,20 +47,12 @@ export class FreshReport {
     this.head = [trial.name, trial.spec.model.id, trial.spec.prompt_set.name];
     const predictions = new CsvPart(join(ctx.files.dir, `.predictions.csv.tmp-${process.pid}`));
     this.csv = { predictions, scores: new CsvPart(join(ctx.files.dir, `.scores.csv.tmp-${process.pid}`)) };
-    this.builder = new SummaryBuilder(
-      {
-        name: trial.name,
-        model: trial.spec.model.id,
-        prompt_set: trial.spec.prompt_set.name,
-        task: trial.spec.task.name,
-      },
+    this.builder = SummaryBuilder.forTrial(
+      trial,
       {
         count: index.size,
         position: (id) => index.get(id),
-        category: (position) => {
-          const value = this.categoryOf?.[position];
-          return value ? this.categories[value - 1] : undefined;
-        },
+        category: (position) => this.categoryAt(position),
       },
       exp.samplesPerItem,
       trial.spec.scorers.map((s) => s.name),
@@ -80,19 +72,23 @@ export class FreshReport {
     return new FreshReport(ctx);
   }
 
-  /** A prediction row, as it is written; `category` is its item's. */
-  prediction(row: Prediction, category: unknown): void {
-    if (typeof category === "string") this.setCategory(row.id, category);
+  /**
+   * A prediction row, as it is written; `category` is its item's, `position` its item's dataset
+   * position when the caller knows it (the prompt's `index`; else it is looked up by id).
+   */
+  prediction(row: Prediction, category: unknown, position = this.ctx.exp.dataset.index.get(row.id)): void {
+    if (typeof category === "string" && position !== undefined) this.setCategory(position, category);
     this.builder.addPrediction(predictionInput(row));
     this.csv.predictions.add(predictionCsvLine(this.head, row));
   }
 
-  /** A score row, as it is written. */
-  score(score: Score): void {
+  /** A score row, as it is written (`position` as for `prediction`). */
+  score(score: Score, position = this.ctx.exp.dataset.index.get(score.id)): void {
     // The loader reads back what JSON keeps: a value that is not a finite number is not this one.
     if (!Number.isFinite(score.value)) this.spoiled = true;
-    this.builder.addScore(slimScore(score));
-    this.csv.scores.add(scoreCsvLine(this.head, score, this.categoryOfId(score.id)));
+    this.builder.addScore(slimScore(score), position);
+    const category = position === undefined ? undefined : this.categoryAt(position);
+    this.csv.scores.add(scoreCsvLine(this.head, score, category));
   }
 
   /** Writes the CSV lines of the rows fed since the last call (with the rows' own flush). */
@@ -135,15 +131,12 @@ export class FreshReport {
     };
   }
 
-  private categoryOfId(id: string): string | undefined {
-    const position = this.ctx.exp.dataset.index.get(id);
-    const value = position === undefined ? undefined : this.categoryOf?.[position];
+  private categoryAt(position: number): string | undefined {
+    const value = this.categoryOf?.[position];
     return value ? this.categories[value - 1] : undefined;
   }
 
-  private setCategory(id: string, category: string): void {
-    const position = this.ctx.exp.dataset.index.get(id);
-    if (position === undefined) return;
+  private setCategory(position: number, category: string): void {
     let value = this.categoryIndex.get(category);
     if (value === undefined) {
       value = this.categories.push(category);

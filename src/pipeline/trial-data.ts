@@ -277,13 +277,8 @@ export async function loadTrialData(
     const [id, sample] = splitKey(key);
     return items.has(id) && sample < samples;
   };
-  const builder = new SummaryBuilder(
-    {
-      name: manifest.name,
-      model: manifest.spec.model.id,
-      prompt_set: manifest.spec.prompt_set.name,
-      task: manifest.spec.task.name,
-    },
+  const builder = SummaryBuilder.forTrial(
+    manifest,
     { count: items.size, position: (id) => items.position(id), category: (i) => items.categoryAt(i) },
     samples,
     scorerNames,

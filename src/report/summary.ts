@@ -388,6 +388,27 @@ export class SummaryBuilder {
     this.itemOrder = new Order(count);
   }
 
+  /** A builder for a trial of a run (its identity from the trial's spec). */
+  static forTrial(
+    trial: {
+      name: string;
+      spec: { model: { id: string }; prompt_set: { name: string }; task: { name: string } };
+    },
+    items: SummaryItems,
+    samplesPerItem: number,
+    scorerNames: string[],
+    stats?: StatsSettings,
+  ): SummaryBuilder {
+    const { spec } = trial;
+    const identity = {
+      name: trial.name,
+      model: spec.model.id,
+      prompt_set: spec.prompt_set.name,
+      task: spec.task.name,
+    };
+    return new SummaryBuilder(identity, items, samplesPerItem, scorerNames, stats);
+  }
+
   addPrediction(p: PredictionRow): void {
     this.predictionCount++;
     if (p.status === "ok") {
@@ -423,17 +444,17 @@ export class SummaryBuilder {
     this.executions ??= { total: 0, passed: 0, failed: 0, error: 0, ms: 0 };
   }
 
-  addScore(s: ScoreRow): void {
+  /** A score row; `position`, when the caller knows it, spares the look-up of its item by id. */
+  addScore(s: ScoreRow, position = s.scorer === this.primary ? this.items.position(s.id) : undefined): void {
     const acc = this.scorers.get(s.scorer);
     if (acc && s.parsed !== undefined) {
       acc.withParse++;
       if (s.parsed) acc.parsed++;
     }
     const primary = s.scorer === this.primary;
-    const position = primary ? this.items.position(s.id) : undefined;
     if (s.dropped) {
       if (acc) acc.dropped++;
-      if (position !== undefined) {
+      if (primary && position !== undefined) {
         this.itemDropped ??= new Uint8Array(this.items.count);
         this.itemDropped[position] = 1;
       }

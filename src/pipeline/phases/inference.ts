@@ -124,16 +124,16 @@ export async function runInferencePhase(
   // after those writes, not among them. The prompts are likewise built ahead (`readAhead`).
   const writer = JsonlWriter.open(files.predictions, { buffered: true });
   const source = readAhead(jobs(), Math.max(1, exp.concurrency));
-  const unrecorded: { rows: Prediction[]; sample: Sample }[] = [];
+  const unrecorded: { rows: Prediction[]; sample: Sample; position: number | undefined }[] = [];
   const unreported: RunEvent[] = [];
   // Scores of answers whose scorer is asynchronous; at most `concurrency` at a time.
   const scoring = new Set<Promise<void>>();
   let flushTimer: NodeJS.Timeout | undefined;
   let recordFailure: { error: unknown } | undefined;
-  const record = ({ rows, sample }: { rows: Prediction[]; sample: Sample }): void => {
+  const record = ({ rows, sample, position }: (typeof unrecorded)[number]): void => {
     for (const row of rows) {
       writer.write(row);
-      const scored = inline?.add(row, sample);
+      const scored = inline?.add(row, sample, position);
       if (scored) {
         const done: Promise<void> = scored.then(() => {
           scoring.delete(done);
@@ -263,7 +263,7 @@ export async function runInferencePhase(
                   cached: false,
                 }),
         );
-        unrecorded.push({ rows, sample });
+        unrecorded.push({ rows, sample, position: prompt.index });
         flushTimer ??= setTimeout(flush, 0);
         for (const row of rows) {
           if (row.cost_usd && !row.cached) {

@@ -38,16 +38,17 @@ export class InlineScores {
 
   /**
    * Takes a prediction row that was just written (every row, in the order written): scores it if
-   * it is ok (its scores are written by the next `flush`).
+   * it is ok (its scores are written by the next `flush`). `position`: its item's dataset position,
+   * when known (the prompt's `index`), which spares the report a look-up by id a row.
    */
-  add(row: Prediction, sample: Sample): void | Promise<void> {
-    this.report?.prediction(row, sample.metadata?.category);
+  add(row: Prediction, sample: Sample, position?: number): void | Promise<void> {
+    this.report?.prediction(row, sample.metadata?.category, position);
     if (row.status !== "ok") return;
     this.seen++;
     const basis = scoreBasis(row.completion);
     const scores = scoreItem(this.ctx.exp, { prediction: row, sample });
     if (!(scores instanceof Promise)) {
-      this.write(scores, basis);
+      this.write(scores, basis, position);
       this.scored++;
       return;
     }
@@ -55,7 +56,7 @@ export class InlineScores {
     return scores.then(
       (done) => {
         this.pending--;
-        this.write(done, basis);
+        this.write(done, basis, position);
         this.scored++;
       },
       () => {
@@ -65,10 +66,10 @@ export class InlineScores {
     );
   }
 
-  private write(scores: Score[], basis: string): void {
+  private write(scores: Score[], basis: string, position: number | undefined): void {
     for (const score of scores) {
       this.writer.write({ ...score, basis });
-      this.report?.score(score);
+      this.report?.score(score, position);
     }
   }
 
