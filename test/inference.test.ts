@@ -266,6 +266,22 @@ describe("live inference against a local OpenAI-compatible server", () => {
     }
   });
 
+  it("opens no more connections than requests in flight: an answer's connection carries the slot's next request", async () => {
+    server.setLatency(20);
+    try {
+      const before = server.stats.connections;
+      const dir = testdir({ "exp.yaml": config(model(), "concurrency: 6"), "data.jsonl": qaRows(120) });
+      const r = await runCliAsync(["run", "exp.yaml", "--no-cache"], dir, env);
+      expect(r.code).toBe(0);
+      expect(predictions(dir).filter((p) => p.status === "ok")).toHaveLength(120);
+      // Uncapped, a slot's next request often left before undici had freed the answer's
+      // connection, and opened another (about 1.5 per slot at concurrency 256).
+      expect(server.stats.connections - before).toBeLessThanOrEqual(6);
+    } finally {
+      server.setLatency(0);
+    }
+  });
+
   it("shortens prompts beyond the model's context and records it", async () => {
     const long = [{ id: "long", question: `${"background ".repeat(800)}What is 1 plus one?`, answer: "2" }];
     const dir = testdir({

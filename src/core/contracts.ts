@@ -354,6 +354,12 @@ export interface ProviderEnv {
   baseDir: string;
   /** Environment variables (normally process.env); never written anywhere. */
   env: Record<string, string | undefined>;
+  /**
+   * Requests the run keeps in flight to this model when the model sets no `concurrency`: an HTTP
+   * provider opens no more connections than that (a request that finds them all busy waits for
+   * the one an answer is about to free instead of opening another).
+   */
+  inFlight?: number;
 }
 
 export type ProviderFactory = (spec: ModelSpec, env: ProviderEnv) => Provider;

@@ -166,14 +166,18 @@ export function createProvider(
       `model "${spec.id}": batch: this model is called live here (e.g. as guided decoding's base or oracle); remove batch`,
     );
   const entry: ProviderEntry = providers[spec.provider as ProviderName];
-  let provider: Provider = entry.create(spec, env);
-  const countTokens = provider.countTokens?.bind(provider);
+  let scheduling: SchedulerOptions | undefined;
   if (entry.scheduled !== false) {
-    const scheduling = schedulerOptionsFrom(spec.options, `model "${spec.id}"`);
+    scheduling = schedulerOptionsFrom(spec.options, `model "${spec.id}"`);
     const fallback = entry.scheduled === "run" ? options.defaultConcurrency : entry.scheduled;
     if (scheduling.concurrency === undefined && fallback !== undefined) scheduling.concurrency = fallback;
-    provider = withScheduler(provider, options.adjustScheduling?.(scheduling) ?? scheduling);
+    scheduling = options.adjustScheduling?.(scheduling) ?? scheduling;
   }
+  // The scheduler's slots are the requests in flight: an HTTP provider keeps that many connections.
+  const inFlight = scheduling?.concurrency;
+  let provider: Provider = entry.create(spec, inFlight !== undefined ? { ...env, inFlight } : env);
+  const countTokens = provider.countTokens?.bind(provider);
+  if (scheduling) provider = withScheduler(provider, scheduling);
   if (options.cacheDir) provider = withModelCache(provider, spec, env, options.cacheDir);
   // The wrappers keep the model's tokenizer reachable (prompts are fitted by it).
   if (countTokens && !provider.countTokens) provider.countTokens = countTokens;

@@ -164,7 +164,7 @@ export function apiKeys(config: OpenAIConfig, env: ProviderEnv): string[] {
 export const createOpenAIProvider: ProviderFactory = (spec, env) => {
   const config = resolveOpenAIConfig(spec, env);
   const keys = apiKeys(config, env);
-  const client = createJsonClient(clientOptions(spec, config.options, env.baseDir));
+  const client = createJsonClient(clientOptions(spec, config.options, env));
   const url = new URL(`${config.baseUrl}/${config.mode === "chat" ? "chat/completions" : "completions"}`);
   const price = config.options.price ?? (presets[config.preset].local ? FREE : priceFor(config.model));
   let turn = 0;
@@ -233,9 +233,14 @@ function tokenCounter(config: OpenAIConfig, client: JsonClient, keys: string[]):
   });
 }
 
-function clientOptions(spec: ModelSpec, options: OpenAIOptions, baseDir: string): JsonClientOptions {
+function clientOptions(spec: ModelSpec, options: OpenAIOptions, env: ProviderEnv): JsonClientOptions {
+  const { baseDir } = env;
   const out: JsonClientOptions = {};
-  if (options.concurrency !== undefined) out.connections = options.concurrency;
+  // As many connections as requests in flight: an answer's connection carries the slot's next
+  // request (undici frees it a moment after the answer; uncapped, it opened a new one instead:
+  // 383 connections for 256 slots, each a connect on the hot path, issue 15).
+  const connections = options.concurrency ?? env.inFlight;
+  if (connections !== undefined) out.connections = connections;
   if (options.tls?.insecure) out.insecure = true;
   if (options.tls?.ca !== undefined) {
     const path = resolve(baseDir, options.tls.ca);

@@ -62,6 +62,8 @@ export interface OpenAIServerStats {
   faults: Record<string, number>;
   inFlight: number;
   maxInFlight: number;
+  /** Connections the server accepted. */
+  connections: number;
   /** Bearer tokens seen, with counts (tests only use fake keys). */
   keys: Map<string, number>;
   attemptsByPrompt: Map<string, number>;
@@ -89,6 +91,7 @@ export async function startOpenAIServer(options: OpenAIServerOptions = {}): Prom
     faults: {},
     inFlight: 0,
     maxInFlight: 0,
+    connections: 0,
     keys: new Map(),
     attemptsByPrompt: new Map(),
     bodies: [],
@@ -155,6 +158,9 @@ export async function startOpenAIServer(options: OpenAIServerOptions = {}): Prom
     ? https.createServer({ key: readFileSync(TEST_KEY), cert: readFileSync(TEST_CERT) }, listener)
     : http.createServer(listener);
   server.on("tlsClientError", () => undefined); // a client that rejects our certificate
+  server.on(options.tls ? "secureConnection" : "connection", () => {
+    stats.connections++;
+  });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
