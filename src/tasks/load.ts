@@ -126,7 +126,11 @@ export async function loadSamples(
  * (it was validated by `loadSamples`; a file changed since then is read as it is now).
  */
 export async function* readDataset(dataset: Dataset): AsyncGenerator<Sample> {
-  for await (const { sample } of readDatasetEntries(dataset)) yield sample;
+  if (dataset.samples) {
+    yield* dataset.samples;
+    return;
+  }
+  for await (const batch of selectedRows(dataset)) for (const { sample } of batch) yield sample;
 }
 
 /** `readDataset` with each sample's position among the dataset's rows (its `index` value). */
@@ -137,6 +141,11 @@ export async function* readDatasetEntries(
     for (const sample of dataset.samples) yield { sample, position: dataset.index.get(sample.id)! };
     return;
   }
+  for await (const batch of selectedRows(dataset)) yield* batch;
+}
+
+/** The file's selected rows with their positions, a read chunk at a time. */
+async function* selectedRows(dataset: Dataset): AsyncGenerator<{ sample: Sample; position: number }[]> {
   let left = dataset.index.size;
   if (left === 0) return;
   // Every row selected (no limit, ids or shard): a row's position is its count, no look-up a row.
@@ -145,14 +154,18 @@ export async function* readDatasetEntries(
   for await (const batch of readJsonlBatches(dataset.path, {
     schema: rowSchema(dataset.task, dataset.fields),
     label: dataset.label,
-  }))
+  })) {
+    const selected: { sample: Sample; position: number }[] = [];
     for (const { value, line } of batch) {
       const sample = dataset.task.toSample(value, line);
       const position = all ? row++ : dataset.index.get(sample.id);
       if (position === undefined) continue;
-      yield { sample, position };
-      if (--left === 0) return;
+      selected.push({ sample, position });
+      if (--left === 0) break;
     }
+    if (selected.length > 0) yield selected;
+    if (left === 0) return;
+  }
 }
 
 /** The selected samples by id (phases that look samples up by id). */
