@@ -35,6 +35,8 @@ export interface FaultContext {
   path: string;
   body: Record<string, unknown>;
   headers: http.IncomingHttpHeaders;
+  /** The client's port: which connection the request came on. */
+  remotePort: number | undefined;
 }
 
 export type FaultPlan = (Fault | undefined)[] | ((context: FaultContext) => Fault | undefined);
@@ -130,7 +132,11 @@ export async function startOpenAIServer(options: OpenAIServerOptions = {}): Prom
       attempt = (stats.attemptsByPrompt.get(text) ?? 0) + 1;
       stats.attemptsByPrompt.set(text, attempt);
     }
-    const fault = pickFault({ index, path, body, headers: req.headers }, text, attempt);
+    const fault = pickFault(
+      { index, path, body, headers: req.headers, remotePort: req.socket.remotePort },
+      text,
+      attempt,
+    );
     const wait = fault && typeof fault === "object" && "latencyMs" in fault ? fault.latencyMs : latencyMs;
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     if (fault && !(typeof fault === "object" && "latencyMs" in fault)) {
