@@ -1,3 +1,4 @@
+import type { CheckProgress } from "../pipeline/index.js";
 import type { DownloadProgress } from "../sources/index.js";
 import type { LogFormat } from "./progress.js";
 
@@ -30,3 +31,47 @@ export function downloadReporter(
 }
 
 const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
+
+/**
+ * A dataset file smaller than this is checked in well under a second (about 25 MB a second
+ * here: BENCHMARKS.md, large datasets), so its validation pass shows no progress.
+ */
+export const CHECK_PROGRESS_MIN_BYTES = 16 * 2 ** 20;
+
+/**
+ * Prints the dataset's validation pass on stderr, for a file of CHECK_PROGRESS_MIN_BYTES or more
+ * (nothing is sent before the whole file has been checked): on a terminal one line redrawn in
+ * place at most every 100 ms, otherwise a line at the start, every 10 % and at the end; `json`:
+ * one `{"event":"check",…}` line each time.
+ */
+export function checkReporter(
+  format: LogFormat,
+  stream: NodeJS.WriteStream = process.stderr,
+): (p: CheckProgress) => void {
+  const mode = format === "auto" ? (stream.isTTY ? "tty" : "plain") : format;
+  let lastTenth = -1;
+  let drawn = 0;
+  return (p) => {
+    if (p.total < CHECK_PROGRESS_MIN_BYTES) return;
+    const pct = Math.min(100, Math.floor((p.read / p.total) * 100));
+    if (mode === "tty") {
+      const now = Date.now();
+      if (!p.done && now - drawn < 100) return;
+      drawn = now;
+      stream.write(`\r\x1b[2K${checkLine(p, pct)}${p.done ? "\n" : ""}`);
+      return;
+    }
+    const tenth = Math.floor(pct / 10);
+    // 100 % is said once, by the line that says done.
+    if (!p.done && (tenth <= lastTenth || pct === 100)) return;
+    lastTenth = tenth;
+    if (mode === "json")
+      stream.write(
+        `${JSON.stringify({ event: "check", file: p.file, read: p.read, total: p.total, done: p.done })}\n`,
+      );
+    else stream.write(`${checkLine(p, pct)}\n`);
+  };
+}
+
+const checkLine = (p: CheckProgress, pct: number): string =>
+  `checking ${p.file}  ${mib(p.read)}/${mib(p.total)} MiB (${pct}%)${p.done ? "  done" : ""}`;

@@ -5,7 +5,7 @@ import type { PhaseSelection } from "../pipeline/events.js";
 import { loadIds } from "../pipeline/ids.js";
 import type { Overrides, ResolvedExperiment } from "../pipeline/index.js";
 import { sandboxKindNames } from "../sandbox/kinds.js";
-import { downloadReporter } from "./downloads.js";
+import { checkReporter, downloadReporter } from "./downloads.js";
 import { interruptSignal, logOption, positiveInt } from "./options.js";
 import { createReporter, describeErrors, type LogFormat } from "./progress.js";
 
@@ -111,6 +111,7 @@ export function sharedOverrides(flags: SharedRunFlags): Overrides {
     ...(flags.batch ? { batch: true } : {}),
     ...(flags.offline ? { offline: true } : {}),
     onDownload: downloadReporter(flags.log),
+    onCheck: checkReporter(flags.log),
   };
 }
 

@@ -21,7 +21,13 @@ export {
 export { type MergeResult, mergeExperiments } from "./merge.js";
 export { buildPrompt } from "./phases/prompts.js";
 export { type ExperimentManifest, writeReports } from "./phases/report.js";
-export { type Overrides, type ResolvedExperiment, relativeLabel, resolveExperiment } from "./resolve.js";
+export {
+  type CheckProgress,
+  type Overrides,
+  type ResolvedExperiment,
+  relativeLabel,
+  resolveExperiment,
+} from "./resolve.js";
 export { PHASES, type PhaseSelection, type RunResult, runExperiment } from "./run.js";
 export { loadTrialData, type Scope, type TrialData, type TrialManifest } from "./trial-data.js";
 export { VERSION } from "./version.js";

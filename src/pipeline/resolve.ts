@@ -93,6 +93,17 @@ export interface Overrides {
   offline?: boolean;
   /** Progress of hub downloads. */
   onDownload?: (progress: DownloadProgress) => void;
+  /** Progress of the dataset's validation pass (bytes of the file read, as stored). */
+  onCheck?: (progress: CheckProgress) => void;
+}
+
+/** How far the validation pass has read the dataset file (`read` of `total` bytes as stored). */
+export interface CheckProgress {
+  /** The dataset as the experiment names it (a path relative to the working directory, or a hub id). */
+  file: string;
+  read: number;
+  total: number;
+  done: boolean;
 }
 
 export interface ResolvedExperiment {
@@ -285,8 +296,22 @@ export async function resolveExperiment(
   const checkRow = placeholderChecker(task, prompts, label, datasetLabel, taskOptions);
   // A local file's hash (part of every trial's identity) is taken in the validation pass: one read.
   const fileHash = fromHub ? undefined : createHash("sha256");
+  const { onCheck } = overrides;
+  const check = onCheck
+    ? { file: datasetLabel, read: 0, total: fileSize(datasetPath), done: false }
+    : undefined;
+  const onBytes =
+    fileHash || check
+      ? (chunk: Buffer) => {
+          fileHash?.update(chunk);
+          if (check && onCheck) {
+            check.read += chunk.length;
+            onCheck(check);
+          }
+        }
+      : undefined;
   const dataset = await loadSamples(task, datasetPath, {
-    ...(fileHash ? { onBytes: (chunk: Buffer) => fileHash.update(chunk) } : {}),
+    ...(onBytes ? { onBytes } : {}),
     label: datasetLabel,
     ...(limit !== undefined ? { limit } : {}),
     ...(wanted ? { ids: wanted } : {}),
@@ -345,6 +370,7 @@ export async function resolveExperiment(
       "config",
       `${label}: execution.image: ${image} is a template (one image per instance), which the ${task.name} task does not expand; name one image`,
     );
+  if (check && onCheck) onCheck({ ...check, read: check.total, done: true });
   const sha256 = fromHub ? fromHub.sha256 : fileHash!.digest("hex");
   // Hub model files are downloaded once the dataset has passed its checks.
   await fetchHubModels(models, hub);
@@ -726,5 +752,14 @@ function checkSandboxFields(block: ExecutionConfig, kind: SandboxKind, fromFlag:
         "config",
         `execution.${field}: only the docker sandbox uses it, and this run uses ${chosen}; use sandbox: docker or remove ${field}`,
       );
+  }
+}
+
+/** A file's size in bytes, 0 when it cannot be read (the read that follows names the problem). */
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
   }
 }

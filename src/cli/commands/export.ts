@@ -2,7 +2,7 @@ import { Command, Option } from "commander";
 import type { ExperimentFile } from "../../config/index.js";
 import { BenchlineError } from "../../core/errors.js";
 import type { ModelSpec } from "../../core/index.js";
-import { downloadReporter } from "../downloads.js";
+import { checkReporter, downloadReporter } from "../downloads.js";
 import { positiveInt } from "../options.js";
 import { DATASET_OPTION_HELP, loadExperimentWith } from "../run-shared.js";
 
@@ -75,6 +75,7 @@ export function exportCommand(): Command {
           ...(flags.part !== undefined ? { part: flags.part } : {}),
           ...(flags.offline ? { offline: true } : {}),
           onDownload: downloadReporter("auto"),
+          onCheck: checkReporter("auto"),
           // Export runs no model: any one model selects the trials' prompt sets.
           modelSpecs: [{ id: "export", provider: "echo", params: {}, options: {} }],
         });
