@@ -134,17 +134,18 @@ describe("runExperiment", () => {
       generate: (request, context) =>
         new Promise((resolve, reject) => {
           if (++started === 12) controller.abort();
-          const timer = setTimeout(
-            () =>
-              resolve({
-                completions: request.sampleIndices.map(() => ({ text: String(context.sample.target) })),
-              }),
-            5,
-          );
-          context.signal.addEventListener("abort", () => {
+          // The abort listener goes with its request: one a request in flight, not one a request made.
+          const onAbort = () => {
             clearTimeout(timer);
             reject(Object.assign(new Error("aborted"), { code: "aborted" }));
-          });
+          };
+          const timer = setTimeout(() => {
+            context.signal.removeEventListener("abort", onAbort);
+            resolve({
+              completions: request.sampleIndices.map(() => ({ text: String(context.sample.target) })),
+            });
+          }, 5);
+          context.signal.addEventListener("abort", onAbort, { once: true });
         }),
     };
     const result = await runExperiment(exp, { createProvider: () => slow, signal: controller.signal });
