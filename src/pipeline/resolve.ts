@@ -320,6 +320,8 @@ export async function resolveExperiment(
     ...(keep ? {} : { onSample: checkRow }),
     ...(file.fields ? { fields: file.fields } : {}),
   });
+  // The whole file has been read (what is checked next works on the rows already kept).
+  if (check && onCheck) onCheck({ ...check, read: check.total, done: true });
   const warnings: string[] = [];
   if (wanted) {
     const unknown = dataset.missingIds ?? [];
@@ -370,7 +372,6 @@ export async function resolveExperiment(
       "config",
       `${label}: execution.image: ${image} is a template (one image per instance), which the ${task.name} task does not expand; name one image`,
     );
-  if (check && onCheck) onCheck({ ...check, read: check.total, done: true });
   const sha256 = fromHub ? fromHub.sha256 : fileHash!.digest("hex");
   // Hub model files are downloaded once the dataset has passed its checks.
   await fetchHubModels(models, hub);
