@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startChainServer } from "../src/providers/test-utils/chain-server.js";
 import { type OpenAIServer, startOpenAIServer } from "../src/providers/test-utils/openai-server.js";
 import { C0, calcRows, T0 } from "./code-edit-calc.js";
 import { makeRepo } from "./code-edit-repo.js";
@@ -417,6 +418,55 @@ describe("run --queue with benchline worker", () => {
       for (const w of workers) expect(w.log()).toMatch(/worker: [1-9]\d* jobs done, 0 failed/);
     } finally {
       await own.close();
+    }
+  }, 240_000);
+
+  it("a guided model's oracle rpm holds across all workers (a token bucket in Redis), not per worker", async () => {
+    const chain = await startChainServer({ base: { prefix: " b" }, oracle: { prefix: "\nO" } });
+    try {
+      // Each item: one base request (2 tokens), then one oracle consultation at token 2.
+      const dir = testdir({
+        "exp.yaml": `
+name: guided
+task: qa
+dataset: data.jsonl
+prompts: {qa: {user: "Q: {{question}}\\nA:"}}
+scorers: [includes]
+models:
+  - id: guided
+    provider: guided
+    base: {provider: vllm, model: base, base_url: "${chain.url}", mode: completion}
+    oracle: {provider: vllm, model: oracle, base_url: "${chain.url}", mode: completion, rpm: 6}
+    c: 1
+    k: 2
+    step_size: 2
+    max_new_tokens: 6
+    policy: positions
+    positions: [2]
+concurrency: 6
+`,
+        "data.jsonl": qaRows(6),
+      });
+      const url = queueUrl();
+      const workers = await Promise.all([1, 2, 3].map(() => startWorker(dir, url)));
+      const coordinator = spawnCli(["run", "exp.yaml", "--no-cache", "--queue", url], dir);
+      started.push(coordinator);
+      const oracleCalls = () => chain.bodies.filter((b) => b.model === "oracle").length;
+      try {
+        await until(() => oracleCalls() >= 1, 90_000, "the first oracle request");
+        // rpm 6: one a second's burst, then one every 10 s. Each of the 3 workers with a bucket of
+        // its own would send 3 at once (each has 2 jobs in hand, all past their base request).
+        await new Promise((r) => setTimeout(r, 6_000));
+        expect(chain.bodies.filter((b) => b.model === "base").length).toBeGreaterThanOrEqual(3);
+        expect(oracleCalls()).toBe(1);
+        // The bucket refills: the next one goes about 10 s after the first.
+        await until(() => oracleCalls() >= 2, 15_000, "the second oracle request");
+      } finally {
+        // Not stopped gracefully: the jobs in hand would wait for the bucket, 10 s an oracle call.
+        for (const child of [coordinator, ...workers.map((w) => w.child)]) child.kill("SIGKILL");
+      }
+    } finally {
+      await chain.close();
     }
   }, 240_000);
 

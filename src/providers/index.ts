@@ -5,7 +5,6 @@ import {
   type ModelSpec,
   type Provider,
   type ProviderEnv,
-  type ProviderFactory,
   type Usage,
 } from "../core/index.js";
 import { batchOptionSchema, checkBatchOptions } from "./batch.js";
@@ -14,7 +13,7 @@ import { commandModel, createCommandProvider } from "./command.js";
 import { createEchoProvider, echoModel } from "./echo.js";
 import { FileHashes } from "./file-hash.js";
 import { createGoldProvider, goldModel } from "./gold.js";
-import { createGuidedProvider, guidedModel } from "./guided.js";
+import { createGuidedProvider, guidedModel, type SubProviderFactory } from "./guided.js";
 import { createImportProvider, importModel } from "./import.js";
 import { createLlamaCppProvider, llamaCppModel } from "./llamacpp.js";
 import { createOpenAIProvider, optionsSchema as openAIClientOptions, resolveOpenAIConfig } from "./openai.js";
@@ -41,7 +40,7 @@ const hosted: ModelDeclaration = { options: openAIOptions, model: "required", sa
 const selfHosted: ModelDeclaration = { ...hosted, model: "optional" };
 
 interface ProviderEntry {
-  create: ProviderFactory;
+  create: (spec: ModelSpec, env: ProviderEnv, options: CreateProviderOptions) => Provider;
   /** What a model entry may set; anything else is a config error (see `checkModel`). */
   declares: ModelDeclaration;
   /**
@@ -98,8 +97,8 @@ export const providers = {
   },
   // Base and oracle get their own scheduler; guided rows are not cached (their options are not in the key).
   guided: {
-    create: (spec: ModelSpec, env: ProviderEnv) =>
-      createGuidedProvider(spec, env, (sub, e) => createProvider(sub, e)),
+    create: (spec: ModelSpec, env: ProviderEnv, options: CreateProviderOptions) =>
+      createGuidedProvider(spec, env, options.createSub ?? ((sub, e) => createProvider(sub, e))),
     declares: guidedModel,
     scheduled: false,
     cached: false,
@@ -123,6 +122,8 @@ export interface CreateProviderOptions {
    * the run holds the model's retries and rate limits for all workers).
    */
   adjustScheduling?: (options: SchedulerOptions) => SchedulerOptions;
+  /** How a guided model creates its base and oracle (default: `createProvider(sub, env)`). */
+  createSub?: SubProviderFactory;
 }
 
 /**
@@ -175,7 +176,7 @@ export function createProvider(
   }
   // The scheduler's slots are the requests in flight: an HTTP provider keeps that many connections.
   const inFlight = scheduling?.concurrency;
-  let provider: Provider = entry.create(spec, inFlight !== undefined ? { ...env, inFlight } : env);
+  let provider: Provider = entry.create(spec, inFlight !== undefined ? { ...env, inFlight } : env, options);
   const countTokens = provider.countTokens?.bind(provider);
   if (scheduling) provider = withScheduler(provider, scheduling);
   if (options.cacheDir) provider = withModelCache(provider, spec, env, options.cacheDir);
@@ -266,6 +267,7 @@ export { costFor, priceFor } from "./pricing.js";
 export {
   estimateTokens,
   type SchedulerOptions,
+  type SharedRate,
   schedulerOptionsFrom,
   withScheduler,
 } from "./scheduler.js";

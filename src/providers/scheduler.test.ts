@@ -274,6 +274,25 @@ describe("withScheduler", () => {
     expect(Date.now() - started).toBeLessThan(500);
   });
 
+  it("shared limits: every attempt waits its turn outside its timeout and reports its outcome", async () => {
+    const outcomes: string[] = [];
+    const shared = {
+      async take() {
+        // Longer than the attempt's timeout: the wait must not count in it.
+        await new Promise((r) => setTimeout(r, 250));
+        outcomes.push("take");
+        return async (outcome: { generation: unknown } | { error: unknown }) => {
+          outcomes.push("generation" in outcome ? "ok" : String((outcome.error as { code?: string }).code));
+        };
+      },
+    };
+    server.setFaults([{ status: 429, retryAfter: "0" }]);
+    const provider = scheduled({ clock: fakeClock(), timeoutMs: 100, maxAttempts: 2, shared });
+    const generation = await provider.generate(makeRequest("s"), makeContext());
+    expect(generation.attempts).toBe(2);
+    expect(outcomes).toEqual(["take", "http_429", "take", "ok"]);
+  });
+
   it("reads its settings from model options", () => {
     expect(
       schedulerOptionsFrom({ concurrency: 4, rpm: 100, timeout: 30, max_attempts: 2, base_url: "x" }),

@@ -39,6 +39,20 @@ export interface SchedulerOptions {
   random?: () => number;
   /** Called whenever the adaptive concurrency limit changes. */
   onLimitChange?: (limit: number) => void;
+  /** Limits shared with other processes (a queue worker's, through Redis), besides `rpm`/`tpm`. */
+  shared?: SharedRate;
+}
+
+/**
+ * Limits held together with other processes. Each attempt waits its turn with `take` after the
+ * scheduler's own limits and before it is sent (the wait is not part of its timeout); the
+ * function `take` resolves with is called with the attempt's outcome before the scheduler goes on.
+ */
+export interface SharedRate {
+  take(
+    request: GenerateRequest,
+    signal: AbortSignal,
+  ): Promise<(outcome: { generation: Generation } | { error: unknown }) => Promise<void>>;
 }
 
 export interface SchedulerStats {
@@ -124,6 +138,7 @@ export function withScheduler(provider: Provider, options: SchedulerOptions = {}
   const random = options.random ?? Math.random;
   const gate = new Gate(max);
   const rate = new RateLimiter(clock, options.rpm, options.tpm);
+  const shared = options.shared;
   const counts = { attempts: 0, retries: 0, throttled: 0 };
   let epoch = 0; // bumped on every decrease, so one burst of 429s halves the limit once
   let successes = 0;
@@ -184,10 +199,12 @@ export function withScheduler(provider: Provider, options: SchedulerOptions = {}
           const limited = rate.take(tokens, signal);
           if (limited) await limited;
           if (context.stopNew?.aborted) throw new ProviderError("aborted", "not sent: no new requests");
+          const settle = shared ? await shared.take(request, signal) : undefined;
           counts.attempts++;
-          const generation = direct
-            ? await provider.generate(request, direct)
-            : await attemptOnce(provider, request, context, timeoutMs);
+          const sending = direct
+            ? provider.generate(request, direct)
+            : attemptOnce(provider, request, context, timeoutMs);
+          const generation = settle ? await settled(sending, settle) : await sending;
           onSuccess();
           return { ...generation, attempts: attempt };
         } catch (caught) {
@@ -221,6 +238,22 @@ export function withScheduler(provider: Provider, options: SchedulerOptions = {}
 }
 
 // ---------------------------------------------------------------- internal helpers
+
+/** The attempt's outcome, after `settle` has been told it. */
+async function settled(
+  attempt: Promise<Generation>,
+  settle: (outcome: { generation: Generation } | { error: unknown }) => Promise<void>,
+): Promise<Generation> {
+  let generation: Generation;
+  try {
+    generation = await attempt;
+  } catch (error) {
+    await settle({ error });
+    throw error;
+  }
+  await settle({ generation });
+  return generation;
+}
 
 /** The shortest timeout a provider that `timesOut` is trusted to keep (to within 20 %). */
 export const DIRECT_TIMEOUT_MIN_MS = 5000;

@@ -18,7 +18,7 @@ import {
   type InferenceResult,
   toJobError,
 } from "./jobs.js";
-import { SharedLimits, tpmOf, UNBOUNDED_LIMITER, workerScheduling } from "./limits.js";
+import { SharedLimits, subScheduling, tpmOf, UNBOUNDED_LIMITER, workerScheduling } from "./limits.js";
 import { startBeat } from "./progress.js";
 
 export type QueuedPhase = "inference" | "execution";
@@ -78,6 +78,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
           {
             defaultConcurrency: options.concurrency,
             adjustScheduling: workerScheduling(spec, options.concurrency),
+            // A guided model's base and oracle: their rpm and tpm hold across all workers.
+            createSub: (sub, env) =>
+              createProvider(sub, env, { adjustScheduling: subScheduling(sub, redis) }),
           },
         );
       } catch (error) {
