@@ -421,12 +421,8 @@ describe("run --queue with benchline worker", () => {
     }
   }, 240_000);
 
-  it("a guided model's oracle rpm holds across all workers (a token bucket in Redis), not per worker", async () => {
-    const chain = await startChainServer({ base: { prefix: " b" }, oracle: { prefix: "\nO" } });
-    try {
-      // Each item: one base request (2 tokens), then one oracle consultation at token 2.
-      const dir = testdir({
-        "exp.yaml": `
+  /** A guided model over the chain server: each item one base request, then one oracle consultation. */
+  const guidedConfig = (url: string, oracleExtra = "") => `
 name: guided
 task: qa
 dataset: data.jsonl
@@ -435,8 +431,8 @@ scorers: [includes]
 models:
   - id: guided
     provider: guided
-    base: {provider: vllm, model: base, base_url: "${chain.url}", mode: completion}
-    oracle: {provider: vllm, model: oracle, base_url: "${chain.url}", mode: completion, rpm: 6}
+    base: {provider: vllm, model: base, base_url: "${url}", mode: completion}
+    oracle: {provider: vllm, model: oracle, base_url: "${url}", mode: completion${oracleExtra}}
     c: 1
     k: 2
     step_size: 2
@@ -444,9 +440,30 @@ models:
     policy: positions
     positions: [2]
 concurrency: 6
-`,
-        "data.jsonl": qaRows(6),
-      });
+`;
+
+  it("a guided model: workers call its base and oracle and write the same rows as one machine", async () => {
+    const chain = await startChainServer({ base: { prefix: " b" }, oracle: { prefix: "\nO" } });
+    try {
+      const dir = testdir({ "exp.yaml": guidedConfig(chain.url), "data.jsonl": qaRows(6) });
+      const single = await runCliAsync(["run", "exp.yaml", "--no-cache", "--name", "single"], dir);
+      expect(single.code, single.stderr).toBe(0);
+      const { result, workers } = await runWithWorkers(dir, [], ["--name", "queued"]);
+      expect(result.code, result.stderr).toBe(0);
+      const queued = rows(dir, "queued", "predictions.jsonl");
+      expect(queued).toHaveLength(6);
+      expect(queued.every((p) => p.status === "ok" && p.completion === " b0 b1\nO2\nO3 b4 b5")).toBe(true);
+      expect(byKey(queued)).toEqual(byKey(rows(dir, "single", "predictions.jsonl")));
+      expect(workers.some((w) => /worker: [1-9]\d* jobs done, 0 failed/.test(w.log()))).toBe(true);
+    } finally {
+      await chain.close();
+    }
+  }, 240_000);
+
+  it("a guided model's oracle rpm holds across all workers (a token bucket in Redis), not per worker", async () => {
+    const chain = await startChainServer({ base: { prefix: " b" }, oracle: { prefix: "\nO" } });
+    try {
+      const dir = testdir({ "exp.yaml": guidedConfig(chain.url, ", rpm: 6"), "data.jsonl": qaRows(6) });
       const url = queueUrl();
       const workers = await Promise.all([1, 2, 3].map(() => startWorker(dir, url)));
       const coordinator = spawnCli(["run", "exp.yaml", "--no-cache", "--queue", url], dir);
@@ -455,7 +472,7 @@ concurrency: 6
       try {
         await until(() => oracleCalls() >= 1, 90_000, "the first oracle request");
         // rpm 6: one a second's burst, then one every 10 s. Each of the 3 workers with a bucket of
-        // its own would send 3 at once (each has 2 jobs in hand, all past their base request).
+        // its own would send at once (each has 2 jobs in hand, all past their base request).
         await new Promise((r) => setTimeout(r, 6_000));
         expect(chain.bodies.filter((b) => b.model === "base").length).toBeGreaterThanOrEqual(3);
         expect(oracleCalls()).toBe(1);
