@@ -40,7 +40,8 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
 async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    // A database per test (\`queueUrl\`): more than the default 16.
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--databases", "64"],
     { stdio: "ignore" },
   );
   started.push(child);

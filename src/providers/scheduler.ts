@@ -200,6 +200,9 @@ export function withScheduler(provider: Provider, options: SchedulerOptions = {}
           if (limited) await limited;
           if (context.stopNew?.aborted) throw new ProviderError("aborted", "not sent: no new requests");
           const settle = shared ? await shared.take(request, signal) : undefined;
+          // The shared turn may have been long: stopped meanwhile, it is not sent after all.
+          if (settle && context.stopNew?.aborted)
+            throw new ProviderError("aborted", "not sent: no new requests");
           counts.attempts++;
           const sending = direct
             ? provider.generate(request, direct)
@@ -248,10 +251,11 @@ async function settled(
   try {
     generation = await attempt;
   } catch (error) {
-    await settle({ error });
+    // Settling never changes the outcome.
+    await settle({ error }).catch(() => undefined);
     throw error;
   }
-  await settle({ generation });
+  await settle({ generation }).catch(() => undefined);
   return generation;
 }
 

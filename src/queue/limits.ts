@@ -1,14 +1,11 @@
-import { createHash } from "node:crypto";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { GenerateRequest, Generation, ModelSpec } from "../core/index.js";
-import { stableStringify } from "../core/index.js";
 import {
   estimateTokens,
   isProviderName,
   providers,
   type SchedulerOptions,
-  type SharedRate,
   schedulerOptionsFrom,
   sleep,
 } from "../providers/index.js";
@@ -98,8 +95,20 @@ export class SharedLimits {
    */
   async beforeSend(request: GenerateRequest, tpm: number | undefined, signal: AbortSignal): Promise<number> {
     const tokens = tpm === undefined ? 0 : estimateTokens(request);
-    await take(this.redis, this.bucket, this.pause, tpm ?? 0, tokens, signal);
-    return tokens;
+    let reserved = false;
+    for (;;) {
+      const [wait, took] = (await this.redis.eval(
+        TAKE,
+        2,
+        this.bucket,
+        this.pause,
+        tpm ?? 0,
+        reserved ? 0 : tokens,
+      )) as [number, number];
+      if (took === 1) reserved = true;
+      if (wait <= 0) return tokens;
+      await sleep(wait, signal);
+    }
   }
 
   /** After the answer: the bucket is charged what the server reported instead of the estimate. */
@@ -124,78 +133,7 @@ export class SharedLimits {
   }
 }
 
-/**
- * A guided model's base or oracle in a worker (each worker calls them itself, inside its guided
- * job): their `rpm` and `tpm` hold across all workers together, as token buckets in Redis with
- * one second's burst (how the scheduler keeps them on one machine), and a 429 with `Retry-After`
- * holds back every worker's requests to that model until it is over. Every attempt draws on the
- * buckets (the scheduler's `shared`). Keyed by the model entry: the guided models of a sweep, and
- * runs side by side, that name the same base share its limits, as the trials of one process do.
- * The entry's `concurrency` and retries stay each worker's own.
- */
-export function sharedSubRate(spec: ModelSpec, redis: Redis, maxRetryAfterMs = 120_000): SharedRate {
-  const { rpm, tpm } = schedulerOptionsFrom(spec.options, `model "${spec.id}"`);
-  const key = `benchline:sub:${createHash("sha256").update(stableStringify(spec)).digest("hex").slice(0, 32)}`;
-  const pause = `${key}:pause`;
-  return {
-    async take(request, signal) {
-      if (rpm !== undefined) await take(redis, `${key}:rpm`, pause, rpm, 1, signal);
-      const tokens = tpm === undefined ? 0 : estimateTokens(request);
-      // Also waits out a pause after a 429 (any worker's).
-      await take(redis, `${key}:tpm`, pause, tpm ?? 0, tokens, signal);
-      // Best effort after the answer: a Redis hiccup must not turn an outcome into another.
-      return async (outcome) => {
-        if ("generation" in outcome) {
-          const usage = outcome.generation.usage;
-          if (tpm === undefined || !usage) return;
-          const used = (usage.prompt_tokens ?? 0) + (usage.completion_tokens ?? 0);
-          if (used !== tokens)
-            await redis.eval(ADJUST, 1, `${key}:tpm`, tpm, used - tokens).catch(() => undefined);
-          return;
-        }
-        const { code, retryAfterMs } = outcome.error as { code?: unknown; retryAfterMs?: unknown };
-        if (code === "http_429" && typeof retryAfterMs === "number") {
-          const ms = Math.max(1, Math.round(Math.min(retryAfterMs, maxRetryAfterMs)));
-          await redis.eval(PAUSE, 1, pause, ms).catch(() => undefined);
-        }
-      };
-    },
-  };
-}
-
-/** A guided model's base or oracle in a worker: its own `concurrency` and retries; `rpm` and `tpm` shared. */
-export function subScheduling(
-  spec: ModelSpec,
-  redis: Redis,
-): (options: SchedulerOptions) => SchedulerOptions {
-  return ({ rpm: _rpm, tpm: _tpm, ...rest }) => ({ ...rest, shared: sharedSubRate(spec, redis) });
-}
-
 // ---------------------------------------------------------------- internal helpers
-
-/**
- * Waits its turn in a bucket shared through Redis (see TAKE): `cost` is reserved at once and the
- * caller waits until the bucket had refilled to it; a pause (after a 429) is waited out first.
- */
-async function take(
-  redis: Redis,
-  bucket: string,
-  pause: string,
-  perMinute: number,
-  cost: number,
-  signal: AbortSignal,
-): Promise<void> {
-  let reserved = false;
-  for (;;) {
-    const [wait, took] = (await redis.eval(TAKE, 2, bucket, pause, perMinute, reserved ? 0 : cost)) as [
-      number,
-      number,
-    ];
-    if (took === 1) reserved = true;
-    if (wait <= 0) return;
-    await sleep(wait, signal);
-  }
-}
 
 /** The model is a program or model file each worker runs itself (not a server they share). */
 function runsOnWorker(spec: ModelSpec): boolean {
@@ -206,8 +144,8 @@ function runsOnWorker(spec: ModelSpec): boolean {
 const NO_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
- * KEYS: bucket, pause. ARGV: the bucket's rate a minute (tpm or rpm; 0: none), the cost to
- * reserve (tokens, or 1 request). Returns {wait ms, reserved 0/1}. A pause reserves nothing. Otherwise the tokens are taken at once (the level may go negative)
+ * KEYS: bucket, pause. ARGV: tpm (0: none), tokens to reserve. Returns {wait ms, reserved 0/1}.
+ * A pause reserves nothing. Otherwise the tokens are taken at once (the level may go negative)
  * and the caller waits until the level before it had refilled to what it asked for (at most a
  * full bucket, a second's worth, as on one machine). Redis's clock serves every worker.
  */

@@ -18,8 +18,9 @@ import {
   type InferenceResult,
   toJobError,
 } from "./jobs.js";
-import { SharedLimits, subScheduling, tpmOf, UNBOUNDED_LIMITER, workerScheduling } from "./limits.js";
+import { SharedLimits, tpmOf, UNBOUNDED_LIMITER, workerScheduling } from "./limits.js";
 import { startBeat } from "./progress.js";
+import { subScheduling } from "./sub-limits.js";
 
 export type QueuedPhase = "inference" | "execution";
 export const QUEUED_PHASES: readonly QueuedPhase[] = ["inference", "execution"];
