@@ -94,7 +94,9 @@ describe("shared limits of a guided model's base or oracle", () => {
     // Tokens: 21 to refill at 10 a second (2.1 s); then the request bucket, charged at 2.1 s,
     // holds the next one another second (3.1 s), not 0.1 s (the tokens alone).
     expect(first).toBeGreaterThanOrEqual(2000);
+    expect(first).toBeLessThan(2600);
     expect(second! - first!).toBeGreaterThanOrEqual(900);
+    expect(second! - first!).toBeLessThan(1400);
   });
 
   it("a 429 with Retry-After holds back both workers and moves booked requests on, in order and spaced", async () => {
@@ -116,6 +118,20 @@ describe("shared limits of a guided model's base or oracle", () => {
     expect(sent[0]).toBeGreaterThanOrEqual(1000);
     expect(sent[1]! - sent[0]!).toBeGreaterThanOrEqual(400);
     expect(sent[2]! - sent[1]!).toBeGreaterThanOrEqual(400);
+  });
+
+  it("a pause is lengthened, never shortened, and a request booked after it waits behind those moved on", async () => {
+    const [a, b] = twoWorkers({ rpm: 120 });
+    const started = Date.now();
+    const first = await a!.take(makeRequest("x"), signal());
+    await b!.take(makeRequest("x"), signal());
+    const moved = b!.take(makeRequest("x"), signal()).then(() => Date.now() - started); // booked at 500
+    await first({ error: { code: "http_429", retryAfterMs: 1000 } });
+    await first({ error: { code: "http_429", retryAfterMs: 100 } }); // shorter: changes nothing
+    await new Promise((r) => setTimeout(r, 50)); // the pauses are sent without waiting for them
+    const later = await a!.take(makeRequest("x"), signal()).then(() => Date.now() - started);
+    expect(await moved).toBeGreaterThanOrEqual(1450);
+    expect(later - (await moved)).toBeGreaterThanOrEqual(450);
   });
 
   it("a worker stopping aborts a request waiting its turn at once", async () => {

@@ -34,9 +34,13 @@ export function subScheduling(
   spec: ModelSpec,
   redis: Redis,
 ): (options: SchedulerOptions) => SchedulerOptions {
-  return ({ rpm: _rpm, tpm: _tpm, ...rest }) =>
-    // A model the worker runs itself (llamacpp) answers no 429 and sets no rpm or tpm.
-    runsOnWorker(spec) ? rest : { ...rest, shared: sharedSubRate(spec, redis) };
+  return (options) => {
+    const { rpm, tpm, ...rest } = options;
+    // A model the worker runs itself (command, llamacpp) answers no 429: nothing to share unless
+    // it sets a rate (a command that calls a remote API).
+    if (runsOnWorker(spec) && rpm === undefined && tpm === undefined) return options;
+    return { ...rest, shared: sharedSubRate(spec, redis) };
+  };
 }
 
 /** The shared limits of one base or oracle entry (see `subScheduling`). */
@@ -61,9 +65,15 @@ export function sharedSubRate(spec: ModelSpec, redis: Redis, maxRetryAfterMs = 1
         [rpm ?? 0, tpm ?? 0, tokens],
         signal,
       )) as [number, number, number];
-      for (let left = wait; left > 0; ) {
-        await sleep(left, signal);
-        left = (await call(WAKE, [key], [at, shift], signal)) as number;
+      try {
+        for (let left = wait; left > 0; ) {
+          await sleep(Math.min(left, MAX_SLEEP_MS), signal);
+          left = (await call(WAKE, [key, pause], [at, shift], signal)) as number;
+        }
+      } catch (error) {
+        // Stopped while waiting its turn: what it booked is given back (best effort).
+        void call(REFUND, [key], [rpm ?? 0, tpm ?? 0, tokens]).catch(() => undefined);
+        throw error;
       }
       return async (outcome) => {
         // Best effort, never awaited: a Redis hiccup must not hold or change the outcome.
@@ -83,6 +93,9 @@ export function sharedSubRate(spec: ModelSpec, redis: Redis, maxRetryAfterMs = 1
     },
   };
 }
+
+/** setTimeout's longest delay. */
+const MAX_SLEEP_MS = 2 ** 31 - 1;
 
 /** The model is a program or model file each worker runs itself (not a server they share). */
 function runsOnWorker(spec: ModelSpec): boolean {
@@ -165,12 +178,13 @@ return {send - t, send, shift}
 `;
 
 /**
- * KEYS: hash. ARGV: the booked send's time, the shift when booked. Returns the ms still to wait:
- * pauses set since the booking moved it on by what they added to the shift.
+ * KEYS: hash, pause. ARGV: the booked send's time, the shift when booked. Returns the ms still to
+ * wait: pauses set since the booking moved it on by what they added to the shift, and a request
+ * whose time had come before a pause it had not yet seen waits out the pause itself.
  */
 const WAKE = `${BUCKETS}
 local shift = tonumber(redis.call('HGET', KEYS[1], 'shift') or '0')
-return tonumber(ARGV[1]) + shift - tonumber(ARGV[2]) - now()
+return math.max(tonumber(ARGV[1]) + shift - tonumber(ARGV[2]) - now(), redis.call('PTTL', KEYS[2]))
 `;
 
 /**
@@ -188,7 +202,8 @@ redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'shift', added)
 local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
 if last > t then redis.call('HSET', KEYS[1], 'last', tostring(last + added)) end
-keep(KEYS[1], redis.call('PTTL', KEYS[1]) + added)
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl + added) else keep(KEYS[1], added) end
 return added
 `;
 
@@ -201,5 +216,21 @@ level = math.min(cap(tpm), tonumber(level) - tonumber(ARGV[2]))
 redis.call('HSET', KEYS[1], 'tpm', tostring(level))
 local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
 keep(KEYS[1], math.max(0, last - now()) + (cap(tpm) - level) / (tpm / 60000))
+return 0
+`;
+
+/**
+ * KEYS: hash. ARGV: rpm, tpm (0: none), tokens. Gives back what a booking charged to each bucket;
+ * its turn stays taken (bookings after it were placed behind it).
+ */
+const REFUND = `${BUCKETS}
+local function refund(name, perMinute, cost)
+  if perMinute <= 0 then return end
+  local level = redis.call('HGET', KEYS[1], name)
+  if not level then return end
+  redis.call('HSET', KEYS[1], name, tostring(math.min(cap(perMinute), tonumber(level) + cost)))
+end
+refund('rpm', tonumber(ARGV[1]), 1)
+refund('tpm', tonumber(ARGV[2]), tonumber(ARGV[3]))
 return 0
 `;
