@@ -105,7 +105,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     } catch (error) {
       const { code, retryAfterMs } = error as { code?: unknown; retryAfterMs?: unknown };
       if (limits && code === "http_429" && typeof retryAfterMs === "number")
-        await limits.throttled(retryAfterMs).catch(() => undefined);
+        await limits.throttled(retryAfterMs, tpm).catch(() => undefined);
       return { ok: false, error: toJobError(error), worker: name };
     }
   };
