@@ -83,6 +83,24 @@ export function onAbort(signal: AbortSignal, fn: () => void): () => void {
   return () => set.delete(fn);
 }
 
+/** `promise`, or the signal's abort reason as soon as it aborts, whichever comes first. */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise((resolve, reject) => {
+    const unsubscribe = onAbort(signal, () => reject(abortReason(signal)));
+    promise.then(
+      (value) => {
+        unsubscribe();
+        resolve(value);
+      },
+      (error: unknown) => {
+        unsubscribe();
+        reject(error);
+      },
+    );
+  });
+}
+
 /** The error an aborted signal should surface: its reason when coded, else `aborted`. */
 export function abortReason(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;

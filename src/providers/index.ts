@@ -254,7 +254,7 @@ export {
 export { type BatchApi, type BatchInfo, createBatchApi, isFinal, sleep } from "./batch-client.js";
 export { FileHashes } from "./file-hash.js";
 export { type GuidedPoint, guidedHubModels, withHubFile } from "./guided.js";
-export { abortReason, onAbort, ProviderError } from "./http.js";
+export { abortReason, ProviderError, raceAbort } from "./http.js";
 export {
   checkResponses,
   findPromptMismatch,

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import type { GenerateContext, GenerateRequest, Generation, Provider } from "../core/index.js";
 import { BenchlineError, formatIssues, isFatal, PARSE_ONCE } from "../core/index.js";
-import { abortReason, errorCode, onAbort, ProviderError } from "./http.js";
+import { abortReason, errorCode, onAbort, ProviderError, raceAbort } from "./http.js";
 
 export interface Clock {
   now(): number;
@@ -434,15 +434,4 @@ class RateLimiter {
     }
     return wait;
   }
-}
-
-function raceAbort(promise: Promise<void>, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(abortReason(signal));
-  return new Promise((resolve, reject) => {
-    const unsubscribe = onAbort(signal, () => reject(abortReason(signal)));
-    promise.then(() => {
-      unsubscribe();
-      resolve();
-    }, reject);
-  });
 }

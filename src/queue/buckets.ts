@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import type { GenerateRequest, Generation } from "../core/index.js";
-import { abortReason, estimateTokens, onAbort, sleep } from "../providers/index.js";
+import { estimateTokens, raceAbort, sleep } from "../providers/index.js";
 
 /**
  * Rate limits that workers hold together, as the scheduler holds them on one machine
@@ -67,31 +67,14 @@ export class SharedBuckets {
   }
 
   private call(script: string, keys: string[], args: number[], signal?: AbortSignal): Promise<unknown> {
-    return withSignal(this.redis.eval(script, keys.length, ...keys, ...args), signal);
+    // Redis may not answer for a while: a wait ends as soon as the signal aborts.
+    const reply = this.redis.eval(script, keys.length, ...keys, ...args);
+    return signal ? raceAbort(reply, signal) : reply;
   }
 }
 
 /** setTimeout's longest delay. */
 const MAX_SLEEP_MS = 2 ** 31 - 1;
-
-/** `work`, or its signal's abort reason as soon as it aborts (Redis may not answer for a while). */
-function withSignal<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work;
-  if (signal.aborted) return Promise.reject(abortReason(signal));
-  return new Promise((resolve, reject) => {
-    const unsubscribe = onAbort(signal, () => reject(abortReason(signal)));
-    work.then(
-      (value) => {
-        unsubscribe();
-        resolve(value);
-      },
-      (error: unknown) => {
-        unsubscribe();
-        reject(error);
-      },
-    );
-  });
-}
 
 /**
  * The hash of a model's shared limits: `last` the last booked send (ms, Redis's clock), `rpm` and
@@ -130,8 +113,10 @@ local buckets = {}
 local function plan(name, perMinute, cost)
   if perMinute <= 0 then return end
   local rate = perMinute / 60000
-  local level = tonumber(redis.call('HGET', KEYS[1], name) or tostring(cap(perMinute)))
-  if last > 0 then level = math.min(cap(perMinute), level + (start - last) * rate) else level = cap(perMinute) end
+  -- As of the last booked send, refilled to the start; full when nothing was booked.
+  local level = cap(perMinute)
+  local stored = redis.call('HGET', KEYS[1], name)
+  if last > 0 and stored then level = math.min(level, tonumber(stored) + (start - last) * rate) end
   local need = math.min(cost, cap(perMinute))
   if level < need then send = math.max(send, start + math.ceil((need - level) / rate)) end
   buckets[#buckets + 1] = {name, perMinute, rate, level, cost}

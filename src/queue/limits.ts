@@ -130,7 +130,7 @@ export class SharedLimits {
 // ---------------------------------------------------------------- internal helpers
 
 /** The model is a program or model file each worker runs itself (not a server they share). */
-function runsOnWorker(spec: ModelSpec): boolean {
+export function runsOnWorker(spec: ModelSpec): boolean {
   return isProviderName(spec.provider) && providers[spec.provider].file;
 }
 

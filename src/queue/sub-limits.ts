@@ -2,14 +2,13 @@ import type { Redis } from "ioredis";
 import { contentHash, type ModelSpec } from "../core/index.js";
 import {
   abortReason,
-  isProviderName,
   ProviderError,
-  providers,
   type SchedulerOptions,
   type SharedRate,
   schedulerOptionsFrom,
 } from "../providers/index.js";
 import { SharedBuckets } from "./buckets.js";
+import { runsOnWorker } from "./limits.js";
 
 /**
  * A guided model's base and oracle in a queued run. A worker runs a guided job whole and calls
@@ -65,9 +64,4 @@ export function sharedSubRate(spec: ModelSpec, redis: Redis, maxRetryAfterMs = 1
       };
     },
   };
-}
-
-/** The model is a program or model file each worker runs itself (not a server they share). */
-function runsOnWorker(spec: ModelSpec): boolean {
-  return isProviderName(spec.provider) && providers[spec.provider].file;
 }
